@@ -1,0 +1,1 @@
+//! Synthetic access-log traffic (placeholder until the generator lands).
