@@ -1,0 +1,71 @@
+//! Who is behind a user agent: a crawler, a tool or script, or a person's browser.
+
+/// The kind of client a user agent string names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentKind {
+    /// Search-engine crawlers, monitors, scanners that say so (`Googlebot`, `bingbot`, `zgrab`).
+    Bot,
+    /// HTTP libraries and command-line tools (`curl`, `Wget`, `python-requests`, `Go-http-client`).
+    Tool,
+    /// Everything else, mostly browsers.
+    Other,
+}
+
+// Lower-case needles; matched case-insensitively. Order does not matter.
+const BOT_NEEDLES: &[&str] = &[
+    "bot", "crawl", "spider", "slurp", "archiver", "facebookexternalhit", "mediapartners",
+    "bingpreview", "yandex", "baidu", "semrush", "ahrefs", "mj12", "dotbot", "petalbot",
+    "zgrab", "masscan", "nmap", "censys", "expanse", "nuclei", "scanner", "monitor", "prtg",
+    "pingdom", "uptime", "feedfetcher", "headlesschrome", "lighthouse", "python-urllib",
+];
+
+const TOOL_NEEDLES: &[&str] = &[
+    "curl/", "wget/", "python-requests", "python/", "aiohttp", "go-http-client", "java/",
+    "okhttp", "libwww-perl", "apache-httpclient", "axios", "node-fetch", "ruby", "php/",
+    "httpie", "powershell", "postmanruntime", "apt-http", "urlgrabber", "chef client",
+    "winhttp", "dalvik", "cfnetwork",
+];
+
+fn contains_ci(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    hay.len() >= n.len()
+        && hay
+            .windows(n.len())
+            .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+}
+
+/// Classifies a user agent. `-` and empty agents count as tools: browsers always send one.
+pub fn classify(ua: &[u8]) -> AgentKind {
+    if ua.is_empty() || ua == b"-" {
+        return AgentKind::Tool;
+    }
+    if BOT_NEEDLES.iter().any(|n| contains_ci(ua, n)) {
+        return AgentKind::Bot;
+    }
+    if TOOL_NEEDLES.iter().any(|n| contains_ci(ua, n)) {
+        return AgentKind::Tool;
+    }
+    AgentKind::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds() {
+        assert_eq!(
+            classify(b"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
+            AgentKind::Bot
+        );
+        assert_eq!(classify(b"Mozilla/5.0 (compatible; bingbot/2.0)"), AgentKind::Bot);
+        assert_eq!(classify(b"curl/7.19.7 (x86_64-redhat-linux-gnu)"), AgentKind::Tool);
+        assert_eq!(classify(b"Wget/1.15 (linux-gnu)"), AgentKind::Tool);
+        assert_eq!(classify(b"-"), AgentKind::Tool);
+        assert_eq!(
+            classify(b"Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 Chrome/32.0 Safari/537.36"),
+            AgentKind::Other
+        );
+    }
+}
