@@ -1,6 +1,9 @@
 //! The `hitstream` binary: turns web-server access logs into traffic analytics.
 
+mod cmd_analyze;
 mod cmd_gen;
+mod input;
+mod output;
 
 use clap::{Parser, Subcommand};
 
@@ -14,6 +17,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// One-shot report over log files or stdin: the full analysis set as tables, JSON, CSV or HTML.
+    Analyze(cmd_analyze::AnalyzeArgs),
     /// Generate realistic synthetic access logs.
     Gen(cmd_gen::GenArgs),
 }
@@ -21,6 +26,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Analyze(a) => cmd_analyze::run(a),
         Command::Gen(a) => cmd_gen::run(a),
     }
 }

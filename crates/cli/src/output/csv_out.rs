@@ -1,0 +1,151 @@
+//! CSV output: one file per table, each with a header row.
+
+use std::path::Path;
+
+use anyhow::Context;
+use hitstream_analyze::{NameCount, Report};
+use serde::Serialize;
+
+struct Dir<'a> {
+    dir: &'a Path,
+    written: usize,
+}
+
+impl Dir<'_> {
+    fn rows<T: Serialize>(&mut self, name: &str, rows: &[T]) -> anyhow::Result<()> {
+        let path = self.dir.join(name);
+        let mut w = csv::Writer::from_path(&path)
+            .with_context(|| format!("cannot create `{}`", path.display()))?;
+        for r in rows {
+            w.serialize(r)
+                .with_context(|| format!("writing `{}`", path.display()))?;
+        }
+        w.flush()
+            .with_context(|| format!("writing `{}`", path.display()))?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Tables whose rows are (name, count), with a meaningful first column header.
+    fn counts(&mut self, name: &str, key: &str, rows: &[NameCount]) -> anyhow::Result<()> {
+        let rows: Vec<(String, u64)> = rows.iter().map(|r| (r.name.clone(), r.count)).collect();
+        let path = self.dir.join(name);
+        let mut w = csv::Writer::from_path(&path)
+            .with_context(|| format!("cannot create `{}`", path.display()))?;
+        w.write_record([key, "count"])?;
+        for (k, c) in rows {
+            w.write_record([k, c.to_string()])?;
+        }
+        w.flush()
+            .with_context(|| format!("writing `{}`", path.display()))?;
+        self.written += 1;
+        Ok(())
+    }
+}
+
+#[derive(Serialize)]
+struct KeyValue {
+    key: &'static str,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct OutcomeRow {
+    outcome: &'static str,
+    kind: String,
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct HourCount {
+    hour: usize,
+    count: u64,
+}
+
+/// Writes every table of the report into `dir` (created if needed). Returns the file count.
+pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create directory `{}`", dir.display()))?;
+    let mut d = Dir { dir, written: 0 };
+    let t = &r.totals;
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    d.rows(
+        "totals.csv",
+        &[
+            KeyValue { key: "inputs", value: r.meta.inputs.join(" ") },
+            KeyValue { key: "format", value: r.meta.format.clone() },
+            KeyValue { key: "lines", value: t.lines.to_string() },
+            KeyValue { key: "ok", value: t.ok.to_string() },
+            KeyValue { key: "degraded", value: t.degraded.to_string() },
+            KeyValue { key: "rejected", value: t.rejected.to_string() },
+            KeyValue { key: "filtered", value: t.filtered.to_string() },
+            KeyValue { key: "requests", value: t.requests.to_string() },
+            KeyValue { key: "bytes", value: t.bytes.to_string() },
+            KeyValue { key: "unique_hosts", value: r.unique_hosts.to_string() },
+            KeyValue { key: "first", value: opt(&t.first) },
+            KeyValue { key: "last", value: opt(&t.last) },
+            KeyValue { key: "first_local", value: opt(&t.first_local) },
+            KeyValue { key: "last_local", value: opt(&t.last_local) },
+            KeyValue { key: "days", value: t.days.to_string() },
+            KeyValue { key: "time_basis", value: r.meta.time_basis.clone() },
+        ],
+    )?;
+    let mut outcomes: Vec<OutcomeRow> = r
+        .degraded
+        .iter()
+        .map(|n| OutcomeRow { outcome: "degraded", kind: n.name.clone(), count: n.count })
+        .collect();
+    outcomes.extend(r.rejected.iter().map(|n| OutcomeRow {
+        outcome: "rejected",
+        kind: n.name.clone(),
+        count: n.count,
+    }));
+    d.rows("outcomes.csv", &outcomes)?;
+    d.rows("content_size.csv", std::slice::from_ref(&r.content_size))?;
+    d.rows("status.csv", &r.status)?;
+    d.counts("status_classes.csv", "class", &r.status_classes)?;
+    d.counts("methods.csv", "method", &r.methods)?;
+    d.rows("top_hosts.csv", &r.top_hosts)?;
+    d.rows("top_endpoints.csv", &r.top_endpoints)?;
+    d.rows("top_error_endpoints.csv", &r.top_error_endpoints)?;
+    d.rows("daily.csv", &r.daily)?;
+    d.rows("hourly.csv", &r.hourly)?;
+    d.rows("timeline.csv", &r.timeline)?;
+    d.counts("not_found_endpoints.csv", "endpoint", &r.not_found.top_endpoints)?;
+    d.counts("not_found_hosts.csv", "host", &r.not_found.top_hosts)?;
+    let nf_daily: Vec<(String, u64)> =
+        r.not_found.daily.iter().map(|x| (x.day.clone(), x.count)).collect();
+    d.rows("not_found_daily.csv", &nf_daily)?;
+    let nf_hourly: Vec<HourCount> = r
+        .not_found
+        .hourly
+        .iter()
+        .enumerate()
+        .map(|(hour, count)| HourCount { hour, count: *count })
+        .collect();
+    d.rows("not_found_hourly.csv", &nf_hourly)?;
+    if let Some(v) = &r.top_referers {
+        d.counts("referers.csv", "referer", v)?;
+    }
+    if let Some(v) = &r.top_user_agents {
+        d.counts("user_agents.csv", "user_agent", v)?;
+    }
+    if let Some(a) = &r.agents {
+        d.counts(
+            "agents.csv",
+            "kind",
+            &[
+                NameCount { name: "bot".into(), count: a.bots },
+                NameCount { name: "tool".into(), count: a.tools },
+                NameCount { name: "other".into(), count: a.others },
+            ],
+        )?;
+    }
+    if let Some(q) = &r.request_time {
+        d.rows("request_time.csv", std::slice::from_ref(q))?;
+    }
+    if let Some(v) = &r.vhosts {
+        d.counts("vhosts.csv", "vhost", v)?;
+    }
+    Ok(d.written)
+}

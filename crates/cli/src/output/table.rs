@@ -1,0 +1,320 @@
+//! Terminal tables.
+
+use std::fmt::Write;
+
+use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+use hitstream_analyze::{NameCount, Report};
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes in binary units.
+pub fn human_bytes(n: u64) -> String {
+    const U: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.2}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+/// Cuts long keys so tables stay readable; control characters are shown escaped.
+fn cut(s: &str, max: usize) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if clean.chars().count() <= max {
+        clean
+    } else {
+        let mut t: String = clean.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn table(headers: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(headers.iter().map(|h| Cell::new(h)));
+    t
+}
+
+fn right(t: &mut Table, cols: &[usize]) {
+    for c in cols {
+        if let Some(col) = t.column_mut(*c) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+fn section(out: &mut String, title: &str, t: &Table) {
+    let _ = writeln!(out, "\n{title}\n{t}");
+}
+
+fn counts(out: &mut String, title: &str, key: &str, rows: &[NameCount], of: u64) {
+    if rows.is_empty() {
+        return;
+    }
+    let mut t = table(&[key, "count", "share"]);
+    for r in rows {
+        t.add_row(vec![cut(&r.name, 90), thousands(r.count), pct(r.count, of)]);
+    }
+    right(&mut t, &[1, 2]);
+    section(out, title, &t);
+}
+
+/// Renders the report as text tables.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let tot = &r.totals;
+    let _ = writeln!(out, "hitstream analyze — {}", r.meta.inputs.join(", "));
+    let mut t = table(&["", ""]);
+    t.add_row(vec!["format".to_string(), r.meta.format.clone()]);
+    if let (Some(a), Some(b)) = (&tot.first_local, &tot.last_local) {
+        t.add_row(vec![
+            "time range".to_string(),
+            format!("{a} → {b} ({}, {} days)", r.meta.time_basis, tot.days),
+        ]);
+    }
+    if !r.meta.filters.is_empty() {
+        t.add_row(vec!["filters".to_string(), r.meta.filters.join("; ")]);
+    }
+    t.add_row(vec!["lines".to_string(), thousands(tot.lines)]);
+    t.add_row(vec![
+        "  ok / degraded / rejected".to_string(),
+        format!(
+            "{} / {} / {}",
+            thousands(tot.ok),
+            thousands(tot.degraded),
+            thousands(tot.rejected)
+        ),
+    ]);
+    if tot.filtered > 0 {
+        t.add_row(vec!["  filtered out".to_string(), thousands(tot.filtered)]);
+    }
+    t.add_row(vec!["requests".to_string(), thousands(tot.requests)]);
+    t.add_row(vec![
+        "bytes".to_string(),
+        format!("{} ({})", thousands(tot.bytes), human_bytes(tot.bytes)),
+    ]);
+    t.add_row(vec!["unique hosts".to_string(), thousands(r.unique_hosts)]);
+    section(&mut out, "Summary", &t);
+
+    if !r.degraded.is_empty() || !r.rejected.is_empty() {
+        let mut t = table(&["outcome", "kind", "lines"]);
+        for d in &r.degraded {
+            t.add_row(vec!["degraded".to_string(), d.name.clone(), thousands(d.count)]);
+        }
+        for d in &r.rejected {
+            t.add_row(vec!["rejected".to_string(), d.name.clone(), thousands(d.count)]);
+        }
+        right(&mut t, &[2]);
+        section(&mut out, "Line outcomes (a degraded line may have several kinds)", &t);
+        if !r.reject_samples.is_empty() {
+            let _ = writeln!(out, "Rejected, for example:");
+            for s in &r.reject_samples {
+                let _ = writeln!(
+                    out,
+                    "  {}:{}: {}: {}",
+                    s.source,
+                    s.line,
+                    s.detail,
+                    cut(&s.text, 120)
+                );
+            }
+        }
+    }
+
+    let c = &r.content_size;
+    let mut t = table(&[
+        "responses", "size -", "min", "max", "mean", "stddev", "p50", "p90", "p99",
+    ]);
+    t.add_row(vec![
+        thousands(c.count),
+        thousands(c.absent),
+        thousands(c.min),
+        thousands(c.max),
+        format!("{:.1}", c.mean),
+        format!("{:.1}", c.stddev),
+        thousands(c.p50),
+        thousands(c.p90),
+        thousands(c.p99),
+    ]);
+    right(&mut t, &[0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    section(&mut out, "Content size (bytes)", &t);
+
+    let mut t = table(&["status", "count", "share"]);
+    for s in &r.status {
+        t.add_row(vec![
+            s.status.to_string(),
+            thousands(s.count),
+            pct(s.count, tot.requests),
+        ]);
+    }
+    if r.no_status > 0 {
+        t.add_row(vec![
+            "-".to_string(),
+            thousands(r.no_status),
+            pct(r.no_status, tot.requests),
+        ]);
+    }
+    right(&mut t, &[1, 2]);
+    section(&mut out, "Status codes", &t);
+    counts(&mut out, "Status classes", "class", &r.status_classes, tot.requests);
+    counts(&mut out, "Methods", "method", &r.methods, tot.requests);
+
+    let mut t = table(&["host", "requests", "share", "bytes"]);
+    for h in &r.top_hosts {
+        t.add_row(vec![
+            cut(&h.host, 60),
+            thousands(h.requests),
+            pct(h.requests, tot.requests),
+            human_bytes(h.bytes),
+        ]);
+    }
+    right(&mut t, &[1, 2, 3]);
+    section(&mut out, &format!("Top {} hosts", r.meta.top), &t);
+
+    let mut t = table(&["endpoint", "requests", "share", "bytes"]);
+    for e in &r.top_endpoints {
+        t.add_row(vec![
+            cut(&e.endpoint, 90),
+            thousands(e.requests),
+            pct(e.requests, tot.requests),
+            human_bytes(e.bytes),
+        ]);
+    }
+    right(&mut t, &[1, 2, 3]);
+    section(&mut out, &format!("Top {} endpoints", r.meta.top), &t);
+
+    let mut t = table(&["endpoint", "responses ≠ 200"]);
+    for e in &r.top_error_endpoints {
+        t.add_row(vec![cut(&e.endpoint, 90), thousands(e.errors)]);
+    }
+    right(&mut t, &[1]);
+    section(&mut out, &format!("Top {} error endpoints", r.meta.top), &t);
+
+    let mut t = table(&[
+        "day", "requests", "bytes", "unique hosts", "req/host", "404",
+    ]);
+    for d in &r.daily {
+        t.add_row(vec![
+            d.day.clone(),
+            thousands(d.requests),
+            human_bytes(d.bytes),
+            thousands(d.unique_hosts),
+            format!("{:.2}", d.avg_requests_per_host),
+            thousands(d.not_found),
+        ]);
+    }
+    right(&mut t, &[1, 2, 3, 4, 5]);
+    section(&mut out, "Per day", &t);
+
+    let max = r.hourly.iter().map(|h| h.requests).max().unwrap_or(0).max(1);
+    let mut t = table(&["hour", "requests", "404", ""]);
+    for h in &r.hourly {
+        let bar = "█".repeat(((h.requests * 30).div_ceil(max)) as usize);
+        t.add_row(vec![
+            format!("{:02}", h.hour),
+            thousands(h.requests),
+            thousands(h.not_found),
+            bar,
+        ]);
+    }
+    right(&mut t, &[1, 2]);
+    section(&mut out, "Per hour of day", &t);
+
+    let nf = &r.not_found;
+    let _ = writeln!(
+        out,
+        "\n404 Not Found: {} ({} of requests)",
+        thousands(nf.count),
+        pct(nf.count, tot.requests)
+    );
+    counts(&mut out, "404 — top endpoints", "endpoint", &nf.top_endpoints, nf.count);
+    counts(&mut out, "404 — top hosts", "host", &nf.top_hosts, nf.count);
+
+    if let Some(v) = &r.vhosts {
+        counts(&mut out, "Virtual hosts", "vhost", v, tot.requests);
+    }
+    if let Some(v) = &r.top_referers {
+        counts(&mut out, "Top referers", "referer", v, tot.requests);
+    }
+    if let Some(v) = &r.top_user_agents {
+        counts(&mut out, "Top user agents", "user agent", v, tot.requests);
+    }
+    if let Some(a) = &r.agents {
+        let mut t = table(&["kind", "requests", "share"]);
+        t.add_row(vec!["bots / crawlers".into(), thousands(a.bots), pct(a.bots, a.requests)]);
+        t.add_row(vec!["tools / libraries".into(), thousands(a.tools), pct(a.tools, a.requests)]);
+        t.add_row(vec!["browsers / other".into(), thousands(a.others), pct(a.others, a.requests)]);
+        right(&mut t, &[1, 2]);
+        section(&mut out, "Clients by user agent", &t);
+        counts(&mut out, "Top bots", "bot", &a.top_bots, a.requests);
+    }
+    if let Some(q) = &r.request_time {
+        let mut t = table(&["requests", "min", "mean", "stddev", "p50", "p90", "p99", "max"]);
+        t.add_row(vec![
+            thousands(q.count),
+            format!("{:.3}", q.min_ms),
+            format!("{:.3}", q.mean_ms),
+            format!("{:.3}", q.stddev_ms),
+            format!("{:.3}", q.p50_ms),
+            format!("{:.3}", q.p90_ms),
+            format!("{:.3}", q.p99_ms),
+            format!("{:.3}", q.max_ms),
+        ]);
+        right(&mut t, &[0, 1, 2, 3, 4, 5, 6, 7]);
+        section(&mut out, "Request time (ms)", &t);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(100), "100");
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("a\u{1}b", 10), "a\u{fffd}b");
+    }
+
+    #[test]
+    fn empty_report_renders() {
+        let s = render(&Report::default());
+        assert!(s.contains("Summary"));
+        assert!(!s.contains("NaN"));
+    }
+}
