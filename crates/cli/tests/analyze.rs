@@ -1,0 +1,509 @@
+//! End-to-end tests of `hitstream analyze`: the real binary on real logs from ../shared/data
+//! (expected numbers from each folder's PROVENANCE.md, not from hitstream) and on small
+//! hand-written inputs whose expected numbers are worked out by hand.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn data(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "missing {}: the tests read the real logs in ../shared/data beside the repository",
+        p.display()
+    );
+    p
+}
+
+fn hs() -> Command {
+    Command::cargo_bin("hitstream").unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = hs()
+        .arg("analyze")
+        .args(args)
+        .args(["--output", "json", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hitstream analyze {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn status(r: &Value, code: u64) -> u64 {
+    r["status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["status"] == code)
+        .map_or(0, |s| s["count"].as_u64().unwrap())
+}
+
+fn named(list: &Value, name: &str) -> u64 {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .map_or(0, |s| s["count"].as_u64().unwrap())
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn nasa_matches_provenance() {
+    let f = data("nasa-http-1995/NASA_access_log_Jul95.first200000.gz");
+    let r = json(&[s(&f)]);
+    assert_eq!(r["schema"], "hitstream.analyze/1");
+    assert_eq!(r["meta"]["format"], "common");
+    let t = &r["totals"];
+    assert_eq!(t["lines"], 200_000);
+    assert_eq!(t["rejected"], 0);
+    assert_eq!(t["requests"], 200_000);
+    assert_eq!(t["first_local"], "1995-07-01 00:00:01");
+    assert_eq!(t["last_local"], "1995-07-03 19:59:13");
+    assert_eq!(t["first"], "1995-07-01T04:00:01Z");
+    assert_eq!(r["unique_hosts"], 14_867);
+    // PROVENANCE counts lines matching a strict regex; the 4 lines with an unescaped quote
+    // (all `404 -` GETs) fail it and are recovered here, so they add to 404, GET and `-`.
+    assert_eq!(status(&r, 200), 180_766);
+    assert_eq!(status(&r, 304), 10_704);
+    assert_eq!(status(&r, 302), 7_480);
+    assert_eq!(status(&r, 404), 986 + 4);
+    assert_eq!(status(&r, 500), 53);
+    assert_eq!(status(&r, 403), 7);
+    assert_eq!(named(&r["methods"], "GET"), 199_746 + 4);
+    assert_eq!(named(&r["methods"], "HEAD"), 230);
+    assert_eq!(named(&r["methods"], "POST"), 20);
+    assert_eq!(r["content_size"]["absent"], 1_981 + 4);
+    assert_eq!(named(&r["degraded"], "unescaped_quote"), 4);
+    assert_eq!(named(&r["degraded"], "non_utf8"), 2);
+    assert_eq!(r["not_found"]["count"], 990);
+    assert_eq!(r["daily"].as_array().unwrap().len(), 3);
+    assert_eq!(r["hourly"].as_array().unwrap().len(), 24);
+    assert!(r["top_referers"].is_null(), "common format has no referers");
+}
+
+#[test]
+fn elastic_apache_matches_provenance() {
+    let r = json(&[s(&data("elastic-apache-logs-2015/apache_logs"))]);
+    assert_eq!(r["meta"]["format"], "combined");
+    assert_eq!(r["totals"]["lines"], 10_000);
+    assert_eq!(r["totals"]["rejected"], 0);
+    assert_eq!(r["unique_hosts"], 1_753);
+    // PROVENANCE counts lines a strict regex matches; line 8899 (a 200 with an unterminated
+    // user agent) fails it and is recovered here.
+    for (code, n) in [
+        (200, 9_125 + 1),
+        (304, 445),
+        (404, 213),
+        (301, 164),
+        (206, 45),
+        (500, 3),
+        (403, 2),
+        (416, 2),
+    ] {
+        assert_eq!(status(&r, code), n, "status {code}");
+    }
+    for (m, n) in [("GET", 9_951 + 1), ("HEAD", 42), ("POST", 5), ("OPTIONS", 1)] {
+        assert_eq!(named(&r["methods"], m), n, "method {m}");
+    }
+    assert_eq!(r["content_size"]["absent"], 669);
+    // Line 8899 has an unterminated user agent: kept, flagged.
+    assert_eq!(named(&r["degraded"], "unterminated_quote"), 1);
+    assert_eq!(r["totals"]["first_local"], "2015-05-17 10:05:00");
+    assert_eq!(r["totals"]["last_local"], "2015-05-20 21:05:59");
+    assert!(r["agents"]["bots"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn elastic_nginx_gz_with_ipv6() {
+    let r = json(&[s(&data("elastic-nginx-logs-2015/nginx_logs.txt.gz"))]);
+    assert_eq!(r["totals"]["lines"], 51_462);
+    assert_eq!(r["totals"]["rejected"], 0);
+    assert_eq!(r["unique_hosts"], 2_660);
+    for (code, n) in [
+        (404, 33_876),
+        (304, 13_330),
+        (200, 4_028),
+        (206, 186),
+        (403, 38),
+        (416, 4),
+    ] {
+        assert_eq!(status(&r, code), n, "status {code}");
+    }
+    assert_eq!(named(&r["methods"], "GET"), 51_379);
+    assert_eq!(named(&r["methods"], "HEAD"), 83);
+    assert_eq!(r["totals"]["first_local"], "2015-05-17 08:05:00");
+    assert_eq!(r["totals"]["last_local"], "2015-06-04 07:06:52");
+}
+
+#[test]
+fn kitware_statuses_and_junk() {
+    let r = json(&[s(&data("kitware-nginx-2020/access.log.10.gz"))]);
+    assert_eq!(r["totals"]["lines"], 66_772);
+    assert_eq!(r["totals"]["rejected"], 0);
+    for (code, n) in [
+        (200, 28_210),
+        (206, 22_731),
+        (404, 11_415),
+        (400, 2_325),
+        (303, 1_814),
+        (301, 100),
+        (304, 94),
+        (401, 25),
+        (405, 22),
+        (499, 21),
+        (503, 12),
+        (403, 3),
+    ] {
+        assert_eq!(status(&r, code), n, "status {code}");
+    }
+    // Every client is the redaction `X.X.X.X`.
+    assert_eq!(r["unique_hosts"], 1);
+    assert_eq!(r["top_hosts"][0]["host"], "X.X.X.X");
+    assert_eq!(r["totals"]["first_local"], "2020-05-30 06:25:26");
+    assert_eq!(r["totals"]["last_local"], "2020-05-31 06:20:55");
+}
+
+#[test]
+fn debian_rotation_set_in_time_order() {
+    let dir = data("apache-debian-rotated-2024");
+    // Give the files newest first, as `ls` would: they must be read oldest first.
+    let mut files: Vec<String> = vec![s(&dir.join("access.log")).to_string()];
+    files.push(s(&dir.join("access.log.1")).to_string());
+    for i in 2..=14 {
+        files.push(s(&dir.join(format!("access.log.{i}.gz"))).to_string());
+    }
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let r = json(&args);
+    let inputs = r["meta"]["inputs"].as_array().unwrap();
+    assert!(inputs[0].as_str().unwrap().ends_with("access.log.14.gz"));
+    assert!(inputs[14].as_str().unwrap().ends_with("access.log"));
+    assert_eq!(r["totals"]["lines"], 3_738);
+    assert_eq!(r["totals"]["rejected"], 0);
+    assert_eq!(r["unique_hosts"], 883);
+    for (code, n) in [
+        (200, 1_889),
+        (404, 1_234),
+        (400, 567),
+        (405, 26),
+        (304, 9),
+        (403, 8),
+        (408, 5),
+    ] {
+        assert_eq!(status(&r, code), n, "status {code}");
+    }
+    assert_eq!(r["daily"].as_array().unwrap().len(), 15);
+    assert!(r["totals"]["first_local"]
+        .as_str()
+        .unwrap()
+        .starts_with("2024-07-23"));
+    assert!(r["totals"]["last_local"]
+        .as_str()
+        .unwrap()
+        .starts_with("2024-08-06 18:58:06"));
+}
+
+#[test]
+fn vhost_combined_and_vhost_filter() {
+    let dir = data("apache-debian-rotated-2024");
+    let mut files: Vec<String> = vec![
+        s(&dir.join("other_vhosts_access.log")).to_string(),
+        s(&dir.join("other_vhosts_access.log.1")).to_string(),
+    ];
+    for i in 2..=14 {
+        files.push(s(&dir.join(format!("other_vhosts_access.log.{i}.gz"))).to_string());
+    }
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let r = json(&args);
+    assert_eq!(r["meta"]["format"], "vcombined");
+    assert_eq!(r["totals"]["lines"], 25_070);
+    assert_eq!(r["totals"]["rejected"], 0);
+    assert_eq!(r["unique_hosts"], 611);
+    for (code, n) in [
+        (200, 24_600),
+        (400, 398),
+        (404, 34),
+        (201, 12),
+        (403, 10),
+        (408, 9),
+        (401, 3),
+        (301, 2),
+        (304, 2),
+    ] {
+        assert_eq!(status(&r, code), n, "status {code}");
+    }
+    assert_eq!(named(&r["vhosts"], "neutralbank.app"), 25_070);
+    let mut a = args.clone();
+    a.extend(["--vhost", "NEUTRALBANK.app"]);
+    assert_eq!(json(&a)["totals"]["requests"], 25_070);
+    let mut a = args.clone();
+    a.extend(["--vhost", "other.example"]);
+    let f = json(&a);
+    assert_eq!(f["totals"]["requests"], 0);
+    assert_eq!(f["totals"]["filtered"], 25_070);
+}
+
+#[test]
+fn imooc_custom_nginx_format() {
+    let fmt = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_host" "$http_referer" $request_body "$http_user_agent" "$http_x_forwarded_for" $upstream_addr $upstream_status $upstream_response_time $request_time"#;
+    let r = json(&[s(&data("imooc-nginx-2016/10000_access.log")), "--format", fmt]);
+    assert_eq!(r["meta"]["format"], "custom");
+    assert_eq!(r["totals"]["lines"], 10_000);
+    assert_eq!(r["totals"]["rejected"], 0);
+    assert_eq!(r["unique_hosts"], 1_976);
+    for (code, n) in [(301, 4_704), (200, 4_546), (101, 298), (304, 260), (404, 77), (206, 48)] {
+        assert_eq!(status(&r, code), n, "status {code}");
+    }
+    for (m, n) in [("HEAD", 4_790), ("POST", 2_670), ("GET", 2_540)] {
+        assert_eq!(named(&r["methods"], m), n, "method {m}");
+    }
+    assert_eq!(r["request_time"]["count"], 10_000);
+    assert_eq!(r["totals"]["first_local"], "2016-11-10 00:01:02");
+    assert_eq!(r["totals"]["last_local"], "2016-11-10 00:01:53");
+}
+
+const SMALL: &str = "\
+1.1.1.1 - - [01/Jan/2024:23:30:00 -0400] \"GET /a?x=1 HTTP/1.1\" 200 100 \"-\" \"Mozilla/5.0\"
+1.1.1.1 - - [01/Jan/2024:23:40:00 -0400] \"GET /a?x=2 HTTP/1.1\" 404 - \"-\" \"Googlebot/2.1\"
+2.2.2.2 - - [02/Jan/2024:00:10:00 -0400] \"POST /b/c HTTP/1.1\" 500 50 \"http://r.example/\" \"curl/8.0\"
+this line is garbage
+3.3.3.3 - - [02/Jan/2024:10:00:00 -0400] \"GET /b HTTP/1.1\" 304 - \"-\" \"Mozilla/5.0\"
+
+";
+
+fn small_file(dir: &Path) -> PathBuf {
+    let p = dir.join("small.log");
+    std::fs::write(&p, SMALL).unwrap();
+    p
+}
+
+#[test]
+fn small_by_hand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = small_file(tmp.path());
+    let r = json(&[s(&f), "--format", "combined"]);
+    let t = &r["totals"];
+    assert_eq!(t["lines"], 6); // 4 good, 1 garbage, 1 empty
+    assert_eq!(t["ok"], 4);
+    assert_eq!(t["rejected"], 2);
+    assert_eq!(t["requests"], 4);
+    assert_eq!(t["bytes"], 150);
+    assert_eq!(named(&r["rejected"], "format_mismatch"), 1);
+    assert_eq!(named(&r["rejected"], "empty_line"), 1);
+    assert_eq!(r["unique_hosts"], 3);
+    assert_eq!(r["top_endpoints"][0]["endpoint"], "/a");
+    assert_eq!(r["top_endpoints"][0]["requests"], 2);
+    // Errors: everything but 200 — /a (404), /b/c (500), /b (304).
+    assert_eq!(r["top_error_endpoints"].as_array().unwrap().len(), 3);
+    assert_eq!(r["not_found"]["count"], 1);
+    assert_eq!(r["not_found"]["top_hosts"][0]["name"], "1.1.1.1");
+    assert_eq!(r["content_size"]["count"], 2);
+    assert_eq!(r["content_size"]["absent"], 2);
+    assert_eq!(r["content_size"]["p50"], 50);
+    assert_eq!(r["content_size"]["max"], 100);
+    assert_eq!(r["content_size"]["mean"], 75.0);
+    // Days as written: Jan 1 has 2 requests from 1 host, Jan 2 has 2 from 2 hosts.
+    let daily = r["daily"].as_array().unwrap();
+    assert_eq!(daily[0]["day"], "2024-01-01");
+    assert_eq!(daily[0]["requests"], 2);
+    assert_eq!(daily[0]["unique_hosts"], 1);
+    assert_eq!(daily[0]["avg_requests_per_host"], 2.0);
+    assert_eq!(daily[1]["unique_hosts"], 2);
+    assert_eq!(r["hourly"][23]["requests"], 2);
+    assert_eq!(r["hourly"][23]["not_found"], 1);
+    assert_eq!(r["agents"]["bots"], 1);
+    assert_eq!(r["agents"]["tools"], 1);
+    assert_eq!(named(&r["top_referers"], "http://r.example/"), 1);
+    assert_eq!(r["reject_samples"][0]["line"], 4);
+}
+
+#[test]
+fn filters_by_hand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = small_file(tmp.path());
+    let f = s(&f);
+    let q = |extra: &[&str]| {
+        let mut a = vec![f, "--format", "combined"];
+        a.extend_from_slice(extra);
+        json(&a)
+    };
+    assert_eq!(q(&["--status", "404"])["totals"]["requests"], 1);
+    assert_eq!(q(&["--status", "4xx,5xx"])["totals"]["requests"], 2);
+    assert_eq!(q(&["--status", "300-399"])["totals"]["requests"], 1);
+    assert_eq!(q(&["--path-prefix", "/b"])["totals"]["requests"], 2);
+    // Local dates as written.
+    assert_eq!(q(&["--from", "2024-01-02"])["totals"]["requests"], 2);
+    assert_eq!(q(&["--to", "2024-01-01"])["totals"]["requests"], 2);
+    assert_eq!(
+        q(&["--from", "2024-01-01T23:35", "--to", "2024-01-02T00:10"])["totals"]["requests"],
+        1
+    );
+    // An instant: 2024-01-02T04:00Z is 00:00 at -04:00.
+    assert_eq!(
+        q(&["--from", "2024-01-02T04:00:00Z"])["totals"]["requests"],
+        2
+    );
+    // In UTC all four requests fall on Jan 2 (23:30-04:00 is 03:30Z, 23:40 is 03:40Z).
+    let r = q(&["--tz", "UTC"]);
+    assert_eq!(r["meta"]["time_basis"], "+00:00");
+    let daily = r["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 1);
+    assert_eq!(daily[0]["day"], "2024-01-02");
+    assert_eq!(r["hourly"][3]["requests"], 2);
+    assert_eq!(q(&["--tz", "UTC", "--to", "2024-01-01"])["totals"]["requests"], 0);
+    // Query strings kept on request.
+    let r = q(&["--keep-query"]);
+    assert_eq!(r["top_endpoints"].as_array().unwrap().len(), 4);
+    let r = q(&["--top", "1"]);
+    assert_eq!(r["top_hosts"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn bad_flags_name_themselves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = small_file(tmp.path());
+    for (flag, val, needle) in [
+        ("--format", "nosuch", "nosuch"),
+        ("--status", "abc", "--status"),
+        ("--from", "yesterday", "--from"),
+        ("--tz", "Mars/Olympus", "--tz"),
+    ] {
+        let out = hs()
+            .args(["analyze", s(&f), flag, val])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{flag} {val} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{flag}: {err}");
+    }
+    let out = hs().args(["analyze", "/nonexistent/x.log"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.log"));
+}
+
+#[test]
+fn rejects_file_has_positions_and_reasons() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = small_file(tmp.path());
+    let rej = tmp.path().join("rejects.tsv");
+    let out = hs()
+        .args(["analyze", s(&f), "--format", "combined", "--rejects", s(&rej), "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("2 of 6 lines rejected"), "{stderr}");
+    let text = std::fs::read_to_string(&rej).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with(&format!("{}:4\tformat_mismatch\t", s(&f))));
+    assert!(lines[0].ends_with("this line is garbage"));
+    assert!(lines[1].starts_with(&format!("{}:6\tempty_line\t", s(&f))));
+}
+
+#[test]
+fn stdin_gzip_and_plain_agree() {
+    let f = data("elastic-nginx-logs-2015/nginx_logs.txt.gz");
+    let gz = std::fs::read(&f).unwrap();
+    let from_file = json(&[s(&f)]);
+    let out = hs()
+        .args(["analyze", "-", "--output", "json", "-q"])
+        .write_stdin(gz.clone())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let from_stdin: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut plain = Vec::new();
+    use std::io::Read;
+    flate2::read::MultiGzDecoder::new(&gz[..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    let out = hs()
+        .args(["analyze", "-", "--output", "json", "-q", "--threads", "1"])
+        .write_stdin(plain)
+        .output()
+        .unwrap();
+    let plain_stdin: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for v in [&from_stdin, &plain_stdin] {
+        assert_eq!(v["totals"], from_file["totals"]);
+        assert_eq!(v["status"], from_file["status"]);
+        assert_eq!(v["top_hosts"], from_file["top_hosts"]);
+        assert_eq!(v["daily"], from_file["daily"]);
+    }
+}
+
+#[test]
+fn empty_input_is_a_clear_error_or_empty_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("empty.log");
+    std::fs::write(&p, "").unwrap();
+    let out = hs().args(["analyze", s(&p)]).output().unwrap();
+    // Nothing to detect a format from: say so.
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format"));
+    let r = json(&[s(&p), "--format", "combined"]);
+    assert_eq!(r["totals"]["lines"], 0);
+}
+
+#[test]
+fn table_and_csv_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = small_file(tmp.path());
+    let out = hs()
+        .args(["analyze", s(&f), "--format", "combined"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "Summary",
+        "Status codes",
+        "Top 10 hosts",
+        "Top 10 endpoints",
+        "Per day",
+        "Per hour of day",
+        "404 Not Found: 1",
+        "Clients by user agent",
+        "format_mismatch",
+    ] {
+        assert!(text.contains(needle), "table lacks {needle:?}\n{text}");
+    }
+    let dir = tmp.path().join("csv");
+    let out = hs()
+        .args(["analyze", s(&f), "--format", "combined", "--output", "csv", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let status = std::fs::read_to_string(dir.join("status.csv")).unwrap();
+    assert_eq!(status.lines().next(), Some("status,count"));
+    assert!(status.contains("404,1"));
+    let daily = std::fs::read_to_string(dir.join("daily.csv")).unwrap();
+    assert!(daily.starts_with("day,requests,bytes,unique_hosts,avg_requests_per_host,not_found"));
+    assert!(daily.contains("2024-01-01,2,100,1,2.0,1"));
+    let totals = std::fs::read_to_string(dir.join("totals.csv")).unwrap();
+    assert!(totals.contains("rejected,2"));
+    for name in [
+        "top_hosts.csv",
+        "top_endpoints.csv",
+        "top_error_endpoints.csv",
+        "hourly.csv",
+        "methods.csv",
+        "content_size.csv",
+        "not_found_endpoints.csv",
+        "user_agents.csv",
+    ] {
+        assert!(dir.join(name).exists(), "{name}");
+    }
+}
