@@ -27,26 +27,51 @@ const TOOL_NEEDLES: &[&str] = &[
     "winhttp", "dalvik", "cfnetwork",
 ];
 
-fn contains_ci(hay: &[u8], needle: &str) -> bool {
-    let n = needle.as_bytes();
-    hay.len() >= n.len()
-        && hay
-            .windows(n.len())
-            .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+/// Classifies user agents; build one and use it for every distinct agent of a report.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    bots: aho_corasick::AhoCorasick,
+    tools: aho_corasick::AhoCorasick,
 }
 
-/// Classifies a user agent. `-` and empty agents count as tools: browsers always send one.
+impl Default for Classifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Classifier {
+    /// A classifier with the built-in needle lists.
+    pub fn new() -> Classifier {
+        let build = |needles: &[&str]| {
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(needles)
+                .expect("static needle lists build")
+        };
+        Classifier {
+            bots: build(BOT_NEEDLES),
+            tools: build(TOOL_NEEDLES),
+        }
+    }
+
+    /// Classifies a user agent. `-` and empty agents count as tools: browsers always send one.
+    pub fn classify(&self, ua: &[u8]) -> AgentKind {
+        if ua.is_empty() || ua == b"-" {
+            AgentKind::Tool
+        } else if self.bots.is_match(ua) {
+            AgentKind::Bot
+        } else if self.tools.is_match(ua) {
+            AgentKind::Tool
+        } else {
+            AgentKind::Other
+        }
+    }
+}
+
+/// Classifies one user agent (builds a [`Classifier`]; use one directly for many agents).
 pub fn classify(ua: &[u8]) -> AgentKind {
-    if ua.is_empty() || ua == b"-" {
-        return AgentKind::Tool;
-    }
-    if BOT_NEEDLES.iter().any(|n| contains_ci(ua, n)) {
-        return AgentKind::Bot;
-    }
-    if TOOL_NEEDLES.iter().any(|n| contains_ci(ua, n)) {
-        return AgentKind::Tool;
-    }
-    AgentKind::Other
+    Classifier::new().classify(ua)
 }
 
 #[cfg(test)]

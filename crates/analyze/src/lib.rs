@@ -39,7 +39,7 @@ mod filter;
 mod partial;
 mod report;
 
-pub use classify::{classify, AgentKind};
+pub use classify::{classify, AgentKind, Classifier};
 pub use filter::{Bound, Clock, Filter, StatusSet, TimeBasis};
 pub use partial::{Options, Partial, RejectSample, REJECT_SAMPLES};
 pub use report::*;

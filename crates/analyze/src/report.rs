@@ -5,7 +5,7 @@ use hitstream_format::time::{civil_from_days, format_day};
 use hitstream_format::{Oddity, RejectReason};
 use serde::Serialize;
 
-use crate::classify::{classify, AgentKind};
+use crate::classify::{AgentKind, Classifier};
 use crate::partial::{Map, Partial, RejectSample};
 
 /// Name of the JSON schema this report follows.
@@ -527,9 +527,10 @@ impl Report {
         let agents = p.has_user_agent.then(|| {
             let mut a = Agents::default();
             let mut bots: Map<u64> = Map::default();
+            let classifier = Classifier::new();
             for (ua, c) in &p.user_agents {
                 a.requests += c;
-                match classify(ua) {
+                match classifier.classify(ua) {
                     AgentKind::Bot => {
                         a.bots += c;
                         bots.insert(ua.clone(), *c);
