@@ -494,6 +494,22 @@ fn table_and_csv_outputs() {
     assert!(daily.contains("2024-01-01,2,100,1,2.0,1"));
     let totals = std::fs::read_to_string(dir.join("totals.csv")).unwrap();
     assert!(totals.contains("rejected,2"));
+    let nf_daily = std::fs::read_to_string(dir.join("not_found_daily.csv")).unwrap();
+    assert!(nf_daily.starts_with("day,count\n2024-01-01,1"), "{nf_daily}");
+    // A table without rows still has its header.
+    let clean = tmp.path().join("clean.log");
+    std::fs::write(&clean, SMALL.lines().next().unwrap()).unwrap();
+    let dir2 = tmp.path().join("csv2");
+    let out = hs()
+        .args(["analyze", s(&clean), "--format", "combined", "--output", "csv", "--out"])
+        .arg(&dir2)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(dir2.join("outcomes.csv")).unwrap(),
+        "outcome,kind,count\n"
+    );
     for name in [
         "top_hosts.csv",
         "top_endpoints.csv",
@@ -506,4 +522,29 @@ fn table_and_csv_outputs() {
     ] {
         assert!(dir.join(name).exists(), "{name}");
     }
+}
+
+#[test]
+fn html_is_one_self_contained_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("x.log");
+    let mut text = SMALL.to_string();
+    text.push_str(
+        "4.4.4.4 - - [02/Jan/2024:11:00:00 -0400] \"GET /<script>alert(1)</script> HTTP/1.1\" 404 1 \"-\" \"x\"\n",
+    );
+    std::fs::write(&f, text).unwrap();
+    let page = tmp.path().join("r.html");
+    let out = hs()
+        .args(["analyze", s(&f), "--format", "combined", "--output", "html", "--out"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"));
+    assert!(html.contains("<svg"));
+    assert!(!html.contains("<script"), "data must be escaped, and no scripts are needed");
+    assert!(html.contains("&lt;script&gt;"));
+    assert!(!html.contains("<link"));
+    assert!(!html.contains("NaN"));
 }

@@ -12,10 +12,20 @@ struct Dir<'a> {
 }
 
 impl Dir<'_> {
-    fn rows<T: Serialize>(&mut self, name: &str, rows: &[T]) -> anyhow::Result<()> {
+    /// Writes `rows` under an explicit header, so files of empty tables still say what they hold.
+    fn rows<T: Serialize>(
+        &mut self,
+        name: &str,
+        header: &[&str],
+        rows: &[T],
+    ) -> anyhow::Result<()> {
         let path = self.dir.join(name);
-        let mut w = csv::Writer::from_path(&path)
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_path(&path)
             .with_context(|| format!("cannot create `{}`", path.display()))?;
+        w.write_record(header)
+            .with_context(|| format!("writing `{}`", path.display()))?;
         for r in rows {
             w.serialize(r)
                 .with_context(|| format!("writing `{}`", path.display()))?;
@@ -71,6 +81,7 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
     d.rows(
         "totals.csv",
+        &["key", "value"],
         &[
             KeyValue { key: "inputs", value: r.meta.inputs.join(" ") },
             KeyValue { key: "format", value: r.meta.format.clone() },
@@ -100,22 +111,38 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
         kind: n.name.clone(),
         count: n.count,
     }));
-    d.rows("outcomes.csv", &outcomes)?;
-    d.rows("content_size.csv", std::slice::from_ref(&r.content_size))?;
-    d.rows("status.csv", &r.status)?;
+    d.rows("outcomes.csv", &["outcome", "kind", "count"], &outcomes)?;
+    d.rows(
+        "content_size.csv",
+        &["count", "absent", "min", "max", "mean", "stddev", "p50", "p90", "p99"],
+        std::slice::from_ref(&r.content_size),
+    )?;
+    d.rows("status.csv", &["status", "count"], &r.status)?;
     d.counts("status_classes.csv", "class", &r.status_classes)?;
     d.counts("methods.csv", "method", &r.methods)?;
-    d.rows("top_hosts.csv", &r.top_hosts)?;
-    d.rows("top_endpoints.csv", &r.top_endpoints)?;
-    d.rows("top_error_endpoints.csv", &r.top_error_endpoints)?;
-    d.rows("daily.csv", &r.daily)?;
-    d.rows("hourly.csv", &r.hourly)?;
-    d.rows("timeline.csv", &r.timeline)?;
+    d.rows("top_hosts.csv", &["host", "requests", "bytes"], &r.top_hosts)?;
+    d.rows(
+        "top_endpoints.csv",
+        &["endpoint", "requests", "bytes"],
+        &r.top_endpoints,
+    )?;
+    d.rows(
+        "top_error_endpoints.csv",
+        &["endpoint", "errors"],
+        &r.top_error_endpoints,
+    )?;
+    d.rows(
+        "daily.csv",
+        &["day", "requests", "bytes", "unique_hosts", "avg_requests_per_host", "not_found"],
+        &r.daily,
+    )?;
+    d.rows("hourly.csv", &["hour", "requests", "not_found"], &r.hourly)?;
+    d.rows("timeline.csv", &["day", "hour", "requests"], &r.timeline)?;
     d.counts("not_found_endpoints.csv", "endpoint", &r.not_found.top_endpoints)?;
     d.counts("not_found_hosts.csv", "host", &r.not_found.top_hosts)?;
     let nf_daily: Vec<(String, u64)> =
         r.not_found.daily.iter().map(|x| (x.day.clone(), x.count)).collect();
-    d.rows("not_found_daily.csv", &nf_daily)?;
+    d.rows("not_found_daily.csv", &["day", "count"], &nf_daily)?;
     let nf_hourly: Vec<HourCount> = r
         .not_found
         .hourly
@@ -123,7 +150,7 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
         .enumerate()
         .map(|(hour, count)| HourCount { hour, count: *count })
         .collect();
-    d.rows("not_found_hourly.csv", &nf_hourly)?;
+    d.rows("not_found_hourly.csv", &["hour", "count"], &nf_hourly)?;
     if let Some(v) = &r.top_referers {
         d.counts("referers.csv", "referer", v)?;
     }
@@ -142,7 +169,13 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
         )?;
     }
     if let Some(q) = &r.request_time {
-        d.rows("request_time.csv", std::slice::from_ref(q))?;
+        d.rows(
+            "request_time.csv",
+            &[
+                "count", "min_ms", "max_ms", "mean_ms", "stddev_ms", "p50_ms", "p90_ms", "p99_ms",
+            ],
+            std::slice::from_ref(q),
+        )?;
     }
     if let Some(v) = &r.vhosts {
         d.counts("vhosts.csv", "vhost", v)?;

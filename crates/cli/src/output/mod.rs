@@ -1,6 +1,7 @@
 //! Report renderers: terminal tables, JSON, CSV files and a self-contained HTML page.
 
 mod csv_out;
+pub mod html;
 mod table;
 
 use std::io::Write;
@@ -50,6 +51,6 @@ pub fn write(report: &Report, kind: OutputKind, out: Option<&Path>) -> anyhow::R
             eprintln!("wrote {} CSV files to {}", files, dir.display());
             Ok(())
         }
-        OutputKind::Html => anyhow::bail!("html output is not available in this build"),
+        OutputKind::Html => to_file_or_stdout(out, html::render(report).as_bytes()),
     }
 }
