@@ -14,17 +14,62 @@ pub enum AgentKind {
 
 // Lower-case needles; matched case-insensitively. Order does not matter.
 const BOT_NEEDLES: &[&str] = &[
-    "bot", "crawl", "spider", "slurp", "archiver", "facebookexternalhit", "mediapartners",
-    "bingpreview", "yandex", "baidu", "semrush", "ahrefs", "mj12", "dotbot", "petalbot",
-    "zgrab", "masscan", "nmap", "censys", "expanse", "nuclei", "scanner", "monitor", "prtg",
-    "pingdom", "uptime", "feedfetcher", "headlesschrome", "lighthouse", "python-urllib",
+    "bot",
+    "crawl",
+    "spider",
+    "slurp",
+    "archiver",
+    "facebookexternalhit",
+    "mediapartners",
+    "bingpreview",
+    "yandex",
+    "baidu",
+    "semrush",
+    "ahrefs",
+    "mj12",
+    "dotbot",
+    "petalbot",
+    "zgrab",
+    "masscan",
+    "nmap",
+    "censys",
+    "expanse",
+    "nuclei",
+    "scanner",
+    "monitor",
+    "prtg",
+    "pingdom",
+    "uptime",
+    "feedfetcher",
+    "headlesschrome",
+    "lighthouse",
+    "python-urllib",
 ];
 
 const TOOL_NEEDLES: &[&str] = &[
-    "curl/", "wget/", "python-requests", "python/", "aiohttp", "go-http-client", "java/",
-    "okhttp", "libwww-perl", "apache-httpclient", "axios", "node-fetch", "ruby", "php/",
-    "httpie", "powershell", "postmanruntime", "apt-http", "urlgrabber", "chef client",
-    "winhttp", "dalvik", "cfnetwork",
+    "curl/",
+    "wget/",
+    "python-requests",
+    "python/",
+    "aiohttp",
+    "go-http-client",
+    "java/",
+    "okhttp",
+    "libwww-perl",
+    "apache-httpclient",
+    "axios",
+    "node-fetch",
+    "ruby",
+    "php/",
+    "httpie",
+    "powershell",
+    "postmanruntime",
+    "apt-http",
+    "urlgrabber",
+    "chef client",
+    "winhttp",
+    "dalvik",
+    "cfnetwork",
 ];
 
 /// Classifies user agents; build one and use it for every distinct agent of a report.
@@ -84,12 +129,20 @@ mod tests {
             classify(b"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"),
             AgentKind::Bot
         );
-        assert_eq!(classify(b"Mozilla/5.0 (compatible; bingbot/2.0)"), AgentKind::Bot);
-        assert_eq!(classify(b"curl/7.19.7 (x86_64-redhat-linux-gnu)"), AgentKind::Tool);
+        assert_eq!(
+            classify(b"Mozilla/5.0 (compatible; bingbot/2.0)"),
+            AgentKind::Bot
+        );
+        assert_eq!(
+            classify(b"curl/7.19.7 (x86_64-redhat-linux-gnu)"),
+            AgentKind::Tool
+        );
         assert_eq!(classify(b"Wget/1.15 (linux-gnu)"), AgentKind::Tool);
         assert_eq!(classify(b"-"), AgentKind::Tool);
         assert_eq!(
-            classify(b"Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 Chrome/32.0 Safari/537.36"),
+            classify(
+                b"Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 Chrome/32.0 Safari/537.36"
+            ),
             AgentKind::Other
         );
     }

@@ -554,7 +554,7 @@ mod tests {
         assert_eq!(d.max, 100);
         assert!((d.mean() - 50.5).abs() < 1e-9);
         // Population stddev of 1..=100.
-        assert!((d.stddev() - 28.866_070_047_722_118).abs() < 1e-6);
+        assert!((d.stddev() - 28.866_070_047_722_12).abs() < 1e-6);
     }
 
     #[test]

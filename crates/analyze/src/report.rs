@@ -386,11 +386,13 @@ impl Report {
             .iter()
             .flat_map(|d| {
                 let s = &p.days[d];
-                (0..24u8).filter(|h| s.hours[*h as usize] > 0).map(move |h| TimelineRow {
-                    day: format_day(*d),
-                    hour: h,
-                    requests: s.hours[h as usize],
-                })
+                (0..24u8)
+                    .filter(|h| s.hours[*h as usize] > 0)
+                    .map(move |h| TimelineRow {
+                        day: format_day(*d),
+                        hour: h,
+                        requests: s.hours[h as usize],
+                    })
             })
             .collect();
         let hourly = (0..24u8)

@@ -103,7 +103,11 @@ pub fn parse_tz(s: &str) -> anyhow::Result<TimeBasis> {
             let m: i32 = digits[2..].parse()?;
             if h <= 23 && m <= 59 {
                 let secs = h * 3600 + m * 60;
-                return Ok(TimeBasis::Fixed(if t.starts_with('-') { -secs } else { secs }));
+                return Ok(TimeBasis::Fixed(if t.starts_with('-') {
+                    -secs
+                } else {
+                    secs
+                }));
             }
         }
         bail!("--tz `{s}`: an offset is written +hh:mm or -hhmm");
@@ -136,7 +140,10 @@ pub fn parse_bound(flag: &str, s: &str, is_end: bool) -> anyhow::Result<Bound> {
         return Ok(Bound::Instant(ts.as_second()));
     }
     if let Ok(dt) = t.parse::<jiff::civil::DateTime>() {
-        let secs = dt.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp().as_second();
+        let secs = dt
+            .to_zoned(jiff::tz::TimeZone::UTC)?
+            .timestamp()
+            .as_second();
         return Ok(Bound::Civil(secs));
     }
     bail!(
@@ -488,10 +495,8 @@ fn pipeline(
                                         line: line_no,
                                         reason: reason.code().to_string(),
                                         detail: detail(),
-                                        text: String::from_utf8_lossy(
-                                            &line[..line.len().min(300)],
-                                        )
-                                        .into_owned(),
+                                        text: String::from_utf8_lossy(&line[..line.len().min(300)])
+                                            .into_owned(),
                                     });
                                 }
                                 _ => {
@@ -577,8 +582,14 @@ mod tests {
     #[test]
     fn zones() {
         assert!(matches!(parse_tz("UTC").unwrap(), TimeBasis::Fixed(0)));
-        assert!(matches!(parse_tz("-0400").unwrap(), TimeBasis::Fixed(-14_400)));
-        assert!(matches!(parse_tz("+05:30").unwrap(), TimeBasis::Fixed(19_800)));
+        assert!(matches!(
+            parse_tz("-0400").unwrap(),
+            TimeBasis::Fixed(-14_400)
+        ));
+        assert!(matches!(
+            parse_tz("+05:30").unwrap(),
+            TimeBasis::Fixed(19_800)
+        ));
         let TimeBasis::Zone { offset_at, .. } = parse_tz("Europe/Paris").unwrap() else {
             panic!()
         };

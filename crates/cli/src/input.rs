@@ -171,7 +171,10 @@ mod tests {
         data.extend_from_slice(b"\nshort\nlast");
         let cs = chunks(&data, 64 * 1024);
         assert_eq!(cs.concat(), data);
-        assert!(cs[0].len() > 3 << 20, "the long line stays whole in one chunk");
+        assert!(
+            cs[0].len() > 3 << 20,
+            "the long line stays whole in one chunk"
+        );
         assert_eq!(cs[0][3 << 20], b'\n');
     }
 }

@@ -114,7 +114,12 @@ fn elastic_apache_matches_provenance() {
     ] {
         assert_eq!(status(&r, code), n, "status {code}");
     }
-    for (m, n) in [("GET", 9_951 + 1), ("HEAD", 42), ("POST", 5), ("OPTIONS", 1)] {
+    for (m, n) in [
+        ("GET", 9_951 + 1),
+        ("HEAD", 42),
+        ("POST", 5),
+        ("OPTIONS", 1),
+    ] {
         assert_eq!(named(&r["methods"], m), n, "method {m}");
     }
     assert_eq!(r["content_size"]["absent"], 669);
@@ -257,12 +262,23 @@ fn vhost_combined_and_vhost_filter() {
 #[test]
 fn imooc_custom_nginx_format() {
     let fmt = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_host" "$http_referer" $request_body "$http_user_agent" "$http_x_forwarded_for" $upstream_addr $upstream_status $upstream_response_time $request_time"#;
-    let r = json(&[s(&data("imooc-nginx-2016/10000_access.log")), "--format", fmt]);
+    let r = json(&[
+        s(&data("imooc-nginx-2016/10000_access.log")),
+        "--format",
+        fmt,
+    ]);
     assert_eq!(r["meta"]["format"], "custom");
     assert_eq!(r["totals"]["lines"], 10_000);
     assert_eq!(r["totals"]["rejected"], 0);
     assert_eq!(r["unique_hosts"], 1_976);
-    for (code, n) in [(301, 4_704), (200, 4_546), (101, 298), (304, 260), (404, 77), (206, 48)] {
+    for (code, n) in [
+        (301, 4_704),
+        (200, 4_546),
+        (101, 298),
+        (304, 260),
+        (404, 77),
+        (206, 48),
+    ] {
         assert_eq!(status(&r, code), n, "status {code}");
     }
     for (m, n) in [("HEAD", 4_790), ("POST", 2_670), ("GET", 2_540)] {
@@ -361,7 +377,10 @@ fn filters_by_hand() {
     assert_eq!(daily.len(), 1);
     assert_eq!(daily[0]["day"], "2024-01-02");
     assert_eq!(r["hourly"][3]["requests"], 2);
-    assert_eq!(q(&["--tz", "UTC", "--to", "2024-01-01"])["totals"]["requests"], 0);
+    assert_eq!(
+        q(&["--tz", "UTC", "--to", "2024-01-01"])["totals"]["requests"],
+        0
+    );
     // Query strings kept on request.
     let r = q(&["--keep-query"]);
     assert_eq!(r["top_endpoints"].as_array().unwrap().len(), 4);
@@ -379,15 +398,15 @@ fn bad_flags_name_themselves() {
         ("--from", "yesterday", "--from"),
         ("--tz", "Mars/Olympus", "--tz"),
     ] {
-        let out = hs()
-            .args(["analyze", s(&f), flag, val])
-            .output()
-            .unwrap();
+        let out = hs().args(["analyze", s(&f), flag, val]).output().unwrap();
         assert!(!out.status.success(), "{flag} {val} should fail");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{flag}: {err}");
     }
-    let out = hs().args(["analyze", "/nonexistent/x.log"]).output().unwrap();
+    let out = hs()
+        .args(["analyze", "/nonexistent/x.log"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.log"));
 }
@@ -398,7 +417,15 @@ fn rejects_file_has_positions_and_reasons() {
     let f = small_file(tmp.path());
     let rej = tmp.path().join("rejects.tsv");
     let out = hs()
-        .args(["analyze", s(&f), "--format", "combined", "--rejects", s(&rej), "-q"])
+        .args([
+            "analyze",
+            s(&f),
+            "--format",
+            "combined",
+            "--rejects",
+            s(&rej),
+            "-q",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -481,7 +508,15 @@ fn table_and_csv_outputs() {
     }
     let dir = tmp.path().join("csv");
     let out = hs()
-        .args(["analyze", s(&f), "--format", "combined", "--output", "csv", "--out"])
+        .args([
+            "analyze",
+            s(&f),
+            "--format",
+            "combined",
+            "--output",
+            "csv",
+            "--out",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
@@ -495,13 +530,24 @@ fn table_and_csv_outputs() {
     let totals = std::fs::read_to_string(dir.join("totals.csv")).unwrap();
     assert!(totals.contains("rejected,2"));
     let nf_daily = std::fs::read_to_string(dir.join("not_found_daily.csv")).unwrap();
-    assert!(nf_daily.starts_with("day,count\n2024-01-01,1"), "{nf_daily}");
+    assert!(
+        nf_daily.starts_with("day,count\n2024-01-01,1"),
+        "{nf_daily}"
+    );
     // A table without rows still has its header.
     let clean = tmp.path().join("clean.log");
     std::fs::write(&clean, SMALL.lines().next().unwrap()).unwrap();
     let dir2 = tmp.path().join("csv2");
     let out = hs()
-        .args(["analyze", s(&clean), "--format", "combined", "--output", "csv", "--out"])
+        .args([
+            "analyze",
+            s(&clean),
+            "--format",
+            "combined",
+            "--output",
+            "csv",
+            "--out",
+        ])
         .arg(&dir2)
         .output()
         .unwrap();
@@ -535,15 +581,30 @@ fn html_is_one_self_contained_page() {
     std::fs::write(&f, text).unwrap();
     let page = tmp.path().join("r.html");
     let out = hs()
-        .args(["analyze", s(&f), "--format", "combined", "--output", "html", "--out"])
+        .args([
+            "analyze",
+            s(&f),
+            "--format",
+            "combined",
+            "--output",
+            "html",
+            "--out",
+        ])
         .arg(&page)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"));
     assert!(html.contains("<svg"));
-    assert!(!html.contains("<script"), "data must be escaped, and no scripts are needed");
+    assert!(
+        !html.contains("<script"),
+        "data must be escaped, and no scripts are needed"
+    );
     assert!(html.contains("&lt;script&gt;"));
     assert!(!html.contains("<link"));
     assert!(!html.contains("NaN"));

@@ -83,28 +83,80 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
         "totals.csv",
         &["key", "value"],
         &[
-            KeyValue { key: "inputs", value: r.meta.inputs.join(" ") },
-            KeyValue { key: "format", value: r.meta.format.clone() },
-            KeyValue { key: "lines", value: t.lines.to_string() },
-            KeyValue { key: "ok", value: t.ok.to_string() },
-            KeyValue { key: "degraded", value: t.degraded.to_string() },
-            KeyValue { key: "rejected", value: t.rejected.to_string() },
-            KeyValue { key: "filtered", value: t.filtered.to_string() },
-            KeyValue { key: "requests", value: t.requests.to_string() },
-            KeyValue { key: "bytes", value: t.bytes.to_string() },
-            KeyValue { key: "unique_hosts", value: r.unique_hosts.to_string() },
-            KeyValue { key: "first", value: opt(&t.first) },
-            KeyValue { key: "last", value: opt(&t.last) },
-            KeyValue { key: "first_local", value: opt(&t.first_local) },
-            KeyValue { key: "last_local", value: opt(&t.last_local) },
-            KeyValue { key: "days", value: t.days.to_string() },
-            KeyValue { key: "time_basis", value: r.meta.time_basis.clone() },
+            KeyValue {
+                key: "inputs",
+                value: r.meta.inputs.join(" "),
+            },
+            KeyValue {
+                key: "format",
+                value: r.meta.format.clone(),
+            },
+            KeyValue {
+                key: "lines",
+                value: t.lines.to_string(),
+            },
+            KeyValue {
+                key: "ok",
+                value: t.ok.to_string(),
+            },
+            KeyValue {
+                key: "degraded",
+                value: t.degraded.to_string(),
+            },
+            KeyValue {
+                key: "rejected",
+                value: t.rejected.to_string(),
+            },
+            KeyValue {
+                key: "filtered",
+                value: t.filtered.to_string(),
+            },
+            KeyValue {
+                key: "requests",
+                value: t.requests.to_string(),
+            },
+            KeyValue {
+                key: "bytes",
+                value: t.bytes.to_string(),
+            },
+            KeyValue {
+                key: "unique_hosts",
+                value: r.unique_hosts.to_string(),
+            },
+            KeyValue {
+                key: "first",
+                value: opt(&t.first),
+            },
+            KeyValue {
+                key: "last",
+                value: opt(&t.last),
+            },
+            KeyValue {
+                key: "first_local",
+                value: opt(&t.first_local),
+            },
+            KeyValue {
+                key: "last_local",
+                value: opt(&t.last_local),
+            },
+            KeyValue {
+                key: "days",
+                value: t.days.to_string(),
+            },
+            KeyValue {
+                key: "time_basis",
+                value: r.meta.time_basis.clone(),
+            },
         ],
     )?;
     let mut outcomes: Vec<OutcomeRow> = r
         .degraded
         .iter()
-        .map(|n| OutcomeRow { outcome: "degraded", kind: n.name.clone(), count: n.count })
+        .map(|n| OutcomeRow {
+            outcome: "degraded",
+            kind: n.name.clone(),
+            count: n.count,
+        })
         .collect();
     outcomes.extend(r.rejected.iter().map(|n| OutcomeRow {
         outcome: "rejected",
@@ -114,13 +166,19 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
     d.rows("outcomes.csv", &["outcome", "kind", "count"], &outcomes)?;
     d.rows(
         "content_size.csv",
-        &["count", "absent", "min", "max", "mean", "stddev", "p50", "p90", "p99"],
+        &[
+            "count", "absent", "min", "max", "mean", "stddev", "p50", "p90", "p99",
+        ],
         std::slice::from_ref(&r.content_size),
     )?;
     d.rows("status.csv", &["status", "count"], &r.status)?;
     d.counts("status_classes.csv", "class", &r.status_classes)?;
     d.counts("methods.csv", "method", &r.methods)?;
-    d.rows("top_hosts.csv", &["host", "requests", "bytes"], &r.top_hosts)?;
+    d.rows(
+        "top_hosts.csv",
+        &["host", "requests", "bytes"],
+        &r.top_hosts,
+    )?;
     d.rows(
         "top_endpoints.csv",
         &["endpoint", "requests", "bytes"],
@@ -133,22 +191,40 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
     )?;
     d.rows(
         "daily.csv",
-        &["day", "requests", "bytes", "unique_hosts", "avg_requests_per_host", "not_found"],
+        &[
+            "day",
+            "requests",
+            "bytes",
+            "unique_hosts",
+            "avg_requests_per_host",
+            "not_found",
+        ],
         &r.daily,
     )?;
     d.rows("hourly.csv", &["hour", "requests", "not_found"], &r.hourly)?;
     d.rows("timeline.csv", &["day", "hour", "requests"], &r.timeline)?;
-    d.counts("not_found_endpoints.csv", "endpoint", &r.not_found.top_endpoints)?;
+    d.counts(
+        "not_found_endpoints.csv",
+        "endpoint",
+        &r.not_found.top_endpoints,
+    )?;
     d.counts("not_found_hosts.csv", "host", &r.not_found.top_hosts)?;
-    let nf_daily: Vec<(String, u64)> =
-        r.not_found.daily.iter().map(|x| (x.day.clone(), x.count)).collect();
+    let nf_daily: Vec<(String, u64)> = r
+        .not_found
+        .daily
+        .iter()
+        .map(|x| (x.day.clone(), x.count))
+        .collect();
     d.rows("not_found_daily.csv", &["day", "count"], &nf_daily)?;
     let nf_hourly: Vec<HourCount> = r
         .not_found
         .hourly
         .iter()
         .enumerate()
-        .map(|(hour, count)| HourCount { hour, count: *count })
+        .map(|(hour, count)| HourCount {
+            hour,
+            count: *count,
+        })
         .collect();
     d.rows("not_found_hourly.csv", &["hour", "count"], &nf_hourly)?;
     if let Some(v) = &r.top_referers {
@@ -162,9 +238,18 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
             "agents.csv",
             "kind",
             &[
-                NameCount { name: "bot".into(), count: a.bots },
-                NameCount { name: "tool".into(), count: a.tools },
-                NameCount { name: "other".into(), count: a.others },
+                NameCount {
+                    name: "bot".into(),
+                    count: a.bots,
+                },
+                NameCount {
+                    name: "tool".into(),
+                    count: a.tools,
+                },
+                NameCount {
+                    name: "other".into(),
+                    count: a.others,
+                },
             ],
         )?;
     }
@@ -172,7 +257,14 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
         d.rows(
             "request_time.csv",
             &[
-                "count", "min_ms", "max_ms", "mean_ms", "stddev_ms", "p50_ms", "p90_ms", "p99_ms",
+                "count",
+                "min_ms",
+                "max_ms",
+                "mean_ms",
+                "stddev_ms",
+                "p50_ms",
+                "p90_ms",
+                "p99_ms",
             ],
             std::slice::from_ref(q),
         )?;

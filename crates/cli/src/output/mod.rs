@@ -25,7 +25,9 @@ pub enum OutputKind {
 
 fn to_file_or_stdout(out: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     match out {
-        Some(p) => std::fs::write(p, bytes).with_context(|| format!("cannot write `{}`", p.display())),
+        Some(p) => {
+            std::fs::write(p, bytes).with_context(|| format!("cannot write `{}`", p.display()))
+        }
         None => {
             let mut o = std::io::stdout().lock();
             match o.write_all(bytes).and_then(|_| o.flush()) {

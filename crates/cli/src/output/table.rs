@@ -61,7 +61,7 @@ fn table(headers: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(headers.iter().map(|h| Cell::new(h)));
+        .set_header(headers.iter().map(Cell::new));
     t
 }
 
@@ -129,13 +129,25 @@ pub fn render(r: &Report) -> String {
     if !r.degraded.is_empty() || !r.rejected.is_empty() {
         let mut t = table(&["outcome", "kind", "lines"]);
         for d in &r.degraded {
-            t.add_row(vec!["degraded".to_string(), d.name.clone(), thousands(d.count)]);
+            t.add_row(vec![
+                "degraded".to_string(),
+                d.name.clone(),
+                thousands(d.count),
+            ]);
         }
         for d in &r.rejected {
-            t.add_row(vec!["rejected".to_string(), d.name.clone(), thousands(d.count)]);
+            t.add_row(vec![
+                "rejected".to_string(),
+                d.name.clone(),
+                thousands(d.count),
+            ]);
         }
         right(&mut t, &[2]);
-        section(&mut out, "Line outcomes (a degraded line may have several kinds)", &t);
+        section(
+            &mut out,
+            "Line outcomes (a degraded line may have several kinds)",
+            &t,
+        );
         if !r.reject_samples.is_empty() {
             let _ = writeln!(out, "Rejected, for example:");
             for s in &r.reject_samples {
@@ -153,7 +165,15 @@ pub fn render(r: &Report) -> String {
 
     let c = &r.content_size;
     let mut t = table(&[
-        "responses", "size -", "min", "max", "mean", "stddev", "p50", "p90", "p99",
+        "responses",
+        "size -",
+        "min",
+        "max",
+        "mean",
+        "stddev",
+        "p50",
+        "p90",
+        "p99",
     ]);
     t.add_row(vec![
         thousands(c.count),
@@ -186,7 +206,13 @@ pub fn render(r: &Report) -> String {
     }
     right(&mut t, &[1, 2]);
     section(&mut out, "Status codes", &t);
-    counts(&mut out, "Status classes", "class", &r.status_classes, tot.requests);
+    counts(
+        &mut out,
+        "Status classes",
+        "class",
+        &r.status_classes,
+        tot.requests,
+    );
     counts(&mut out, "Methods", "method", &r.methods, tot.requests);
 
     let mut t = table(&["host", "requests", "share", "bytes"]);
@@ -221,7 +247,12 @@ pub fn render(r: &Report) -> String {
     section(&mut out, &format!("Top {} error endpoints", r.meta.top), &t);
 
     let mut t = table(&[
-        "day", "requests", "bytes", "unique hosts", "req/host", "404",
+        "day",
+        "requests",
+        "bytes",
+        "unique hosts",
+        "req/host",
+        "404",
     ]);
     for d in &r.daily {
         t.add_row(vec![
@@ -236,7 +267,13 @@ pub fn render(r: &Report) -> String {
     right(&mut t, &[1, 2, 3, 4, 5]);
     section(&mut out, "Per day", &t);
 
-    let max = r.hourly.iter().map(|h| h.requests).max().unwrap_or(0).max(1);
+    let max = r
+        .hourly
+        .iter()
+        .map(|h| h.requests)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let mut t = table(&["hour", "requests", "404", ""]);
     for h in &r.hourly {
         let bar = "█".repeat(((h.requests * 30).div_ceil(max)) as usize);
@@ -257,7 +294,13 @@ pub fn render(r: &Report) -> String {
         thousands(nf.count),
         pct(nf.count, tot.requests)
     );
-    counts(&mut out, "404 — top endpoints", "endpoint", &nf.top_endpoints, nf.count);
+    counts(
+        &mut out,
+        "404 — top endpoints",
+        "endpoint",
+        &nf.top_endpoints,
+        nf.count,
+    );
     counts(&mut out, "404 — top hosts", "host", &nf.top_hosts, nf.count);
 
     if let Some(v) = &r.vhosts {
@@ -271,15 +314,29 @@ pub fn render(r: &Report) -> String {
     }
     if let Some(a) = &r.agents {
         let mut t = table(&["kind", "requests", "share"]);
-        t.add_row(vec!["bots / crawlers".into(), thousands(a.bots), pct(a.bots, a.requests)]);
-        t.add_row(vec!["tools / libraries".into(), thousands(a.tools), pct(a.tools, a.requests)]);
-        t.add_row(vec!["browsers / other".into(), thousands(a.others), pct(a.others, a.requests)]);
+        t.add_row(vec![
+            "bots / crawlers".into(),
+            thousands(a.bots),
+            pct(a.bots, a.requests),
+        ]);
+        t.add_row(vec![
+            "tools / libraries".into(),
+            thousands(a.tools),
+            pct(a.tools, a.requests),
+        ]);
+        t.add_row(vec![
+            "browsers / other".into(),
+            thousands(a.others),
+            pct(a.others, a.requests),
+        ]);
         right(&mut t, &[1, 2]);
         section(&mut out, "Clients by user agent", &t);
         counts(&mut out, "Top bots", "bot", &a.top_bots, a.requests);
     }
     if let Some(q) = &r.request_time {
-        let mut t = table(&["requests", "min", "mean", "stddev", "p50", "p90", "p99", "max"]);
+        let mut t = table(&[
+            "requests", "min", "mean", "stddev", "p50", "p90", "p99", "max",
+        ]);
         t.add_row(vec![
             thousands(q.count),
             format!("{:.3}", q.min_ms),
