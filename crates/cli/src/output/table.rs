@@ -60,8 +60,10 @@ fn cut(s: &str, max: usize) -> String {
 fn table(headers: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(headers.iter().map(Cell::new));
+        .set_content_arrangement(ContentArrangement::Disabled);
+    if !headers.is_empty() {
+        t.set_header(headers.iter().map(Cell::new));
+    }
     t
 }
 
@@ -94,12 +96,17 @@ pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let tot = &r.totals;
     let _ = writeln!(out, "hitstream analyze — {}", r.meta.inputs.join(", "));
-    let mut t = table(&["", ""]);
+    let mut t = table(&[]);
     t.add_row(vec!["format".to_string(), r.meta.format.clone()]);
     if let (Some(a), Some(b)) = (&tot.first_local, &tot.last_local) {
         t.add_row(vec![
             "time range".to_string(),
-            format!("{a} → {b} ({}, {} days)", r.meta.time_basis, tot.days),
+            format!(
+                "{a} → {b} ({}, {} day{})",
+                r.meta.time_basis,
+                tot.days,
+                if tot.days == 1 { "" } else { "s" }
+            ),
         ]);
     }
     if !r.meta.filters.is_empty() {
