@@ -1,0 +1,1 @@
+//! Log sources (placeholder until the sources land).
