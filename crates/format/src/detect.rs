@@ -88,7 +88,10 @@ mod tests {
     use super::*;
 
     fn name(lines: &[&str]) -> String {
-        detect(lines.iter().map(|l| l.as_bytes())).unwrap().spec.name
+        detect(lines.iter().map(|l| l.as_bytes()))
+            .unwrap()
+            .spec
+            .name
     }
 
     #[test]
@@ -102,11 +105,15 @@ mod tests {
             "common"
         );
         assert_eq!(
-            name(&[r#"neutralbank.app:443 1.2.3.4 - - [06/Aug/2024:00:58:31 +0000] "GET / HTTP/1.1" 200 5 "-" "ua""#]),
+            name(&[
+                r#"neutralbank.app:443 1.2.3.4 - - [06/Aug/2024:00:58:31 +0000] "GET / HTTP/1.1" 200 5 "-" "ua""#
+            ]),
             "vcombined"
         );
         assert_eq!(
-            name(&[r#"1.2.3.4 - - [06/Aug/2024:00:58:31 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" "9.9.9.9""#]),
+            name(&[
+                r#"1.2.3.4 - - [06/Aug/2024:00:58:31 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" "9.9.9.9""#
+            ]),
             "main"
         );
     }

@@ -35,8 +35,6 @@ pub mod time;
 pub use detect::{detect, Detection};
 pub use error::FormatError;
 pub use parse::{unescape_into, Parser};
-pub use record::{
-    Oddities, Oddity, Outcome, Record, RejectReason, Text, ODDITY_COUNT, TEXT_COUNT,
-};
+pub use record::{Oddities, Oddity, Outcome, Record, RejectReason, Text, ODDITY_COUNT, TEXT_COUNT};
 pub use spec::{preset, FieldKind, FormatSpec, Preset, Syntax, Token, PRESETS};
 pub use time::LogTime;

@@ -218,8 +218,22 @@ impl Parser {
                                 if let Err(o) = r {
                                     return o;
                                 }
-                                // The remaining fields are absent.
-                                if ti + 1 < self.steps.len() {
+                                if *kind == Kind::Status {
+                                    seen_status = true;
+                                }
+                                // The field ran to the end of the line: like a line that stops
+                                // matching, it is usable only once the time and status are in.
+                                if !seen_status || rec.time.is_none() {
+                                    return Outcome::Rejected(RejectReason::Mismatch {
+                                        token: (ti + 1) as u16,
+                                        at: line.len() as u32,
+                                    });
+                                }
+                                // Only the closing quote is missing when no field follows.
+                                if self.steps[ti + 1..]
+                                    .iter()
+                                    .any(|s| matches!(s, Step::Field { .. }))
+                                {
                                     rec.oddities.insert(Oddity::MissingFields);
                                 }
                                 return finish(rec);
@@ -430,13 +444,48 @@ fn plausible_start(k: Option<Kind>, s: &[u8]) -> bool {
 
 /// Finds the quote that closes a quoted field in `rest` (which starts just after the opening
 /// quote). `next` is the literal after the field and starts with `"`.
+///
+/// Apache escapes `"` and `\` inside quoted fields, nginx writes them as `\x22`/`\x5C`, and
+/// old servers (NCSA, early Apache) escape nothing. The first pass honours backslash escapes;
+/// when it finds no clean close, a second pass reads backslashes as plain bytes, so that a
+/// request ending in `\` from a server that does not escape still closes at its quote.
 #[inline]
 fn find_close_quote(rest: &[u8], next: &[u8], next_is_last: bool, after: Option<Kind>) -> Close {
+    let first = scan_close_quote(rest, next, next_is_last, after, true);
+    match first {
+        Close::At(_, _, false) => first,
+        Close::At(_, false, true) | Close::Unterminated(false) => first,
+        _ => match scan_close_quote(rest, next, next_is_last, after, false) {
+            Close::At(q, _, false) => Close::At(q, true, false),
+            _ => first,
+        },
+    }
+}
+
+#[inline]
+fn scan_close_quote(
+    rest: &[u8],
+    next: &[u8],
+    next_is_last: bool,
+    after: Option<Kind>,
+    escapes: bool,
+) -> Close {
     let mut i = 0;
     let mut escaped = false;
     let mut stray = false;
+    // The first quote followed by the literal, whatever follows that.
     let mut fallback: Option<usize> = None;
-    while let Some(off) = memchr2(b'"', b'\\', &rest[i..]) {
+    // The last quote followed by the literal (for a last field with trailing bytes).
+    let mut last_match: Option<(usize, bool)> = None;
+    // A quote where the line ends inside the literal.
+    let mut at_end: Option<(usize, bool)> = None;
+    loop {
+        let found = if escapes {
+            memchr2(b'"', b'\\', &rest[i..])
+        } else {
+            memchr(b'"', &rest[i..])
+        };
+        let Some(off) = found else { break };
         let q = i + off;
         if rest[q] == b'\\' {
             escaped = true;
@@ -459,12 +508,25 @@ fn find_close_quote(rest: &[u8], next: &[u8], next_is_last: bool, after: Option<
             if fallback.is_none() && !next_is_last {
                 fallback = Some(q);
             }
+            last_match = Some((q, stray));
+        } else if next.starts_with(tail) {
+            // The line ends inside the literal that follows (`"ua"` then nothing, where the
+            // format wants `"ua" "xff"`): the field is closed, what follows it is missing.
+            at_end = Some((q, stray));
         }
         stray = true;
         i = q + 1;
     }
-    match fallback {
-        Some(q) => Close::At(q, escaped, true),
+    if let Some(q) = fallback {
+        return Close::At(q, escaped, true);
+    }
+    if let Some((q, stray_before)) = at_end {
+        return Close::At(q, escaped, stray_before);
+    }
+    match last_match {
+        // The last field's closing quote is followed by trailing bytes (`"ua" ` or
+        // `"ua" "extra"`): close at the last quote; the parser records the trailing data.
+        Some((q, stray_before)) => Close::At(q, escaped, stray_before),
         None => Close::Unterminated(escaped),
     }
 }
@@ -472,10 +534,10 @@ fn find_close_quote(rest: &[u8], next: &[u8], next_is_last: bool, after: Option<
 #[inline]
 fn find_unquoted_end(rest: &[u8], kind: Kind, next: Option<&[u8]>, next_is_last: bool) -> usize {
     let Some(next) = next else {
-        // The last field: a number or an address ends at a space, and what follows is
-        // trailing data; free text runs to the end of the line.
+        // The last field: a number or an address ends at a space or tab, and what follows
+        // is trailing data; free text runs to the end of the line.
         return if kind.is_token() {
-            memchr(b' ', rest).unwrap_or(rest.len())
+            memchr2(b' ', b'\t', rest).unwrap_or(rest.len())
         } else {
             rest.len()
         };
@@ -539,8 +601,8 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-/// Decodes the escapes Apache and nginx write: `\"`, `\\`, `\xHH` (either case), `\n`, `\r`,
-/// `\t`. Anything else is kept as written.
+/// Decodes the escapes Apache and nginx write: `\"`, `\\`, `\xHH` (either case), and Apache's
+/// `\n`, `\r`, `\t`, `\b`, `\v`. Anything else is kept as written.
 pub fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while let Some(off) = memchr(b'\\', &raw[i..]) {
@@ -565,6 +627,14 @@ pub fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
             }
             Some(b't') => {
                 out.push(b'\t');
+                i = b + 2;
+            }
+            Some(b'b') => {
+                out.push(0x08);
+                i = b + 2;
+            }
+            Some(b'v') => {
+                out.push(0x0B);
                 i = b + 2;
             }
             Some(b'x') => match (
@@ -751,6 +821,7 @@ fn split_uri(rec: &mut Record<'_>, target: Span) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Oddities;
 
     fn p(fmt: &str) -> Parser {
         Parser::new(FormatSpec::from_str_any(fmt).unwrap())
@@ -877,7 +948,10 @@ mod tests {
         assert!(matches!(o, Outcome::Degraded(d) if d.contains(Oddity::EmptyRequest)));
         assert_eq!(s(r.get(Text::Vhost)).unwrap(), "neutralbank.app");
         assert_eq!(r.port, Some(443));
-        let o = parser.parse(br#"[::1]:80 ::1 - - [06/Aug/2024:02:57:00 +0000] "-" 408 0 "-" "-""#, &mut r);
+        let o = parser.parse(
+            br#"[::1]:80 ::1 - - [06/Aug/2024:02:57:00 +0000] "-" 408 0 "-" "-""#,
+            &mut r,
+        );
         assert!(matches!(o, Outcome::Degraded(d) if d.contains(Oddity::EmptyRequest)));
         assert_eq!(s(r.get(Text::Vhost)).unwrap(), "[::1]");
         assert_eq!(s(r.client()).unwrap(), "::1");
@@ -888,8 +962,10 @@ mod tests {
         let parser = p("combined");
         let mut r = Record::new();
         let o = parser.parse(br#"46.118.127.106 - - [20/May/2015:12:05:17 +0000] "GET /scripts/grok-py-test/configlib.py HTTP/1.1" 200 235 "-" "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html"#, &mut r);
-        assert!(matches!(o, Outcome::Degraded(d) if d.contains(Oddity::UnterminatedQuote)));
+        // Only the closing quote is missing: no field is.
+        assert_eq!(o, Outcome::Degraded(only(Oddity::UnterminatedQuote)));
         assert!(s(r.user_agent()).unwrap().ends_with("bot.html"));
+        assert_eq!(r.status, Some(200));
     }
 
     #[test]
@@ -935,7 +1011,10 @@ mod tests {
             br#"1.2.3.4 - - [06/Aug/2024:00:58:31 +0000] "GET / HTTP/1.1" abc 5 "-" "-""#,
             &mut r,
         );
-        assert!(matches!(o, Outcome::Rejected(RejectReason::BadStatus { .. })));
+        assert!(matches!(
+            o,
+            Outcome::Rejected(RejectReason::BadStatus { .. })
+        ));
     }
 
     #[test]
@@ -981,8 +1060,7 @@ mod tests {
 
     #[test]
     fn apache_with_request_time_micros() {
-        let parser =
-            Parser::new(FormatSpec::apache(r#"%h %l %u %t \"%r\" %>s %b %D"#).unwrap());
+        let parser = Parser::new(FormatSpec::apache(r#"%h %l %u %t \"%r\" %>s %b %D"#).unwrap());
         let mut r = Record::new();
         let o = parser.parse(
             br#"::1 - bob [10/Oct/2000:13:55:36 -0700] "GET /x HTTP/1.0" 200 2326 1534"#,
@@ -997,7 +1075,10 @@ mod tests {
     fn trailing_data_is_recorded() {
         let parser = p("combined");
         let mut r = Record::new();
-        let o = parser.parse(br#"1.2.3.4 - - [06/Aug/2024:00:58:31 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" "extra""#, &mut r);
+        let o = parser.parse(
+            br#"1.2.3.4 - - [06/Aug/2024:00:58:31 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" "extra""#,
+            &mut r,
+        );
         // The last quoted field runs to the last quote: the extra is inside the user agent.
         assert!(o.is_usable());
         let parser = p("common");
@@ -1006,5 +1087,274 @@ mod tests {
             &mut r,
         );
         assert!(matches!(o, Outcome::Degraded(d) if d.contains(Oddity::TrailingData)));
+    }
+
+    fn only(o: Oddity) -> Oddities {
+        let mut d = Oddities::default();
+        d.insert(o);
+        d
+    }
+
+    const HEAD: &str = r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700]"#;
+
+    #[test]
+    fn one_megabyte_line() {
+        let parser = p("combined");
+        let mut r = Record::new();
+        let path = format!("/{}", "a".repeat(1 << 20));
+        let ua = "Mozilla/5.0 ".repeat((1 << 20) / 12);
+        let line = format!(r#"{HEAD} "GET {path}?q=1 HTTP/1.1" 200 5 "-" "{ua}""#);
+        assert!(line.len() > 2 << 20);
+        assert_eq!(parser.parse(line.as_bytes(), &mut r), Outcome::Ok);
+        assert_eq!(r.path().unwrap().len(), path.len());
+        assert_eq!(s(r.get(Text::Query)).unwrap(), "q=1");
+        assert_eq!(r.user_agent().unwrap(), ua.as_bytes());
+        // A megabyte of quotes and backslashes inside the request: no close, rejected.
+        let junk = "\\\" x".repeat(1 << 18);
+        let line = format!(r#"{HEAD} "{junk}"#);
+        assert!(matches!(
+            parser.parse(line.as_bytes(), &mut r),
+            Outcome::Rejected(RejectReason::Mismatch { .. })
+        ));
+        // A megabyte of junk with no structure at all.
+        let line = vec![b'x'; 1 << 20];
+        assert!(matches!(
+            parser.parse(&line, &mut r),
+            Outcome::Rejected(RejectReason::Mismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn line_endings() {
+        let parser = p("common");
+        let mut r = Record::new();
+        let base = format!(r#"{HEAD} "GET /a HTTP/1.0" 200 1"#);
+        for eol in ["", "\n", "\r\n", "\r"] {
+            let mut r = Record::new();
+            let line = format!("{base}{eol}");
+            assert_eq!(
+                parser.parse(line.as_bytes(), &mut r),
+                Outcome::Ok,
+                "{eol:?}"
+            );
+            assert_eq!(r.line(), base.as_bytes());
+            assert_eq!(r.bytes, Some(1));
+        }
+        // A CR inside a field is data, not a line end.
+        let line = format!("{HEAD} \"GET /a\rb HTTP/1.0\" 200 1\r\n");
+        assert_eq!(parser.parse(line.as_bytes(), &mut r), Outcome::Ok);
+        assert_eq!(s(r.path()).unwrap(), "/a\rb");
+    }
+
+    #[test]
+    fn hex_escapes_in_either_case() {
+        let mut r = Record::new();
+        // Apache writes lowercase, nginx uppercase; both decode the same.
+        let apache = format!(r#"{HEAD} "\x16\x03\x01\x01\xfd\x01" 400 859 "-" "-""#);
+        let o = p("debian").parse(apache.as_bytes(), &mut r);
+        assert_eq!(o, Outcome::Degraded(only(Oddity::NonHttpRequest)));
+        assert_eq!(r.get(Text::Request).unwrap(), b"\x16\x03\x01\x01\xfd\x01");
+        let nginx = format!(r#"{HEAD} "\x16\x03\x01\x01\xFD\x01" 400 859 "-" "-""#);
+        p("nginx").parse(nginx.as_bytes(), &mut r);
+        assert_eq!(r.get(Text::Request).unwrap(), b"\x16\x03\x01\x01\xfd\x01");
+        // Mixed case in one escape, inside a path, and `\x22` for a quote.
+        let line = format!(r#"{HEAD} "GET /a\x2Fb\x2fc\x22d HTTP/1.1" 200 1 "-" "x\x22y""#);
+        assert_eq!(p("nginx").parse(line.as_bytes(), &mut r), Outcome::Ok);
+        assert_eq!(s(r.path()).unwrap(), "/a/b/c\"d");
+        assert_eq!(s(r.user_agent()).unwrap(), "x\"y");
+        // Not an escape: kept as written.
+        let mut out = Vec::new();
+        unescape_into(br"\xg1 \x4 \xZZ", &mut out);
+        assert_eq!(out, br"\xg1 \x4 \xZZ");
+    }
+
+    #[test]
+    fn apache_control_escapes() {
+        let mut out = Vec::new();
+        unescape_into(br"a\bb\vc\td\ne\rf", &mut out);
+        assert_eq!(out, b"a\x08b\x0bc\td\ne\rf");
+    }
+
+    #[test]
+    fn http_09_request() {
+        let parser = p("common");
+        let mut r = Record::new();
+        let line = format!(r#"{HEAD} "GET /" 200 1"#);
+        assert_eq!(
+            parser.parse(line.as_bytes(), &mut r),
+            Outcome::Degraded(only(Oddity::NoProtocol))
+        );
+        assert_eq!(s(r.method()).unwrap(), "GET");
+        assert_eq!(s(r.path()).unwrap(), "/");
+        assert_eq!(r.get(Text::Protocol), None);
+        // With a query, and with a trailing space.
+        let line = format!(r#"{HEAD} "GET /a?b=c " 200 1"#);
+        assert_eq!(
+            parser.parse(line.as_bytes(), &mut r),
+            Outcome::Degraded(only(Oddity::NoProtocol))
+        );
+        assert_eq!(s(r.path()).unwrap(), "/a");
+        assert_eq!(s(r.get(Text::Query)).unwrap(), "b=c");
+        // HTTP/2 and HTTP/2.0 are fine.
+        for proto in ["HTTP/2", "HTTP/2.0", "HTTP/1.1"] {
+            let mut r = Record::new();
+            let line = format!(r#"{HEAD} "GET / {proto}" 200 1"#);
+            assert_eq!(
+                parser.parse(line.as_bytes(), &mut r),
+                Outcome::Ok,
+                "{proto}"
+            );
+            assert_eq!(s(r.get(Text::Protocol)).unwrap(), proto);
+        }
+    }
+
+    #[test]
+    fn dash_and_empty_requests() {
+        let parser = p("combined");
+        for req in ["-", ""] {
+            let mut r = Record::new();
+            let line = format!(r#"{HEAD} "{req}" 408 0 "-" "-""#);
+            assert_eq!(
+                parser.parse(line.as_bytes(), &mut r),
+                Outcome::Degraded(only(Oddity::EmptyRequest)),
+                "{req:?}"
+            );
+            assert_eq!(s(r.get(Text::Request)).unwrap(), req);
+            assert_eq!(
+                (r.method(), r.path(), r.get(Text::Protocol)),
+                (None, None, None)
+            );
+            assert_eq!(r.status, Some(408));
+        }
+    }
+
+    #[test]
+    fn status_dash() {
+        let mut r = Record::new();
+        let line = format!(r#"{HEAD} "GET / HTTP/1.1" - 5"#);
+        assert_eq!(
+            p("common").parse(line.as_bytes(), &mut r),
+            Outcome::Degraded(only(Oddity::NoStatus))
+        );
+        assert_eq!((r.status, r.bytes), (None, Some(5)));
+    }
+
+    #[test]
+    fn bracketed_ipv6_client() {
+        let mut r = Record::new();
+        for (fmt, line) in [
+            (
+                "combined",
+                r#"[::1] - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 "-" "-""#,
+            ),
+            (
+                "nginx",
+                r#"[2001:db8::1] - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5 "-" "-""#,
+            ),
+            (
+                "common",
+                r#"[::ffff:1.2.3.4] - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5"#,
+            ),
+        ] {
+            assert_eq!(p(fmt).parse(line.as_bytes(), &mut r), Outcome::Ok, "{line}");
+            let want = &line[..line.find(' ').unwrap()];
+            assert_eq!(s(r.client()).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn month_names_in_any_case() {
+        let parser = p("common");
+        let mut r = Record::new();
+        let mut times = Vec::new();
+        for m in ["Jul", "jul", "JUL", "jUL"] {
+            let mut r = Record::new();
+            let line = format!(r#"a - - [01/{m}/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 1"#);
+            assert_eq!(parser.parse(line.as_bytes(), &mut r), Outcome::Ok, "{m}");
+            times.push(r.time.unwrap());
+        }
+        assert!(times
+            .iter()
+            .all(|t| t.utc == 804_571_201 && t.offset == -14_400));
+        let line = r#"a - - [01/Juli/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 1"#;
+        assert!(matches!(
+            parser.parse(line.as_bytes(), &mut r),
+            Outcome::Rejected(RejectReason::BadTimestamp { .. })
+        ));
+    }
+
+    #[test]
+    fn backslash_before_closing_quote_in_unescaped_logs() {
+        // NCSA-era servers escape nothing: a request ending in `\` must still close at its quote.
+        let line = format!(r#"{HEAD} "GET /dir\" 404 -"#);
+        let mut r = Record::new();
+        assert_eq!(
+            p("common").parse(line.as_bytes(), &mut r),
+            Outcome::Degraded(only(Oddity::NoProtocol))
+        );
+        assert_eq!(s(r.path()).unwrap(), "/dir\\");
+        assert_eq!((r.status, r.bytes), (Some(404), None));
+        let line = format!(r#"{HEAD} "GET /dir\ HTTP/1.0" 200 7 "-" "ua\""#);
+        assert_eq!(p("combined").parse(line.as_bytes(), &mut r), Outcome::Ok);
+        assert_eq!(s(r.path()).unwrap(), "/dir\\");
+        assert_eq!(r.bytes, Some(7));
+        // Apache's own escapes still win when they make sense.
+        let line = format!(r#"{HEAD} "GET /a\\" 200 1 "-" "say \"hi\"""#);
+        assert_eq!(
+            p("combined").parse(line.as_bytes(), &mut r),
+            Outcome::Degraded(only(Oddity::NoProtocol))
+        );
+        assert_eq!(s(r.path()).unwrap(), "/a\\");
+        assert_eq!(s(r.user_agent()).unwrap(), "say \"hi\"");
+    }
+
+    #[test]
+    fn truncated_before_status_is_rejected() {
+        let mut r = Record::new();
+        let line = format!(r#"{HEAD} "GET /trunc"#);
+        let o = p("combined").parse(line.as_bytes(), &mut r);
+        let Outcome::Rejected(reason) = o else {
+            panic!("{o:?}")
+        };
+        assert_eq!(
+            reason,
+            RejectReason::Mismatch {
+                token: 9,
+                at: line.len() as u32
+            }
+        );
+        assert!(p("combined").explain(&reason).contains("expected"));
+    }
+
+    #[test]
+    fn trailing_bytes_after_the_last_quote() {
+        let parser = p("combined");
+        let mut r = Record::new();
+        let line = format!(r#"{HEAD} "GET / HTTP/1.1" 200 5 "-" "ua" "#);
+        assert_eq!(
+            parser.parse(line.as_bytes(), &mut r),
+            Outcome::Degraded(only(Oddity::TrailingData))
+        );
+        assert_eq!(s(r.user_agent()).unwrap(), "ua");
+        let line = format!("{HEAD} \"GET / HTTP/1.1\" 200 5\t");
+        assert_eq!(
+            p("common").parse(line.as_bytes(), &mut r),
+            Outcome::Degraded(only(Oddity::TrailingData))
+        );
+        assert_eq!(r.bytes, Some(5));
+    }
+
+    #[test]
+    fn richer_format_on_a_shorter_line() {
+        // A combined line read as `main` (which adds X-Forwarded-For): the user agent is
+        // whole and the missing field is recorded.
+        let line = format!(r#"{HEAD} "GET / HTTP/1.1" 200 5 "-" "curl/8""#);
+        let mut r = Record::new();
+        assert_eq!(
+            p("main").parse(line.as_bytes(), &mut r),
+            Outcome::Degraded(only(Oddity::MissingFields))
+        );
+        assert_eq!(s(r.user_agent()).unwrap(), "curl/8");
+        assert_eq!(r.get(Text::XForwardedFor), None);
     }
 }

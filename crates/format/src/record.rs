@@ -228,8 +228,12 @@ impl RejectReason {
     }
 
     /// Every code, in a stable order.
-    pub const CODES: [&'static str; 4] =
-        ["empty_line", "format_mismatch", "bad_timestamp", "bad_status"];
+    pub const CODES: [&'static str; 4] = [
+        "empty_line",
+        "format_mismatch",
+        "bad_timestamp",
+        "bad_status",
+    ];
 }
 
 /// What became of a line.
@@ -334,7 +338,11 @@ impl<'a> Record<'a> {
 
     /// An extra field by its index in [`crate::FormatSpec::extra_names`].
     pub fn extra(&self, i: usize) -> Option<&[u8]> {
-        self.extras.get(i).copied().flatten().map(|s| self.resolve(s))
+        self.extras
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|s| self.resolve(s))
     }
 
     /// Client address or host name.
@@ -358,13 +366,15 @@ impl<'a> Record<'a> {
     /// Referer, `None` when absent or written `-`.
     #[inline]
     pub fn referer(&self) -> Option<&[u8]> {
-        self.get(Text::Referer).filter(|r| *r != b"-" && !r.is_empty())
+        self.get(Text::Referer)
+            .filter(|r| *r != b"-" && !r.is_empty())
     }
 
     /// User agent, `None` when absent or written `-`.
     #[inline]
     pub fn user_agent(&self) -> Option<&[u8]> {
-        self.get(Text::UserAgent).filter(|r| *r != b"-" && !r.is_empty())
+        self.get(Text::UserAgent)
+            .filter(|r| *r != b"-" && !r.is_empty())
     }
 
     /// Response size with `-` read as 0.

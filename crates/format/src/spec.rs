@@ -178,7 +178,11 @@ impl FormatSpec {
         } else {
             Err(FormatError::UnknownPreset {
                 name: t.to_string(),
-                known: PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+                known: PRESETS
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
         }
     }
@@ -280,10 +284,16 @@ impl FormatSpec {
                 }
                 Some(ApacheItem::Field(k)) => b.field(k, start)?,
                 None => {
+                    // The directive letter may be the first byte of a multi-byte character:
+                    // show the whole character.
+                    let mut end = i.min(s.len());
+                    while !s.is_char_boundary(end) {
+                        end += 1;
+                    }
                     return Err(b.err(
                         start,
-                        &format!("unsupported directive `{}`", &s[start..i.min(s.len())]),
-                    ))
+                        &format!("unsupported directive `{}`", &s[start..end]),
+                    ));
                 }
             }
         }
@@ -503,7 +513,10 @@ mod tests {
 
     #[test]
     fn apache_escaped_quotes_and_modifiers() {
-        let s = FormatSpec::apache(r#"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\" %D %{X-Trace}i"#).unwrap();
+        let s = FormatSpec::apache(
+            r#"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\" %D %{X-Trace}i"#,
+        )
+        .unwrap();
         let f = fields(&s);
         assert!(f.contains(&FieldKind::Status));
         assert!(f.contains(&FieldKind::UserAgent));
@@ -518,10 +531,7 @@ mod tests {
             r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_host" "$http_referer" $request_body "$http_user_agent" "$http_x_forwarded_for" $upstream_addr $upstream_status $upstream_response_time $request_time"#,
         )
         .unwrap();
-        assert_eq!(
-            s.extra_names(),
-            vec!["upstream_addr", "upstream_status"]
-        );
+        assert_eq!(s.extra_names(), vec!["upstream_addr", "upstream_status"]);
         assert!(s.has(&FieldKind::RequestBody));
         assert!(s.has(&FieldKind::RequestTimeSecs));
     }
@@ -547,6 +557,11 @@ mod tests {
         assert!(e.to_string().contains("nothing between"));
         let e = FormatSpec::apache("%h %Z %t").unwrap_err();
         assert!(e.to_string().contains("%Z"));
+        // A directive that is not ASCII is named whole, without a panic.
+        let e = FormatSpec::apache("%h %é %t").unwrap_err();
+        assert!(e.to_string().contains("`%é`"), "{e}");
+        let e = FormatSpec::apache("%{X}\u{1F600} %t").unwrap_err();
+        assert!(e.to_string().contains("`%{X}\u{1F600}`"), "{e}");
         let e = FormatSpec::nginx("$remote_addr $status").unwrap_err();
         assert!(e.to_string().contains("time"));
     }

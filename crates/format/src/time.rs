@@ -113,15 +113,26 @@ pub fn month_from_abbrev(m: &[u8]) -> Option<u32> {
     })
 }
 
+fn days_in_month(y: u32, mo: u32) -> u32 {
+    match mo {
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 fn valid(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> bool {
     (1..=9999).contains(&y)
         && (1..=12).contains(&mo)
-        && (1..=31).contains(&d)
+        && d >= 1
+        && d <= days_in_month(y, mo)
         && h < 24
         && mi < 60
         && s <= 60
 }
 
+#[allow(clippy::too_many_arguments)] // the fields of a date-time, in order
 fn assemble(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, offset: i32, micros: u32) -> LogTime {
     let days = i64::from(days_from_civil(y as i32, mo, d));
     let local = days * 86_400 + i64::from(h * 3600 + mi * 60 + s);
@@ -291,8 +302,45 @@ mod tests {
             b"10/Oct/2000:13:55:36 0700",
             b"10/Oct/2000:13:55:36 -0700x",
             b"1/Oct/2000:13:55:36 -0700",
+            b"31/Apr/2000:13:55:36 -0700",
+            b"29/Feb/1900:13:55:36 -0700",
+            b"30/Feb/2000:13:55:36 -0700",
+            b"00/Jan/2000:13:55:36 -0700",
         ] {
             assert_eq!(parse_clf(s), None, "{}", String::from_utf8_lossy(s));
+        }
+        assert!(parse_iso8601(b"2001-02-29T00:00:00Z").is_none());
+    }
+
+    #[test]
+    fn month_ends_and_leap_days() {
+        assert!(parse_clf(b"29/Feb/2000:00:00:00 +0000").is_some());
+        assert!(parse_clf(b"29/Feb/2024:00:00:00 +0000").is_some());
+        assert!(parse_clf(b"30/Apr/2024:00:00:00 +0000").is_some());
+        assert!(parse_clf(b"31/Dec/2024:23:59:60 +0000").is_some());
+        let a = parse_clf(b"28/Feb/2023:12:00:00 +0000").unwrap();
+        let b = parse_clf(b"01/Mar/2023:12:00:00 +0000").unwrap();
+        assert_eq!(b.utc - a.utc, 86_400);
+    }
+
+    #[test]
+    fn month_names_in_any_case() {
+        let want = parse_clf(b"01/Jul/1995:00:00:01 -0400").unwrap();
+        for m in ["jul", "JUL", "jUl", "JuL"] {
+            let t = format!("01/{m}/1995:00:00:01 -0400");
+            assert_eq!(parse_clf(t.as_bytes()), Some(want), "{t}");
+        }
+        for (i, m) in [
+            "jan", "FEB", "Mar", "aPr", "MAY", "jun", "Jul", "AUG", "sep", "Oct", "NOV", "dec",
+        ]
+        .iter()
+        .enumerate()
+        {
+            assert_eq!(month_from_abbrev(m.as_bytes()), Some(i as u32 + 1), "{m}");
+        }
+        // Not English three-letter names.
+        for m in ["Jui", "Juli", "Ju", "Mär", "J\x00l", "j@l"] {
+            assert_eq!(month_from_abbrev(m.as_bytes()), None, "{m}");
         }
     }
 
