@@ -1,7 +1,7 @@
 //! The line parser: walks a compiled format over a byte slice, no regex, no allocation for
 //! lines without escapes.
 
-use memchr::{memchr, memchr2, memmem, memrchr};
+use memchr::{memchr, memchr2, memrchr};
 
 use crate::record::{Oddity, Outcome, Record, RejectReason, Span, Text};
 use crate::spec::{FieldKind, FormatSpec, Token};
@@ -189,7 +189,7 @@ impl Parser {
         for (ti, step) in self.steps.iter().enumerate() {
             match step {
                 Step::Lit(l) => {
-                    if line[pos..].starts_with(l) {
+                    if starts_with_short(&line[pos..], l) {
                         pos += l.len();
                     } else {
                         return self.stop(rec, ti, pos, seen_status);
@@ -531,6 +531,27 @@ fn scan_close_quote(
     }
 }
 
+/// First occurrence of a short literal. Cheaper than building a `memmem` finder per call: the
+/// literals of a format are a few bytes and their first byte is rare in the text before them.
+#[inline]
+fn find_literal(hay: &[u8], lit: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(off) = memchr(lit[0], &hay[from..]) {
+        let at = from + off;
+        if starts_with_short(&hay[at..], lit) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// `hay.starts_with(lit)` without a call into `memcmp` for the 1–4 byte literals formats have.
+#[inline(always)]
+fn starts_with_short(hay: &[u8], lit: &[u8]) -> bool {
+    hay.len() >= lit.len() && hay.iter().zip(lit).all(|(a, b)| a == b)
+}
+
 #[inline]
 fn find_unquoted_end(rest: &[u8], kind: Kind, next: Option<&[u8]>, next_is_last: bool) -> usize {
     let Some(next) = next else {
@@ -560,7 +581,7 @@ fn find_unquoted_end(rest: &[u8], kind: Kind, next: Option<&[u8]>, next_is_last:
         return memchr(next[0], rest).unwrap_or(rest.len());
     }
     if kind == Kind::Text(Text::RequestBody) || next[0] != b' ' {
-        return memmem::find(rest, next).unwrap_or(rest.len());
+        return find_literal(rest, next).unwrap_or(rest.len());
     }
     // Separators like ` "`: a plain field ends at the first space, whatever follows.
     memchr(b' ', rest).unwrap_or(rest.len())
