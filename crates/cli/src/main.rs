@@ -2,6 +2,8 @@
 
 mod cmd_analyze;
 mod cmd_gen;
+#[allow(dead_code)] // wired into `run` next
+mod config;
 mod input;
 mod output;
 

@@ -1,0 +1,359 @@
+//! The `hitstream run` configuration file (TOML). Every field is documented in
+//! docs/config.md; unknown fields are refused with the file, line and field named.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+fn yes() -> bool {
+    true
+}
+
+fn auto() -> String {
+    "auto".to_string()
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Log format of every source: `auto`, a preset, or an nginx/Apache format string.
+    #[serde(default = "auto")]
+    pub format: String,
+    /// Where lines come from (`[[source]]` tables).
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceConfig>,
+    /// Event-time windows.
+    #[serde(default)]
+    pub window: WindowConfig,
+    /// Alert rules.
+    #[serde(default)]
+    pub alerts: Option<toml::Value>,
+    /// Where results go.
+    #[serde(default)]
+    pub output: OutputConfig,
+    /// Durable progress.
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+}
+
+/// Kinds of source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// Files or glob patterns, read once or followed like `tail -F`.
+    File,
+    /// Standard input (bounded).
+    Stdin,
+    /// Newline-delimited lines on a listening TCP port.
+    Tcp,
+    /// Syslog over UDP and/or TCP (RFC 3164 and 5424).
+    Syslog,
+}
+
+/// Syslog transports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogProtocol {
+    /// UDP datagrams.
+    #[default]
+    Udp,
+    /// TCP (octet counting or newline framing).
+    Tcp,
+    /// Both on the same port number.
+    Both,
+}
+
+/// One `[[source]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// `file`, `stdin`, `tcp` or `syslog`.
+    #[serde(rename = "type")]
+    pub kind: SourceKind,
+    /// file: paths or glob patterns.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// file: keep following the files (like `tail -F`); false reads them once and ends.
+    #[serde(default = "yes")]
+    pub follow: bool,
+    /// file: how often followed files are checked for new data.
+    #[serde(default, with = "humantime_serde")]
+    pub poll_interval: Option<Duration>,
+    /// tcp, syslog: address to listen on, such as `127.0.0.1:5140`.
+    pub listen: Option<String>,
+    /// syslog: transport.
+    #[serde(default)]
+    pub protocol: SyslogProtocol,
+    /// tcp, syslog: append received lines to this file first (exactly-once across restarts);
+    /// without it these sources are at-most-once.
+    pub spool: Option<PathBuf>,
+}
+
+/// `[window]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// Window length.
+    #[serde(default = "WindowConfig::default_size", with = "humantime_serde")]
+    pub size: Duration,
+    /// Distance between window starts; equal to `size` (tumbling) when absent.
+    #[serde(default, with = "humantime_serde")]
+    pub slide: Option<Duration>,
+    /// How far behind the largest event time seen the watermark stays.
+    #[serde(default = "WindowConfig::default_lateness", with = "humantime_serde")]
+    pub lateness: Duration,
+    /// When no line arrives for this long, the watermark advances with the clock.
+    #[serde(default = "WindowConfig::default_idle", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Rows of each top-N list in a window.
+    #[serde(default = "WindowConfig::default_top")]
+    pub top: usize,
+}
+
+impl WindowConfig {
+    fn default_size() -> Duration {
+        Duration::from_secs(60)
+    }
+    fn default_lateness() -> Duration {
+        Duration::from_secs(10)
+    }
+    fn default_idle() -> Duration {
+        Duration::from_secs(5)
+    }
+    fn default_top() -> usize {
+        5
+    }
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        WindowConfig {
+            size: Self::default_size(),
+            slide: None,
+            lateness: Self::default_lateness(),
+            idle_timeout: Self::default_idle(),
+            top: Self::default_top(),
+        }
+    }
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Print a table per closed window on stdout.
+    #[serde(default = "yes")]
+    pub console: bool,
+    /// Write window results as JSON lines to this file (`-` for stdout).
+    pub jsonl: Option<String>,
+    /// Write alerts as JSON lines to this file (`-` for stdout); they are also printed.
+    pub alerts: Option<String>,
+    /// Write lines that arrived too late for any window to this file.
+    pub late: Option<PathBuf>,
+    /// Write rejected lines with their reasons to this file.
+    pub rejects: Option<PathBuf>,
+    /// Show the live terminal view instead of console tables.
+    #[serde(default)]
+    pub tui: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            console: true,
+            jsonl: None,
+            alerts: None,
+            late: None,
+            rejects: None,
+            tui: false,
+        }
+    }
+}
+
+/// `[checkpoint]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Directory for checkpoints; none means no checkpoints (a restart starts over).
+    pub dir: Option<PathBuf>,
+    /// How often to save one (one is also saved on shutdown).
+    #[serde(default = "CheckpointConfig::default_interval", with = "humantime_serde")]
+    pub interval: Duration,
+}
+
+impl CheckpointConfig {
+    fn default_interval() -> Duration {
+        Duration::from_secs(10)
+    }
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        CheckpointConfig {
+            dir: None,
+            interval: Self::default_interval(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file `{}`", path.display()))?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks config text; `name` is used in messages.
+    pub fn parse(text: &str, name: &str) -> anyhow::Result<Config> {
+        let cfg: Config = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("in config file `{name}`: {}", e.to_string().trim_end()))?;
+        cfg.check(name)?;
+        Ok(cfg)
+    }
+
+    /// Cross-field checks serde cannot express.
+    pub fn check(&self, name: &str) -> anyhow::Result<()> {
+        if self.sources.is_empty() {
+            bail!("in config file `{name}`: no `[[source]]`: add one (type = \"file\", paths = [...])");
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            let at = format!("in config file `{name}`: source #{}", i + 1);
+            match s.kind {
+                SourceKind::File if s.paths.is_empty() => {
+                    bail!("{at}: field `paths` is required for type = \"file\"")
+                }
+                SourceKind::Tcp | SourceKind::Syslog if s.listen.is_none() => {
+                    bail!("{at}: field `listen` is required for type = \"tcp\" and \"syslog\"")
+                }
+                _ => {}
+            }
+            if s.kind != SourceKind::File && !s.paths.is_empty() {
+                bail!("{at}: field `paths` applies only to type = \"file\"");
+            }
+        }
+        if self.sources.iter().filter(|s| s.kind == SourceKind::Stdin).count() > 1 {
+            bail!("in config file `{name}`: stdin can be a source only once");
+        }
+        let w = &self.window;
+        if w.size.is_zero() {
+            bail!("in config file `{name}`: field `window.size` must be more than 0");
+        }
+        if let Some(sl) = w.slide {
+            if sl.is_zero() || sl > w.size || w.size.as_millis() % sl.as_millis() != 0 {
+                bail!(
+                    "in config file `{name}`: field `window.slide` must divide `window.size` \
+                     (size {}, slide {})",
+                    humantime::format_duration(w.size),
+                    humantime::format_duration(sl)
+                );
+            }
+        }
+        if w.top == 0 {
+            bail!("in config file `{name}`: field `window.top` must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Whether every source ends by itself (files not followed, stdin): the run is then a
+    /// batch job that closes every window at the end and exits.
+    pub fn bounded(&self) -> bool {
+        self.sources
+            .iter()
+            .all(|s| s.kind == SourceKind::Stdin || (s.kind == SourceKind::File && !s.follow))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_example_parses() {
+        let c = Config::parse(
+            r#"
+format = "combined"
+
+[[source]]
+type = "file"
+paths = ["/var/log/nginx/access.log*"]
+poll_interval = "250ms"
+
+[[source]]
+type = "syslog"
+listen = "127.0.0.1:5514"
+protocol = "both"
+spool = "spool/syslog.log"
+
+[window]
+size = "5m"
+slide = "1m"
+lateness = "30s"
+idle_timeout = "2s"
+top = 10
+
+[output]
+jsonl = "windows.jsonl"
+tui = true
+
+[checkpoint]
+dir = "state"
+interval = "5s"
+"#,
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(c.sources.len(), 2);
+        assert_eq!(c.window.size, Duration::from_secs(300));
+        assert_eq!(c.window.slide, Some(Duration::from_secs(60)));
+        assert_eq!(c.sources[0].poll_interval, Some(Duration::from_millis(250)));
+        assert_eq!(c.sources[1].protocol, SyslogProtocol::Both);
+        assert!(c.output.console);
+        assert!(!c.bounded());
+    }
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let e = Config::parse(
+            "[[source]]\ntype = \"file\"\npaths = [\"a\"]\n\n[window]\nsize = \"1m\"\nsizee = \"2m\"\n",
+            "conf/hitstream.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("conf/hitstream.toml"), "{e}");
+        assert!(e.contains("line 7"), "{e}");
+        assert!(e.contains("sizee"), "{e}");
+    }
+
+    #[test]
+    fn checks_name_the_field() {
+        for (text, needle) in [
+            ("[[source]]\ntype = \"file\"\n", "`paths`"),
+            ("[[source]]\ntype = \"tcp\"\n", "`listen`"),
+            ("[[source]]\ntype = \"pipe\"\n", "pipe"),
+            ("", "[[source]]"),
+            (
+                "[[source]]\ntype = \"stdin\"\n[window]\nsize = \"60s\"\nslide = \"7s\"\n",
+                "window.slide",
+            ),
+            ("[[source]]\ntype = \"stdin\"\n[window]\nsize = \"soon\"\n", "size"),
+        ] {
+            let e = Config::parse(text, "x.toml").unwrap_err().to_string();
+            assert!(e.contains(needle), "{needle}: {e}");
+            assert!(e.contains("x.toml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn bounded_runs() {
+        let c = Config::parse(
+            "[[source]]\ntype = \"file\"\npaths = [\"a\"]\nfollow = false\n[[source]]\ntype = \"stdin\"\n",
+            "x",
+        )
+        .unwrap();
+        assert!(c.bounded());
+    }
+}
