@@ -180,7 +180,10 @@ pub struct CheckpointConfig {
     /// Directory for checkpoints; none means no checkpoints (a restart starts over).
     pub dir: Option<PathBuf>,
     /// How often to save one (one is also saved on shutdown).
-    #[serde(default = "CheckpointConfig::default_interval", with = "humantime_serde")]
+    #[serde(
+        default = "CheckpointConfig::default_interval",
+        with = "humantime_serde"
+    )]
     pub interval: Duration,
 }
 
@@ -209,8 +212,9 @@ impl Config {
 
     /// Parses and checks config text; `name` is used in messages.
     pub fn parse(text: &str, name: &str) -> anyhow::Result<Config> {
-        let cfg: Config = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("in config file `{name}`: {}", e.to_string().trim_end()))?;
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            anyhow::anyhow!("in config file `{name}`: {}", e.to_string().trim_end())
+        })?;
         cfg.check(name)?;
         Ok(cfg)
     }
@@ -235,7 +239,13 @@ impl Config {
                 bail!("{at}: field `paths` applies only to type = \"file\"");
             }
         }
-        if self.sources.iter().filter(|s| s.kind == SourceKind::Stdin).count() > 1 {
+        if self
+            .sources
+            .iter()
+            .filter(|s| s.kind == SourceKind::Stdin)
+            .count()
+            > 1
+        {
             bail!("in config file `{name}`: stdin can be a source only once");
         }
         let w = &self.window;
@@ -339,7 +349,10 @@ interval = "5s"
                 "[[source]]\ntype = \"stdin\"\n[window]\nsize = \"60s\"\nslide = \"7s\"\n",
                 "window.slide",
             ),
-            ("[[source]]\ntype = \"stdin\"\n[window]\nsize = \"soon\"\n", "size"),
+            (
+                "[[source]]\ntype = \"stdin\"\n[window]\nsize = \"soon\"\n",
+                "size",
+            ),
         ] {
             let e = Config::parse(text, "x.toml").unwrap_err().to_string();
             assert!(e.contains(needle), "{needle}: {e}");
