@@ -28,9 +28,10 @@ pub struct Config {
     /// Event-time windows.
     #[serde(default)]
     pub window: WindowConfig,
-    /// Alert rules.
+    /// Alert rules (`[[alert]]` tables); absent means one rule of each kind with its
+    /// defaults, an empty list (`alert = []`) turns alerting off.
     #[serde(default)]
-    pub alerts: Option<toml::Value>,
+    pub alert: Option<Vec<hitstream_window::Rule>>,
     /// Where results go.
     #[serde(default)]
     pub output: OutputConfig,
@@ -87,9 +88,34 @@ pub struct SourceConfig {
     /// syslog: transport.
     #[serde(default)]
     pub protocol: SyslogProtocol,
-    /// tcp, syslog: append received lines to this file first (exactly-once across restarts);
-    /// without it these sources are at-most-once.
+    /// tcp, syslog: append received lines to a spool in this directory first, then read it
+    /// like a followed file (nothing lost across restarts); without it these sources are
+    /// at-most-once.
     pub spool: Option<PathBuf>,
+}
+
+impl SourceConfig {
+    /// A source of a kind with every optional field unset.
+    pub fn of_kind(kind: SourceKind) -> SourceConfig {
+        SourceConfig {
+            kind,
+            paths: Vec::new(),
+            follow: true,
+            poll_interval: None,
+            listen: None,
+            protocol: SyslogProtocol::default(),
+            spool: None,
+        }
+    }
+
+    /// A file source.
+    pub fn file(paths: Vec<String>, follow: bool) -> SourceConfig {
+        SourceConfig {
+            paths,
+            follow,
+            ..SourceConfig::of_kind(SourceKind::File)
+        }
+    }
 }
 
 /// `[window]`.
@@ -212,11 +238,16 @@ impl Config {
 
     /// Parses and checks config text; `name` is used in messages.
     pub fn parse(text: &str, name: &str) -> anyhow::Result<Config> {
-        let cfg: Config = toml::from_str(text).map_err(|e| {
-            anyhow::anyhow!("in config file `{name}`: {}", e.to_string().trim_end())
-        })?;
+        let cfg = Config::parse_unchecked(text, name)?;
         cfg.check(name)?;
         Ok(cfg)
+    }
+
+    /// Parses config text without the cross-field checks (flags may still add sources).
+    pub fn parse_unchecked(text: &str, name: &str) -> anyhow::Result<Config> {
+        toml::from_str(text).map_err(|e| {
+            anyhow::anyhow!("in config file `{name}`: {}", e.to_string().trim_end())
+        })
     }
 
     /// Cross-field checks serde cannot express.

@@ -2,10 +2,13 @@
 
 mod cmd_analyze;
 mod cmd_gen;
-#[allow(dead_code)] // wired into `run` next
+mod cmd_run;
 mod config;
+mod console;
 mod input;
 mod output;
+#[path = "tui_stub.rs"]
+mod tui;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +24,8 @@ struct Cli {
 enum Command {
     /// One-shot report over log files or stdin: the full analysis set as tables, JSON, CSV or HTML.
     Analyze(cmd_analyze::AnalyzeArgs),
+    /// The long-running pipeline: sources, event-time windows and alerts, live outputs.
+    Run(cmd_run::RunArgs),
     /// Generate realistic synthetic access logs.
     Gen(cmd_gen::GenArgs),
 }
@@ -40,6 +45,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Analyze(a) => cmd_analyze::run(a),
+        Command::Run(a) => cmd_run::run(a),
         Command::Gen(a) => cmd_gen::run(a),
     }
 }

@@ -2,7 +2,7 @@
 
 mod csv_out;
 pub mod html;
-mod table;
+pub mod table;
 
 use std::io::Write;
 use std::path::Path;

@@ -1,0 +1,947 @@
+//! `hitstream run`: the long-running pipeline. Sources → parse on all cores → event-time
+//! windows and alerts → console, JSON lines, live view; with checkpoints.
+//!
+//! Threads: one per source (each polls its source and hands batches over a bounded channel),
+//! a pool of parser threads, and this coordinator. A source batch is cut into jobs of a few
+//! thousand lines; each job gets the next batch spec from the engine, a parser thread turns
+//! it into a `PaneBatch`, and the coordinator applies them in sequence order (at most
+//! `in_flight` jobs between creation and application, which keeps results independent of
+//! thread timing). Source positions are applied to the checkpoint only once every job of
+//! their batch has been applied, and checkpoints are taken when no job is in flight, so a
+//! checkpoint's positions and engine state always describe the same lines.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use crossbeam_channel::{Receiver, Sender};
+use hitstream_format::{detect, FormatSpec, Outcome, Parser, Record};
+use hitstream_source::{
+    spool, Batch, Checkpoint, FileSource, FileSourceConfig, LineLimits, Poll, Source,
+    SourceError, SpoolConfig, SpoolWriter, Spooler, StreamSource, SyslogConfig, SyslogSource,
+    TcpConfig, TcpSource,
+};
+use hitstream_window::{Alert, BatchSpec, Engine, EngineConfig, LateLine, PaneBatch, WindowResult};
+
+use crate::config::{Config, OutputConfig, SourceConfig, SourceKind, SyslogProtocol};
+use crate::console;
+use crate::tui::{self, RunStats, UiEvent};
+
+/// Lines per parse job: big enough to amortise the hand-off, small enough to spread a source
+/// batch over every core.
+const JOB_LINES: usize = 2048;
+
+/// Options of `hitstream run`. Flags override the config file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Configuration file (TOML; see docs/config.md).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Follow these files or glob patterns like `tail -F` (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub tail: Vec<String>,
+    /// Read these files or glob patterns once (repeatable; `-` is stdin). With only such
+    /// inputs the run ends at the end of input, closing every window.
+    #[arg(long, value_name = "PATH")]
+    pub file: Vec<String>,
+    /// Listen for newline-delimited lines on a TCP address (at-most-once without --spool).
+    #[arg(long, value_name = "ADDR")]
+    pub tcp: Option<String>,
+    /// Listen for syslog on a UDP and TCP address (at-most-once without --spool).
+    #[arg(long, value_name = "ADDR")]
+    pub syslog: Option<String>,
+    /// Spool TCP/syslog input to this directory first, so nothing is lost across restarts.
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+    /// Log format (`auto`, a preset, or an nginx/Apache format string).
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Window length (`60s`, `5m`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub window: Option<Duration>,
+    /// Distance between window starts, for sliding windows (`10s`); default: tumbling.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub slide: Option<Duration>,
+    /// Allowed lateness: the watermark trails the largest event time by this much.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lateness: Option<Duration>,
+    /// Advance the watermark with the clock after this long without input.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Rows of each top-N list per window.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// What to print on stdout per closed window: `console` tables, `jsonl`, or `none`.
+    #[arg(long, value_enum)]
+    pub emit: Option<Emit>,
+    /// Also write window results as JSON lines to this file.
+    #[arg(long, value_name = "FILE")]
+    pub jsonl: Option<String>,
+    /// Write alerts as JSON lines to this file (`-` for stdout); they are printed on stderr too.
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Option<String>,
+    /// Write lines too late for any window to this file.
+    #[arg(long, value_name = "FILE")]
+    pub late: Option<PathBuf>,
+    /// Write rejected lines with their reasons to this file.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// Live terminal view.
+    #[arg(long)]
+    pub tui: bool,
+    /// Checkpoint directory: a restart resumes from the last checkpoint.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Time between checkpoints.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub checkpoint_interval: Option<Duration>,
+    /// Parser threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No alerts.
+    #[arg(long)]
+    pub no_alerts: bool,
+}
+
+/// Per-window output on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Emit {
+    /// A readable table per closed window.
+    Console,
+    /// One JSON object per window result.
+    Jsonl,
+    /// Nothing (use --jsonl FILE, --tui or the alerts).
+    None,
+}
+
+/// Builds the effective configuration from the file (if any) and the flags.
+pub fn effective_config(a: &RunArgs) -> anyhow::Result<Config> {
+    let mut cfg = match &a.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read config file `{}`", p.display()))?;
+            Config::parse_unchecked(&text, &p.display().to_string())?
+        }
+        None => Config::parse_unchecked("", "(flags)")?,
+    };
+    let spool = a.spool.clone();
+    if !a.tail.is_empty() {
+        cfg.sources.push(SourceConfig::file(a.tail.clone(), true));
+    }
+    for f in &a.file {
+        if f == "-" {
+            cfg.sources.push(SourceConfig::of_kind(SourceKind::Stdin));
+        } else {
+            cfg.sources.push(SourceConfig::file(vec![f.clone()], false));
+        }
+    }
+    if let Some(addr) = &a.tcp {
+        let mut s = SourceConfig::of_kind(SourceKind::Tcp);
+        s.listen = Some(addr.clone());
+        s.spool = spool.as_ref().map(|d| d.join("tcp"));
+        cfg.sources.push(s);
+    }
+    if let Some(addr) = &a.syslog {
+        let mut s = SourceConfig::of_kind(SourceKind::Syslog);
+        s.listen = Some(addr.clone());
+        s.protocol = SyslogProtocol::Both;
+        s.spool = spool.as_ref().map(|d| d.join("syslog"));
+        cfg.sources.push(s);
+    }
+    if let Some(f) = &a.format {
+        cfg.format = f.clone();
+    }
+    let w = &mut cfg.window;
+    if let Some(v) = a.window {
+        w.size = v;
+    }
+    if a.slide.is_some() {
+        w.slide = a.slide;
+    }
+    if let Some(v) = a.lateness {
+        w.lateness = v;
+    }
+    if let Some(v) = a.idle_timeout {
+        w.idle_timeout = v;
+    }
+    if let Some(v) = a.top {
+        w.top = v;
+    }
+    let o = &mut cfg.output;
+    match a.emit {
+        Some(Emit::Console) => o.console = true,
+        Some(Emit::Jsonl) => {
+            o.console = false;
+            o.jsonl = Some("-".into());
+        }
+        Some(Emit::None) => o.console = false,
+        None => {}
+    }
+    if a.jsonl.is_some() {
+        o.jsonl = a.jsonl.clone();
+    }
+    if a.alerts.is_some() {
+        o.alerts = a.alerts.clone();
+    }
+    if a.late.is_some() {
+        o.late = a.late.clone();
+    }
+    if a.rejects.is_some() {
+        o.rejects = a.rejects.clone();
+    }
+    if a.tui {
+        o.tui = true;
+    }
+    if a.checkpoint_dir.is_some() {
+        cfg.checkpoint.dir = a.checkpoint_dir.clone();
+    }
+    if let Some(i) = a.checkpoint_interval {
+        cfg.checkpoint.interval = i;
+    }
+    if a.no_alerts {
+        cfg.alert = Some(Vec::new());
+    }
+    let name = a
+        .config
+        .as_ref()
+        .map_or("(flags)".to_string(), |p| p.display().to_string());
+    if cfg.sources.is_empty() {
+        bail!("no input: give --tail PATH, --file PATH, --tcp ADDR, --syslog ADDR or a --config file with [[source]]");
+    }
+    cfg.check(&name)?;
+    Ok(cfg)
+}
+
+fn engine_config(cfg: &Config, in_flight: u32) -> anyhow::Result<EngineConfig> {
+    let w = &cfg.window;
+    let mut e = EngineConfig {
+        size: w.size.as_secs().max(1),
+        slide: w.slide.map_or(0, |s| s.as_secs()),
+        lateness: w.lateness.as_secs(),
+        top_n: w.top,
+        in_flight,
+        ..EngineConfig::default()
+    };
+    if let Some(rules) = &cfg.alert {
+        e.alerts = rules.clone();
+    }
+    e.validate().context("window settings")?;
+    Ok(e)
+}
+
+// ---------------------------------------------------------------------------------------
+// Checkpoints: one file holding source positions, counters and the engine snapshot, written
+// atomically so they always move together.
+
+const CHECKPOINT_FILE: &str = "checkpoint.bin";
+const CHECKPOINT_MAGIC: &[u8] = b"HSRUN1\n";
+
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+struct Counters {
+    lines: u64,
+    ok: u64,
+    degraded: u64,
+    rejected: u64,
+    late: u64,
+    windows: u64,
+    alerts: u64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Header {
+    positions: Checkpoint,
+    counters: Counters,
+}
+
+fn save_checkpoint(
+    dir: &Path,
+    positions: &Checkpoint,
+    counters: &Counters,
+    engine: &Engine,
+) -> anyhow::Result<()> {
+    let header = serde_json::to_vec(&Header {
+        positions: positions.clone(),
+        counters: counters.clone(),
+    })?;
+    let snap = engine.snapshot();
+    let mut buf = Vec::with_capacity(header.len() + snap.len() + 32);
+    buf.extend_from_slice(CHECKPOINT_MAGIC);
+    buf.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    buf.extend_from_slice(&header);
+    buf.extend_from_slice(&snap);
+    let path = dir.join(CHECKPOINT_FILE);
+    hitstream_source::write_atomic(&path, &buf)
+        .with_context(|| format!("writing checkpoint `{}`", path.display()))
+}
+
+fn load_checkpoint(dir: &Path) -> anyhow::Result<Option<(Checkpoint, Counters, Engine)>> {
+    let path = dir.join(CHECKPOINT_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading checkpoint `{}`", path.display())),
+    };
+    let bad = || anyhow::anyhow!("checkpoint `{}` is damaged or from another version", path.display());
+    let rest = bytes.strip_prefix(CHECKPOINT_MAGIC).ok_or_else(bad)?;
+    if rest.len() < 8 {
+        return Err(bad());
+    }
+    let n = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as usize;
+    let header = rest.get(8..8 + n).ok_or_else(bad)?;
+    let h: Header = serde_json::from_slice(header).map_err(|_| bad())?;
+    let engine = Engine::restore(&rest[8 + n..])
+        .with_context(|| format!("restoring window state from `{}`", path.display()))?;
+    Ok(Some((h.positions, h.counters, engine)))
+}
+
+// ---------------------------------------------------------------------------------------
+// Sources.
+
+enum SourceMsg {
+    Batch(usize, Batch),
+    End(usize),
+    Problem(usize, SourceError),
+}
+
+fn open_sources(
+    cfg: &Config,
+    positions: &Checkpoint,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<(Vec<Box<dyn Source>>, Vec<String>, Vec<Spooler>)> {
+    let mut out: Vec<Box<dyn Source>> = Vec::new();
+    let mut names = Vec::new();
+    let mut spoolers = Vec::new();
+    let _ = stop;
+    for s in &cfg.sources {
+        match s.kind {
+            SourceKind::File => {
+                let mut fc = FileSourceConfig::new(s.paths.iter().cloned()).follow(s.follow);
+                if let Some(p) = s.poll_interval {
+                    fc.poll_interval_ms = p.as_millis().max(1) as u64;
+                }
+                let src = FileSource::new(fc, positions)
+                    .with_context(|| format!("opening {}", s.paths.join(", ")))?;
+                names.push(format!(
+                    "{} {}",
+                    if s.follow { "tail" } else { "file" },
+                    s.paths.join(",")
+                ));
+                out.push(Box::new(src));
+            }
+            SourceKind::Stdin => {
+                names.push("stdin".into());
+                out.push(Box::new(StreamSource::stdin(LineLimits::default())));
+            }
+            SourceKind::Tcp | SourceKind::Syslog => {
+                let addr = s.listen.clone().expect("checked");
+                let net: Box<dyn FnOnce() -> Result<Box<dyn Source>, SourceError>> =
+                    if s.kind == SourceKind::Tcp {
+                        let a = addr.clone();
+                        Box::new(move || {
+                            Ok(Box::new(TcpSource::bind(TcpConfig::new(a))?) as Box<dyn Source>)
+                        })
+                    } else {
+                        let (udp, tcp) = match s.protocol {
+                            SyslogProtocol::Udp => (Some(addr.clone()), None),
+                            SyslogProtocol::Tcp => (None, Some(addr.clone())),
+                            SyslogProtocol::Both => (Some(addr.clone()), Some(addr.clone())),
+                        };
+                        Box::new(move || {
+                            Ok(Box::new(SyslogSource::bind(SyslogConfig {
+                                udp,
+                                tcp,
+                                ..SyslogConfig::default()
+                            })?) as Box<dyn Source>)
+                        })
+                    };
+                let kind = if s.kind == SourceKind::Tcp { "tcp" } else { "syslog" };
+                match &s.spool {
+                    Some(dir) => {
+                        let src = net().with_context(|| format!("listening on {addr}"))?;
+                        let writer = SpoolWriter::open(SpoolConfig::new(dir))
+                            .with_context(|| format!("opening spool `{}`", dir.display()))?;
+                        spoolers.push(
+                            Spooler::spawn(BoxedSource(src), writer)
+                                .with_context(|| format!("spooling {kind} {addr}"))?,
+                        );
+                        let reader = FileSource::new(spool::reader_config(dir), positions)
+                            .with_context(|| format!("reading spool `{}`", dir.display()))?;
+                        names.push(format!("{kind} {addr} (spooled)"));
+                        out.push(Box::new(reader));
+                    }
+                    None => {
+                        let src = net().with_context(|| format!("listening on {addr}"))?;
+                        names.push(format!("{kind} {addr} (at-most-once)"));
+                        out.push(src);
+                    }
+                }
+            }
+        }
+    }
+    Ok((out, names, spoolers))
+}
+
+/// A boxed source as a sized one, for APIs generic over `Source`.
+struct BoxedSource(Box<dyn Source>);
+
+impl Source for BoxedSource {
+    fn poll(&mut self, timeout: Duration) -> Poll {
+        self.0.poll(timeout)
+    }
+    fn take_problems(&mut self) -> Vec<SourceError> {
+        self.0.take_problems()
+    }
+}
+
+fn spawn_source(
+    idx: usize,
+    mut src: Box<dyn Source>,
+    tx: Sender<SourceMsg>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            let p = src.poll(Duration::from_millis(100));
+            for problem in src.take_problems() {
+                if tx.send(SourceMsg::Problem(idx, problem)).is_err() {
+                    return;
+                }
+            }
+            match p {
+                Poll::Batch(b) => {
+                    if tx.send(SourceMsg::Batch(idx, b)).is_err() {
+                        return;
+                    }
+                }
+                Poll::Idle => {}
+                Poll::End => {
+                    let _ = tx.send(SourceMsg::End(idx));
+                    return;
+                }
+            }
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Parsing jobs.
+
+struct Job {
+    spec: BatchSpec,
+    batch: Arc<Batch>,
+    from: usize,
+    to: usize,
+}
+
+struct JobDone {
+    seq: u64,
+    panes: PaneBatch,
+    ok: u64,
+    degraded: u64,
+    rejects: Vec<(String, Vec<u8>)>,
+}
+
+fn parse_job(parser: &Parser, job: &Job) -> JobDone {
+    let mut panes = PaneBatch::new(job.spec);
+    let mut rec = Record::new();
+    let (mut ok, mut degraded) = (0, 0);
+    let mut rejects = Vec::new();
+    for i in job.from..job.to {
+        let line = job.batch.line(i).unwrap_or(b"");
+        match parser.parse(line, &mut rec) {
+            Outcome::Rejected(r) => {
+                rejects.push((format!("{}\t{}", r.code(), parser.explain(&r)), line.to_vec()))
+            }
+            o => {
+                if matches!(o, Outcome::Ok) {
+                    ok += 1;
+                } else {
+                    degraded += 1;
+                }
+                panes.add(&rec);
+            }
+        }
+    }
+    JobDone {
+        seq: job.spec.seq(),
+        panes,
+        ok,
+        degraded,
+        rejects,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sinks.
+
+struct Sinks {
+    console: bool,
+    jsonl: Option<Box<dyn Write + Send>>,
+    alerts: Option<Box<dyn Write + Send>>,
+    late: Option<Box<dyn Write + Send>>,
+    rejects: Option<Box<dyn Write + Send>>,
+    ui: Option<Sender<UiEvent>>,
+}
+
+fn open_out(spec: &str) -> anyhow::Result<Box<dyn Write + Send>> {
+    if spec == "-" {
+        Ok(Box::new(std::io::stdout()))
+    } else {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(spec)
+            .with_context(|| format!("cannot open output `{spec}`"))?;
+        Ok(Box::new(std::io::BufWriter::new(f)))
+    }
+}
+
+impl Sinks {
+    fn open(o: &OutputConfig, ui: Option<Sender<UiEvent>>) -> anyhow::Result<Sinks> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        Ok(Sinks {
+            console: o.console && !o.tui && o.jsonl.as_deref() != Some("-"),
+            jsonl: o.jsonl.as_deref().map(open_out).transpose()?,
+            alerts: o.alerts.as_deref().map(open_out).transpose()?,
+            late: path(&o.late).as_deref().map(open_out).transpose()?,
+            rejects: path(&o.rejects).as_deref().map(open_out).transpose()?,
+            ui,
+        })
+    }
+
+    fn window(&mut self, w: &WindowResult) -> anyhow::Result<()> {
+        if self.console {
+            let mut out = std::io::stdout().lock();
+            out.write_all(console::render_window(w).as_bytes())?;
+            out.flush()?;
+        }
+        if let Some(j) = &mut self.jsonl {
+            serde_json::to_writer(&mut *j, w)?;
+            j.write_all(b"\n")?;
+            j.flush()?;
+        }
+        if let Some(ui) = &self.ui {
+            let _ = ui.send(UiEvent::Window(w.clone()));
+        }
+        Ok(())
+    }
+
+    fn alert(&mut self, a: &Alert) -> anyhow::Result<()> {
+        if self.ui.is_none() {
+            eprintln!("{}", console::render_alert(a));
+        }
+        if let Some(j) = &mut self.alerts {
+            serde_json::to_writer(&mut *j, a)?;
+            j.write_all(b"\n")?;
+            j.flush()?;
+        }
+        if let Some(ui) = &self.ui {
+            let _ = ui.send(UiEvent::Alert(a.clone()));
+        }
+        Ok(())
+    }
+
+    fn late(&mut self, l: &LateLine) -> anyhow::Result<()> {
+        if let Some(f) = &mut self.late {
+            write!(
+                f,
+                "{}\t{}\t",
+                l.reason.code(),
+                l.event_time.map_or("-".to_string(), hitstream_window::rfc3339)
+            )?;
+            f.write_all(&l.line)?;
+            f.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, why: &str, line: &[u8]) -> anyhow::Result<()> {
+        if let Some(f) = &mut self.rejects {
+            f.write_all(why.as_bytes())?;
+            f.write_all(b"\t")?;
+            f.write_all(line)?;
+            f.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        for w in [&mut self.jsonl, &mut self.alerts, &mut self.late, &mut self.rejects]
+            .into_iter()
+            .flatten()
+        {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The coordinator.
+
+/// Source batches being parsed: positions are applied when all their jobs are.
+struct Pending {
+    batch: Arc<Batch>,
+    last_seq: u64,
+}
+
+/// Runs `hitstream run`.
+pub fn run(a: RunArgs) -> anyhow::Result<()> {
+    let cfg = effective_config(&a)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .context("installing the SIGINT/SIGTERM handler")?;
+    }
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let in_flight = (threads * 2) as u32;
+    let ecfg = engine_config(&cfg, in_flight)?;
+
+    // Resume from the checkpoint when there is one with the same window settings.
+    let mut positions = Checkpoint::new();
+    let mut counters = Counters::default();
+    let mut engine = Engine::new(ecfg.clone()).context("window settings")?;
+    if let Some(dir) = &cfg.checkpoint.dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create checkpoint directory `{}`", dir.display()))?;
+        if let Some((p, c, e)) = load_checkpoint(dir)? {
+            if e.config() != &ecfg {
+                bail!(
+                    "checkpoint in `{}` was made with other window or alert settings; \
+                     use another --checkpoint-dir or remove it",
+                    dir.display()
+                );
+            }
+            eprintln!(
+                "resuming from checkpoint in {} ({} lines so far)",
+                dir.display(),
+                c.lines
+            );
+            positions = p;
+            counters = c;
+            engine = e;
+        }
+    }
+
+    let ui = if cfg.output.tui {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let handle = tui::spawn(rx, stop.clone()).context("starting the terminal view")?;
+        Some((tx, handle))
+    } else {
+        None
+    };
+    let mut sinks = Sinks::open(&cfg.output, ui.as_ref().map(|(tx, _)| tx.clone()))?;
+
+    let (sources, names, spoolers) = open_sources(&cfg, &positions, &stop)?;
+    let source_count = sources.len();
+    let (src_tx, src_rx) = crossbeam_channel::bounded::<SourceMsg>(4);
+    let src_threads: Vec<_> = sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| spawn_source(i, s, src_tx.clone(), stop.clone()))
+        .collect();
+    drop(src_tx);
+    let sources_desc = names.join(" + ");
+    if ui.is_none() {
+        eprintln!("hitstream run: {sources_desc}");
+    }
+
+    let result = coordinate(
+        &cfg,
+        &src_rx,
+        source_count,
+        threads,
+        &mut engine,
+        &mut positions,
+        &mut counters,
+        &mut sinks,
+        &stop,
+        &sources_desc,
+    );
+    stop.store(true, Ordering::SeqCst);
+    drop(src_rx);
+    for t in src_threads {
+        let _ = t.join();
+    }
+    for s in spoolers {
+        s.stop();
+    }
+    if let Some(ui) = &sinks.ui {
+        let _ = ui.send(UiEvent::End);
+    }
+    sinks.ui = None;
+    if let Some((tx, handle)) = ui {
+        drop(tx);
+        match handle.join() {
+            Ok(r) => r.context("terminal view")?,
+            Err(_) => bail!("the terminal view panicked"),
+        }
+    }
+    result?;
+    eprintln!(
+        "hitstream run: {} lines ({} ok, {} degraded, {} rejected, {} late), {} windows, {} alerts",
+        counters.lines,
+        counters.ok,
+        counters.degraded,
+        counters.rejected,
+        counters.late,
+        counters.windows,
+        counters.alerts
+    );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn coordinate(
+    cfg: &Config,
+    src_rx: &Receiver<SourceMsg>,
+    source_count: usize,
+    threads: usize,
+    engine: &mut Engine,
+    positions: &mut Checkpoint,
+    counters: &mut Counters,
+    sinks: &mut Sinks,
+    stop: &Arc<AtomicBool>,
+    sources_desc: &str,
+) -> anyhow::Result<()> {
+    let mut parser: Option<Arc<Parser>> = None;
+    let (job_tx, job_rx) = crossbeam_channel::unbounded::<(Arc<Parser>, Job)>();
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<JobDone>();
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let job_rx = job_rx.clone();
+            let done_tx = done_tx.clone();
+            std::thread::spawn(move || {
+                for (p, job) in job_rx.iter() {
+                    if done_tx.send(parse_job(&p, &job)).is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(done_tx);
+
+    let in_flight = engine.config().in_flight.max(1) as u64;
+    let mut queue: VecDeque<(Arc<Batch>, usize)> = VecDeque::new(); // batch, next line
+    let mut pending: VecDeque<Pending> = VecDeque::new();
+    let mut finished: BTreeMap<u64, JobDone> = BTreeMap::new();
+    let mut next_create = engine.next_seq();
+    let mut ended = 0usize;
+    let mut last_input = Instant::now();
+    let mut last_idle_advance = Instant::now();
+    let mut last_checkpoint = Instant::now();
+    let mut last_stats = Instant::now();
+    let mut rate_lines = counters.lines;
+    let idle = cfg.window.idle_timeout;
+    let result = (|| -> anyhow::Result<()> {
+        loop {
+            // 1. Hand out jobs while the engine can give specs.
+            while next_create < engine.next_seq() + in_flight {
+                let Some((batch, from)) = queue.front_mut() else {
+                    break;
+                };
+                let p = match &parser {
+                    Some(p) => p.clone(),
+                    None => {
+                        let p = Arc::new(make_parser(&cfg.format, batch)?);
+                        parser = Some(p.clone());
+                        p
+                    }
+                };
+                let to = (*from + JOB_LINES).min(batch.len());
+                let spec = engine.spec(next_create).expect("spec within in_flight");
+                job_tx
+                    .send((
+                        p,
+                        Job {
+                            spec,
+                            batch: batch.clone(),
+                            from: *from,
+                            to,
+                        },
+                    ))
+                    .expect("workers alive");
+                *from = to;
+                next_create += 1;
+                if to >= batch.len() {
+                    let b = queue.pop_front().expect("front").0;
+                    pending.push_back(Pending {
+                        batch: b,
+                        last_seq: next_create - 1,
+                    });
+                }
+            }
+
+            // 2. Apply finished jobs in order.
+            while let Ok(d) = done_rx.try_recv() {
+                finished.insert(d.seq, d);
+            }
+            let mut applied_any = false;
+            while let Some(d) = finished.remove(&engine.next_seq()) {
+                counters.ok += d.ok;
+                counters.degraded += d.degraded;
+                counters.rejected += d.rejects.len() as u64;
+                counters.lines += d.ok + d.degraded + d.rejects.len() as u64;
+                for (why, line) in &d.rejects {
+                    sinks.reject(why, line)?;
+                }
+                let out = engine.apply(d.panes).context("applying a batch")?;
+                emit(out, counters, sinks)?;
+                applied_any = true;
+                // Positions of source batches whose every job is applied.
+                while pending
+                    .front()
+                    .is_some_and(|p| p.last_seq < engine.next_seq())
+                {
+                    let p = pending.pop_front().expect("front");
+                    positions.apply(&p.batch);
+                }
+            }
+
+            let idle_pipeline = queue.is_empty() && next_create == engine.next_seq();
+            if idle_pipeline {
+                // Batches with positions but no lines (rotations) are settled here.
+                while let Some(p) = pending.pop_front() {
+                    positions.apply(&p.batch);
+                }
+                if let Some(dir) = &cfg.checkpoint.dir {
+                    if last_checkpoint.elapsed() >= cfg.checkpoint.interval {
+                        sinks.flush()?;
+                        save_checkpoint(dir, positions, counters, engine)?;
+                        last_checkpoint = Instant::now();
+                    }
+                }
+                if ended == source_count {
+                    let out = engine.finish();
+                    emit(out, counters, sinks)?;
+                    sinks.flush()?;
+                    if let Some(dir) = &cfg.checkpoint.dir {
+                        save_checkpoint(dir, positions, counters, engine)?;
+                    }
+                    return Ok(());
+                }
+                if stop.load(Ordering::SeqCst) {
+                    sinks.flush()?;
+                    if let Some(dir) = &cfg.checkpoint.dir {
+                        save_checkpoint(dir, positions, counters, engine)?;
+                    }
+                    return Ok(());
+                }
+            }
+
+            if let Some(ui) = &sinks.ui {
+                if last_stats.elapsed() >= Duration::from_millis(250) {
+                    let secs = last_stats.elapsed().as_secs_f64();
+                    let _ = ui.send(UiEvent::Stats(RunStats {
+                        lines: counters.lines,
+                        ok: counters.ok,
+                        degraded: counters.degraded,
+                        rejected: counters.rejected,
+                        late: counters.late,
+                        lines_per_sec: (counters.lines - rate_lines) as f64 / secs,
+                        watermark: engine.watermark(),
+                        sources: sources_desc.to_string(),
+                    }));
+                    rate_lines = counters.lines;
+                    last_stats = Instant::now();
+                }
+            }
+
+            // 3. Wait for input or results.
+            if applied_any {
+                continue;
+            }
+            let can_take_input = queue.len() < 2 && ended < source_count && !stop.load(Ordering::SeqCst);
+            let wait = Duration::from_millis(50);
+            crossbeam_channel::select! {
+                recv(done_rx) -> d => {
+                    if let Ok(d) = d {
+                        finished.insert(d.seq, d);
+                    }
+                }
+                recv(if can_take_input { src_rx.clone() } else { crossbeam_channel::never() }) -> m => {
+                    match m {
+                        Ok(SourceMsg::Batch(_, b)) => {
+                            last_input = Instant::now();
+                            let b = Arc::new(b);
+                            if b.is_empty() {
+                                pending.push_back(Pending { batch: b, last_seq: next_create.saturating_sub(1) });
+                            } else {
+                                queue.push_back((b, 0));
+                            }
+                        }
+                        Ok(SourceMsg::End(_)) => ended += 1,
+                        Ok(SourceMsg::Problem(i, e)) => {
+                            let msg = format!("source {}: {e}", i + 1);
+                            match &sinks.ui {
+                                Some(ui) => { let _ = ui.send(UiEvent::Message(msg)); }
+                                None => eprintln!("warning: {msg}"),
+                            }
+                        }
+                        Err(_) => ended = source_count,
+                    }
+                }
+                default(wait) => {}
+            }
+
+            // 4. Quiet input: move the watermark with the clock.
+            if idle_pipeline
+                && last_input.elapsed() >= idle
+                && last_idle_advance.elapsed() >= Duration::from_secs(1)
+            {
+                let secs = last_idle_advance.elapsed().as_secs().max(1);
+                let out = engine.advance_idle(secs);
+                emit(out, counters, sinks)?;
+                last_idle_advance = Instant::now();
+            } else if !idle_pipeline || last_input.elapsed() < idle {
+                last_idle_advance = Instant::now();
+            }
+        }
+    })();
+    drop(job_tx);
+    for w in workers {
+        let _ = w.join();
+    }
+    result
+}
+
+fn emit(out: hitstream_window::Output, counters: &mut Counters, sinks: &mut Sinks) -> anyhow::Result<()> {
+    for w in &out.windows {
+        counters.windows += 1;
+        sinks.window(w)?;
+    }
+    for a in &out.alerts {
+        counters.alerts += 1;
+        sinks.alert(a)?;
+    }
+    for l in &out.late {
+        counters.late += 1;
+        sinks.late(l)?;
+    }
+    Ok(())
+}
+
+fn make_parser(format: &str, first: &Batch) -> anyhow::Result<Parser> {
+    if !format.trim().eq_ignore_ascii_case("auto") {
+        return Ok(Parser::new(FormatSpec::from_str_any(format).context("format")?));
+    }
+    match detect(first.lines().take(200)) {
+        Some(d) => {
+            eprintln!("{}", d.describe());
+            Ok(Parser::new(d.spec))
+        }
+        None => bail!(
+            "--format auto: no preset parses the first lines; give the format with --format \
+             (an nginx log_format or Apache LogFormat string)"
+        ),
+    }
+}

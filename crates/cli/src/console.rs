@@ -1,0 +1,122 @@
+//! The console sink of `hitstream run`: one readable block per closed window, one line per
+//! alert. Like a streaming engine's console sink, but meant to be read.
+
+use std::fmt::Write;
+
+use hitstream_window::{Alert, KeyCount, WindowResult};
+
+use crate::output::table::{human_bytes, thousands};
+
+fn list(items: &[KeyCount]) -> String {
+    items
+        .iter()
+        .map(|k| format!("{} {}", clip(&k.key, 60), thousands(k.count)))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+fn clip(s: &str, max: usize) -> String {
+    let clean: String = s.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
+    if clean.chars().count() <= max {
+        clean
+    } else {
+        clean.chars().take(max - 1).chain(['…']).collect()
+    }
+}
+
+/// A closed window as a block of text.
+pub fn render_window(w: &WindowResult) -> String {
+    let mut s = String::new();
+    let rev = if w.update {
+        format!("  (update #{})", w.revision)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        s,
+        "── {} → {}{rev}",
+        w.window_start_rfc3339, w.window_end_rfc3339
+    );
+    let c = &w.status_classes;
+    let _ = writeln!(
+        s,
+        "   requests {}  bytes {}  unique clients ~{}  2xx {} 3xx {} 4xx {} 5xx {}  404 {}",
+        thousands(w.requests),
+        human_bytes(w.bytes),
+        thousands(w.unique_clients),
+        thousands(c.success),
+        thousands(c.redirection),
+        thousands(c.client_error),
+        thousands(c.server_error),
+        thousands(w.not_found),
+    );
+    if !w.methods.is_empty() {
+        let _ = writeln!(s, "   methods      {}", list(&w.methods));
+    }
+    if !w.top_pages.is_empty() {
+        let _ = writeln!(s, "   top pages    {}", list(&w.top_pages));
+    }
+    if !w.top_clients.is_empty() {
+        let clients: Vec<String> = w
+            .top_clients
+            .iter()
+            .map(|c| format!("{} {}", clip(&c.client, 40), thousands(c.requests)))
+            .collect();
+        let _ = writeln!(s, "   top clients  {}", clients.join(" · "));
+    }
+    if !w.top_error_endpoints.is_empty() {
+        let _ = writeln!(s, "   errors       {}", list(&w.top_error_endpoints));
+    }
+    if let (Some(p50), Some(p99)) = (w.size.p50, w.size.p99) {
+        let _ = write!(s, "   size p50 {} p99 {}", human_bytes(p50), human_bytes(p99));
+        if let (Some(t50), Some(t99)) = (w.request_time_us.p50, w.request_time_us.p99) {
+            let _ = write!(
+                s,
+                "   time p50 {:.1} ms p99 {:.1} ms",
+                t50 as f64 / 1000.0,
+                t99 as f64 / 1000.0
+            );
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// An alert as one line (plus its sample lines, indented).
+pub fn render_alert(a: &Alert) -> String {
+    let mut s = format!(
+        "ALERT {} [{}] {}: {} ({} > {}) in {} → {}",
+        a.rule,
+        a.kind,
+        clip(&a.key, 60),
+        a.explanation,
+        trim_num(a.observed),
+        trim_num(a.threshold),
+        a.window_start_rfc3339,
+        a.window_end_rfc3339
+    );
+    for l in &a.samples {
+        let _ = write!(s, "\n    {}", clip(l, 200));
+    }
+    s
+}
+
+fn trim_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(trim_num(30.0), "30");
+        assert_eq!(trim_num(0.25), "0.250");
+        assert_eq!(clip("abcdef", 4), "abc…");
+    }
+}
