@@ -119,7 +119,8 @@ pub enum Emit {
 }
 
 /// Builds the effective configuration from the file (if any) and the flags.
-pub fn effective_config(a: &RunArgs) -> anyhow::Result<Config> {
+/// `allow_no_source`: the caller adds its own (the demo).
+pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Config> {
     let mut cfg = match &a.config {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -209,6 +210,10 @@ pub fn effective_config(a: &RunArgs) -> anyhow::Result<Config> {
         .config
         .as_ref()
         .map_or("(flags)".to_string(), |p| p.display().to_string());
+    if allow_no_source && cfg.sources.is_empty() {
+        cfg.check_without_sources(&name)?;
+        return Ok(cfg);
+    }
     if cfg.sources.is_empty() {
         bail!("no input: give --tail PATH, --file PATH, --tcp ADDR, --syslog ADDR or a --config file with [[source]]");
     }
@@ -302,20 +307,18 @@ fn load_checkpoint(dir: &Path) -> anyhow::Result<Option<(Checkpoint, Counters, E
 // Sources.
 
 enum SourceMsg {
-    Batch(usize, Batch),
-    End(usize),
+    Batch(Batch),
+    End,
     Problem(usize, SourceError),
 }
 
-fn open_sources(
-    cfg: &Config,
-    positions: &Checkpoint,
-    stop: &Arc<AtomicBool>,
-) -> anyhow::Result<(Vec<Box<dyn Source>>, Vec<String>, Vec<Spooler>)> {
+/// Opened sources, their names for messages, and the spoolers feeding spooled ones.
+type Opened = (Vec<Box<dyn Source>>, Vec<String>, Vec<Spooler>);
+
+fn open_sources(cfg: &Config, positions: &Checkpoint) -> anyhow::Result<Opened> {
     let mut out: Vec<Box<dyn Source>> = Vec::new();
     let mut names = Vec::new();
     let mut spoolers = Vec::new();
-    let _ = stop;
     for s in &cfg.sources {
         match s.kind {
             SourceKind::File => {
@@ -413,13 +416,13 @@ fn spawn_source(
             }
             match p {
                 Poll::Batch(b) => {
-                    if tx.send(SourceMsg::Batch(idx, b)).is_err() {
+                    if tx.send(SourceMsg::Batch(b)).is_err() {
                         return;
                     }
                 }
                 Poll::Idle => {}
                 Poll::End => {
-                    let _ = tx.send(SourceMsg::End(idx));
+                    let _ = tx.send(SourceMsg::End);
                     return;
                 }
             }
@@ -591,19 +594,31 @@ struct Pending {
 
 /// Runs `hitstream run`.
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
-    let cfg = effective_config(&a)?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let cfg = effective_config(&a, false)?;
+    run_pipeline(&cfg, a.threads, Vec::new(), Arc::new(AtomicBool::new(false)))
+}
+
+/// A source built by the caller (the demo's generator), with its name.
+pub type ExtraSource = (String, Box<dyn Source>);
+
+/// Runs the pipeline for a configuration, with extra sources besides the configured ones.
+/// `stop` ends it cleanly when set (SIGINT/SIGTERM set it too).
+pub fn run_pipeline(
+    cfg: &Config,
+    threads: Option<usize>,
+    extra: Vec<ExtraSource>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
     {
         let stop = stop.clone();
         ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
             .context("installing the SIGINT/SIGTERM handler")?;
     }
-    let threads = a
-        .threads
+    let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
     let in_flight = (threads * 2) as u32;
-    let ecfg = engine_config(&cfg, in_flight)?;
+    let ecfg = engine_config(cfg, in_flight)?;
 
     // Resume from the checkpoint when there is one with the same window settings.
     let mut positions = Checkpoint::new();
@@ -640,7 +655,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     };
     let mut sinks = Sinks::open(&cfg.output, ui.as_ref().map(|(tx, _)| tx.clone()))?;
 
-    let (sources, names, spoolers) = open_sources(&cfg, &positions, &stop)?;
+    let (mut sources, mut names, spoolers) = open_sources(cfg, &positions)?;
+    for (name, src) in extra {
+        names.push(name);
+        sources.push(src);
+    }
     let source_count = sources.len();
     let (src_tx, src_rx) = crossbeam_channel::bounded::<SourceMsg>(4);
     let src_threads: Vec<_> = sources
@@ -655,7 +674,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     }
 
     let result = coordinate(
-        &cfg,
+        cfg,
         &src_rx,
         source_count,
         threads,
@@ -870,7 +889,7 @@ fn coordinate(
                 }
                 recv(if can_take_input { src_rx.clone() } else { crossbeam_channel::never() }) -> m => {
                     match m {
-                        Ok(SourceMsg::Batch(_, b)) => {
+                        Ok(SourceMsg::Batch(b)) => {
                             last_input = Instant::now();
                             let b = Arc::new(b);
                             if b.is_empty() {
@@ -879,7 +898,7 @@ fn coordinate(
                                 queue.push_back((b, 0));
                             }
                         }
-                        Ok(SourceMsg::End(_)) => ended += 1,
+                        Ok(SourceMsg::End) => ended += 1,
                         Ok(SourceMsg::Problem(i, e)) => {
                             let msg = format!("source {}: {e}", i + 1);
                             match &sinks.ui {

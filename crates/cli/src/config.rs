@@ -255,6 +255,11 @@ impl Config {
         if self.sources.is_empty() {
             bail!("in config file `{name}`: no `[[source]]`: add one (type = \"file\", paths = [...])");
         }
+        self.check_without_sources(name)
+    }
+
+    /// The checks, when the caller brings its own source.
+    pub fn check_without_sources(&self, name: &str) -> anyhow::Result<()> {
         for (i, s) in self.sources.iter().enumerate() {
             let at = format!("in config file `{name}`: source #{}", i + 1);
             match s.kind {

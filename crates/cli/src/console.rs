@@ -84,16 +84,17 @@ pub fn render_window(w: &WindowResult) -> String {
 
 /// An alert as one line (plus its sample lines, indented).
 pub fn render_alert(a: &Alert) -> String {
+    let name = if a.rule == a.kind {
+        a.rule.clone()
+    } else {
+        format!("{} [{}]", a.rule, a.kind)
+    };
     let mut s = format!(
-        "ALERT {} [{}] {}: {} ({} > {}) in {} → {}",
-        a.rule,
-        a.kind,
+        "ALERT {name} {}: {} (observed {}, threshold {})",
         clip(&a.key, 60),
         a.explanation,
         trim_num(a.observed),
         trim_num(a.threshold),
-        a.window_start_rfc3339,
-        a.window_end_rfc3339
     );
     for l in &a.samples {
         let _ = write!(s, "\n    {}", clip(l, 200));

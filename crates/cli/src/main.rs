@@ -1,6 +1,7 @@
 //! The `hitstream` binary: turns web-server access logs into traffic analytics.
 
 mod cmd_analyze;
+mod cmd_demo;
 mod cmd_gen;
 mod cmd_run;
 mod config;
@@ -26,6 +27,8 @@ enum Command {
     Analyze(cmd_analyze::AnalyzeArgs),
     /// The long-running pipeline: sources, event-time windows and alerts, live outputs.
     Run(cmd_run::RunArgs),
+    /// A complete local pipeline on generated traffic: windows and alerts as they happen.
+    Demo(cmd_demo::DemoArgs),
     /// Generate realistic synthetic access logs.
     Gen(cmd_gen::GenArgs),
 }
@@ -46,6 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Analyze(a) => cmd_analyze::run(a),
         Command::Run(a) => cmd_run::run(a),
+        Command::Demo(a) => cmd_demo::run(a),
         Command::Gen(a) => cmd_gen::run(a),
     }
 }
