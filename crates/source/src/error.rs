@@ -1,0 +1,142 @@
+//! Errors of the sources. Each variant carries the path or address it is about.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// An error of a source.
+///
+/// Errors about one file or one connection do not stop a running source: they are collected
+/// and handed out by [`Source::take_problems`](crate::Source::take_problems) while the source
+/// goes on with the other inputs (and retries the file when it changes). Only building a
+/// source can fail outright.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// A pattern in `include` or `exclude` is not a valid glob.
+    #[error("invalid glob pattern `{pattern}`: {source}")]
+    Pattern {
+        /// The pattern as given.
+        pattern: String,
+        /// What is wrong with it.
+        #[source]
+        source: glob::PatternError,
+    },
+    /// A path given without wildcards does not exist (reported in non-follow mode, where the
+    /// source does not wait for it).
+    #[error("`{path}`: no such file")]
+    NotFound {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// A file could not be opened or its metadata read.
+    #[error("cannot open `{path}`: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading a file failed.
+    #[error("cannot read `{path}` at byte {offset}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset (decompressed, for `.gz`) where reading failed.
+        offset: u64,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A `.gz` file is corrupt or ends early (still being written, or cut). Lines before
+    /// `offset` were delivered; in follow mode the file is tried again when its size changes.
+    #[error("`{path}`: corrupt or incomplete gzip data after {offset} decompressed bytes: {source}")]
+    Gzip {
+        /// The file.
+        path: PathBuf,
+        /// Decompressed bytes read before the error.
+        offset: u64,
+        /// The decoder's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A file was truncated in place (copytruncate) and bytes after the last delivered line
+    /// were not read; they are read from the rotated copy if one matches the patterns.
+    #[error("`{path}` was truncated at byte {offset}; reading it again from the start")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the last delivered line end before the truncation was seen.
+        offset: u64,
+    },
+    /// Writing a checkpoint failed (temp file, fsync or rename).
+    #[error("cannot write checkpoint `{path}`: {source}")]
+    CheckpointWrite {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading a checkpoint failed.
+    #[error("cannot read checkpoint `{path}`: {source}")]
+    CheckpointRead {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A checkpoint file is not valid JSON of the expected shape.
+    #[error("checkpoint `{path}` is not valid: {source}")]
+    CheckpointFormat {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The decoding error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Binding a listening socket failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address as given.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// Accepting or reading a connection, or receiving a datagram, failed.
+    #[error("{what} on {local}{}: {source}", peer.map(|p| format!(" from {p}")).unwrap_or_default())]
+    Network {
+        /// What was being done (`accept`, `read`, `recv`).
+        what: &'static str,
+        /// The listening address.
+        local: SocketAddr,
+        /// The peer, when known.
+        peer: Option<SocketAddr>,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading a stream (stdin) failed.
+    #[error("cannot read {name}: {source}")]
+    Stream {
+        /// The stream's name (`stdin`).
+        name: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// Spool I/O failed (open, append, fsync, roll).
+    #[error("spool `{path}`: {source}")]
+    Spool {
+        /// The spool directory or segment.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}

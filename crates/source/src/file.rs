@@ -1,0 +1,1032 @@
+//! Reading and following files: paths and glob patterns, identity by fingerprint, rotation
+//! by rename and by copytruncate, `.gz` read once, positions for exactly-once consumers.
+//!
+//! # How following works
+//!
+//! Every `poll_interval_ms` each open file is read from where it was left (`pread`); every
+//! `glob_interval_ms` the patterns are expanded again to find new files. Files are known by
+//! [`Fingerprint`], open files also by device and inode:
+//!
+//! - **Rename** (`access.log` → `access.log.1`, new `access.log`): the open handle keeps
+//!   reading the old file to its end; the new file at the path is a new identity, read from
+//!   its start. A file that no longer matches any pattern (renamed elsewhere, deleted) is read
+//!   to its end and closed once it has not grown for `rotate_wait_ms`; its last line without
+//!   `\n` is delivered then.
+//! - **Copytruncate**: a file whose size drops below the read position, or whose first bytes
+//!   change, was truncated: it is read again from 0 as a new identity. The copy has the old
+//!   identity, so if it matches the patterns it is read from the old position: nothing is
+//!   lost and nothing repeated (except what copytruncate itself loses between copy and
+//!   truncate, or when the copy is outside the patterns).
+//! - **`.gz`** (by name or by magic bytes) is decompressed and read once to its end, never
+//!   followed; its fingerprint is that of its decompressed content, so `access.log.2.gz`
+//!   made from an `access.log.1` already read is only checked, not read again. An incomplete
+//!   `.gz` (still being written) is tried again when its size changes.
+//! - Two files with the same fingerprint (a copy of a file being read) are not read at the
+//!   same time: the second waits until the first is closed or truncated, then goes on from
+//!   the first one's position.
+//!
+//! Without `follow`, every file found by one expansion of the patterns is read to its end
+//! in order of modification time (oldest first), and [`Poll::End`] follows.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, Metadata};
+use std::io::{self, BufReader, Read};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use flate2::read::MultiGzDecoder;
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{Batch, Limits, Origin, Splitter};
+use crate::checkpoint::{Checkpoint, FilePosition, PositionUpdate};
+use crate::error::SourceError;
+use crate::fingerprint::{Fingerprint, FINGERPRINT_BYTES};
+use crate::{Poll, Source};
+
+/// Where to start in a file that has no saved position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartAt {
+    /// From the first byte.
+    #[default]
+    Beginning,
+    /// After the last complete line of files found by the first expansion of the patterns
+    /// (files appearing later are read from their start). `.gz` files are read whole.
+    End,
+}
+
+/// Configuration of a [`FileSource`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileSourceConfig {
+    /// Paths or glob patterns (`/var/log/nginx/access.log*`). A path without wildcards may
+    /// not exist yet in follow mode.
+    pub include: Vec<String>,
+    /// Glob patterns of paths to leave out (matched against the whole path).
+    pub exclude: Vec<String>,
+    /// Follow files like `tail -F`; when false, read every file once and end.
+    pub follow: bool,
+    /// How often to look for new data in open files, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// How often to expand the patterns again to find new and rotated files, in
+    /// milliseconds.
+    pub glob_interval_ms: u64,
+    /// How long a file that no longer matches the patterns (renamed away, deleted) stays
+    /// open after it last grew, in milliseconds, in case the writer still appends to it.
+    pub rotate_wait_ms: u64,
+    /// Most lines in one batch.
+    pub max_batch_lines: usize,
+    /// Most bytes of line content in one batch (a single longer line is a batch of its own).
+    pub max_batch_bytes: usize,
+    /// Longer lines are cut to this length and marked truncated; their tail is skipped.
+    pub max_line_bytes: usize,
+    /// Where to start in files with no saved position.
+    pub start_at: StartAt,
+    /// When set, a first line of a file that starts with this text is skipped (counted, not
+    /// delivered). The spool uses it for the header that makes each segment unique.
+    pub header_prefix: Option<String>,
+}
+
+impl Default for FileSourceConfig {
+    fn default() -> Self {
+        FileSourceConfig {
+            include: Vec::new(),
+            exclude: Vec::new(),
+            follow: true,
+            poll_interval_ms: 200,
+            glob_interval_ms: 1000,
+            rotate_wait_ms: 5000,
+            max_batch_lines: 4096,
+            max_batch_bytes: 1 << 20,
+            max_line_bytes: 1 << 20,
+            start_at: StartAt::Beginning,
+            header_prefix: None,
+        }
+    }
+}
+
+impl FileSourceConfig {
+    /// Defaults (follow mode) for these paths or patterns.
+    pub fn new<I, S>(include: I) -> FileSourceConfig
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        FileSourceConfig {
+            include: include.into_iter().map(Into::into).collect(),
+            ..FileSourceConfig::default()
+        }
+    }
+
+    /// The same, in follow mode or not.
+    pub fn follow(mut self, follow: bool) -> FileSourceConfig {
+        self.follow = follow;
+        self
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_batch_lines: self.max_batch_lines,
+            max_batch_bytes: self.max_batch_bytes,
+            max_line_bytes: self.max_line_bytes,
+        }
+    }
+}
+
+/// Counters of a [`FileSource`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileStats {
+    /// Files opened.
+    pub files_opened: u64,
+    /// Files closed (read to the end after rotation, `.gz` finished, non-follow end).
+    pub files_closed: u64,
+    /// Truncations seen (copytruncate).
+    pub truncations: u64,
+    /// Lines delivered.
+    pub lines: u64,
+    /// Lines cut at `max_line_bytes`.
+    pub truncated_lines: u64,
+    /// Header lines skipped (`header_prefix`).
+    pub headers_skipped: u64,
+    /// `.gz` files found already read (by fingerprint and size) and skipped.
+    pub gz_skipped: u64,
+}
+
+/// What the source knows about one open file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedFile {
+    /// Path it was last seen at.
+    pub path: PathBuf,
+    /// Identity, once the file has one.
+    pub fingerprint: Option<Fingerprint>,
+    /// Offset after the last delivered line.
+    pub offset: u64,
+    /// No longer matches the patterns (rotated away or deleted); closed when idle.
+    pub rotated_away: bool,
+    /// Gzip-compressed.
+    pub compressed: bool,
+}
+
+type DevIno = (u64, u64);
+
+/// `Read` over a file at an independent position (`pread`), so several readers can share a
+/// handle.
+struct AtReader {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl Read for AtReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+type GzReader = MultiGzDecoder<BufReader<AtReader>>;
+
+fn gz_reader(file: &Arc<File>) -> GzReader {
+    MultiGzDecoder::new(BufReader::with_capacity(
+        64 * 1024,
+        AtReader {
+            file: file.clone(),
+            pos: 0,
+        },
+    ))
+}
+
+/// Reads up to `buf.len()` bytes, stopping early only at the end. Returns the bytes read and
+/// whether the end (clean) was reached.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => return Ok((n, true)),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((n, false))
+}
+
+struct Watched {
+    path: PathBuf,
+    id: DevIno,
+    file: Arc<File>,
+    gz: bool,
+    decoder: Option<Box<GzReader>>,
+    fp: Option<Fingerprint>,
+    replaces: Option<Fingerprint>,
+    /// Content offset after the last delivered line.
+    offset: u64,
+    /// Content offset up to which bytes went into the splitter.
+    read_pos: u64,
+    split: Splitter,
+    gone: bool,
+    at_startup: bool,
+    last_data: Instant,
+    /// Size on disk at the last look.
+    size: u64,
+    closed: bool,
+}
+
+enum ReadOutcome {
+    Data,
+    Eof,
+    Truncated,
+    Failed(SourceError),
+}
+
+enum Resolve {
+    /// Identity and start position set.
+    Resolved,
+    /// No identity yet (too short, no complete line).
+    NotYet,
+    /// Another open file has the same identity; try again later.
+    Deferred,
+    /// Nothing to read (already-read `.gz`, error): closed.
+    Closed,
+}
+
+enum Step {
+    Batch(Batch),
+    Progress,
+    Nothing,
+}
+
+/// Reads and follows files; see the [module documentation](self).
+///
+/// The source delivers [`Batch`]es of complete lines with the position after them and keeps
+/// in memory what it has delivered; it never writes a checkpoint. Start it from the
+/// consumer's last persisted [`Checkpoint`] so that exactly the lines after it are read.
+pub struct FileSource {
+    cfg: FileSourceConfig,
+    excludes: Vec<glob::Pattern>,
+    limits: Limits,
+    known: HashMap<Fingerprint, FilePosition>,
+    last_seen: HashMap<Fingerprint, Instant>,
+    watched: Vec<Watched>,
+    done_gz: HashMap<DevIno, (u64, Fingerprint)>,
+    failed: HashMap<DevIno, (u64, Option<SystemTime>)>,
+    missing_reported: HashSet<String>,
+    problems: Vec<SourceError>,
+    scratch: Vec<u8>,
+    last_scan: Option<Instant>,
+    cursor: usize,
+    stats: FileStats,
+}
+
+impl std::fmt::Debug for FileSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSource")
+            .field("include", &self.cfg.include)
+            .field("follow", &self.cfg.follow)
+            .field("open_files", &self.watched.len())
+            .field("known", &self.known.len())
+            .finish()
+    }
+}
+
+fn is_pattern(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+impl FileSource {
+    /// A source over `cfg.include`, starting from `checkpoint` (use
+    /// [`Checkpoint::new`] for a first start). Fails on invalid patterns or limits.
+    pub fn new(cfg: FileSourceConfig, checkpoint: &Checkpoint) -> Result<FileSource, SourceError> {
+        for p in &cfg.include {
+            glob::Pattern::new(p).map_err(|source| SourceError::Pattern {
+                pattern: p.clone(),
+                source,
+            })?;
+        }
+        let excludes = cfg
+            .exclude
+            .iter()
+            .map(|p| {
+                glob::Pattern::new(p).map_err(|source| SourceError::Pattern {
+                    pattern: p.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if cfg.max_batch_lines == 0 || cfg.max_batch_bytes == 0 || cfg.max_line_bytes == 0 {
+            return Err(SourceError::Config(
+                "max_batch_lines, max_batch_bytes and max_line_bytes must be positive".into(),
+            ));
+        }
+        let now = Instant::now();
+        Ok(FileSource {
+            limits: cfg.limits(),
+            excludes,
+            known: checkpoint.files.clone().into_iter().collect(),
+            last_seen: checkpoint.files.keys().map(|k| (*k, now)).collect(),
+            watched: Vec::new(),
+            done_gz: HashMap::new(),
+            failed: HashMap::new(),
+            missing_reported: HashSet::new(),
+            problems: Vec::new(),
+            scratch: Vec::new(),
+            last_scan: None,
+            cursor: 0,
+            stats: FileStats::default(),
+            cfg,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FileSourceConfig {
+        &self.cfg
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> FileStats {
+        let mut s = self.stats.clone();
+        s.headers_skipped += self
+            .watched
+            .iter()
+            .map(|w| w.split.headers_skipped)
+            .sum::<u64>();
+        s
+    }
+
+    /// The open files.
+    pub fn watched_files(&self) -> Vec<WatchedFile> {
+        self.watched
+            .iter()
+            .filter(|w| !w.closed)
+            .map(|w| WatchedFile {
+                path: w.path.clone(),
+                fingerprint: w.fp,
+                offset: w.offset,
+                rotated_away: w.gone,
+                compressed: w.gz,
+            })
+            .collect()
+    }
+
+    /// Positions of everything delivered so far (the checkpoint the source started from,
+    /// advanced by every batch returned). This is *not* what is durable: persist what the
+    /// consumer has processed, with [`Checkpoint::apply`].
+    pub fn delivered(&self) -> Checkpoint {
+        Checkpoint {
+            files: self.known.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            ..Checkpoint::default()
+        }
+    }
+
+    /// Removes from `checkpoint` (and from the source's memory) the files that have not
+    /// been seen under the patterns for `older_than` and are not open. Files that vanish for
+    /// good (deleted rotations) would otherwise stay in the checkpoint forever. Choose
+    /// `older_than` well above the glob interval; a pruned file that comes back is read
+    /// again from its start.
+    pub fn prune_checkpoint(&mut self, checkpoint: &mut Checkpoint, older_than: Duration) -> usize {
+        let open: HashSet<Fingerprint> = self.watched.iter().filter_map(|w| w.fp).collect();
+        let last_seen = &self.last_seen;
+        let keep = |fp: &Fingerprint| {
+            open.contains(fp) || last_seen.get(fp).is_none_or(|t| t.elapsed() < older_than)
+        };
+        let gone: HashSet<Fingerprint> = checkpoint
+            .files
+            .keys()
+            .chain(self.known.keys())
+            .filter(|fp| !keep(fp))
+            .copied()
+            .collect();
+        let before = checkpoint.len();
+        checkpoint.retain(|fp, _| !gone.contains(fp));
+        self.known.retain(|fp, _| !gone.contains(fp));
+        self.last_seen.retain(|fp, _| !gone.contains(fp));
+        before - checkpoint.len()
+    }
+
+    /// Problems met since the last call (unreadable files, truncations, bad `.gz`). They
+    /// do not stop the source.
+    pub fn take_problems(&mut self) -> Vec<SourceError> {
+        std::mem::take(&mut self.problems)
+    }
+
+    /// Waits up to `timeout` for the next batch. [`Poll::End`] only without `follow`, once
+    /// every file has been read.
+    pub fn poll(&mut self, timeout: Duration) -> Poll {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = Instant::now();
+            let scan_due = match self.last_scan {
+                None => true,
+                Some(t) => {
+                    self.cfg.follow
+                        && now.duration_since(t) >= Duration::from_millis(self.cfg.glob_interval_ms)
+                }
+            };
+            if scan_due {
+                self.scan();
+            }
+            match self.step() {
+                Step::Batch(b) => return Poll::Batch(b),
+                Step::Progress => continue,
+                Step::Nothing => {}
+            }
+            if !self.cfg.follow {
+                // Every file at its end made progress (closed); nothing left means done. Files
+                // still waiting for an owner that will not finish cannot be read.
+                for w in self.watched.iter_mut().filter(|w| !w.closed) {
+                    w.closed = true;
+                    self.stats.files_closed += 1;
+                }
+                self.watched.clear();
+                return Poll::End;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Poll::Idle;
+            }
+            let nap = Duration::from_millis(self.cfg.poll_interval_ms.max(1)).min(deadline - now);
+            std::thread::sleep(nap);
+        }
+    }
+
+    fn excluded(&self, p: &Path) -> bool {
+        self.excludes.iter().any(|e| e.matches_path(p))
+    }
+
+    fn scan(&mut self) {
+        let now = Instant::now();
+        let first = self.last_scan.is_none();
+        self.last_scan = Some(now);
+        let mut found: Vec<(PathBuf, Metadata)> = Vec::new();
+        for pat in &self.cfg.include {
+            if is_pattern(pat) {
+                let Ok(paths) = glob::glob(pat) else { continue };
+                for entry in paths {
+                    match entry {
+                        Ok(p) => match fs::metadata(&p) {
+                            Ok(m) => found.push((p, m)),
+                            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                            Err(source) => self.problems.push(SourceError::Open { path: p, source }),
+                        },
+                        Err(e) => {
+                            let path = e.path().to_path_buf();
+                            self.problems.push(SourceError::Open {
+                                path,
+                                source: e.into(),
+                            })
+                        }
+                    }
+                }
+            } else {
+                let p = PathBuf::from(pat);
+                match fs::metadata(&p) {
+                    Ok(m) => found.push((p, m)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        if !self.cfg.follow && self.missing_reported.insert(pat.clone()) {
+                            self.problems.push(SourceError::NotFound { path: p });
+                        }
+                    }
+                    Err(source) => self.problems.push(SourceError::Open { path: p, source }),
+                }
+            }
+        }
+        let mut seen_ids: HashSet<DevIno> = HashSet::new();
+        let mut candidates = Vec::new();
+        for (p, m) in found {
+            if !m.is_file() || self.excluded(&p) {
+                continue;
+            }
+            let id = (m.dev(), m.ino());
+            if !seen_ids.insert(id) {
+                continue;
+            }
+            if let Some(w) = self.watched.iter_mut().find(|w| w.id == id && !w.closed) {
+                if w.path != p {
+                    w.path = p;
+                }
+                w.gone = false;
+                if let Some(fp) = w.fp {
+                    self.last_seen.insert(fp, now);
+                }
+                continue;
+            }
+            if let Some(&(size, fp)) = self.done_gz.get(&id) {
+                if size == m.len() {
+                    self.last_seen.insert(fp, now);
+                    continue;
+                }
+                self.done_gz.remove(&id);
+            }
+            if let Some(&(size, mtime)) = self.failed.get(&id) {
+                if size == m.len() && mtime == m.modified().ok() {
+                    continue;
+                }
+                self.failed.remove(&id);
+            }
+            candidates.push((p, m, id));
+        }
+        for w in self.watched.iter_mut() {
+            if !seen_ids.contains(&w.id) {
+                w.gone = true;
+            }
+        }
+        candidates.sort_by(|a, b| {
+            (a.1.modified().ok(), &a.0).cmp(&(b.1.modified().ok(), &b.0))
+        });
+        for (p, m, id) in candidates {
+            self.adopt(p, &m, id, first);
+        }
+    }
+
+    fn adopt(&mut self, path: PathBuf, m: &Metadata, id: DevIno, at_startup: bool) {
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(source) => {
+                self.failed.insert(id, (m.len(), m.modified().ok()));
+                self.problems.push(SourceError::Open { path, source });
+                return;
+            }
+        };
+        let mut magic = [0u8; 2];
+        let gz = path.extension().is_some_and(|e| e == "gz")
+            || matches!(file.read_at(&mut magic, 0), Ok(2) if magic == [0x1f, 0x8b]);
+        let mut split = Splitter::new();
+        split.header = self.cfg.header_prefix.as_ref().map(|h| h.as_bytes().to_vec());
+        self.stats.files_opened += 1;
+        self.watched.push(Watched {
+            path,
+            id,
+            file: Arc::new(file),
+            gz,
+            decoder: None,
+            fp: None,
+            replaces: None,
+            offset: 0,
+            read_pos: 0,
+            split,
+            gone: false,
+            at_startup,
+            last_data: Instant::now(),
+            size: m.len(),
+            closed: false,
+        });
+    }
+
+    /// One unit of work on some file: a batch, a state change, or nothing to do.
+    fn step(&mut self) -> Step {
+        for w in self.watched.iter().filter(|w| w.closed) {
+            self.stats.headers_skipped += w.split.headers_skipped;
+        }
+        self.watched.retain(|w| !w.closed);
+        let n = self.watched.len();
+        if n == 0 {
+            return Step::Nothing;
+        }
+        let order: Vec<usize> = if self.cfg.follow {
+            let start = self.cursor % n;
+            let rr = (0..n).map(|i| (start + i) % n);
+            // Files rotated away are drained first: their lines are older.
+            rr.clone()
+                .filter(|&i| self.watched[i].gone)
+                .chain(rr.filter(|&i| !self.watched[i].gone))
+                .collect()
+        } else {
+            // One file after the other, oldest first.
+            (0..n).collect()
+        };
+        for i in order {
+            match self.step_one(i) {
+                Step::Batch(b) => {
+                    self.cursor = i + 1;
+                    return Step::Batch(b);
+                }
+                Step::Progress => return Step::Progress,
+                Step::Nothing => {}
+            }
+        }
+        Step::Nothing
+    }
+
+    /// Whether file `i`, at its end, is finished: non-follow mode, or rotated away and idle.
+    fn finishing(&self, i: usize) -> bool {
+        let w = &self.watched[i];
+        !self.cfg.follow
+            || (w.gone
+                && w.last_data.elapsed() >= Duration::from_millis(self.cfg.rotate_wait_ms))
+    }
+
+    fn head(w: &Watched) -> io::Result<(Vec<u8>, bool)> {
+        let mut head = vec![0u8; FINGERPRINT_BYTES];
+        let (n, end) = if w.gz {
+            let mut r = gz_reader(&w.file);
+            read_full(&mut r, &mut head)?
+        } else {
+            let n = w.file.read_at(&mut head, 0)?;
+            let mut n = n;
+            // read_at may return short reads; complete them.
+            while n < FINGERPRINT_BYTES {
+                match w.file.read_at(&mut head[n..], n as u64)? {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            (n, false)
+        };
+        head.truncate(n);
+        Ok((head, end))
+    }
+
+    /// Gives file `i` its identity and start position.
+    fn resolve(&mut self, i: usize, final_: bool) -> Resolve {
+        let (head, gz_end) = match Self::head(&self.watched[i]) {
+            Ok(h) => h,
+            Err(source) => {
+                let w = &self.watched[i];
+                if w.gz {
+                    // An incomplete .gz: wait until it changes.
+                    self.fail(i, SourceError::Gzip { path: w.path.clone(), offset: 0, source });
+                } else {
+                    self.fail(i, SourceError::Read { path: w.path.clone(), offset: 0, source });
+                }
+                return Resolve::Closed;
+            }
+        };
+        let w = &self.watched[i];
+        let Some(fp) = Fingerprint::from_head(&head, final_ || (w.gz && gz_end)) else {
+            if w.gz && gz_end {
+                // An empty .gz: look again only if it changes.
+                let (id, size) = (w.id, w.size);
+                self.failed.insert(id, (size, w.file.metadata().ok().and_then(|m| m.modified().ok())));
+                self.watched[i].closed = true;
+                self.stats.files_closed += 1;
+                return Resolve::Closed;
+            }
+            return Resolve::NotYet;
+        };
+        let alt = if fp.is_head() {
+            Fingerprint::first_line(&head)
+        } else {
+            None
+        };
+        let owned = self.watched.iter().enumerate().any(|(j, o)| {
+            j != i && !o.closed && o.fp.is_some() && (o.fp == Some(fp) || o.fp == alt)
+        });
+        if owned {
+            return Resolve::Deferred;
+        }
+        let size = w.file.metadata().map(|m| m.len()).unwrap_or(w.size);
+        let (offset, replaces, known) = if let Some(p) = self.known.get(&fp) {
+            (p.offset, None, Some(p.clone()))
+        } else if let Some(p) = alt.and_then(|a| self.known.get(&a)) {
+            (p.offset, alt, Some(p.clone()))
+        } else {
+            let off = if self.cfg.start_at == StartAt::End && w.at_startup && !w.gz {
+                last_line_end(&w.file, size).unwrap_or(0)
+            } else {
+                0
+            };
+            (off, None, None)
+        };
+        let w = &mut self.watched[i];
+        w.size = size;
+        self.last_seen.insert(fp, Instant::now());
+        if w.gz {
+            if let Some(p) = &known {
+                if p.complete && p.compressed && p.size == size {
+                    // Already read to its end before: nothing to do.
+                    self.stats.gz_skipped += 1;
+                    self.done_gz.insert(w.id, (size, fp));
+                    w.closed = true;
+                    self.stats.files_closed += 1;
+                    return Resolve::Closed;
+                }
+            }
+        }
+        let mut offset = offset;
+        if !w.gz && offset > size {
+            // Shorter than what was read: truncated while we were away.
+            self.problems.push(SourceError::Truncated {
+                path: w.path.clone(),
+                offset,
+            });
+            self.stats.truncations += 1;
+            offset = 0;
+        }
+        w.fp = Some(fp);
+        w.replaces = replaces;
+        w.offset = offset;
+        w.read_pos = offset;
+        w.decoder = None;
+        w.split.clear();
+        if offset != 0 {
+            w.split.header = None;
+        }
+        Resolve::Resolved
+    }
+
+    /// Records a problem with file `i` and closes it; it is tried again when it changes.
+    fn fail(&mut self, i: usize, e: SourceError) {
+        let w = &mut self.watched[i];
+        let (size, mtime) = match w.file.metadata() {
+            Ok(m) => (m.len(), m.modified().ok()),
+            Err(_) => (w.size, None),
+        };
+        self.failed.insert(w.id, (size, mtime));
+        w.closed = true;
+        self.stats.files_closed += 1;
+        self.problems.push(e);
+    }
+
+    /// Checks that the file still starts with the content it was identified by.
+    fn check_identity(w: &mut Watched) -> io::Result<bool> {
+        let Some(fp) = w.fp else { return Ok(true) };
+        let (head, _) = Self::head(w)?;
+        match fp {
+            Fingerprint::Head(_) => Ok(Fingerprint::from_head(&head, false) == Some(fp)),
+            Fingerprint::FirstLine(_) => {
+                // A short file without `\n` read at its end was identified by its whole
+                // content.
+                let now = Fingerprint::first_line(&head)
+                    .or_else(|| Fingerprint::from_head(&head, true));
+                if now != Some(fp) {
+                    return Ok(false);
+                }
+                if head.len() >= FINGERPRINT_BYTES {
+                    // Long enough now: upgrade the identity.
+                    w.fp = Fingerprint::from_head(&head, false);
+                    if w.replaces.is_none() {
+                        w.replaces = Some(fp);
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    fn read_more(&mut self, i: usize) -> ReadOutcome {
+        let want = self
+            .limits
+            .max_batch_bytes
+            .saturating_sub(self.watched[i].split.pending())
+            .clamp(64 * 1024, 4 << 20);
+        if self.scratch.len() < want {
+            self.scratch.resize(want, 0);
+        }
+        let w = &mut self.watched[i];
+        let buf = &mut self.scratch[..want];
+        if w.gz {
+            if w.decoder.is_none() {
+                let mut d = Box::new(gz_reader(&w.file));
+                match io::copy(&mut (&mut d).take(w.read_pos), &mut io::sink()) {
+                    Ok(k) if k == w.read_pos => {}
+                    Ok(k) => {
+                        // Shorter than the saved position: nothing more to read.
+                        w.read_pos = k;
+                        w.offset = w.offset.min(k);
+                    }
+                    Err(source) => {
+                        return ReadOutcome::Failed(SourceError::Gzip {
+                            path: w.path.clone(),
+                            offset: w.read_pos,
+                            source,
+                        })
+                    }
+                }
+                w.decoder = Some(d);
+            }
+            let d = w.decoder.as_mut().expect("just set");
+            return match d.read(buf) {
+                Ok(0) => ReadOutcome::Eof,
+                Ok(n) => {
+                    w.split.push(&buf[..n]);
+                    w.read_pos += n as u64;
+                    w.last_data = Instant::now();
+                    ReadOutcome::Data
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => ReadOutcome::Data,
+                Err(source) => ReadOutcome::Failed(SourceError::Gzip {
+                    path: w.path.clone(),
+                    offset: w.read_pos,
+                    source,
+                }),
+            };
+        }
+        match w.file.read_at(buf, w.read_pos) {
+            Ok(0) => match w.file.metadata() {
+                Ok(m) => {
+                    w.size = m.len();
+                    if m.len() < w.read_pos {
+                        ReadOutcome::Truncated
+                    } else {
+                        ReadOutcome::Eof
+                    }
+                }
+                Err(source) => ReadOutcome::Failed(SourceError::Read {
+                    path: w.path.clone(),
+                    offset: w.read_pos,
+                    source,
+                }),
+            },
+            Ok(n) => {
+                // Read first, then check identity: if the file was truncated and written
+                // again before or during the read, the head has changed and the bytes are
+                // thrown away.
+                match Self::check_identity(w) {
+                    Ok(true) => {}
+                    Ok(false) => return ReadOutcome::Truncated,
+                    Err(source) => {
+                        return ReadOutcome::Failed(SourceError::Read {
+                            path: w.path.clone(),
+                            offset: 0,
+                            source,
+                        })
+                    }
+                }
+                w.split.push(&buf[..n]);
+                w.read_pos += n as u64;
+                w.size = w.size.max(w.read_pos);
+                w.last_data = Instant::now();
+                ReadOutcome::Data
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => ReadOutcome::Data,
+            Err(source) => ReadOutcome::Failed(SourceError::Read {
+                path: w.path.clone(),
+                offset: w.read_pos,
+                source,
+            }),
+        }
+    }
+
+    fn truncated(&mut self, i: usize) {
+        let w = &mut self.watched[i];
+        self.problems.push(SourceError::Truncated {
+            path: w.path.clone(),
+            offset: w.offset,
+        });
+        self.stats.truncations += 1;
+        w.fp = None;
+        w.replaces = None;
+        w.offset = 0;
+        w.read_pos = 0;
+        w.split.clear();
+        w.split.header = self.cfg.header_prefix.as_ref().map(|h| h.as_bytes().to_vec());
+        w.at_startup = false;
+        w.last_data = Instant::now();
+    }
+
+    fn step_one(&mut self, i: usize) -> Step {
+        if self.watched[i].closed {
+            return Step::Nothing;
+        }
+        if self.watched[i].fp.is_none() {
+            let final_ = if self.watched[i].gz {
+                false
+            } else {
+                // The whole content serves as the first line only when it will not grow.
+                let at_end = self.watched[i]
+                    .file
+                    .metadata()
+                    .is_ok_and(|m| m.len() < FINGERPRINT_BYTES as u64);
+                at_end && self.finishing(i)
+            };
+            match self.resolve(i, final_) {
+                Resolve::Resolved => {}
+                Resolve::Closed => return Step::Progress,
+                Resolve::Deferred => return Step::Nothing,
+                Resolve::NotYet => {
+                    if self.finishing(i) {
+                        // No identity and none will come (an empty file): close it.
+                        self.watched[i].closed = true;
+                        self.stats.files_closed += 1;
+                        return Step::Progress;
+                    }
+                    return Step::Nothing;
+                }
+            }
+        }
+        let fp = self.watched[i].fp.expect("resolved");
+        let origin = Origin::File {
+            path: self.watched[i].path.clone(),
+            fingerprint: fp,
+        };
+        let mut batch = Batch::new(origin);
+        let start = self.watched[i].offset;
+        let lim = self.limits;
+        let mut consumed = self.watched[i].split.take_lines(&mut batch, &lim);
+        let mut close = false;
+        let mut complete = false;
+        let mut reads = 0;
+        while batch.len() < lim.max_batch_lines
+            && batch.bytes() < lim.max_batch_bytes
+            && !self.watched[i].split.has_line()
+            && reads < 4
+        {
+            reads += 1;
+            match self.read_more(i) {
+                ReadOutcome::Data => {
+                    consumed += self.watched[i].split.take_lines(&mut batch, &lim);
+                }
+                ReadOutcome::Eof => {
+                    let w = &self.watched[i];
+                    if w.gz || self.finishing(i) {
+                        consumed += self.watched[i].split.take_rest(&mut batch, &lim);
+                        close = true;
+                        complete = self.watched[i].gz;
+                    }
+                    break;
+                }
+                ReadOutcome::Truncated => {
+                    if batch.is_empty() && consumed == 0 {
+                        self.truncated(i);
+                        return Step::Progress;
+                    }
+                    // Deliver what was taken before; the truncation is seen again next time.
+                    break;
+                }
+                ReadOutcome::Failed(e) => {
+                    let w = &mut self.watched[i];
+                    if w.gz {
+                        // Deliver the complete lines decoded before the error; the rest
+                        // is tried again when the file changes.
+                        consumed += w.split.take_lines(&mut batch, &lim);
+                        w.split.clear();
+                    }
+                    self.fail(i, e);
+                    break;
+                }
+            }
+        }
+        let fp = self.watched[i].fp.unwrap_or(fp);
+        let w = &mut self.watched[i];
+        w.offset += consumed;
+        let had_replaces = w.replaces.is_some();
+        if batch.is_empty() && consumed == 0 && !had_replaces && !close {
+            if w.closed {
+                return Step::Progress;
+            }
+            return Step::Nothing;
+        }
+        let position = FilePosition {
+            offset: w.offset,
+            path: w.path.clone(),
+            size: if w.gz { w.size } else { w.size.max(w.offset) },
+            compressed: w.gz,
+            complete,
+        };
+        let replaces = w.replaces.take();
+        if let Some(r) = replaces {
+            self.known.remove(&r);
+            self.last_seen.remove(&r);
+        }
+        self.known.insert(fp, position.clone());
+        self.last_seen.insert(fp, Instant::now());
+        batch.set_offsets(start, w.offset);
+        batch.push_position(PositionUpdate {
+            fingerprint: fp,
+            position,
+            replaces,
+        });
+        batch.set_origin(Origin::File {
+            path: w.path.clone(),
+            fingerprint: fp,
+        });
+        self.stats.lines += batch.len() as u64;
+        self.stats.truncated_lines += batch.truncated().len() as u64;
+        if close && !w.closed {
+            w.closed = true;
+            self.stats.files_closed += 1;
+            if complete {
+                self.done_gz.insert(w.id, (w.size, fp));
+            }
+        }
+        Step::Batch(batch)
+    }
+}
+
+/// Offset after the last `\n` of the first `size` bytes of a file (0 if none).
+fn last_line_end(file: &File, size: u64) -> io::Result<u64> {
+    let mut end = size;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let len = (end - start) as usize;
+        let n = file.read_at(&mut buf[..len], start)?;
+        if let Some(i) = memchr::memrchr(b'\n', &buf[..n]) {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+impl Source for FileSource {
+    fn poll(&mut self, timeout: Duration) -> Poll {
+        FileSource::poll(self, timeout)
+    }
+
+    fn take_problems(&mut self) -> Vec<SourceError> {
+        FileSource::take_problems(self)
+    }
+}
