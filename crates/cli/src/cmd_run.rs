@@ -21,9 +21,9 @@ use anyhow::{bail, Context};
 use crossbeam_channel::{Receiver, Sender};
 use hitstream_format::{detect, FormatSpec, Outcome, Parser, Record};
 use hitstream_source::{
-    spool, Batch, Checkpoint, FileSource, FileSourceConfig, LineLimits, Poll, Source,
-    SourceError, SpoolConfig, SpoolWriter, Spooler, StreamSource, SyslogConfig, SyslogSource,
-    TcpConfig, TcpSource,
+    spool, Batch, Checkpoint, FileSource, FileSourceConfig, LineLimits, Poll, Source, SourceError,
+    SpoolConfig, SpoolWriter, Spooler, StreamSource, SyslogConfig, SyslogSource, TcpConfig,
+    TcpSource,
 };
 use hitstream_window::{Alert, BatchSpec, Engine, EngineConfig, LateLine, PaneBatch, WindowResult};
 
@@ -288,9 +288,16 @@ fn load_checkpoint(dir: &Path) -> anyhow::Result<Option<(Checkpoint, Counters, E
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading checkpoint `{}`", path.display())),
+        Err(e) => {
+            return Err(e).with_context(|| format!("reading checkpoint `{}`", path.display()))
+        }
     };
-    let bad = || anyhow::anyhow!("checkpoint `{}` is damaged or from another version", path.display());
+    let bad = || {
+        anyhow::anyhow!(
+            "checkpoint `{}` is damaged or from another version",
+            path.display()
+        )
+    };
     let rest = bytes.strip_prefix(CHECKPOINT_MAGIC).ok_or_else(bad)?;
     if rest.len() < 8 {
         return Err(bad());
@@ -361,7 +368,11 @@ fn open_sources(cfg: &Config, positions: &Checkpoint) -> anyhow::Result<Opened> 
                             })?) as Box<dyn Source>)
                         })
                     };
-                let kind = if s.kind == SourceKind::Tcp { "tcp" } else { "syslog" };
+                let kind = if s.kind == SourceKind::Tcp {
+                    "tcp"
+                } else {
+                    "syslog"
+                };
                 match &s.spool {
                     Some(dir) => {
                         let src = net().with_context(|| format!("listening on {addr}"))?;
@@ -456,9 +467,10 @@ fn parse_job(parser: &Parser, job: &Job) -> JobDone {
     for i in job.from..job.to {
         let line = job.batch.line(i).unwrap_or(b"");
         match parser.parse(line, &mut rec) {
-            Outcome::Rejected(r) => {
-                rejects.push((format!("{}\t{}", r.code(), parser.explain(&r)), line.to_vec()))
-            }
+            Outcome::Rejected(r) => rejects.push((
+                format!("{}\t{}", r.code(), parser.explain(&r)),
+                line.to_vec(),
+            )),
             o => {
                 if matches!(o, Outcome::Ok) {
                     ok += 1;
@@ -554,7 +566,8 @@ impl Sinks {
                 f,
                 "{}\t{}\t",
                 l.reason.code(),
-                l.event_time.map_or("-".to_string(), hitstream_window::rfc3339)
+                l.event_time
+                    .map_or("-".to_string(), hitstream_window::rfc3339)
             )?;
             f.write_all(&l.line)?;
             f.write_all(b"\n")?;
@@ -573,9 +586,14 @@ impl Sinks {
     }
 
     fn flush(&mut self) -> anyhow::Result<()> {
-        for w in [&mut self.jsonl, &mut self.alerts, &mut self.late, &mut self.rejects]
-            .into_iter()
-            .flatten()
+        for w in [
+            &mut self.jsonl,
+            &mut self.alerts,
+            &mut self.late,
+            &mut self.rejects,
+        ]
+        .into_iter()
+        .flatten()
         {
             w.flush()?;
         }
@@ -595,7 +613,12 @@ struct Pending {
 /// Runs `hitstream run`.
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let cfg = effective_config(&a, false)?;
-    run_pipeline(&cfg, a.threads, Vec::new(), Arc::new(AtomicBool::new(false)))
+    run_pipeline(
+        &cfg,
+        a.threads,
+        Vec::new(),
+        Arc::new(AtomicBool::new(false)),
+    )
 }
 
 /// A source built by the caller (the demo's generator), with its name.
@@ -879,7 +902,8 @@ fn coordinate(
             if applied_any {
                 continue;
             }
-            let can_take_input = queue.len() < 2 && ended < source_count && !stop.load(Ordering::SeqCst);
+            let can_take_input =
+                queue.len() < 2 && ended < source_count && !stop.load(Ordering::SeqCst);
             let wait = Duration::from_millis(50);
             crossbeam_channel::select! {
                 recv(done_rx) -> d => {
@@ -933,7 +957,11 @@ fn coordinate(
     result
 }
 
-fn emit(out: hitstream_window::Output, counters: &mut Counters, sinks: &mut Sinks) -> anyhow::Result<()> {
+fn emit(
+    out: hitstream_window::Output,
+    counters: &mut Counters,
+    sinks: &mut Sinks,
+) -> anyhow::Result<()> {
     for w in &out.windows {
         counters.windows += 1;
         sinks.window(w)?;
@@ -951,7 +979,9 @@ fn emit(out: hitstream_window::Output, counters: &mut Counters, sinks: &mut Sink
 
 fn make_parser(format: &str, first: &Batch) -> anyhow::Result<Parser> {
     if !format.trim().eq_ignore_ascii_case("auto") {
-        return Ok(Parser::new(FormatSpec::from_str_any(format).context("format")?));
+        return Ok(Parser::new(
+            FormatSpec::from_str_any(format).context("format")?,
+        ));
     }
     match detect(first.lines().take(200)) {
         Some(d) => {

@@ -245,9 +245,8 @@ impl Config {
 
     /// Parses config text without the cross-field checks (flags may still add sources).
     pub fn parse_unchecked(text: &str, name: &str) -> anyhow::Result<Config> {
-        toml::from_str(text).map_err(|e| {
-            anyhow::anyhow!("in config file `{name}`: {}", e.to_string().trim_end())
-        })
+        toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("in config file `{name}`: {}", e.to_string().trim_end()))
     }
 
     /// Cross-field checks serde cannot express.

@@ -16,7 +16,10 @@ fn list(items: &[KeyCount]) -> String {
 }
 
 fn clip(s: &str, max: usize) -> String {
-    let clean: String = s.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
     if clean.chars().count() <= max {
         clean
     } else {
@@ -68,7 +71,12 @@ pub fn render_window(w: &WindowResult) -> String {
         let _ = writeln!(s, "   errors       {}", list(&w.top_error_endpoints));
     }
     if let (Some(p50), Some(p99)) = (w.size.p50, w.size.p99) {
-        let _ = write!(s, "   size p50 {} p99 {}", human_bytes(p50), human_bytes(p99));
+        let _ = write!(
+            s,
+            "   size p50 {} p99 {}",
+            human_bytes(p50),
+            human_bytes(p99)
+        );
         if let (Some(t50), Some(t99)) = (w.request_time_us.p50, w.request_time_us.p99) {
             let _ = write!(
                 s,
