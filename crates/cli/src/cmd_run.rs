@@ -585,6 +585,16 @@ impl Sinks {
         Ok(())
     }
 
+    /// A note for the user: on stderr, or in the live view's footer when it is up.
+    fn note(&mut self, msg: String) {
+        match &self.ui {
+            Some(ui) => {
+                let _ = ui.send(UiEvent::Message(msg));
+            }
+            None => eprintln!("{msg}"),
+        }
+    }
+
     fn flush(&mut self) -> anyhow::Result<()> {
         for w in [
             &mut self.jsonl,
@@ -717,6 +727,17 @@ pub fn run_pipeline(
         s.stop();
     }
     if let Some(ui) = &sinks.ui {
+        // The last frame shows the final counts.
+        let _ = ui.send(UiEvent::Stats(RunStats {
+            lines: counters.lines,
+            ok: counters.ok,
+            degraded: counters.degraded,
+            rejected: counters.rejected,
+            late: counters.late,
+            lines_per_sec: 0.0,
+            watermark: engine.watermark(),
+            sources: sources_desc.clone(),
+        }));
         let _ = ui.send(UiEvent::End);
     }
     sinks.ui = None;
@@ -784,20 +805,45 @@ fn coordinate(
     let mut last_stats = Instant::now();
     let mut rate_lines = counters.lines;
     let idle = cfg.window.idle_timeout;
+    let needs_detection = cfg.format.trim().eq_ignore_ascii_case("auto");
+    let mut first_input: Option<Instant> = None;
     let result = (|| -> anyhow::Result<()> {
         loop {
             // 1. Hand out jobs while the engine can give specs.
             while next_create < engine.next_seq() + in_flight {
-                let Some((batch, from)) = queue.front_mut() else {
+                if queue.is_empty() {
                     break;
-                };
+                }
                 let p = match &parser {
                     Some(p) => p.clone(),
                     None => {
-                        let p = Arc::new(make_parser(&cfg.format, batch)?);
+                        // Detection wants a fair sample: wait (briefly) for a few lines.
+                        let queued: usize = queue.iter().map(|(b, _)| b.len()).sum();
+                        let waited = first_input.is_some_and(|t| t.elapsed() >= DETECT_WAIT);
+                        if needs_detection
+                            && queued < DETECT_LINES
+                            && !waited
+                            && ended < source_count
+                            && !stop.load(Ordering::SeqCst)
+                        {
+                            break;
+                        }
+                        let sample: Vec<&[u8]> = queue
+                            .iter()
+                            .flat_map(|(b, _)| b.lines())
+                            .take(DETECT_LINES)
+                            .collect();
+                        let (made, note) = make_parser(&cfg.format, &sample)?;
+                        if let Some(note) = note {
+                            sinks.note(note);
+                        }
+                        let p = Arc::new(made);
                         parser = Some(p.clone());
                         p
                     }
+                };
+                let Some((batch, from)) = queue.front_mut() else {
+                    break;
                 };
                 let to = (*from + JOB_LINES).min(batch.len());
                 let spec = engine.spec(next_create).expect("spec within in_flight");
@@ -902,8 +948,10 @@ fn coordinate(
             if applied_any {
                 continue;
             }
-            let can_take_input =
-                queue.len() < 2 && ended < source_count && !stop.load(Ordering::SeqCst);
+            // Before the format is known, keep reading so detection gets its sample.
+            let can_take_input = (queue.len() < 2 || parser.is_none())
+                && ended < source_count
+                && !stop.load(Ordering::SeqCst);
             let wait = Duration::from_millis(50);
             crossbeam_channel::select! {
                 recv(done_rx) -> d => {
@@ -915,6 +963,7 @@ fn coordinate(
                     match m {
                         Ok(SourceMsg::Batch(b)) => {
                             last_input = Instant::now();
+                            first_input.get_or_insert(last_input);
                             let b = Arc::new(b);
                             if b.is_empty() {
                                 pending.push_back(Pending { batch: b, last_seq: next_create.saturating_sub(1) });
@@ -924,11 +973,7 @@ fn coordinate(
                         }
                         Ok(SourceMsg::End) => ended += 1,
                         Ok(SourceMsg::Problem(i, e)) => {
-                            let msg = format!("source {}: {e}", i + 1);
-                            match &sinks.ui {
-                                Some(ui) => { let _ = ui.send(UiEvent::Message(msg)); }
-                                None => eprintln!("warning: {msg}"),
-                            }
+                            sinks.note(format!("warning: source {}: {e}", i + 1));
                         }
                         Err(_) => ended = source_count,
                     }
@@ -977,17 +1022,20 @@ fn emit(
     Ok(())
 }
 
-fn make_parser(format: &str, first: &Batch) -> anyhow::Result<Parser> {
+/// Lines `--format auto` looks at, and how long it waits for them.
+const DETECT_LINES: usize = 200;
+const DETECT_WAIT: Duration = Duration::from_secs(1);
+
+/// The parser for the configured format, and what detection chose (to tell the user).
+fn make_parser(format: &str, sample: &[&[u8]]) -> anyhow::Result<(Parser, Option<String>)> {
     if !format.trim().eq_ignore_ascii_case("auto") {
-        return Ok(Parser::new(
-            FormatSpec::from_str_any(format).context("format")?,
+        return Ok((
+            Parser::new(FormatSpec::from_str_any(format).context("format")?),
+            None,
         ));
     }
-    match detect(first.lines().take(200)) {
-        Some(d) => {
-            eprintln!("{}", d.describe());
-            Ok(Parser::new(d.spec))
-        }
+    match detect(sample.iter().copied()) {
+        Some(d) => Ok((Parser::new(d.spec.clone()), Some(d.describe()))),
         None => bail!(
             "--format auto: no preset parses the first lines; give the format with --format \
              (an nginx log_format or Apache LogFormat string)"

@@ -1,10 +1,10 @@
 //! The `hitstream run` configuration file (TOML). Every field is documented in
 //! docs/config.md; unknown fields are refused with the file, line and field named.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use serde::Deserialize;
 
 fn yes() -> bool {
@@ -229,14 +229,8 @@ impl Default for CheckpointConfig {
 }
 
 impl Config {
-    /// Reads and checks a config file.
-    pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config file `{}`", path.display()))?;
-        Config::parse(&text, &path.display().to_string())
-    }
-
     /// Parses and checks config text; `name` is used in messages.
+    #[cfg(test)]
     pub fn parse(text: &str, name: &str) -> anyhow::Result<Config> {
         let cfg = Config::parse_unchecked(text, name)?;
         cfg.check(name)?;
@@ -288,7 +282,7 @@ impl Config {
             bail!("in config file `{name}`: field `window.size` must be more than 0");
         }
         if let Some(sl) = w.slide {
-            if sl.is_zero() || sl > w.size || w.size.as_millis() % sl.as_millis() != 0 {
+            if sl.is_zero() || sl > w.size || !w.size.as_millis().is_multiple_of(sl.as_millis()) {
                 bail!(
                     "in config file `{name}`: field `window.slide` must divide `window.size` \
                      (size {}, slide {})",
@@ -301,14 +295,6 @@ impl Config {
             bail!("in config file `{name}`: field `window.top` must be at least 1");
         }
         Ok(())
-    }
-
-    /// Whether every source ends by itself (files not followed, stdin): the run is then a
-    /// batch job that closes every window at the end and exits.
-    pub fn bounded(&self) -> bool {
-        self.sources
-            .iter()
-            .all(|s| s.kind == SourceKind::Stdin || (s.kind == SourceKind::File && !s.follow))
     }
 }
 
@@ -357,7 +343,6 @@ interval = "5s"
         assert_eq!(c.sources[0].poll_interval, Some(Duration::from_millis(250)));
         assert_eq!(c.sources[1].protocol, SyslogProtocol::Both);
         assert!(c.output.console);
-        assert!(!c.bounded());
     }
 
     #[test]
@@ -393,15 +378,5 @@ interval = "5s"
             assert!(e.contains(needle), "{needle}: {e}");
             assert!(e.contains("x.toml"), "{e}");
         }
-    }
-
-    #[test]
-    fn bounded_runs() {
-        let c = Config::parse(
-            "[[source]]\ntype = \"file\"\npaths = [\"a\"]\nfollow = false\n[[source]]\ntype = \"stdin\"\n",
-            "x",
-        )
-        .unwrap();
-        assert!(c.bounded());
     }
 }

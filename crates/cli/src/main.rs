@@ -3,12 +3,12 @@
 mod cmd_analyze;
 mod cmd_demo;
 mod cmd_gen;
+mod cmd_replay;
 mod cmd_run;
 mod config;
 mod console;
 mod input;
 mod output;
-#[path = "tui_stub.rs"]
 mod tui;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +29,8 @@ enum Command {
     Run(cmd_run::RunArgs),
     /// A complete local pipeline on generated traffic: windows and alerts as they happen.
     Demo(cmd_demo::DemoArgs),
+    /// Send a real log to stdout or a TCP address at its original pacing, sped up.
+    Replay(cmd_replay::ReplayArgs),
     /// Generate realistic synthetic access logs.
     Gen(cmd_gen::GenArgs),
 }
@@ -50,6 +52,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Analyze(a) => cmd_analyze::run(a),
         Command::Run(a) => cmd_run::run(a),
         Command::Demo(a) => cmd_demo::run(a),
+        Command::Replay(a) => cmd_replay::run(a),
         Command::Gen(a) => cmd_gen::run(a),
     }
 }

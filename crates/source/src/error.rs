@@ -50,7 +50,9 @@ pub enum SourceError {
     },
     /// A `.gz` file is corrupt or ends early (still being written, or cut). Lines before
     /// `offset` were delivered; in follow mode the file is tried again when its size changes.
-    #[error("`{path}`: corrupt or incomplete gzip data after {offset} decompressed bytes: {source}")]
+    #[error(
+        "`{path}`: corrupt or incomplete gzip data after {offset} decompressed bytes: {source}"
+    )]
     Gzip {
         /// The file.
         path: PathBuf,

@@ -227,7 +227,8 @@ struct Watched {
     read_pos: u64,
     split: Splitter,
     gone: bool,
-    at_startup: bool,
+    /// Size when found by the first expansion of the patterns (for [`StartAt::End`]).
+    startup_size: Option<u64>,
     last_data: Instant,
     /// Size on disk at the last look.
     size: u64,
@@ -429,7 +430,12 @@ impl FileSource {
             }
             match self.step() {
                 Step::Batch(b) => return Poll::Batch(b),
-                Step::Progress => continue,
+                Step::Progress => {
+                    if self.cfg.follow && Instant::now() >= deadline {
+                        return Poll::Idle;
+                    }
+                    continue;
+                }
                 Step::Nothing => {}
             }
             if !self.cfg.follow {
@@ -451,6 +457,18 @@ impl FileSource {
         }
     }
 
+    /// Records a problem found while expanding the patterns, once per path (they would
+    /// otherwise repeat at every expansion).
+    fn report_once(&mut self, e: SourceError) {
+        let key = match &e {
+            SourceError::Open { path, .. } => path.to_string_lossy().into_owned(),
+            other => other.to_string(),
+        };
+        if self.missing_reported.insert(key) {
+            self.problems.push(e);
+        }
+    }
+
     fn excluded(&self, p: &Path) -> bool {
         self.excludes.iter().any(|e| e.matches_path(p))
     }
@@ -460,7 +478,8 @@ impl FileSource {
         let first = self.last_scan.is_none();
         self.last_scan = Some(now);
         let mut found: Vec<(PathBuf, Metadata)> = Vec::new();
-        for pat in &self.cfg.include {
+        let include = self.cfg.include.clone();
+        for pat in &include {
             if is_pattern(pat) {
                 let Ok(paths) = glob::glob(pat) else { continue };
                 for entry in paths {
@@ -468,11 +487,13 @@ impl FileSource {
                         Ok(p) => match fs::metadata(&p) {
                             Ok(m) => found.push((p, m)),
                             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                            Err(source) => self.problems.push(SourceError::Open { path: p, source }),
+                            Err(source) => {
+                                self.problems.push(SourceError::Open { path: p, source })
+                            }
                         },
                         Err(e) => {
                             let path = e.path().to_path_buf();
-                            self.problems.push(SourceError::Open {
+                            self.report_once(SourceError::Open {
                                 path,
                                 source: e.into(),
                             })
@@ -488,7 +509,7 @@ impl FileSource {
                             self.problems.push(SourceError::NotFound { path: p });
                         }
                     }
-                    Err(source) => self.problems.push(SourceError::Open { path: p, source }),
+                    Err(source) => self.report_once(SourceError::Open { path: p, source }),
                 }
             }
         }
@@ -532,9 +553,10 @@ impl FileSource {
                 w.gone = true;
             }
         }
-        candidates.sort_by(|a, b| {
-            (a.1.modified().ok(), &a.0).cmp(&(b.1.modified().ok(), &b.0))
-        });
+        // Forget finished and failed files that are no longer there.
+        self.done_gz.retain(|id, _| seen_ids.contains(id));
+        self.failed.retain(|id, _| seen_ids.contains(id));
+        candidates.sort_by(|a, b| (a.1.modified().ok(), &a.0).cmp(&(b.1.modified().ok(), &b.0)));
         for (p, m, id) in candidates {
             self.adopt(p, &m, id, first);
         }
@@ -553,7 +575,11 @@ impl FileSource {
         let gz = path.extension().is_some_and(|e| e == "gz")
             || matches!(file.read_at(&mut magic, 0), Ok(2) if magic == [0x1f, 0x8b]);
         let mut split = Splitter::new();
-        split.header = self.cfg.header_prefix.as_ref().map(|h| h.as_bytes().to_vec());
+        split.header = self
+            .cfg
+            .header_prefix
+            .as_ref()
+            .map(|h| h.as_bytes().to_vec());
         self.stats.files_opened += 1;
         self.watched.push(Watched {
             path,
@@ -567,7 +593,7 @@ impl FileSource {
             read_pos: 0,
             split,
             gone: false,
-            at_startup,
+            startup_size: at_startup.then_some(m.len()),
             last_data: Instant::now(),
             size: m.len(),
             closed: false,
@@ -613,8 +639,7 @@ impl FileSource {
     fn finishing(&self, i: usize) -> bool {
         let w = &self.watched[i];
         !self.cfg.follow
-            || (w.gone
-                && w.last_data.elapsed() >= Duration::from_millis(self.cfg.rotate_wait_ms))
+            || (w.gone && w.last_data.elapsed() >= Duration::from_millis(self.cfg.rotate_wait_ms))
     }
 
     fn head(w: &Watched) -> io::Result<(Vec<u8>, bool)> {
@@ -646,9 +671,23 @@ impl FileSource {
                 let w = &self.watched[i];
                 if w.gz {
                     // An incomplete .gz: wait until it changes.
-                    self.fail(i, SourceError::Gzip { path: w.path.clone(), offset: 0, source });
+                    self.fail(
+                        i,
+                        SourceError::Gzip {
+                            path: w.path.clone(),
+                            offset: 0,
+                            source,
+                        },
+                    );
                 } else {
-                    self.fail(i, SourceError::Read { path: w.path.clone(), offset: 0, source });
+                    self.fail(
+                        i,
+                        SourceError::Read {
+                            path: w.path.clone(),
+                            offset: 0,
+                            source,
+                        },
+                    );
                 }
                 return Resolve::Closed;
             }
@@ -658,7 +697,10 @@ impl FileSource {
             if w.gz && gz_end {
                 // An empty .gz: look again only if it changes.
                 let (id, size) = (w.id, w.size);
-                self.failed.insert(id, (size, w.file.metadata().ok().and_then(|m| m.modified().ok())));
+                self.failed.insert(
+                    id,
+                    (size, w.file.metadata().ok().and_then(|m| m.modified().ok())),
+                );
                 self.watched[i].closed = true;
                 self.stats.files_closed += 1;
                 return Resolve::Closed;
@@ -682,10 +724,11 @@ impl FileSource {
         } else if let Some(p) = alt.and_then(|a| self.known.get(&a)) {
             (p.offset, alt, Some(p.clone()))
         } else {
-            let off = if self.cfg.start_at == StartAt::End && w.at_startup && !w.gz {
-                last_line_end(&w.file, size).unwrap_or(0)
-            } else {
-                0
+            let off = match w.startup_size {
+                Some(at_start) if self.cfg.start_at == StartAt::End && !w.gz => {
+                    last_line_end(&w.file, at_start.min(size)).unwrap_or(0)
+                }
+                _ => 0,
             };
             (off, None, None)
         };
@@ -748,8 +791,8 @@ impl FileSource {
             Fingerprint::FirstLine(_) => {
                 // A short file without `\n` read at its end was identified by its whole
                 // content.
-                let now = Fingerprint::first_line(&head)
-                    .or_else(|| Fingerprint::from_head(&head, true));
+                let now =
+                    Fingerprint::first_line(&head).or_else(|| Fingerprint::from_head(&head, true));
                 if now != Some(fp) {
                     return Ok(false);
                 }
@@ -871,8 +914,12 @@ impl FileSource {
         w.offset = 0;
         w.read_pos = 0;
         w.split.clear();
-        w.split.header = self.cfg.header_prefix.as_ref().map(|h| h.as_bytes().to_vec());
-        w.at_startup = false;
+        w.split.header = self
+            .cfg
+            .header_prefix
+            .as_ref()
+            .map(|h| h.as_bytes().to_vec());
+        w.startup_size = None;
         w.last_data = Instant::now();
     }
 

@@ -165,7 +165,10 @@ mod tests {
 
     #[test]
     fn text_round_trip() {
-        for f in [Fingerprint::Head(0xdead_beef), Fingerprint::FirstLine(u64::MAX)] {
+        for f in [
+            Fingerprint::Head(0xdead_beef),
+            Fingerprint::FirstLine(u64::MAX),
+        ] {
             let s = f.to_string();
             assert_eq!(s.parse::<Fingerprint>().unwrap(), f);
             let j = serde_json::to_string(&f).unwrap();

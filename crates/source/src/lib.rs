@@ -87,7 +87,9 @@ pub use fingerprint::{BadFingerprint, Fingerprint, FINGERPRINT_BYTES};
 pub use net::{NetStats, TcpConfig, TcpSource};
 pub use spool::{FsyncPolicy, SpoolConfig, SpoolWriter, Spooler};
 pub use stream::{LineLimits, StreamSource};
-pub use syslog::{Malformed, SyslogConfig, SyslogMessage, SyslogProtocol, SyslogReject, SyslogSource};
+pub use syslog::{
+    Malformed, SyslogConfig, SyslogMessage, SyslogProtocol, SyslogReject, SyslogSource,
+};
 
 /// What [`Source::poll`] returns.
 #[derive(Debug)]

@@ -150,10 +150,11 @@ pub(crate) fn bind_tcp(addr: &str) -> Result<TcpListener, SourceError> {
         addr: addr.to_string(),
         source,
     })?;
-    l.set_nonblocking(true).map_err(|source| SourceError::Bind {
-        addr: addr.to_string(),
-        source,
-    })?;
+    l.set_nonblocking(true)
+        .map_err(|source| SourceError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
     Ok(l)
 }
 
@@ -279,7 +280,9 @@ fn read_connection<F: Framer>(
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             Err(source) => {
                 // A reset connection: deliver what is complete, count the error.

@@ -8,7 +8,7 @@
 //! the segments with a [`FileSource`](crate::FileSource) like any log file, with
 //! checkpointed positions. From the spool on, delivery is exactly-once like files; what is
 //! lost on a crash is only what had not yet been fsynced (nothing that was appended under
-//! [`FsyncPolicy::EveryBatch`], at most one interval under [`FsyncPolicy::Interval`]) and what
+//! [`FsyncPolicy::EveryBatch`], at most one interval under [`FsyncPolicy::IntervalMs`]) and what
 //! was still in socket buffers. Neither TCP-netcat nor syslog has acknowledgements, so the
 //! sender cannot know either way.
 //!
@@ -375,12 +375,10 @@ impl SpoolWriter {
         if !self.dirty {
             return Ok(());
         }
-        self.file
-            .sync_data()
-            .map_err(|source| SourceError::Spool {
-                path: self.path.clone(),
-                source,
-            })?;
+        self.file.sync_data().map_err(|source| SourceError::Spool {
+            path: self.path.clone(),
+            source,
+        })?;
         if let Some(m) = &self.malformed {
             m.sync_data().map_err(|source| SourceError::Spool {
                 path: self.cfg.dir.join("malformed.log"),
@@ -412,7 +410,10 @@ pub struct Spooler {
 impl Spooler {
     /// Starts spooling `source` into `writer`. A failed append is retried (the source is
     /// not polled meanwhile, so senders are pushed back) and reported.
-    pub fn spawn<S: Source + 'static>(mut source: S, mut writer: SpoolWriter) -> Result<Spooler, SourceError> {
+    pub fn spawn<S: Source + 'static>(
+        mut source: S,
+        mut writer: SpoolWriter,
+    ) -> Result<Spooler, SourceError> {
         let stop = Arc::new(AtomicBool::new(false));
         let lines = Arc::new(AtomicU64::new(0));
         let problems = Arc::new(Mutex::new(Vec::new()));
@@ -517,7 +518,8 @@ mod tests {
         cfg.segment_bytes = 100;
         let mut w = SpoolWriter::open(cfg.clone()).unwrap();
         for i in 0..10 {
-            w.append(&batch(&[&format!("line {i} of the spool test")])).unwrap();
+            w.append(&batch(&[&format!("line {i} of the spool test")]))
+                .unwrap();
         }
         let segs = segments(dir.path()).unwrap();
         assert!(segs.len() > 2, "{segs:?}");

@@ -141,8 +141,7 @@ fn nil(t: &[u8]) -> Option<&[u8]> {
 }
 
 const MONTHS: [&[u8; 3]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-    b"Dec",
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
 fn num2(t: &[u8]) -> Option<u32> {
@@ -214,8 +213,11 @@ fn bsd_timestamp(s: &[u8]) -> Option<(&[u8], &[u8])> {
     }
 }
 
+/// An RFC 3164 tag, its pid, and the message after it.
+type Tagged<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8]);
+
 /// Splits an RFC 3164 tag (`nginx:` or `nginx[123]:`) off the start of `s`.
-fn bsd_tag(s: &[u8]) -> Option<(&[u8], Option<&[u8]>, &[u8])> {
+fn bsd_tag(s: &[u8]) -> Option<Tagged<'_>> {
     let end = s.iter().position(|&b| b == b':' || b == b' ')?;
     if s[end] != b':' || end == 0 || end > 48 {
         return None;
@@ -270,9 +272,7 @@ pub fn parse(frame: &[u8]) -> Result<SyslogMessage<'_>, SyslogReject> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return Err(SyslogReject::InvalidPri);
     }
-    let pri: u32 = digits
-        .iter()
-        .fold(0, |a, &d| a * 10 + u32::from(d - b'0'));
+    let pri: u32 = digits.iter().fold(0, |a, &d| a * 10 + u32::from(d - b'0'));
     if pri > 191 {
         return Err(SyslogReject::InvalidPri);
     }
@@ -406,7 +406,10 @@ pub(crate) fn next_frame(b: &[u8], max: usize, eof: bool) -> Frame {
             };
         }
         if eof {
-            return Frame::Truncated { start, end: b.len() };
+            return Frame::Truncated {
+                start,
+                end: b.len(),
+            };
         }
         return Frame::More;
     }
@@ -444,7 +447,13 @@ fn deliver(frame: &[u8], peer: Option<SocketAddr>, lim: &Limits, out: &mut Batch
     }
 }
 
-fn reject(frame: &[u8], reason: SyslogReject, peer: Option<SocketAddr>, lim: &Limits, out: &mut Batch) {
+fn reject(
+    frame: &[u8],
+    reason: SyslogReject,
+    peer: Option<SocketAddr>,
+    lim: &Limits,
+    out: &mut Batch,
+) {
     let raw = &frame[..frame.len().min(lim.max_line_bytes)];
     out.push_malformed(Malformed {
         peer,
@@ -526,16 +535,34 @@ impl SyslogFramer {
                 }
                 Frame::Truncated { start, end } => {
                     let raw = &b[start..end];
-                    reject(raw, SyslogReject::TruncatedFrame, Some(self.peer), &self.limits, out);
+                    reject(
+                        raw,
+                        SyslogReject::TruncatedFrame,
+                        Some(self.peer),
+                        &self.limits,
+                        out,
+                    );
                     self.start = self.buf.len();
                 }
                 Frame::TooLong { start, end, skip } => {
-                    reject(&b[start..end], SyslogReject::FrameTooLong, Some(self.peer), &self.limits, out);
+                    reject(
+                        &b[start..end],
+                        SyslogReject::FrameTooLong,
+                        Some(self.peer),
+                        &self.limits,
+                        out,
+                    );
                     self.skip = skip;
                 }
                 Frame::TooLongLine => {
                     let keep = &b[..self.max_frame.min(b.len())];
-                    reject(keep, SyslogReject::FrameTooLong, Some(self.peer), &self.limits, out);
+                    reject(
+                        keep,
+                        SyslogReject::FrameTooLong,
+                        Some(self.peer),
+                        &self.limits,
+                        out,
+                    );
                     self.start = self.buf.len();
                     self.skip_line = true;
                 }
@@ -715,7 +742,9 @@ fn udp_loop(sock: UdpSocket, local: SocketAddr, lim: Limits, hub: &Hub, tx: &Syn
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             Err(source) => {
                 hub.problem(SourceError::Network {
@@ -825,7 +854,10 @@ mod tests {
             (b"<13>Nov 21 23:12:01 host tag:", EmptyMessage),
             (b"<13>1 yesterday h a p m - x", BadTimestamp),
             (b"<13>1 2024-11-21T23:12:01Z h a", MissingField("PROCID")),
-            (b"<13>1 2024-11-21T23:12:01Z h a p m [unclosed x", BadStructuredData),
+            (
+                b"<13>1 2024-11-21T23:12:01Z h a p m [unclosed x",
+                BadStructuredData,
+            ),
             (b"<13>1 2024-11-21T23:12:01Z h a p m x", BadStructuredData),
             (b"<13>1 2024-11-21T23:12:01Z h a p m -", EmptyMessage),
         ];
@@ -834,7 +866,9 @@ mod tests {
         }
     }
 
-    fn frames(chunks: &[&[u8]], max: usize) -> (Vec<Vec<u8>>, Vec<(SyslogReject, Vec<u8>)>) {
+    type Framed = (Vec<Vec<u8>>, Vec<(SyslogReject, Vec<u8>)>);
+
+    fn frames(chunks: &[&[u8]], max: usize) -> Framed {
         let lim = LineLimits::default().limits();
         let mut f = SyslogFramer::new("127.0.0.1:9".parse().unwrap(), lim, max);
         let mut out = Batch::new(Origin::Stream { name: "t".into() });
@@ -866,7 +900,12 @@ mod tests {
             let (lines, bad) = frames(&[&stream[..cut], &stream[cut..]], 1000);
             assert_eq!(
                 lines,
-                vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec(), b"four".to_vec()],
+                vec![
+                    b"one".to_vec(),
+                    b"two".to_vec(),
+                    b"three".to_vec(),
+                    b"four".to_vec()
+                ],
                 "cut at {cut}"
             );
             assert!(bad.is_empty());
@@ -877,7 +916,10 @@ mod tests {
     fn tcp_framing_errors_are_kept() {
         let (lines, bad) = frames(&[b"garbage line\n<13>Nov 21 23:12:01 h t: ok\n"], 1000);
         assert_eq!(lines, vec![b"ok".to_vec()]);
-        assert_eq!(bad, vec![(SyslogReject::MissingPri, b"garbage line".to_vec())]);
+        assert_eq!(
+            bad,
+            vec![(SyslogReject::MissingPri, b"garbage line".to_vec())]
+        );
         // Octet count larger than the limit: the start is kept, the rest skipped.
         let mut s = b"40 <13>Nov 21 23:12:01 h t: 0123456789abcde".to_vec();
         s.extend_from_slice(b"<13>Nov 21 23:12:01 h t: next\n");

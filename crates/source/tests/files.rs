@@ -14,7 +14,11 @@ use hitstream_source::{
 };
 
 fn append(p: &Path, s: &str) {
-    let mut f = OpenOptions::new().create(true).append(true).open(p).unwrap();
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .unwrap();
     f.write_all(s.as_bytes()).unwrap();
 }
 
@@ -56,9 +60,11 @@ fn non_follow_reads_plain_and_gz_once_oldest_first_with_last_partial_line() {
 fn missing_literal_path_is_reported_in_non_follow_mode() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("nope.log");
-    let mut src =
-        FileSource::new(FileSourceConfig::new([p.to_string_lossy()]).follow(false), &Checkpoint::new())
-            .unwrap();
+    let mut src = FileSource::new(
+        FileSourceConfig::new([p.to_string_lossy()]).follow(false),
+        &Checkpoint::new(),
+    )
+    .unwrap();
     assert!(matches!(src.poll(Duration::from_secs(1)), Poll::End));
     let problems = src.take_problems();
     assert!(
@@ -82,29 +88,46 @@ fn follow_rename_rotation_reads_old_file_to_its_end_then_the_new_one() {
     let mut src = FileSource::new(fast(&d.join("access.log*")), &Checkpoint::new()).unwrap();
     let mut cp = Checkpoint::new();
     let mut got = Vec::new();
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| g.len() >= 20);
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| {
+        g.len() >= 20
+    });
     // The writer still holds the old file after the rename (as nginx does until USR1).
     let mut old = OpenOptions::new().append(true).open(&log).unwrap();
     fs::rename(&log, d.join("access.log.1")).unwrap();
     old.write_all(block(20, 30).as_bytes()).unwrap();
     append(&log, &block(30, 40));
     old.write_all(block(40, 45).as_bytes()).unwrap();
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| g.len() >= 45);
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| {
+        g.len() >= 45
+    });
     let mut n = numbers(&got);
     let old_fp = got[0].fp;
-    let old_file: Vec<u64> = got.iter().filter(|g| g.fp == old_fp).map(|g| number_of(&g.text)).collect();
+    let old_file: Vec<u64> = got
+        .iter()
+        .filter(|g| g.fp == old_fp)
+        .map(|g| number_of(&g.text))
+        .collect();
     assert_eq!(old_file, (0..30).chain(40..45).collect::<Vec<_>>());
     n.sort();
     assert_eq!(n, (0..45).collect::<Vec<_>>());
     // logrotate compresses the old file later: recognised, not read again.
-    fs::write(d.join("access.log.2.gz"), gzip(&fs::read(d.join("access.log.1")).unwrap())).unwrap();
+    fs::write(
+        d.join("access.log.2.gz"),
+        gzip(&fs::read(d.join("access.log.1")).unwrap()),
+    )
+    .unwrap();
     fs::remove_file(d.join("access.log.1")).unwrap();
     append(&log, &block(45, 50));
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(3), |_| false);
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(3), |_| {
+        false
+    });
     let mut n = numbers(&got);
     n.sort();
     assert_eq!(n, (0..50).collect::<Vec<_>>());
-    assert!(cp.files.values().any(|p| p.compressed && p.complete), "{cp:?}");
+    assert!(
+        cp.files.values().any(|p| p.compressed && p.complete),
+        "{cp:?}"
+    );
 }
 
 #[test]
@@ -116,7 +139,9 @@ fn follow_copytruncate_continues_in_the_copy_and_restarts_the_original() {
     let mut src = FileSource::new(fast(&d.join("access.log*")), &Checkpoint::new()).unwrap();
     let mut cp = Checkpoint::new();
     let mut got = Vec::new();
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| g.len() >= 30);
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| {
+        g.len() >= 30
+    });
     // Lines the source has not read yet when the copy is made...
     let mut w = OpenOptions::new().append(true).open(&log).unwrap();
     w.write_all(block(30, 40).as_bytes()).unwrap();
@@ -124,8 +149,16 @@ fn follow_copytruncate_continues_in_the_copy_and_restarts_the_original() {
     w.set_len(0).unwrap();
     // ... and lines written after the truncation, more than were there before.
     w.write_all(block(40, 100).as_bytes()).unwrap();
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| g.len() >= 100);
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_millis(300), |_| false);
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| {
+        g.len() >= 100
+    });
+    collect_until(
+        &mut src,
+        &mut cp,
+        &mut got,
+        Duration::from_millis(300),
+        |_| false,
+    );
     let mut n = numbers(&got);
     n.sort();
     assert_eq!(n, (0..100).collect::<Vec<_>>());
@@ -146,10 +179,22 @@ fn file_renamed_out_of_the_patterns_delivers_its_partial_last_line_when_idle() {
     let mut src = FileSource::new(fast(&d.join("access.log*")), &Checkpoint::new()).unwrap();
     let mut cp = Checkpoint::new();
     let mut got = Vec::new();
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_millis(400), |_| false);
-    assert_eq!(numbers(&got), (0..5).collect::<Vec<_>>(), "no partial line while followed");
+    collect_until(
+        &mut src,
+        &mut cp,
+        &mut got,
+        Duration::from_millis(400),
+        |_| false,
+    );
+    assert_eq!(
+        numbers(&got),
+        (0..5).collect::<Vec<_>>(),
+        "no partial line while followed"
+    );
     fs::rename(&log, d.join("archive/old.log")).unwrap();
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| g.len() >= 6);
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| {
+        g.len() >= 6
+    });
     assert_eq!(numbers(&got), (0..6).collect::<Vec<_>>());
     assert!(src.watched_files().is_empty());
 }
@@ -163,16 +208,23 @@ fn short_file_is_identified_by_its_first_line_then_upgraded() {
     let mut src = FileSource::new(fast(&log), &Checkpoint::new()).unwrap();
     let mut cp = Checkpoint::new();
     let mut got = Vec::new();
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| !g.is_empty());
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| {
+        !g.is_empty()
+    });
     assert_eq!(texts(&got), ["short one"]);
     let key = *cp.files.keys().next().unwrap();
     assert!(matches!(key, Fingerprint::FirstLine(_)));
     append(&log, &block(0, 10));
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| g.len() >= 11);
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| {
+        g.len() >= 11
+    });
     assert_eq!(got.len(), 11);
     assert_eq!(cp.len(), 1, "the first-line key was replaced: {cp:?}");
     assert!(cp.files.keys().next().unwrap().is_head());
-    assert_eq!(cp.files.values().next().unwrap().offset, fs::metadata(&log).unwrap().len());
+    assert_eq!(
+        cp.files.values().next().unwrap().offset,
+        fs::metadata(&log).unwrap().len()
+    );
 }
 
 #[test]
@@ -188,10 +240,18 @@ fn start_at_end_skips_existing_lines_of_files_found_at_startup() {
     let mut src = FileSource::new(cfg, &Checkpoint::new()).unwrap();
     let mut cp = Checkpoint::new();
     let mut got = Vec::new();
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_millis(200), |_| false);
+    collect_until(
+        &mut src,
+        &mut cp,
+        &mut got,
+        Duration::from_millis(200),
+        |_| false,
+    );
     append(&log, " end\n");
     append(&d.join("new.log"), &block(10, 12));
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| g.len() >= 3);
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| {
+        g.len() >= 3
+    });
     let mut t = texts(&got);
     t.sort();
     let mut want = vec!["partial end".to_string(), numbered(10), numbered(11)];
@@ -219,7 +279,10 @@ fn header_lines_and_long_lines() {
         end = b.end_offset();
         lines.extend(texts(&lines_of(&b)));
     }
-    assert_eq!(lines, vec!["#hdr 2".to_string(), "x".repeat(100), "ok".to_string()]);
+    assert_eq!(
+        lines,
+        vec!["#hdr 2".to_string(), "x".repeat(100), "ok".to_string()]
+    );
     assert_eq!(truncated, 1);
     assert_eq!(end, fs::metadata(d.join("a.log")).unwrap().len());
     assert_eq!(src.stats().headers_skipped, 1);
@@ -239,7 +302,12 @@ fn batches_respect_line_and_byte_limits() {
     let mut n = 0;
     let mut prev_end = 0;
     while let Poll::Batch(b) = src.poll(Duration::from_secs(5)) {
-        assert!(b.len() <= 33 && b.bytes() <= 2000, "{} lines {} bytes", b.len(), b.bytes());
+        assert!(
+            b.len() <= 33 && b.bytes() <= 2000,
+            "{} lines {} bytes",
+            b.len(),
+            b.bytes()
+        );
         assert_eq!(b.start_offset(), prev_end);
         prev_end = b.end_offset();
         for l in b.lines() {
@@ -261,11 +329,22 @@ fn incomplete_gz_is_read_as_far_as_it_goes_then_finished_when_complete() {
     let mut src = FileSource::new(fast(&d.join("access.log*")), &Checkpoint::new()).unwrap();
     let mut cp = Checkpoint::new();
     let mut got = Vec::new();
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_millis(500), |_| false);
+    collect_until(
+        &mut src,
+        &mut cp,
+        &mut got,
+        Duration::from_millis(500),
+        |_| false,
+    );
     assert!(got.len() < 2000);
-    assert!(src.take_problems().iter().any(|p| matches!(p, SourceError::Gzip { .. })));
+    assert!(src
+        .take_problems()
+        .iter()
+        .any(|p| matches!(p, SourceError::Gzip { .. })));
     fs::write(&p, &gz).unwrap();
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| g.len() >= 2000);
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| {
+        g.len() >= 2000
+    });
     assert_eq!(numbers(&got), (0..2000).collect::<Vec<_>>());
 }
 
@@ -301,22 +380,36 @@ fn real_debian_set_followed_through_a_logrotate() {
     let mut src = FileSource::new(fast(&d.join("access.log*")), &Checkpoint::new()).unwrap();
     let mut cp = Checkpoint::new();
     let mut got = Vec::new();
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(10), |g| g.len() >= 3_738);
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(10), |g| {
+        g.len() >= 3_738
+    });
     assert_eq!(got.len(), 3_738);
     // logrotate: drop .14.gz, shift .N.gz up, compress .1 to .2.gz, .log to .1, new .log.
     fs::remove_file(d.join("access.log.14.gz")).unwrap();
     for n in (2..14).rev() {
-        fs::rename(d.join(format!("access.log.{n}.gz")), d.join(format!("access.log.{}.gz", n + 1)))
-            .unwrap();
+        fs::rename(
+            d.join(format!("access.log.{n}.gz")),
+            d.join(format!("access.log.{}.gz", n + 1)),
+        )
+        .unwrap();
     }
     let one = fs::read(d.join("access.log.1")).unwrap();
     fs::write(d.join("access.log.2.gz"), gzip(&one)).unwrap();
     fs::remove_file(d.join("access.log.1")).unwrap();
     fs::rename(d.join("access.log"), d.join("access.log.1")).unwrap();
-    let new_day = "1.2.3.4 - - [07/Aug/2024:00:00:01 +0000] \"GET /new HTTP/1.1\" 200 1 \"-\" \"t\"\n";
+    let new_day =
+        "1.2.3.4 - - [07/Aug/2024:00:00:01 +0000] \"GET /new HTTP/1.1\" 200 1 \"-\" \"t\"\n";
     append(&d.join("access.log"), &new_day.repeat(3));
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| g.len() >= 3_741);
-    collect_until(&mut src, &mut cp, &mut got, Duration::from_millis(500), |_| false);
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| {
+        g.len() >= 3_741
+    });
+    collect_until(
+        &mut src,
+        &mut cp,
+        &mut got,
+        Duration::from_millis(500),
+        |_| false,
+    );
     assert_eq!(got.len(), 3_741);
     assert!(got[3_738..].iter().all(|g| g.text.contains("/new")));
 }

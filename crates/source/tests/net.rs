@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use hitstream_source::spool::{self, reader_config, FsyncPolicy, SpoolConfig};
 use hitstream_source::{
-    Batch, Checkpoint, FileSource, Malformed, Poll, Source, SpoolWriter, Spooler, SyslogConfig,
+    Checkpoint, FileSource, Malformed, Poll, Source, SpoolWriter, Spooler, SyslogConfig,
     SyslogReject, SyslogSource, TcpConfig, TcpSource,
 };
 
@@ -24,7 +24,8 @@ use hitstream_source::{
 fn gather(src: &mut dyn Source, want: usize, want_bad: usize) -> (Vec<String>, Vec<Malformed>) {
     let start = Instant::now();
     let (mut lines, mut bad) = (Vec::new(), Vec::new());
-    while (lines.len() < want || bad.len() < want_bad) && start.elapsed() < Duration::from_secs(10) {
+    while (lines.len() < want || bad.len() < want_bad) && start.elapsed() < Duration::from_secs(10)
+    {
         if let Poll::Batch(b) = src.poll(Duration::from_millis(100)) {
             lines.extend(b.lines().map(|l| String::from_utf8_lossy(l).into_owned()));
             bad.extend(b.malformed().iter().cloned());
@@ -79,7 +80,12 @@ fn tcp_lines_from_many_connections_in_order_per_connection() {
             .spawn()
             .unwrap();
         let text: String = (0..100).map(|i| format!("nc {i:05}\n")).collect();
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
         assert!(child.wait().unwrap().success());
         want += 100;
     }
@@ -89,7 +95,9 @@ fn tcp_lines_from_many_connections_in_order_per_connection() {
     let mut per: HashMap<String, Vec<String>> = HashMap::new();
     for l in &lines {
         let (conn, rest) = l.split_once(' ').unwrap();
-        per.entry(conn.to_string()).or_default().push(rest.to_string());
+        per.entry(conn.to_string())
+            .or_default()
+            .push(rest.to_string());
     }
     for c in 0..4 {
         let mut expect: Vec<String> = (0..500).map(|i| format!("{i:05}")).collect();
@@ -104,7 +112,8 @@ fn tcp_lines_from_many_connections_in_order_per_connection() {
     assert_eq!(src.stats().connections, 4 + u64::from(nc));
 }
 
-const NGINX_LINE: &str = r#"1.2.3.4 - - [21/Nov/2024:23:12:01 +0000] "GET /index.html HTTP/1.1" 200 612 "-" "curl/8.5""#;
+const NGINX_LINE: &str =
+    r#"1.2.3.4 - - [21/Nov/2024:23:12:01 +0000] "GET /index.html HTTP/1.1" 200 612 "-" "curl/8.5""#;
 
 #[test]
 fn syslog_udp_rfc3164_rfc5424_and_malformed() {
@@ -116,8 +125,11 @@ fn syslog_udp_rfc3164_rfc5424_and_malformed() {
     let addr = src.udp_addr().unwrap();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     // As nginx sends it with `access_log syslog:server=...,tag=nginx combined;`.
-    tx.send_to(format!("<190>Nov 21 23:12:01 web1 nginx: {NGINX_LINE}").as_bytes(), addr)
-        .unwrap();
+    tx.send_to(
+        format!("<190>Nov 21 23:12:01 web1 nginx: {NGINX_LINE}").as_bytes(),
+        addr,
+    )
+    .unwrap();
     tx.send_to(
         format!("<190>1 2024-11-21T23:12:01.5+00:00 web1 nginx 77 - - {NGINX_LINE}\n").as_bytes(),
         addr,
@@ -128,7 +140,10 @@ fn syslog_udp_rfc3164_rfc5424_and_malformed() {
     let (lines, bad) = gather(&mut src, 2, 2);
     assert_eq!(lines, vec![NGINX_LINE, NGINX_LINE]);
     let reasons: Vec<_> = bad.iter().map(|m| m.reason).collect();
-    assert_eq!(reasons, vec![SyslogReject::MissingPri, SyslogReject::BadTimestamp]);
+    assert_eq!(
+        reasons,
+        vec![SyslogReject::MissingPri, SyslogReject::BadTimestamp]
+    );
     assert_eq!(bad[0].raw, b"not syslog at all");
     assert_eq!(bad[0].peer, Some(tx.local_addr().unwrap()));
     let st = src.stats();
@@ -154,7 +169,10 @@ fn syslog_tcp_octet_counting_newline_framing_and_malformed() {
     let (lines, bad) = gather(&mut src, 4, 1);
     assert_eq!(lines, vec![NGINX_LINE; 4]);
     assert_eq!(bad.len(), 1);
-    assert_eq!((bad[0].reason, bad[0].raw.as_slice()), (SyslogReject::MissingPri, &b"garbage"[..]));
+    assert_eq!(
+        (bad[0].reason, bad[0].raw.as_slice()),
+        (SyslogReject::MissingPri, &b"garbage"[..])
+    );
 }
 
 #[test]
@@ -175,11 +193,22 @@ fn syslog_from_util_linux_logger() {
         ("udp 5424", udp.port(), &["--udp", "--rfc5424"]),
         ("tcp 3164", tcp.port(), &["--tcp", "--rfc3164"]),
         ("tcp 5424", tcp.port(), &["--tcp", "--rfc5424"]),
-        ("tcp 5424 octet", tcp.port(), &["--tcp", "--rfc5424", "--octet-count"]),
+        (
+            "tcp 5424 octet",
+            tcp.port(),
+            &["--tcp", "--rfc5424", "--octet-count"],
+        ),
     ];
     for (name, port, flags) in runs {
         let status = Command::new("logger")
-            .args(["--server", "127.0.0.1", "--port", &port.to_string(), "-t", "nginx"])
+            .args([
+                "--server",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "-t",
+                "nginx",
+            ])
             .args(*flags)
             .arg(NGINX_LINE)
             .status()
@@ -191,7 +220,13 @@ fn syslog_from_util_linux_logger() {
     }
 }
 
-fn read_spool(src: &mut FileSource, cp: &mut Checkpoint, cp_path: &Path, out: &mut Vec<String>, want: usize) {
+fn read_spool(
+    src: &mut FileSource,
+    cp: &mut Checkpoint,
+    cp_path: &Path,
+    out: &mut Vec<String>,
+    want: usize,
+) {
     let start = Instant::now();
     while out.len() < want && start.elapsed() < Duration::from_secs(10) {
         if let Poll::Batch(b) = src.poll(Duration::from_millis(100)) {
@@ -264,8 +299,11 @@ fn spooled_syslog_keeps_malformed_frames_with_their_reason() {
     scfg.fsync = FsyncPolicy::IntervalMs(50);
     let spooler = Spooler::spawn(src, SpoolWriter::open(scfg).unwrap()).unwrap();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-    tx.send_to(format!("<190>Nov 21 23:12:01 web1 nginx: {NGINX_LINE}").as_bytes(), addr)
-        .unwrap();
+    tx.send_to(
+        format!("<190>Nov 21 23:12:01 web1 nginx: {NGINX_LINE}").as_bytes(),
+        addr,
+    )
+    .unwrap();
     tx.send_to(b"junk\x01", addr).unwrap();
     let start = Instant::now();
     while spooler.lines() < 1 && start.elapsed() < Duration::from_secs(5) {
@@ -275,11 +313,11 @@ fn spooled_syslog_keeps_malformed_frames_with_their_reason() {
     let stats = spooler.stop();
     assert_eq!((stats.lines, stats.malformed), (1, 1));
     let malformed = std::fs::read_to_string(spool_dir.join("malformed.log")).unwrap();
-    assert!(malformed.contains("\tmissing_pri\tjunk\\x01\n"), "{malformed}");
+    assert!(
+        malformed.contains("\tmissing_pri\tjunk\\x01\n"),
+        "{malformed}"
+    );
     let mut cp = Checkpoint::new();
     let got = read_all(reader_config(&spool_dir), &mut cp);
     assert_eq!(texts(&got), vec![NGINX_LINE]);
 }
-
-#[allow(dead_code)]
-fn unused(_: Batch) {}

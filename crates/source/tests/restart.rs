@@ -15,7 +15,11 @@ use common::*;
 use hitstream_source::{Checkpoint, FileSource, FileSourceConfig, Poll};
 
 fn append(p: &Path, s: &str) {
-    let mut f = OpenOptions::new().create(true).append(true).open(p).unwrap();
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .unwrap();
     f.write_all(s.as_bytes()).unwrap();
 }
 
@@ -108,8 +112,16 @@ fn restart_after_rename_rotation_while_down() {
     append(&log, &block(150, 200));
     let mut cp = Checkpoint::load(&cp_path).unwrap();
     let mut src = FileSource::new(cfg.clone(), &cp).unwrap();
-    collect_until(&mut src, &mut cp, &mut all, Duration::from_secs(5), |g| g.len() >= 200);
-    collect_until(&mut src, &mut cp, &mut all, Duration::from_millis(300), |_| false);
+    collect_until(&mut src, &mut cp, &mut all, Duration::from_secs(5), |g| {
+        g.len() >= 200
+    });
+    collect_until(
+        &mut src,
+        &mut cp,
+        &mut all,
+        Duration::from_millis(300),
+        |_| false,
+    );
     assert_eq!(sorted_numbers(&all), (0..200).collect::<Vec<_>>());
 }
 
@@ -127,12 +139,25 @@ fn restart_after_copytruncate_while_down() {
     let mut all = run_then_kill(&cfg, &cp_path, 4, 3);
     append(&log, &block(100, 120));
     fs::copy(&log, d.join("access.log.1")).unwrap();
-    OpenOptions::new().write(true).open(&log).unwrap().set_len(0).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
     append(&log, &block(120, 150));
     let mut cp = Checkpoint::load(&cp_path).unwrap();
     let mut src = FileSource::new(cfg, &cp).unwrap();
-    collect_until(&mut src, &mut cp, &mut all, Duration::from_secs(5), |g| g.len() >= 150);
-    collect_until(&mut src, &mut cp, &mut all, Duration::from_millis(300), |_| false);
+    collect_until(&mut src, &mut cp, &mut all, Duration::from_secs(5), |g| {
+        g.len() >= 150
+    });
+    collect_until(
+        &mut src,
+        &mut cp,
+        &mut all,
+        Duration::from_millis(300),
+        |_| false,
+    );
     assert_eq!(sorted_numbers(&all), (0..150).collect::<Vec<_>>());
 }
 
@@ -153,8 +178,16 @@ fn restart_continues_inside_a_file_compressed_while_down() {
     fs::remove_file(&one).unwrap();
     let mut cp = Checkpoint::load(&cp_path).unwrap();
     let mut src = FileSource::new(cfg, &cp).unwrap();
-    collect_until(&mut src, &mut cp, &mut all, Duration::from_secs(5), |g| g.len() >= 100);
-    collect_until(&mut src, &mut cp, &mut all, Duration::from_millis(300), |_| false);
+    collect_until(&mut src, &mut cp, &mut all, Duration::from_secs(5), |g| {
+        g.len() >= 100
+    });
+    collect_until(
+        &mut src,
+        &mut cp,
+        &mut all,
+        Duration::from_millis(300),
+        |_| false,
+    );
     assert_eq!(sorted_numbers(&all), (0..100).collect::<Vec<_>>());
 }
 
@@ -172,8 +205,16 @@ fn restart_of_a_short_file_that_grew_past_the_fingerprint_while_down() {
     append(&log, &block(2, 30));
     let mut cp = Checkpoint::load(&cp_path).unwrap();
     let mut src = FileSource::new(cfg, &cp).unwrap();
-    collect_until(&mut src, &mut cp, &mut all, Duration::from_secs(5), |g| g.len() >= 30);
-    collect_until(&mut src, &mut cp, &mut all, Duration::from_millis(200), |_| false);
+    collect_until(&mut src, &mut cp, &mut all, Duration::from_secs(5), |g| {
+        g.len() >= 30
+    });
+    collect_until(
+        &mut src,
+        &mut cp,
+        &mut all,
+        Duration::from_millis(200),
+        |_| false,
+    );
     assert_eq!(sorted_numbers(&all), (0..30).collect::<Vec<_>>());
     assert_eq!(cp.len(), 1);
     assert!(cp.files.keys().all(|k| k.is_head()));
@@ -188,10 +229,18 @@ fn prune_forgets_files_gone_for_good_but_not_open_ones() {
     let mut cp = Checkpoint::new();
     let mut src = FileSource::new(fast(&d.join("access.log*")), &cp).unwrap();
     let mut all = Vec::new();
-    collect_until(&mut src, &mut cp, &mut all, Duration::from_secs(5), |g| g.len() >= 20);
+    collect_until(&mut src, &mut cp, &mut all, Duration::from_secs(5), |g| {
+        g.len() >= 20
+    });
     assert_eq!(cp.len(), 2);
     fs::remove_file(d.join("access.log.1")).unwrap();
-    collect_until(&mut src, &mut cp, &mut all, Duration::from_millis(400), |_| false);
+    collect_until(
+        &mut src,
+        &mut cp,
+        &mut all,
+        Duration::from_millis(400),
+        |_| false,
+    );
     assert_eq!(src.prune_checkpoint(&mut cp, Duration::from_millis(100)), 1);
     assert_eq!(cp.len(), 1);
     assert_eq!(src.prune_checkpoint(&mut cp, Duration::from_millis(100)), 0);

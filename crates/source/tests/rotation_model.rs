@@ -47,7 +47,11 @@ impl Rng {
 }
 
 fn open_append(p: &Path) -> File {
-    OpenOptions::new().create(true).append(true).open(p).unwrap()
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)
+        .unwrap()
 }
 
 /// Writes `bytes` as a gzip file in a few pieces, with pauses, then deletes `plain`.
@@ -77,7 +81,7 @@ fn writer(dir: PathBuf, seed: u64, total: u64, stop: Arc<AtomicBool>) -> u64 {
     let mut rotation = 0u32;
     let mut to_gzip: Vec<PathBuf> = Vec::new();
     let mut next_rotation = 200 + rng.below(600);
-    let mut last_rotation = Instant::now();
+    let mut file_born = Instant::now();
     let write_line = |f: &mut File, n: u64, rng: &mut Rng| {
         let line = numbered(n) + "\n";
         if rng.below(40) == 0 {
@@ -92,19 +96,11 @@ fn writer(dir: PathBuf, seed: u64, total: u64, stop: Arc<AtomicBool>) -> u64 {
     while n < total && !stop.load(Ordering::Relaxed) {
         write_line(&mut out, n, &mut rng);
         n += 1;
-        if n % 64 == 0 {
+        if n.is_multiple_of(64) {
             thread::sleep(Duration::from_millis(1));
         }
         if n == next_rotation {
             next_rotation = n + 200 + rng.below(800);
-            // A file must be seen under the patterns before it is renamed out of them: a
-            // polling follower cannot see a file that lived there for less than one glob
-            // interval. Real rotations are minutes apart; here a few intervals.
-            let min_life = Duration::from_millis(150);
-            if last_rotation.elapsed() < min_life {
-                thread::sleep(min_life - last_rotation.elapsed());
-            }
-            last_rotation = Instant::now();
             rotation += 1;
             // delaycompress: compress the previous rotation's file now.
             for p in to_gzip.drain(..) {
@@ -123,6 +119,7 @@ fn writer(dir: PathBuf, seed: u64, total: u64, stop: Arc<AtomicBool>) -> u64 {
                         n += 1;
                     }
                     out = open_append(&log);
+                    file_born = Instant::now();
                     to_gzip.push(rotated);
                 }
                 1 => {
@@ -132,6 +129,14 @@ fn writer(dir: PathBuf, seed: u64, total: u64, stop: Arc<AtomicBool>) -> u64 {
                     to_gzip.push(rotated);
                 }
                 _ => {
+                    // A file must be seen under the patterns before it is renamed out of
+                    // them: a polling follower cannot see a file that lived there for less
+                    // than one glob interval. Real rotations are hours apart; here a
+                    // generous multiple of the interval, for loaded machines.
+                    let min_life = Duration::from_millis(300);
+                    if let Some(wait) = min_life.checked_sub(file_born.elapsed()) {
+                        thread::sleep(wait);
+                    }
                     let rotated = dir.join(format!("archive/{rotation}.log"));
                     fs::rename(&log, &rotated).unwrap();
                     for _ in 0..rng.below(4) {
@@ -142,6 +147,7 @@ fn writer(dir: PathBuf, seed: u64, total: u64, stop: Arc<AtomicBool>) -> u64 {
                     out.write_all(numbered(n).as_bytes()).unwrap();
                     n += 1;
                     out = open_append(&log);
+                    file_born = Instant::now();
                 }
             }
         }
@@ -202,7 +208,8 @@ fn run_model(seed: u64, total: u64, max_batch_lines: usize) {
             break;
         }
     }
-    let total = written.unwrap_or_else(|| panic!("writer did not finish; {} lines seen", got.len()));
+    let total =
+        written.unwrap_or_else(|| panic!("writer did not finish; {} lines seen", got.len()));
     let mut seen = vec![0u32; total as usize];
     for &(_, n) in &got {
         seen[n as usize] += 1;
@@ -218,7 +225,10 @@ fn run_model(seed: u64, total: u64, max_batch_lines: usize) {
         }
         eprintln!("missing ranges {ranges:?}");
         eprintln!("watched {:?}", src.watched_files());
-        for e in fs::read_dir(&d).unwrap().chain(fs::read_dir(d.join("archive")).unwrap()) {
+        for e in fs::read_dir(&d)
+            .unwrap()
+            .chain(fs::read_dir(d.join("archive")).unwrap())
+        {
             let e = e.unwrap();
             eprintln!("{:?} {}", e.path(), e.metadata().unwrap().len());
         }
@@ -231,7 +241,10 @@ fn run_model(seed: u64, total: u64, max_batch_lines: usize) {
         &missing[..missing.len().min(10)],
         twice.len(),
         &twice[..twice.len().min(10)],
-        src.take_problems().iter().map(ToString::to_string).collect::<Vec<_>>()
+        src.take_problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
     );
     // In order within each file identity.
     let mut last: HashMap<Fingerprint, u64> = HashMap::new();

@@ -25,7 +25,9 @@ pub(crate) struct Sketch(pub DDSketch);
 
 impl std::fmt::Debug for Sketch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sketch").field("count", &self.0.count()).finish()
+        f.debug_struct("Sketch")
+            .field("count", &self.0.count())
+            .finish()
     }
 }
 
@@ -102,9 +104,11 @@ impl Slots {
 
     fn valid(&self, text_len: usize) -> bool {
         usize::from(self.n) <= SAMPLES
-            && self.r[..usize::from(self.n)]
-                .iter()
-                .all(|&(s, l)| (s as usize).checked_add(l as usize).is_some_and(|e| e <= text_len))
+            && self.r[..usize::from(self.n)].iter().all(|&(s, l)| {
+                (s as usize)
+                    .checked_add(l as usize)
+                    .is_some_and(|e| e <= text_len)
+            })
     }
 }
 
@@ -291,6 +295,35 @@ impl Agg {
         }
     }
 
+    /// Turns a batch's aggregate into a pane, as merging it into an empty pane would: busy
+    /// samples are kept only for clients with `busy_after` requests, and the arena keeps only
+    /// the lines still referenced.
+    pub fn into_pane(mut self, busy_after: u64) -> Agg {
+        let old = std::mem::take(&mut self.text);
+        let mut text = Vec::with_capacity(old.len().min(1 << 16));
+        let keep = |slots: &mut Slots, text: &mut Vec<u8>| {
+            let mut fresh = Slots::default();
+            fresh.absorb(text, slots, &old, usize::MAX);
+            *slots = fresh;
+        };
+        for slot in self.clients.iter() {
+            let c = &slot.value;
+            let Some(s) = self.client_samples.get_mut(c.samples as usize) else {
+                continue;
+            };
+            if c.requests < busy_after {
+                s.busy = Slots::default();
+            }
+            keep(&mut s.busy, &mut text);
+            keep(&mut s.not_found, &mut text);
+            keep(&mut s.auth, &mut text);
+        }
+        keep(&mut self.s5xx, &mut text);
+        keep(&mut self.first, &mut text);
+        self.text = text;
+        self
+    }
+
     /// Adds everything `other` counted. Sample lines are kept while room is left; a client's
     /// busy samples only once it has made `busy_after` requests in this pane.
     pub fn merge(&mut self, other: Agg, busy_after: u64, sample_bytes: usize) {
@@ -353,14 +386,16 @@ impl Agg {
             }
             let mine = &mut self.client_samples[cs.samples as usize];
             if want_busy {
-                mine.busy.absorb(&mut self.text, &os.busy, &text, sample_bytes);
+                mine.busy
+                    .absorb(&mut self.text, &os.busy, &text, sample_bytes);
             }
             if want_nf {
                 mine.not_found
                     .absorb(&mut self.text, &os.not_found, &text, sample_bytes);
             }
             if want_auth {
-                mine.auth.absorb(&mut self.text, &os.auth, &text, sample_bytes);
+                mine.auth
+                    .absorb(&mut self.text, &os.auth, &text, sample_bytes);
             }
         }
         for slot in pages.into_slots() {
@@ -374,7 +409,8 @@ impl Agg {
         self.size.merge(&size);
         self.request_time.merge(&request_time);
         self.s5xx.absorb(&mut self.text, &s5xx, &text, sample_bytes);
-        self.first.absorb(&mut self.text, &first, &text, sample_bytes);
+        self.first
+            .absorb(&mut self.text, &first, &text, sample_bytes);
     }
 
     pub fn to_snap(&self) -> AggSnap {
@@ -387,11 +423,7 @@ impl Agg {
                 v
             },
             no_status: self.no_status,
-            methods: self
-                .methods
-                .iter()
-                .map(|(k, v)| (k.to_vec(), *v))
-                .collect(),
+            methods: self.methods.iter().map(|(k, v)| (k.to_vec(), *v)).collect(),
             other_methods: self.other_methods,
             no_method: self.no_method,
             clients: self

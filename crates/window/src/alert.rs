@@ -323,16 +323,30 @@ struct Candidate<'k> {
 }
 
 /// Evaluates `rules` on one window and appends the alerts that are not in cooldown.
-pub(crate) fn evaluate(rules: &[Rule], w: &WindowCtx<'_, '_>, cooldowns: &mut Cooldowns, out: &mut Vec<Alert>) {
+pub(crate) fn evaluate(
+    rules: &[Rule],
+    w: &WindowCtx<'_, '_>,
+    cooldowns: &mut Cooldowns,
+    out: &mut Vec<Alert>,
+) {
     if rules.is_empty() {
         return;
     }
     let m = w.merged;
-    let span = format!("{}..{}", rfc3339(w.start), rfc3339(w.end));
+    // Built only when some rule fires.
+    let span_cell = std::cell::OnceCell::new();
+    let span = || {
+        span_cell
+            .get_or_init(|| format!("{}..{}", rfc3339(w.start), rfc3339(w.end)))
+            .clone()
+    };
     let mut cands: Vec<Candidate<'_>> = Vec::new();
-    let has_client_rules = rules
-        .iter()
-        .any(|r| matches!(r, Rule::ClientRate(_) | Rule::NotFoundBurst(_) | Rule::AuthBurst(_)));
+    let has_client_rules = rules.iter().any(|r| {
+        matches!(
+            r,
+            Rule::ClientRate(_) | Rule::NotFoundBurst(_) | Rule::AuthBurst(_)
+        )
+    });
     if has_client_rules {
         for &(key, hash, c) in m.clients.iter() {
             for (i, r) in rules.iter().enumerate() {
@@ -350,8 +364,9 @@ pub(crate) fn evaluate(rules: &[Rule], w: &WindowCtx<'_, '_>, cooldowns: &mut Co
                         observed: obs as f64,
                         threshold: t as f64,
                         explanation: format!(
-                            "client {} had {obs} {what} in window {span}, above the threshold of {t}",
-                            lossy(key)
+                            "client {} had {obs} {what} in window {}, above the threshold of {t}",
+                            lossy(key),
+                            span()
                         ),
                     });
                 }
@@ -375,8 +390,9 @@ pub(crate) fn evaluate(rules: &[Rule], w: &WindowCtx<'_, '_>, cooldowns: &mut Co
                         observed: ratio,
                         threshold: r.ratio,
                         explanation: format!(
-                            "{e} of {n} requests ({:.1}%) got a 5xx response in window {span}, above {:.1}% (judged from {} requests)",
+                            "{e} of {n} requests ({:.1}%) got a 5xx response in window {}, above {:.1}% (judged from {} requests)",
                             ratio * 100.0,
+                            span(),
                             r.ratio * 100.0,
                             r.min_requests
                         ),
@@ -407,7 +423,8 @@ pub(crate) fn evaluate(rules: &[Rule], w: &WindowCtx<'_, '_>, cooldowns: &mut Co
                         observed: n as f64,
                         threshold,
                         explanation: format!(
-                            "{n} requests in window {span}, {} the mean of {mean:.1} over the previous {k} windows (alert above {} x mean, from {} requests)",
+                            "{n} requests in window {}, {} the mean of {mean:.1} over the previous {k} windows (alert above {} x mean, from {} requests)",
+                            span(),
                             if mean > 0.0 { format!("{:.1} x", n as f64 / mean) } else { "against".to_string() },
                             r.factor,
                             r.min_requests
@@ -517,7 +534,10 @@ mod tests {
         .unwrap();
         match &r[0] {
             Rule::Spike(s) => {
-                assert_eq!((s.factor, s.baseline_windows, s.cooldown, s.min_requests), (2.5, 5, 3600, 100));
+                assert_eq!(
+                    (s.factor, s.baseline_windows, s.cooldown, s.min_requests),
+                    (2.5, 5, 3600, 100)
+                );
                 assert_eq!(s.name, "traffic_spike");
             }
             other => panic!("{other:?}"),

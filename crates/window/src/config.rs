@@ -137,7 +137,7 @@ impl EngineConfig {
             return Err(ConfigError::Zero { field: "size" });
         }
         let slide = self.effective_slide();
-        if self.size % slide != 0 {
+        if !self.size.is_multiple_of(slide) {
             return Err(ConfigError::SlideNotDivisor {
                 size: self.size,
                 slide,
@@ -278,7 +278,10 @@ mod tests {
     fn from_json_with_units_and_unknown_fields() {
         let c: EngineConfig =
             serde_json::from_str(r#"{"size":"5m","slide":"1m","lateness":30,"top_n":3}"#).unwrap();
-        assert_eq!((c.size, c.effective_slide(), c.lateness, c.top_n), (300, 60, 30, 3));
+        assert_eq!(
+            (c.size, c.effective_slide(), c.lateness, c.top_n),
+            (300, 60, 30, 3)
+        );
         assert_eq!(c.alerts, Rule::defaults());
         c.validate().unwrap();
         let e = serde_json::from_str::<EngineConfig>(r#"{"sise":60}"#).unwrap_err();

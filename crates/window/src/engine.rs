@@ -107,6 +107,10 @@ pub struct EngineStats {
     pub panes: u64,
     /// Windows whose state is held now (gauge).
     pub retained_windows: u64,
+    /// Client and page entries held across all panes (gauge): what memory grows with.
+    pub keys: u64,
+    /// Bytes of raw sample lines held across all panes (gauge).
+    pub sample_bytes: u64,
 }
 
 /// The event-time window engine. See the crate documentation for the model.
@@ -190,11 +194,17 @@ impl Engine {
         self.finished
     }
 
-    /// Counters and gauges.
+    /// Counters and gauges (the gauges walk the panes: call it per batch, not per line).
     pub fn stats(&self) -> EngineStats {
         EngineStats {
             panes: self.panes.len() as u64,
             retained_windows: self.emitted.len() as u64,
+            keys: self
+                .panes
+                .values()
+                .map(|a| (a.clients.len() + a.pages.len()) as u64)
+                .sum(),
+            sample_bytes: self.panes.values().map(|a| a.text.len() as u64).sum(),
             ..self.stats
         }
     }
@@ -288,10 +298,15 @@ impl Engine {
         let per_window = self.size / self.slide;
         for (p, agg) in panes {
             self.first_pane = Some(self.first_pane.map_or(p, |f| f.min(p)));
-            self.panes
-                .entry(p)
-                .or_insert_with(Agg::new)
-                .merge(agg, self.cfg.busy_sample_after, self.cfg.sample_bytes);
+            match self.panes.entry(p) {
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    o.get_mut()
+                        .merge(agg, self.cfg.busy_sample_after, self.cfg.sample_bytes)
+                }
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(agg.into_pane(self.cfg.busy_sample_after));
+                }
+            }
             for j in 0..per_window {
                 self.pending.insert(p - j * self.slide);
             }
@@ -363,6 +378,7 @@ impl Engine {
         };
         let limit = w.saturating_sub(self.size);
         let ready: Vec<i64> = self.pending.range(..=limit).copied().collect();
+        let mut merged = Merged::empty();
         for s in ready {
             self.pending.remove(&s);
             let end = s.saturating_add(self.size);
@@ -370,18 +386,12 @@ impl Engine {
             if list.is_empty() {
                 continue;
             }
-            let merged = Merged::new(list);
+            merged.fill(list);
             let rev = self.emitted.entry(s).or_insert(0);
             let revision = *rev;
             *rev += 1;
-            out.windows.push(merged.result(
-                s,
-                end,
-                revision,
-                w,
-                self.cfg.top_n,
-                self.stats.late,
-            ));
+            out.windows
+                .push(merged.result(s, end, revision, w, self.cfg.top_n, self.stats.late));
             self.history.insert(s, merged.requests);
             let before = out.alerts.len();
             evaluate(
@@ -489,7 +499,9 @@ impl Engine {
         config.validate()?;
         let mut e = Engine::with_valid(config);
         if s.recent.len() != e.recent.len() {
-            return Err(SnapshotError::Invalid("watermark ring length differs from in_flight"));
+            return Err(SnapshotError::Invalid(
+                "watermark ring length differs from in_flight",
+            ));
         }
         let aligned = |p: i64| align(p, e.slide, e.cfg.align_offset) == p;
         e.next_seq = s.next_seq;
@@ -498,7 +510,9 @@ impl Engine {
         e.recent = s.recent.into_iter().collect();
         for (p, a) in s.panes {
             if !aligned(p) {
-                return Err(SnapshotError::Invalid("pane start not aligned to the slide"));
+                return Err(SnapshotError::Invalid(
+                    "pane start not aligned to the slide",
+                ));
             }
             let agg = Agg::from_snap(a).ok_or(SnapshotError::Invalid("pane aggregate"))?;
             e.panes.insert(p, agg);
@@ -506,8 +520,15 @@ impl Engine {
         e.emitted = s.emitted.into_iter().collect();
         e.pending = s.pending.into_iter().collect();
         e.history = s.history.into_iter().collect();
-        if !e.pending.iter().chain(e.emitted.keys()).all(|s| aligned(*s)) {
-            return Err(SnapshotError::Invalid("window start not aligned to the slide"));
+        if !e
+            .pending
+            .iter()
+            .chain(e.emitted.keys())
+            .all(|s| aligned(*s))
+        {
+            return Err(SnapshotError::Invalid(
+                "window start not aligned to the slide",
+            ));
         }
         e.first_pane = s.first_pane;
         e.cooldowns = s

@@ -90,6 +90,14 @@ impl Hll {
         }
     }
 
+    /// Empties the sketch (keeping a sparse list's allocation).
+    pub fn clear(&mut self) {
+        match &mut self.repr {
+            Repr::Sparse(v) => v.clear(),
+            Repr::Dense(_) => self.repr = Repr::Sparse(Vec::new()),
+        }
+    }
+
     /// Adds a 64-bit hash (of a well-mixed hash function).
     #[inline]
     pub fn add_hash(&mut self, h: u64) {
@@ -368,7 +376,12 @@ mod tests {
     #[test]
     fn merge_is_union_in_every_representation() {
         // Sparse + sparse, sparse + dense, dense + sparse, dense + dense.
-        for (a, b) in [(0..500, 300..900), (0..500, 300..60_000), (0..60_000, 500..900), (0..60_000, 40_000..120_000)] {
+        for (a, b) in [
+            (0..500, 300..900),
+            (0..500, 300..60_000),
+            (0..60_000, 500..900),
+            (0..60_000, 40_000..120_000),
+        ] {
             let (lo, hi) = (a.start.min(b.start), a.end.max(b.end));
             let mut x = build(a.clone(), "k");
             x.merge(&build(b.clone(), "k"));

@@ -7,7 +7,8 @@ use hashbrown::HashTable;
 
 /// The one hash function of the crate: foldhash's quality variant with a fixed seed, so that
 /// sketches built in different processes (workers, a restored snapshot) agree.
-const HASHER: foldhash::quality::FixedState = foldhash::quality::FixedState::with_seed(0x68_69_74_73);
+const HASHER: foldhash::quality::FixedState =
+    foldhash::quality::FixedState::with_seed(0x68_69_74_73);
 
 /// Hash of a key. Stable for a given foldhash version (HyperLogLog registers in a snapshot
 /// depend on it).
@@ -41,7 +42,12 @@ impl<V> Default for KeyMap<V> {
 impl<V> KeyMap<V> {
     /// The value for `key` (with `hash == hash_key(key)`), inserted with `init` when absent.
     #[inline]
-    pub fn get_or_insert_with(&mut self, key: &[u8], hash: u64, init: impl FnOnce() -> V) -> &mut V {
+    pub fn get_or_insert_with(
+        &mut self,
+        key: &[u8],
+        hash: u64,
+        init: impl FnOnce() -> V,
+    ) -> &mut V {
         // `entry` looks up first and only builds the owned key when it is new.
         let entry = self
             .table
@@ -63,7 +69,12 @@ impl<V> KeyMap<V> {
 
     /// Like [`KeyMap::get_or_insert_with`] for an owned key (merges move keys, never copy).
     #[inline]
-    pub fn get_or_insert_owned(&mut self, key: Box<[u8]>, hash: u64, init: impl FnOnce() -> V) -> &mut V {
+    pub fn get_or_insert_owned(
+        &mut self,
+        key: Box<[u8]>,
+        hash: u64,
+        init: impl FnOnce() -> V,
+    ) -> &mut V {
         let entry = self
             .table
             .entry(hash, |s| s.hash == hash && s.key == key, |s| s.hash);
@@ -131,7 +142,10 @@ mod tests {
     #[test]
     fn hash_is_stable() {
         // Registers in snapshots depend on this value: it must not change between runs.
-        assert_eq!(hash_key(b"piweba3y.prodigy.com"), hash_key(b"piweba3y.prodigy.com"));
+        assert_eq!(
+            hash_key(b"piweba3y.prodigy.com"),
+            hash_key(b"piweba3y.prodigy.com")
+        );
         assert_ne!(hash_key(b"a"), hash_key(b"b"));
     }
 }

@@ -94,4 +94,6 @@ pub use alert::{Alert, Rule};
 pub use batch::{BatchSpec, Disposition, LateLine, LateReason, PaneBatch};
 pub use config::{parse_secs, ConfigError, EngineConfig};
 pub use engine::{ApplyError, Engine, EngineStats, Output, SnapshotError, SNAPSHOT_VERSION};
-pub use result::{rfc3339, ClientCount, KeyCount, Quantiles, StatusClasses, StatusCount, WindowResult};
+pub use result::{
+    rfc3339, ClientCount, KeyCount, Quantiles, StatusClasses, StatusCount, WindowResult,
+};

@@ -85,7 +85,12 @@ impl Quantiles {
         if count == 0 {
             return Quantiles::default();
         }
-        let q = |x: f64| s.quantile(x).ok().flatten().map(|v| v.max(0.0).round() as u64);
+        let q = |x: f64| {
+            s.quantile(x)
+                .ok()
+                .flatten()
+                .map(|v| v.max(0.0).round() as u64)
+        };
         Quantiles {
             count,
             min: s.min().map(|v| v.round() as u64),
@@ -175,8 +180,8 @@ pub(crate) struct Merged<'a> {
 }
 
 impl<'a> Merged<'a> {
-    pub fn new(panes: Vec<&'a Agg>) -> Merged<'a> {
-        let mut m = Merged {
+    pub fn empty() -> Merged<'a> {
+        Merged {
             panes: Vec::new(),
             requests: 0,
             bytes: 0,
@@ -190,7 +195,24 @@ impl<'a> Merged<'a> {
             hll: Hll::new(),
             size: Sketch::new(),
             request_time: Sketch::new(),
-        };
+        }
+    }
+
+    /// Refills with the merge of `panes`, keeping the table allocations of the last use.
+    pub fn fill(&mut self, panes: Vec<&'a Agg>) {
+        let m = self;
+        m.requests = 0;
+        m.bytes = 0;
+        m.status.clear();
+        m.no_status = 0;
+        m.methods.clear();
+        m.other_methods = 0;
+        m.no_method = 0;
+        m.clients.clear();
+        m.pages.clear();
+        m.hll.clear();
+        m.size = Sketch::new();
+        m.request_time = Sketch::new();
         for p in &panes {
             m.requests += p.requests;
             m.bytes += p.bytes;
@@ -233,7 +255,6 @@ impl<'a> Merged<'a> {
             m.request_time.merge(&p.request_time);
         }
         m.panes = panes;
-        m
     }
 
     pub fn server_errors(&self) -> u64 {
@@ -288,11 +309,9 @@ impl<'a> Merged<'a> {
                 .map(|e| (e.0, e.2.errors)),
             top_n,
         );
-        let top_clients = top_by(
-            self.clients.iter().map(|e| (e.0, e.2)),
-            top_n,
-            |c| c.requests,
-        )
+        let top_clients = top_by(self.clients.iter().map(|e| (e.0, e.2)), top_n, |c| {
+            c.requests
+        })
         .into_iter()
         .map(|(k, c)| ClientCount {
             client: lossy(k),
@@ -345,7 +364,10 @@ pub(crate) fn lossy(b: &[u8]) -> String {
 }
 
 /// The `n` largest counts, largest first, ties by key (so the order never depends on hashing).
-pub(crate) fn top<'a>(items: impl IntoIterator<Item = (&'a [u8], u64)>, n: usize) -> Vec<(&'a [u8], u64)> {
+pub(crate) fn top<'a>(
+    items: impl IntoIterator<Item = (&'a [u8], u64)>,
+    n: usize,
+) -> Vec<(&'a [u8], u64)> {
     top_by(items, n, |c| *c)
 }
 
@@ -355,7 +377,8 @@ pub(crate) fn top_by<'a, V>(
     count: impl Fn(&V) -> u64,
 ) -> Vec<(&'a [u8], V)> {
     let mut v: Vec<(&'a [u8], V)> = items.into_iter().collect();
-    let cmp = |a: &(&[u8], V), b: &(&[u8], V)| count(&b.1).cmp(&count(&a.1)).then_with(|| a.0.cmp(b.0));
+    let cmp =
+        |a: &(&[u8], V), b: &(&[u8], V)| count(&b.1).cmp(&count(&a.1)).then_with(|| a.0.cmp(b.0));
     if n == 0 {
         return Vec::new();
     }
@@ -370,15 +393,33 @@ pub(crate) fn top_by<'a, V>(
 /// `secs` since the epoch as RFC 3339 in UTC (`1995-07-01T04:00:00Z`).
 pub fn rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
+    let rem = secs.rem_euclid(86_400) as u32;
     let days = i32::try_from(days).unwrap_or(if days < 0 { i32::MIN / 2 } else { i32::MAX / 2 });
     let (y, m, d) = hitstream_format::time::civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    if !(0..=9999).contains(&y) {
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        );
+    }
+    let y = y as u32;
+    let mut b = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, v: u32, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, y, 4);
+    put(5, m, 2);
+    put(8, d, 2);
+    put(11, rem / 3600, 2);
+    put(14, rem % 3600 / 60, 2);
+    put(17, rem % 60, 2);
+    String::from_utf8_lossy(&b).into_owned()
 }
 
 #[cfg(test)]
@@ -390,12 +431,17 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(804_571_201), "1995-07-01T04:00:01Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(-62_135_596_800), "0001-01-01T00:00:00Z");
     }
 
     #[test]
     fn top_is_deterministic() {
         let items = vec![(&b"b"[..], 2), (b"a", 2), (b"c", 5), (b"d", 1)];
-        assert_eq!(top(items.clone(), 3), vec![(&b"c"[..], 5), (b"a", 2), (b"b", 2)]);
+        assert_eq!(
+            top(items.clone(), 3),
+            vec![(&b"c"[..], 5), (b"a", 2), (b"b", 2)]
+        );
         assert_eq!(top(items.clone(), 0), vec![]);
         assert_eq!(top(items, 10).len(), 4);
     }

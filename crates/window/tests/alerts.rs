@@ -17,13 +17,31 @@ fn background(minutes: std::ops::Range<i64>, out: &mut Vec<(i64, Vec<u8>)>) {
         for c in 0..5 {
             for i in 0..10 {
                 let t = m * MIN + (c * 10 + i) % 60;
-                out.push((t, line(&format!("user{c}.example.com"), t, "GET", &format!("/page{i}"), 200, 1000)));
+                out.push((
+                    t,
+                    line(
+                        &format!("user{c}.example.com"),
+                        t,
+                        "GET",
+                        &format!("/page{i}"),
+                        200,
+                        1000,
+                    ),
+                ));
             }
         }
     }
 }
 
-fn burst(out: &mut Vec<(i64, Vec<u8>)>, minute: i64, n: i64, client: &str, method: &str, path: &str, status: u16) {
+fn burst(
+    out: &mut Vec<(i64, Vec<u8>)>,
+    minute: i64,
+    n: i64,
+    client: &str,
+    method: &str,
+    path: &str,
+    status: u16,
+) {
     for i in 0..n {
         let t = minute * MIN + i * 60 / n.max(1);
         out.push((t, line(client, t, method, &format!("{path}{i}"), status, 0)));
@@ -50,7 +68,13 @@ fn config(lateness: u64) -> EngineConfig {
 
 fn summary(a: &[Alert]) -> Vec<(i64, &str, &str)> {
     a.iter()
-        .map(|a| ((a.window_start - JUL1_1995) / MIN, a.rule.as_str(), a.key.as_str()))
+        .map(|a| {
+            (
+                (a.window_start - JUL1_1995) / MIN,
+                a.rule.as_str(),
+                a.key.as_str(),
+            )
+        })
         .collect()
 }
 
@@ -94,41 +118,78 @@ fn every_rule_fires_on_its_burst_with_cooldown() {
     assert_eq!(r.stats.alerts, 7);
 
     let a = &r.alerts[0];
-    assert_eq!((a.kind.as_str(), a.observed, a.threshold), ("client_404_burst", 50.0, 20.0));
+    assert_eq!(
+        (a.kind.as_str(), a.observed, a.threshold),
+        ("client_404_burst", 50.0, 20.0)
+    );
     assert_eq!(a.window_start_rfc3339, "1995-07-01T00:05:00Z");
     assert_eq!(a.window_end_rfc3339, "1995-07-01T00:06:00Z");
-    assert!(a.explanation.contains("scan.evil") && a.explanation.contains("50 404 responses"), "{}", a.explanation);
+    assert!(
+        a.explanation.contains("scan.evil") && a.explanation.contains("50 404 responses"),
+        "{}",
+        a.explanation
+    );
     assert_eq!(a.samples.len(), 3);
-    assert!(a.samples.iter().all(|s| s.starts_with("scan.evil ") && s.contains("\" 404 ")), "{:?}", a.samples);
+    assert!(
+        a.samples
+            .iter()
+            .all(|s| s.starts_with("scan.evil ") && s.contains("\" 404 ")),
+        "{:?}",
+        a.samples
+    );
 
     let bf = &r.alerts[1];
     assert_eq!((bf.observed, bf.threshold), (30.0, 10.0));
-    assert!(bf.samples.iter().all(|s| s.contains("POST /login") && s.contains(" 401 ")));
+    assert!(bf
+        .samples
+        .iter()
+        .all(|s| s.contains("POST /login") && s.contains(" 401 ")));
     assert_eq!(bf.samples.len(), 3);
 
     let hot = &r.alerts[2];
     assert_eq!((hot.observed, hot.threshold), (700.0, 600.0));
     assert_eq!(hot.samples.len(), 3);
-    assert!(hot.samples.iter().all(|s| s.starts_with("hot.example.com ")));
+    assert!(hot
+        .samples
+        .iter()
+        .all(|s| s.starts_with("hot.example.com ")));
 
     let spike = &r.alerts[3];
     assert_eq!(spike.observed, 750.0);
     // The baseline is minutes 5..=14: seven at 50 requests, the scanner's three at 100,
     // minute 12 at 80: mean 68.
     assert_eq!(spike.threshold, 3.0 * 68.0);
-    assert!(spike.explanation.contains("previous 10 windows"), "{}", spike.explanation);
+    assert!(
+        spike.explanation.contains("previous 10 windows"),
+        "{}",
+        spike.explanation
+    );
     assert!(!spike.samples.is_empty());
 
     let ratio = &r.alerts[4];
     assert!((ratio.observed - 30.0 / 140.0).abs() < 1e-12);
     assert_eq!(ratio.threshold, 0.05);
-    assert!(ratio.explanation.contains("30 of 140"), "{}", ratio.explanation);
+    assert!(
+        ratio.explanation.contains("30 of 140"),
+        "{}",
+        ratio.explanation
+    );
     assert_eq!(ratio.samples.len(), 3);
     assert!(ratio.samples.iter().all(|s| s.contains(" 500 ")));
 
     // Alert JSON has stable field names.
     let j = serde_json::to_value(&r.alerts[0]).unwrap();
-    for f in ["rule", "kind", "key", "observed", "threshold", "window_start", "window_end", "explanation", "samples"] {
+    for f in [
+        "rule",
+        "kind",
+        "key",
+        "observed",
+        "threshold",
+        "window_start",
+        "window_end",
+        "explanation",
+        "samples",
+    ] {
         assert!(j.get(f).is_some(), "{f}");
     }
 }
@@ -173,7 +234,11 @@ fn updates_do_not_alert_twice_and_can_alert_late() {
         let r2 = feed(&mut e, &refs, 1000);
         assert_eq!(r2.windows.len(), 1);
         assert_eq!(r2.windows[0].revision, 1);
-        assert_eq!(summary(&r2.alerts), vec![(12, "client_404_burst", "scan")], "cooldown {cooldown}");
+        assert_eq!(
+            summary(&r2.alerts),
+            vec![(12, "client_404_burst", "scan")],
+            "cooldown {cooldown}"
+        );
         assert_eq!(r2.alerts[0].revision, 1);
         assert_eq!(r2.alerts[0].observed, 25.0);
         // More late lines for minute 12: re-emitted again, no second alert.

@@ -33,7 +33,11 @@ fn text_fields(l: &[u8]) -> (String, String, String, u16, u64) {
     let mut tail = s.rsplit(' ');
     let bytes = tail.next().unwrap();
     let status = tail.next().unwrap().parse().unwrap();
-    let bytes = if bytes == "-" { 0 } else { bytes.parse().unwrap() };
+    let bytes = if bytes == "-" {
+        0
+    } else {
+        bytes.parse().unwrap()
+    };
     (host, minute, method, status, bytes)
 }
 
@@ -87,17 +91,32 @@ fn nasa_minutes_match_independent_counts() {
     for (start, m) in &expect {
         let w = got[start];
         assert_eq!(w.window_end, start + 60);
-        assert_eq!(w.requests, m.requests, "requests at {}", w.window_start_rfc3339);
+        assert_eq!(
+            w.requests, m.requests,
+            "requests at {}",
+            w.window_start_rfc3339
+        );
         assert_eq!(w.bytes, m.bytes, "bytes at {}", w.window_start_rfc3339);
-        assert_eq!(w.not_found, m.not_found, "404s at {}", w.window_start_rfc3339);
+        assert_eq!(
+            w.not_found, m.not_found,
+            "404s at {}",
+            w.window_start_rfc3339
+        );
         let methods: BTreeMap<String, u64> =
             w.methods.iter().map(|k| (k.key.clone(), k.count)).collect();
         assert_eq!(methods, m.methods, "methods at {}", w.window_start_rfc3339);
         let mut hosts: Vec<(&String, &u64)> = m.hosts.iter().collect();
         hosts.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-        let top: Vec<(String, u64)> = hosts.iter().take(5).map(|(h, c)| ((*h).clone(), **c)).collect();
-        let got_top: Vec<(String, u64)> =
-            w.top_clients.iter().map(|c| (c.client.clone(), c.requests)).collect();
+        let top: Vec<(String, u64)> = hosts
+            .iter()
+            .take(5)
+            .map(|(h, c)| ((*h).clone(), **c))
+            .collect();
+        let got_top: Vec<(String, u64)> = w
+            .top_clients
+            .iter()
+            .map(|c| (c.client.clone(), c.requests))
+            .collect();
         assert_eq!(got_top, top, "top hosts at {}", w.window_start_rfc3339);
         let exact = clients_per_minute[start].len() as f64;
         let est = w.unique_clients as f64;
@@ -108,8 +127,12 @@ fn nasa_minutes_match_independent_counts() {
         );
         let classes = &w.status_classes;
         assert_eq!(
-            classes.informational + classes.success + classes.redirection + classes.client_error
-                + classes.server_error + classes.other,
+            classes.informational
+                + classes.success
+                + classes.redirection
+                + classes.client_error
+                + classes.server_error
+                + classes.other,
             w.requests
         );
     }
@@ -144,12 +167,23 @@ fn nasa_minutes_match_independent_counts() {
     }
     assert_eq!(
         status.into_iter().collect::<Vec<_>>(),
-        vec![(200, 180_766), (302, 7_480), (304, 10_704), (403, 7), (404, 986 + 4), (500, 53)]
+        vec![
+            (200, 180_766),
+            (302, 7_480),
+            (304, 10_704),
+            (403, 7),
+            (404, 986 + 4),
+            (500, 53)
+        ]
     );
     // "Methods: GET 199,746, HEAD 230, POST 20" (+ the 4 GETs).
     assert_eq!(
         methods.into_iter().collect::<Vec<_>>(),
-        vec![("GET".into(), 199_750), ("HEAD".into(), 230), ("POST".into(), 20)]
+        vec![
+            ("GET".into(), 199_750),
+            ("HEAD".into(), 230),
+            ("POST".into(), 20)
+        ]
     );
 }
 
@@ -174,7 +208,11 @@ fn nasa_top_pages_every_five_minutes() {
             continue;
         }
         let path = words[1].split('?').next().unwrap();
-        *expect.entry(start).or_default().entry(path.to_string()).or_default() += 1;
+        *expect
+            .entry(start)
+            .or_default()
+            .entry(path.to_string())
+            .or_default() += 1;
     }
     let refs: Vec<&[u8]> = lines.iter().map(|l| &l[..]).collect();
     let cfg = EngineConfig {
@@ -194,8 +232,16 @@ fn nasa_top_pages_every_five_minutes() {
         v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
         let want: Vec<(String, u64)> = v.iter().take(3).map(|(p, c)| ((*p).clone(), **c)).collect();
         let w = got[start];
-        let have: Vec<(String, u64)> = w.top_pages.iter().map(|k| (k.key.clone(), k.count)).collect();
+        let have: Vec<(String, u64)> = w
+            .top_pages
+            .iter()
+            .map(|k| (k.key.clone(), k.count))
+            .collect();
         assert_eq!(have, want, "window {}", w.window_start_rfc3339);
     }
-    assert!(compared > got.len() * 2 / 3, "compared {compared} of {}", got.len());
+    assert!(
+        compared > got.len() * 2 / 3,
+        "compared {compared} of {}",
+        got.len()
+    );
 }

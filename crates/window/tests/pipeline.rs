@@ -87,7 +87,11 @@ fn pipelined(lines: &[&[u8]], batch: usize, in_flight: u32, stop_after: Option<u
             drop(e);
             queue.clear();
             e = Engine::restore(&bytes).unwrap();
-            assert_eq!(e.snapshot(), bytes, "restore then snapshot gives the same bytes");
+            assert_eq!(
+                e.snapshot(),
+                bytes,
+                "restore then snapshot gives the same bytes"
+            );
             assert_eq!(e.next_seq(), seq + 1);
             queue = e
                 .open_specs()
@@ -113,9 +117,18 @@ fn snapshot_restore_mid_stream_gives_the_same_outputs() {
         assert!(whole.alerts.len() > 3, "{}", whole.alerts.len());
         for stop in [0, 9, 25] {
             let resumed = pipelined(&lines, 700, in_flight, Some(stop));
-            assert_eq!(resumed.windows, whole.windows, "in_flight {in_flight}, stop {stop}");
-            assert_eq!(resumed.alerts, whole.alerts, "in_flight {in_flight}, stop {stop}");
-            assert_eq!(resumed.late, whole.late, "in_flight {in_flight}, stop {stop}");
+            assert_eq!(
+                resumed.windows, whole.windows,
+                "in_flight {in_flight}, stop {stop}"
+            );
+            assert_eq!(
+                resumed.alerts, whole.alerts,
+                "in_flight {in_flight}, stop {stop}"
+            );
+            assert_eq!(
+                resumed.late, whole.late,
+                "in_flight {in_flight}, stop {stop}"
+            );
             assert_eq!(resumed.stats, whole.stats);
         }
     }
@@ -140,14 +153,23 @@ fn corrupt_snapshots_are_refused() {
     let mut e = Engine::new(cfg(2)).unwrap();
     feed(&mut e, &lines, 1000);
     let bytes = e.snapshot();
-    assert!(matches!(Engine::restore(b"nope"), Err(SnapshotError::Header(_))));
+    assert!(matches!(
+        Engine::restore(b"nope"),
+        Err(SnapshotError::Header(_))
+    ));
     let mut bad = bytes.clone();
     let n = bad.len();
     bad[n / 2] ^= 1;
-    assert!(matches!(Engine::restore(&bad), Err(SnapshotError::Checksum)));
+    assert!(matches!(
+        Engine::restore(&bad),
+        Err(SnapshotError::Checksum)
+    ));
     let mut bad = bytes.clone();
     bad[7] = 99;
-    assert!(matches!(Engine::restore(&bad), Err(SnapshotError::Header(_))));
+    assert!(matches!(
+        Engine::restore(&bad),
+        Err(SnapshotError::Header(_))
+    ));
     assert!(Engine::restore(&bytes[..n - 1]).is_err());
     assert!(Engine::restore(&bytes).is_ok());
 }
@@ -160,7 +182,10 @@ fn out_of_order_and_foreign_batches_are_refused() {
     let b1 = PaneBatch::new(specs[1]);
     assert!(matches!(
         e.apply(b1),
-        Err(hitstream_window::ApplyError::OutOfOrder { expected: 0, got: 1 })
+        Err(hitstream_window::ApplyError::OutOfOrder {
+            expected: 0,
+            got: 1
+        })
     ));
     let other = Engine::new(EngineConfig::tumbling(30, 0)).unwrap();
     assert!(e.apply(other.new_batch()).is_err());
@@ -216,7 +241,9 @@ fn threaded_pipeline_is_deterministic() {
                 s.spawn(move || loop {
                     let job = job_rx.lock().unwrap().recv();
                     let Ok(spec) = job else { break };
-                    done_tx.send(build(spec, chunks[spec.seq() as usize])).unwrap();
+                    done_tx
+                        .send(build(spec, chunks[spec.seq() as usize]))
+                        .unwrap();
                 });
             }
             drop(done_tx);
@@ -242,4 +269,3 @@ fn threaded_pipeline_is_deterministic() {
         assert_eq!(run, expected);
     }
 }
-

@@ -56,7 +56,14 @@ fn lines_of(c: &Case) -> Vec<Vec<u8>> {
         .iter()
         .map(|&(t, client, st)| {
             let s = STATUSES[st as usize];
-            line(&format!("c{client}"), 3600 + t, "GET", &format!("/p{}", t % 7), s, t as u64)
+            line(
+                &format!("c{client}"),
+                3600 + t,
+                "GET",
+                &format!("/p{}", t % 7),
+                s,
+                t as u64,
+            )
         })
         .collect()
 }

@@ -62,7 +62,11 @@ fn small_lateness_counts_every_line_once() {
     for lateness in [0, 10, 60] {
         let r = run(EngineConfig::tumbling(60, lateness), &shuf, 1000);
         assert!(r.stats.late > 0, "lateness {lateness}: expected late lines");
-        assert_eq!(r.stats.accepted + r.stats.late, n as u64, "lateness {lateness}");
+        assert_eq!(
+            r.stats.accepted + r.stats.late,
+            n as u64,
+            "lateness {lateness}"
+        );
         assert_eq!(r.late.len() as u64, r.stats.late);
         let counted: u64 = r.finals().values().map(|w| w.requests).sum();
         assert_eq!(counted, r.stats.accepted, "lateness {lateness}");
@@ -101,13 +105,19 @@ fn late_event_updates_a_fired_window() {
     let refs: Vec<&[u8]> = lines.iter().map(|l| &l[..]).collect();
     let r = feed(&mut e, &refs, 10);
     assert_eq!(r.windows.len(), 1);
-    assert_eq!((r.windows[0].window_start - JUL1_1995, r.windows[0].requests), (0, 1));
+    assert_eq!(
+        (r.windows[0].window_start - JUL1_1995, r.windows[0].requests),
+        (0, 1)
+    );
     assert_eq!(r.windows[0].revision, 0);
     // A line at 20 s: its window fired, but the watermark (70) is below end + L (90).
     let r = feed(&mut e, &[&line("b", 20, "GET", "/y", 404, 1)], 10);
     assert_eq!(r.windows.len(), 1);
     let w = &r.windows[0];
-    assert_eq!((w.requests, w.revision, w.update, w.not_found), (2, 1, true, 1));
+    assert_eq!(
+        (w.requests, w.revision, w.update, w.not_found),
+        (2, 1, true, 1)
+    );
     // Watermark to 130 - 30 = 100 >= 90: a line at 30 s is now late.
     let r = feed(&mut e, &[&line("c", 130, "GET", "/x", 200, 1)], 10);
     assert!(r.windows.iter().all(|w| w.window_start - JUL1_1995 == 60));
@@ -126,7 +136,14 @@ fn idle_advances_the_watermark() {
     // Nothing seen: idle time does nothing.
     assert!(e.advance_idle(1000).is_empty());
     assert_eq!(e.watermark(), None);
-    let r = feed(&mut e, &[&line("a", 10, "GET", "/", 200, 1), &line("a", 50, "GET", "/", 200, 1)], 10);
+    let r = feed(
+        &mut e,
+        &[
+            &line("a", 10, "GET", "/", 200, 1),
+            &line("a", 50, "GET", "/", 200, 1),
+        ],
+        10,
+    );
     assert!(r.windows.is_empty());
     assert_eq!(e.watermark(), Some(JUL1_1995 - 10));
     // 60 quiet seconds: watermark 50, still inside [0, 60).
@@ -151,7 +168,14 @@ fn idle_advances_the_watermark() {
 #[test]
 fn finish_fires_everything_and_later_lines_are_late() {
     let mut e = Engine::new(EngineConfig::tumbling(60, 3600)).unwrap();
-    let r = feed(&mut e, &[&line("a", 10, "GET", "/", 200, 1), &line("a", 500, "GET", "/", 200, 1)], 10);
+    let r = feed(
+        &mut e,
+        &[
+            &line("a", 10, "GET", "/", 200, 1),
+            &line("a", 500, "GET", "/", 200, 1),
+        ],
+        10,
+    );
     assert!(r.windows.is_empty());
     let out = e.finish();
     assert_eq!(out.windows.len(), 2);
@@ -214,7 +238,10 @@ fn sliding_windows_count_each_event_size_over_slide_times() {
         assert_eq!(sw.top_clients, w.top_clients);
         assert_eq!(sw.top_error_endpoints, w.top_error_endpoints);
         assert_eq!(sw.unique_clients, w.unique_clients);
-        assert_eq!((sw.size.p50, sw.size.p90, sw.size.p99), (w.size.p50, w.size.p90, w.size.p99));
+        assert_eq!(
+            (sw.size.p50, sw.size.p90, sw.size.p99),
+            (w.size.p50, w.size.p90, w.size.p99)
+        );
     }
     // Every sliding window with traffic: those overlapping any minute with traffic.
     assert!(s.len() >= m.len() * 6 - 5);
@@ -245,7 +272,14 @@ fn memory_is_bounded_by_the_lateness() {
         let mut buf = Vec::new();
         for s in 0..3600 {
             let t = hour * 3600 + s;
-            buf.push(line(&format!("c{}", t % 97), t, "GET", &format!("/p{}", t % 13), 200, 10));
+            buf.push(line(
+                &format!("c{}", t % 97),
+                t,
+                "GET",
+                &format!("/p{}", t % 13),
+                200,
+                10,
+            ));
         }
         let mut rec = Record::new();
         for l in &buf {

@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use hitstream_source::{Batch, Checkpoint, FileSource, FileSourceConfig, Fingerprint, Origin, Poll};
+use hitstream_source::{
+    Batch, Checkpoint, FileSource, FileSourceConfig, Fingerprint, Origin, Poll,
+};
 
 /// A line as delivered: the file identity it came from and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +88,9 @@ pub fn numbered(n: u64) -> String {
 
 /// The number of a line made by [`numbered`], checking its body.
 pub fn number_of(line: &str) -> u64 {
-    let n: u64 = line[..8].parse().unwrap_or_else(|_| panic!("bad line {line:?}"));
+    let n: u64 = line[..8]
+        .parse()
+        .unwrap_or_else(|_| panic!("bad line {line:?}"));
     assert_eq!(line, numbered(n), "damaged line");
     n
 }
