@@ -11,9 +11,9 @@ use crate::batch::{align, BatchSpec, LateLine, LateReason, PaneBatch};
 use crate::config::{ConfigError, EngineConfig};
 use crate::result::{Merged, WindowResult};
 
-/// What one step of the engine produced, in a deterministic order: windows by start (each
-/// followed by nothing else; alerts are listed separately in the order their windows fired),
-/// late lines in input order.
+/// What one step of the engine produced, in a deterministic order: windows as they fired
+/// (oldest start first), alerts in the order of their windows (then rule, then key), late
+/// lines in input order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Output {
     /// Windows fired by this step: first emissions (`revision == 0`) and updates.
@@ -79,7 +79,7 @@ pub enum SnapshotError {
 }
 
 /// Format version of [`Engine::snapshot`].
-pub const SNAPSHOT_VERSION: u8 = 1;
+pub const SNAPSHOT_VERSION: u8 = 2;
 const MAGIC: &[u8; 7] = b"HSWINDW";
 
 /// Counters and gauges of an engine.

@@ -26,9 +26,11 @@
 //! - **Idle and end**: [`Engine::advance_idle`] moves the watermark by processing time when the
 //!   input is quiet; [`Engine::finish`] moves it to the end of time so every window fires.
 //! - **Memory** is bounded by what the lateness can still reach: a pane is dropped once no
-//!   batch still to come can touch a window that contains it, window revisions and spike
-//!   baselines likewise; per-key state lives only in retained panes, and per-line work never
-//!   allocates except for keys new to a pane.
+//!   batch still to come can touch a window that contains it (about (size + 2 L) / slide
+//!   panes are held), window revisions, spike baselines and alert cooldowns likewise. Per-key
+//!   state (exact counts by client and page, a few sample lines) lives only in retained panes,
+//!   so memory follows the traffic of the last few minutes, never the length of the run
+//!   ([`EngineStats::keys`]). Per-line work allocates only for keys new to a batch's pane.
 //! - **Outputs** are plain serde structs with stable field names: [`WindowResult`] per
 //!   emitted window (requests, bytes, statuses and classes, methods, top pages, top clients,
 //!   top error endpoints, 404s, unique clients by HyperLogLog with standard error 0.81 %,

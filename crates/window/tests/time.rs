@@ -291,6 +291,9 @@ fn memory_is_bounded_by_the_lateness() {
         let st = e.stats();
         max_panes = max_panes.max(st.panes);
         max_windows = max_windows.max(st.retained_windows);
+        // 97 clients and 13 pages at most per pane.
+        assert!(st.keys <= st.panes * (97 + 13), "{st:?}");
+        assert!(st.sample_bytes <= st.panes * 3 * 512 * 100, "{st:?}");
     }
     assert!(max_panes <= 12, "{max_panes}");
     assert!(max_windows <= 12, "{max_windows}");
