@@ -11,7 +11,6 @@
 //! checkpoint's positions and engine state always describe the same lines.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -28,7 +27,7 @@ use hitstream_source::{
 use hitstream_window::{Alert, BatchSpec, Engine, EngineConfig, LateLine, PaneBatch, WindowResult};
 
 use crate::config::{Config, OutputConfig, SourceConfig, SourceKind, SyslogProtocol};
-use crate::console;
+use crate::sink::{ConsoleSink, JsonlSink, LineFileSink, Sink};
 use crate::tui::{self, RunStats, UiEvent};
 
 /// Lines per parse job: big enough to amortise the hand-off, small enough to spread a source
@@ -491,98 +490,54 @@ fn parse_job(parser: &Parser, job: &Job) -> JobDone {
 }
 
 // ---------------------------------------------------------------------------------------
-// Sinks.
+// Sinks: the fan-out to every configured output (see `crate::sink`).
 
 struct Sinks {
-    console: bool,
-    jsonl: Option<Box<dyn Write + Send>>,
-    alerts: Option<Box<dyn Write + Send>>,
-    late: Option<Box<dyn Write + Send>>,
-    rejects: Option<Box<dyn Write + Send>>,
+    outs: Vec<Box<dyn Sink>>,
+    /// The live view, for notes and counters besides its sink.
     ui: Option<Sender<UiEvent>>,
-}
-
-fn open_out(spec: &str) -> anyhow::Result<Box<dyn Write + Send>> {
-    if spec == "-" {
-        Ok(Box::new(std::io::stdout()))
-    } else {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(spec)
-            .with_context(|| format!("cannot open output `{spec}`"))?;
-        Ok(Box::new(std::io::BufWriter::new(f)))
-    }
 }
 
 impl Sinks {
     fn open(o: &OutputConfig, ui: Option<Sender<UiEvent>>) -> anyhow::Result<Sinks> {
-        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        Ok(Sinks {
-            console: o.console && !o.tui && o.jsonl.as_deref() != Some("-"),
-            jsonl: o.jsonl.as_deref().map(open_out).transpose()?,
-            alerts: o.alerts.as_deref().map(open_out).transpose()?,
-            late: path(&o.late).as_deref().map(open_out).transpose()?,
-            rejects: path(&o.rejects).as_deref().map(open_out).transpose()?,
-            ui,
-        })
+        let mut outs: Vec<Box<dyn Sink>> = Vec::new();
+        if o.console && !o.tui && o.jsonl.as_deref() != Some("-") {
+            outs.push(Box::new(ConsoleSink::new(ui.is_none())));
+        } else if ui.is_none() {
+            outs.push(Box::new(ConsoleSink::alerts_only()));
+        }
+        if let Some(p) = &o.jsonl {
+            outs.push(Box::new(JsonlSink::windows(p)?));
+        }
+        if let Some(p) = &o.alerts {
+            outs.push(Box::new(JsonlSink::alerts(p)?));
+        }
+        if let Some(p) = &o.late {
+            outs.push(Box::new(LineFileSink::late(p)?));
+        }
+        if let Some(p) = &o.rejects {
+            outs.push(Box::new(LineFileSink::rejects(p)?));
+        }
+        if let Some(tx) = &ui {
+            outs.push(Box::new(UiSink(tx.clone())));
+        }
+        Ok(Sinks { outs, ui })
     }
 
     fn window(&mut self, w: &WindowResult) -> anyhow::Result<()> {
-        if self.console {
-            let mut out = std::io::stdout().lock();
-            out.write_all(console::render_window(w).as_bytes())?;
-            out.flush()?;
-        }
-        if let Some(j) = &mut self.jsonl {
-            serde_json::to_writer(&mut *j, w)?;
-            j.write_all(b"\n")?;
-            j.flush()?;
-        }
-        if let Some(ui) = &self.ui {
-            let _ = ui.send(UiEvent::Window(w.clone()));
-        }
-        Ok(())
+        self.outs.iter_mut().try_for_each(|s| s.window(w))
     }
 
     fn alert(&mut self, a: &Alert) -> anyhow::Result<()> {
-        if self.ui.is_none() {
-            eprintln!("{}", console::render_alert(a));
-        }
-        if let Some(j) = &mut self.alerts {
-            serde_json::to_writer(&mut *j, a)?;
-            j.write_all(b"\n")?;
-            j.flush()?;
-        }
-        if let Some(ui) = &self.ui {
-            let _ = ui.send(UiEvent::Alert(a.clone()));
-        }
-        Ok(())
+        self.outs.iter_mut().try_for_each(|s| s.alert(a))
     }
 
     fn late(&mut self, l: &LateLine) -> anyhow::Result<()> {
-        if let Some(f) = &mut self.late {
-            write!(
-                f,
-                "{}\t{}\t",
-                l.reason.code(),
-                l.event_time
-                    .map_or("-".to_string(), hitstream_window::rfc3339)
-            )?;
-            f.write_all(&l.line)?;
-            f.write_all(b"\n")?;
-        }
-        Ok(())
+        self.outs.iter_mut().try_for_each(|s| s.late(l))
     }
 
     fn reject(&mut self, why: &str, line: &[u8]) -> anyhow::Result<()> {
-        if let Some(f) = &mut self.rejects {
-            f.write_all(why.as_bytes())?;
-            f.write_all(b"\t")?;
-            f.write_all(line)?;
-            f.write_all(b"\n")?;
-        }
-        Ok(())
+        self.outs.iter_mut().try_for_each(|s| s.reject(why, line))
     }
 
     /// A note for the user: on stderr, or in the live view's footer when it is up.
@@ -596,17 +551,22 @@ impl Sinks {
     }
 
     fn flush(&mut self) -> anyhow::Result<()> {
-        for w in [
-            &mut self.jsonl,
-            &mut self.alerts,
-            &mut self.late,
-            &mut self.rejects,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            w.flush()?;
-        }
+        self.outs.iter_mut().try_for_each(|s| s.flush())
+    }
+}
+
+/// The live view as a sink.
+struct UiSink(Sender<UiEvent>);
+
+impl Sink for UiSink {
+    fn window(&mut self, w: &WindowResult) -> anyhow::Result<()> {
+        // The view may have closed already (`q`): the pipeline goes on stopping.
+        let _ = self.0.send(UiEvent::Window(w.clone()));
+        Ok(())
+    }
+
+    fn alert(&mut self, a: &Alert) -> anyhow::Result<()> {
+        let _ = self.0.send(UiEvent::Alert(a.clone()));
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ mod config;
 mod console;
 mod input;
 mod output;
+mod sink;
 mod tui;
 
 use clap::{Parser, Subcommand};
