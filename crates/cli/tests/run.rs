@@ -536,3 +536,122 @@ fn bounded_run_from_a_config_with_alerts() {
     assert_eq!(alerts[0]["observed"].as_f64().unwrap(), 40.0);
     assert!(!alerts[0]["samples"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn tail_with_rotation_and_kill_9_counts_every_line_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("logs");
+    std::fs::create_dir(&dir).unwrap();
+    let log = dir.join("access.log");
+    std::fs::write(&log, "").unwrap();
+    let state = tmp.path().join("state");
+    let out = tmp.path().join("w.jsonl");
+    let pattern = dir.join("access.log*").to_str().unwrap().to_string();
+    let start = |state: &Path, out: &Path| {
+        Command::new(bin())
+            .args([
+                "run",
+                "--format",
+                "combined",
+                "--window",
+                "60s",
+                "--lateness",
+                "0s",
+            ])
+            .args(["--idle-timeout", "1h", "--emit", "none", "--no-alerts"])
+            .args(["--checkpoint-interval", "30ms", "--tail", &pattern])
+            .arg("--checkpoint-dir")
+            .arg(state)
+            .arg("--jsonl")
+            .arg(out)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+
+    // The writer: 20 minutes of event time, 60 lines a minute, rotated by rename every 300
+    // lines and by copytruncate once, while the reader is killed and restarted.
+    let writer_dir = dir.clone();
+    let writer = std::thread::spawn(move || {
+        let log = writer_dir.join("access.log");
+        let mut rotations = 0;
+        for n in 0..1200u32 {
+            let (min, sec) = (n / 60, n % 60);
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&log)
+                .unwrap();
+            f.write_all(
+                line(min, sec, &format!("10.0.{}.{}", n % 7, n % 13), "/p", 200).as_bytes(),
+            )
+            .unwrap();
+            drop(f);
+            if n % 300 == 299 {
+                rotations += 1;
+                if rotations == 2 {
+                    let copy = writer_dir.join(format!("access.log.ct{rotations}"));
+                    std::fs::copy(&log, copy).unwrap();
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .truncate(true)
+                        .open(&log)
+                        .unwrap();
+                } else {
+                    std::fs::rename(&log, writer_dir.join(format!("access.log.{rotations}")))
+                        .unwrap();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(8));
+        }
+    });
+
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut kills = 0;
+    let mut child = start(&state, &out);
+    while !writer.is_finished() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(100 + seed % 400));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        child = start(&state, &out);
+    }
+    writer.join().unwrap();
+    // A line far ahead closes every window of the 20 minutes.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&log)
+        .unwrap();
+    f.write_all(line(50, 0, "9.9.9.9", "/z", 200).as_bytes())
+        .unwrap();
+    drop(f);
+    let t = Instant::now();
+    let mut per: Vec<u64> = Vec::new();
+    while t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(200));
+        let ws = latest(&windows(&std::fs::read_to_string(&out).unwrap_or_default()));
+        per = ws
+            .values()
+            .map(|w| w["requests"].as_u64().unwrap())
+            .collect();
+        if per.len() >= 20 {
+            break;
+        }
+    }
+    sigterm(&child);
+    assert!(wait_timeout(&mut child, Duration::from_secs(30)).success());
+    assert!(kills >= 3, "only {kills} kills");
+    assert_eq!(
+        per.len(),
+        20,
+        "20 minutes of windows after {kills} kills: {per:?}"
+    );
+    assert!(
+        per.iter().all(|c| *c == 60),
+        "every minute has its 60 lines, none lost or doubled, after {kills} kills: {per:?}"
+    );
+}
