@@ -655,3 +655,72 @@ fn tail_with_rotation_and_kill_9_counts_every_line_once() {
         "every minute has its 60 lines, none lost or doubled, after {kills} kills: {per:?}"
     );
 }
+
+#[test]
+fn spooled_tcp_survives_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("w.jsonl");
+    let spool = tmp.path().join("spool");
+    let state = tmp.path().join("state");
+    let start = |port: u16| {
+        Command::new(bin())
+            .args([
+                "run",
+                "--format",
+                "combined",
+                "--window",
+                "60s",
+                "--lateness",
+                "0s",
+            ])
+            .args(["--idle-timeout", "1h", "--emit", "none", "--no-alerts"])
+            .args(["--checkpoint-interval", "50ms", "--tcp"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--spool")
+            .arg(&spool)
+            .arg("--checkpoint-dir")
+            .arg(&state)
+            .arg("--jsonl")
+            .arg(&out)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let send = |port: u16, text: &str| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(text.as_bytes()).unwrap();
+    };
+    let port = free_port();
+    let mut child = start(port);
+    wait_for_port(port);
+    let mut text = String::new();
+    for i in 0..40 {
+        text.push_str(&line(0, i, "4.4.4.4", "/t", 200));
+    }
+    send(port, &text);
+    // Let the lines reach the spool, then stop hard: the open window lives only in the
+    // checkpoint and the spool.
+    std::thread::sleep(Duration::from_millis(800));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let port = free_port();
+    let mut child = start(port);
+    wait_for_port(port);
+    send(port, &line(30, 0, "9.9.9.9", "/z", 200));
+    let t = Instant::now();
+    let mut first = 0;
+    while t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(200));
+        let ws = latest(&windows(&std::fs::read_to_string(&out).unwrap_or_default()));
+        first = ws
+            .values()
+            .next()
+            .map_or(0, |w| w["requests"].as_u64().unwrap());
+        if first >= 40 {
+            break;
+        }
+    }
+    sigterm(&child);
+    assert!(wait_timeout(&mut child, Duration::from_secs(20)).success());
+    assert_eq!(first, 40, "the 40 spooled lines survive kill -9");
+}
