@@ -170,21 +170,13 @@ impl Dist {
 
 #[inline]
 fn bump(map: &mut Map<u64>, key: &[u8]) {
-    match map.get_mut(key) {
-        Some(c) => *c += 1,
-        None => {
-            map.insert(key.into(), 1);
-        }
-    }
+    // One hash per line; the key is copied only when it is new.
+    *map.entry_ref(key).or_insert(0) += 1;
 }
 
 #[inline]
 fn entry<'m, V: Default>(map: &'m mut Map<V>, key: &[u8]) -> &'m mut V {
-    // Look up first so the common case (a key seen before) neither allocates nor hashes twice.
-    if !map.contains_key(key) {
-        map.insert(key.into(), V::default());
-    }
-    map.get_mut(key).expect("just inserted")
+    map.entry_ref(key).or_default()
 }
 
 /// Everything one thread has counted. Feed it records with [`Partial::add`], rejects with
