@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use hitstream_window::{Alert, KeyCount, WindowResult};
 
-use crate::output::table::{human_bytes, thousands};
+use crate::output::table::{cut as clip, human_bytes, thousands};
 
 fn list(items: &[KeyCount]) -> String {
     items
@@ -13,18 +13,6 @@ fn list(items: &[KeyCount]) -> String {
         .map(|k| format!("{} {}", clip(&k.key, 60), thousands(k.count)))
         .collect::<Vec<_>>()
         .join(" · ")
-}
-
-fn clip(s: &str, max: usize) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    if clean.chars().count() <= max {
-        clean
-    } else {
-        clean.chars().take(max - 1).chain(['…']).collect()
-    }
 }
 
 /// A closed window as a block of text.

@@ -74,6 +74,23 @@ fn wait_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus 
     }
 }
 
+/// Requests per window (latest emission of each, by start) once `done` says the output is
+/// complete, or whatever is there after `limit`.
+fn wait_for_windows(out: &Path, limit: Duration, done: impl Fn(&[u64]) -> bool) -> Vec<u64> {
+    let t = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let ws = latest(&windows(&std::fs::read_to_string(out).unwrap_or_default()));
+        let per: Vec<u64> = ws
+            .values()
+            .map(|w| w["requests"].as_u64().unwrap())
+            .collect();
+        if done(&per) || t.elapsed() > limit {
+            return per;
+        }
+    }
+}
+
 /// Per-minute request counts straight from the timestamp text, independent of hitstream.
 fn minutes_by_text(text: &[u8]) -> HashMap<String, u64> {
     let mut m = HashMap::new();
@@ -292,23 +309,12 @@ fn tail_follows_rename_and_copytruncate_rotation() {
     // A line far ahead closes every earlier window.
     std::thread::sleep(Duration::from_millis(600));
     append(&log, &line(30, 0, "9.9.9.9", "/z", 200));
-    let t = Instant::now();
-    let mut total = 0;
-    while t.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(200));
-        let text = std::fs::read_to_string(&out).unwrap_or_default();
-        let ws = latest(&windows(&text));
-        // The far-ahead line's own window may close too, when the idle timeout moves the
-        // watermark: count minutes 0-2 only.
-        total = ws
-            .values()
-            .take(3)
-            .map(|w| w["requests"].as_u64().unwrap())
-            .sum::<u64>();
-        if total >= written {
-            break;
-        }
-    }
+    // The far-ahead line's own window may close too, when the idle timeout moves the
+    // watermark: count minutes 0-2 only.
+    let first3 = |per: &[u64]| per.iter().take(3).sum::<u64>();
+    let total = first3(&wait_for_windows(&out, Duration::from_secs(30), |per| {
+        first3(per) >= written
+    }));
     sigterm(&child);
     assert!(wait_timeout(&mut child, Duration::from_secs(30)).success());
     assert_eq!(total, written, "every line of minutes 0-2 counted once");
@@ -389,19 +395,11 @@ fn tcp_source_with_a_real_sender() {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.write_all(payload.as_bytes()).unwrap();
     }
-    let t = Instant::now();
-    let mut total = 0;
-    while t.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(200));
-        let ws = latest(&windows(&std::fs::read_to_string(&out).unwrap_or_default()));
-        total = ws
-            .values()
-            .map(|w| w["requests"].as_u64().unwrap())
-            .sum::<u64>();
-        if total >= 40 {
-            break;
-        }
-    }
+    let total: u64 = wait_for_windows(&out, Duration::from_secs(20), |per| {
+        per.iter().sum::<u64>() >= 40
+    })
+    .iter()
+    .sum();
     sigterm(&child);
     assert!(wait_timeout(&mut child, Duration::from_secs(20)).success());
     assert_eq!(total, 40);
@@ -449,19 +447,11 @@ fn syslog_source_rfc3164_and_5424_over_udp() {
         line(30, 0, "9.9.9.9", "/z", 200).trim_end()
     );
     sock.send_to(f.as_bytes(), ("127.0.0.1", port)).unwrap();
-    let t = Instant::now();
-    let mut total = 0;
-    while t.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(200));
-        let ws = latest(&windows(&std::fs::read_to_string(&out).unwrap_or_default()));
-        total = ws
-            .values()
-            .map(|w| w["requests"].as_u64().unwrap())
-            .sum::<u64>();
-        if total >= 20 {
-            break;
-        }
-    }
+    let total: u64 = wait_for_windows(&out, Duration::from_secs(20), |per| {
+        per.iter().sum::<u64>() >= 20
+    })
+    .iter()
+    .sum();
     sigterm(&child);
     assert!(wait_timeout(&mut child, Duration::from_secs(20)).success());
     assert_eq!(total, 20);
@@ -629,19 +619,7 @@ fn tail_with_rotation_and_kill_9_counts_every_line_once() {
     f.write_all(line(50, 0, "9.9.9.9", "/z", 200).as_bytes())
         .unwrap();
     drop(f);
-    let t = Instant::now();
-    let mut per: Vec<u64> = Vec::new();
-    while t.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(200));
-        let ws = latest(&windows(&std::fs::read_to_string(&out).unwrap_or_default()));
-        per = ws
-            .values()
-            .map(|w| w["requests"].as_u64().unwrap())
-            .collect();
-        if per.len() >= 20 {
-            break;
-        }
-    }
+    let per = wait_for_windows(&out, Duration::from_secs(60), |per| per.len() >= 20);
     sigterm(&child);
     assert!(wait_timeout(&mut child, Duration::from_secs(30)).success());
     assert!(kills >= 3, "only {kills} kills");
@@ -707,19 +685,10 @@ fn spooled_tcp_survives_a_restart() {
     let mut child = start(port);
     wait_for_port(port);
     send(port, &line(30, 0, "9.9.9.9", "/z", 200));
-    let t = Instant::now();
-    let mut first = 0;
-    while t.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(200));
-        let ws = latest(&windows(&std::fs::read_to_string(&out).unwrap_or_default()));
-        first = ws
-            .values()
-            .next()
-            .map_or(0, |w| w["requests"].as_u64().unwrap());
-        if first >= 40 {
-            break;
-        }
-    }
+    let per = wait_for_windows(&out, Duration::from_secs(20), |per| {
+        per.first().is_some_and(|n| *n >= 40)
+    });
+    let first = per.first().copied().unwrap_or(0);
     sigterm(&child);
     assert!(wait_timeout(&mut child, Duration::from_secs(20)).success());
     assert_eq!(first, 40, "the 40 spooled lines survive kill -9");

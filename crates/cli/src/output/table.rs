@@ -42,8 +42,9 @@ fn pct(part: u64, whole: u64) -> String {
     }
 }
 
-/// Cuts long keys so tables stay readable; control characters are shown escaped.
-fn cut(s: &str, max: usize) -> String {
+/// Cuts long keys so tables stay readable; control characters (which could drive the
+/// terminal) are shown as U+FFFD.
+pub fn cut(s: &str, max: usize) -> String {
     let clean: String = s
         .chars()
         .map(|c| if c.is_control() { '\u{fffd}' } else { c })
