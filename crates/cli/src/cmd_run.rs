@@ -32,7 +32,12 @@ use crate::tui::{self, RunStats, UiEvent};
 
 /// Lines per parse job: big enough to amortise the hand-off, small enough to spread a source
 /// batch over every core.
-const JOB_LINES: usize = 2048;
+const JOB_LINES: usize = 1024;
+
+/// Parse jobs between creation and application. Late lines are judged against the horizon as
+/// it stood this many jobs earlier, so it is a constant, not a function of `--threads`: the
+/// same input gives the same results on any machine and with any number of threads.
+const IN_FLIGHT: u32 = 4;
 
 /// Options of `hitstream run`. Flags override the config file.
 #[derive(Debug, Clone, clap::Args)]
@@ -610,8 +615,7 @@ pub fn run_pipeline(
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
-    let in_flight = (threads * 2) as u32;
-    let ecfg = engine_config(cfg, in_flight)?;
+    let ecfg = engine_config(cfg, IN_FLIGHT)?;
 
     // Resume from the checkpoint when there is one with the same window settings.
     let mut positions = Checkpoint::new();

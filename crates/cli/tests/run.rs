@@ -693,3 +693,59 @@ fn spooled_tcp_survives_a_restart() {
     assert!(wait_timeout(&mut child, Duration::from_secs(20)).success());
     assert_eq!(first, 40, "the 40 spooled lines survive kill -9");
 }
+
+#[test]
+fn out_of_order_input_gives_the_same_results_on_any_thread_count() {
+    // The first 20,000 NASA lines (about 5 hours), shuffled: each line swapped with one up to
+    // 400 lines (several minutes) away, by a fixed pseudo-random sequence.
+    let text = nasa_lines();
+    let mut lines: Vec<&[u8]> = text.split(|&b| b == b'\n').take(20_000).collect();
+    let mut seed = 0x0123_4567_89ab_cdefu64;
+    for i in 0..lines.len() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let j = (i + (seed % 400) as usize).min(lines.len() - 1);
+        lines.swap(i, j);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("shuffled.log");
+    std::fs::write(&f, lines.join(&b'\n')).unwrap();
+    let mut outputs = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let late = tmp.path().join(format!("late-{threads}.txt"));
+        let o = Command::new(bin())
+            .args([
+                "run",
+                "--window",
+                "60s",
+                "--lateness",
+                "60s",
+                "--emit",
+                "jsonl",
+            ])
+            .args(["--no-alerts", "--threads", threads, "--file"])
+            .arg(&f)
+            .arg("--late")
+            .arg(&late)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8(o.stdout).unwrap();
+        let counted: u64 = latest(&windows(&text))
+            .values()
+            .map(|w| w["requests"].as_u64().unwrap())
+            .sum();
+        let late_lines = std::fs::read_to_string(&late).unwrap().lines().count() as u64;
+        // Every line is in a window or in the late output, never both, never neither.
+        assert_eq!(counted + late_lines, 20_000, "threads {threads}");
+        assert!(late_lines > 0, "lines moved minutes back must be late here");
+        assert!(
+            text.contains("\"update\":true"),
+            "late lines within lateness update windows"
+        );
+        outputs.push(text);
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0], outputs[2]);
+}
