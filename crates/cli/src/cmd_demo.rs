@@ -79,32 +79,22 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let gen_stop = Arc::new(AtomicBool::new(false));
     {
+        // Traffic stops when the duration is over or the pipeline is stopping (Ctrl-C, `q` in
+        // the view). Dropping the writer then ends the stream: every window closes, the run ends.
         let gen_stop = gen_stop.clone();
         let stop = stop.clone();
-        let duration = a.duration;
-        std::thread::spawn(move || {
-            let began = Instant::now();
-            if let Some(d) = duration {
-                let gs = gen_stop.clone();
-                std::thread::spawn(move || {
-                    std::thread::sleep(d);
-                    gs.store(true, Ordering::SeqCst);
-                });
+        let deadline = a.duration.map(|d| Instant::now() + d);
+        std::thread::spawn(move || loop {
+            if stop.load(Ordering::SeqCst) || deadline.is_some_and(|t| Instant::now() >= t) {
+                gen_stop.store(true, Ordering::SeqCst);
+                return;
             }
-            // The pipeline's stop (Ctrl-C, `q` in the view) stops the traffic too.
-            let watch = gen_stop.clone();
-            std::thread::spawn(move || loop {
-                if stop.load(Ordering::SeqCst) {
-                    watch.store(true, Ordering::SeqCst);
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            });
-            let _ = generator.write_to_until(&mut writer, &gen_stop);
-            let _ = began;
-            // Dropping the writer ends the stream: every window closes and the run ends.
+            std::thread::sleep(Duration::from_millis(50));
         });
     }
+    std::thread::spawn(move || {
+        let _ = generator.write_to_until(&mut writer, &gen_stop);
+    });
     if !a.tui {
         eprintln!(
             "demo: {} requests/s of generated traffic, {} windows; Ctrl-C to stop",

@@ -352,34 +352,14 @@ fn open_sources(cfg: &Config, positions: &Checkpoint) -> anyhow::Result<Opened> 
             }
             SourceKind::Tcp | SourceKind::Syslog => {
                 let addr = s.listen.clone().expect("checked");
-                let net: Box<dyn FnOnce() -> Result<Box<dyn Source>, SourceError>> =
-                    if s.kind == SourceKind::Tcp {
-                        let a = addr.clone();
-                        Box::new(move || {
-                            Ok(Box::new(TcpSource::bind(TcpConfig::new(a))?) as Box<dyn Source>)
-                        })
-                    } else {
-                        let (udp, tcp) = match s.protocol {
-                            SyslogProtocol::Udp => (Some(addr.clone()), None),
-                            SyslogProtocol::Tcp => (None, Some(addr.clone())),
-                            SyslogProtocol::Both => (Some(addr.clone()), Some(addr.clone())),
-                        };
-                        Box::new(move || {
-                            Ok(Box::new(SyslogSource::bind(SyslogConfig {
-                                udp,
-                                tcp,
-                                ..SyslogConfig::default()
-                            })?) as Box<dyn Source>)
-                        })
-                    };
                 let kind = if s.kind == SourceKind::Tcp {
                     "tcp"
                 } else {
                     "syslog"
                 };
+                let src = bind_net(s, &addr).with_context(|| format!("listening on {addr}"))?;
                 match &s.spool {
                     Some(dir) => {
-                        let src = net().with_context(|| format!("listening on {addr}"))?;
                         let writer = SpoolWriter::open(SpoolConfig::new(dir))
                             .with_context(|| format!("opening spool `{}`", dir.display()))?;
                         spoolers.push(
@@ -392,7 +372,6 @@ fn open_sources(cfg: &Config, positions: &Checkpoint) -> anyhow::Result<Opened> 
                         out.push(Box::new(reader));
                     }
                     None => {
-                        let src = net().with_context(|| format!("listening on {addr}"))?;
                         names.push(format!("{kind} {addr} (at-most-once)"));
                         out.push(src);
                     }
@@ -401,6 +380,23 @@ fn open_sources(cfg: &Config, positions: &Checkpoint) -> anyhow::Result<Opened> 
         }
     }
     Ok((out, names, spoolers))
+}
+
+/// Binds the listener of a TCP or syslog source.
+fn bind_net(s: &SourceConfig, addr: &str) -> Result<Box<dyn Source>, SourceError> {
+    if s.kind == SourceKind::Tcp {
+        return Ok(Box::new(TcpSource::bind(TcpConfig::new(addr))?));
+    }
+    let (udp, tcp) = match s.protocol {
+        SyslogProtocol::Udp => (Some(addr.to_string()), None),
+        SyslogProtocol::Tcp => (None, Some(addr.to_string())),
+        SyslogProtocol::Both => (Some(addr.to_string()), Some(addr.to_string())),
+    };
+    Ok(Box::new(SyslogSource::bind(SyslogConfig {
+        udp,
+        tcp,
+        ..SyslogConfig::default()
+    })?))
 }
 
 /// A boxed source as a sized one, for APIs generic over `Source`.

@@ -50,6 +50,8 @@ use ratatui::widgets::{
 };
 use ratatui::{Frame, Terminal};
 
+use crate::output::table::thousands as fmt_count;
+
 /// Windows kept for the chart (by window start); older ones are dropped.
 const HISTORY_WINDOWS: usize = 240;
 /// Windows shown in the requests chart.
@@ -805,19 +807,6 @@ fn clean(s: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(s)
     }
-}
-
-/// `1234567` as `1,234,567`.
-fn fmt_count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn fmt_rate(r: f64) -> String {

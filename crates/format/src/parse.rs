@@ -118,7 +118,7 @@ impl Parser {
         for (i, t) in spec.tokens.iter().enumerate() {
             match t {
                 Token::Lit(l) => steps.push(Step::Lit(l.clone().into_boxed_slice())),
-                Token::Field(k) => {
+                Token::Field(_) => {
                     let prev_quote = matches!(
                         i.checked_sub(1).map(|p| &spec.tokens[p]),
                         Some(Token::Lit(l)) if l.last() == Some(&b'"')
@@ -135,7 +135,6 @@ impl Parser {
                         next,
                         after: kinds.get(i + 2).copied().flatten(),
                     });
-                    let _ = k;
                 }
             }
         }
@@ -214,7 +213,7 @@ impl Parser {
                             }
                             Close::Unterminated(escaped) => {
                                 rec.oddities.insert(Oddity::UnterminatedQuote);
-                                let r = self.store(rec, *kind, pos, line.len(), escaped, ti);
+                                let r = self.store(rec, *kind, pos, line.len(), escaped);
                                 if let Err(o) = r {
                                     return o;
                                 }
@@ -245,7 +244,7 @@ impl Parser {
                             false,
                         )
                     };
-                    if let Err(o) = self.store(rec, *kind, pos, pos + end, escaped, ti) {
+                    if let Err(o) = self.store(rec, *kind, pos, pos + end, escaped) {
                         return o;
                     }
                     if *kind == Kind::Status {
@@ -283,16 +282,12 @@ impl Parser {
         start: usize,
         end: usize,
         quoted_escapes: bool,
-        _ti: usize,
     ) -> Result<(), Outcome> {
         let raw = &rec.line[start..end];
         match kind {
             Kind::Text(t) => {
                 let span = text_span(rec, start, end, quoted_escapes);
                 rec.texts[t as usize] = Some(span);
-                if t == Text::Path || t == Text::Host {
-                    // `$uri`/`%U` given directly, nothing more to split.
-                }
             }
             Kind::Extra(i) => {
                 let span = text_span(rec, start, end, quoted_escapes);
@@ -307,30 +302,21 @@ impl Parser {
                 let span = text_span(rec, start, end, quoted_escapes);
                 split_uri(rec, span);
             }
-            Kind::TimeClf => match parse_clf(raw) {
-                Some(t) => rec.time = Some(t),
-                None => {
-                    return Err(Outcome::Rejected(RejectReason::BadTimestamp {
-                        at: start as u32,
-                    }))
+            Kind::TimeClf | Kind::TimeIso | Kind::TimeEpoch => {
+                let t = match kind {
+                    Kind::TimeClf => parse_clf(raw),
+                    Kind::TimeIso => parse_iso8601(raw),
+                    _ => parse_epoch(raw),
+                };
+                match t {
+                    Some(t) => rec.time = Some(t),
+                    None => {
+                        return Err(Outcome::Rejected(RejectReason::BadTimestamp {
+                            at: start as u32,
+                        }))
+                    }
                 }
-            },
-            Kind::TimeIso => match parse_iso8601(raw) {
-                Some(t) => rec.time = Some(t),
-                None => {
-                    return Err(Outcome::Rejected(RejectReason::BadTimestamp {
-                        at: start as u32,
-                    }))
-                }
-            },
-            Kind::TimeEpoch => match parse_epoch(raw) {
-                Some(t) => rec.time = Some(t),
-                None => {
-                    return Err(Outcome::Rejected(RejectReason::BadTimestamp {
-                        at: start as u32,
-                    }))
-                }
-            },
+            }
             Kind::Status => {
                 if raw == b"-" {
                     rec.oddities.insert(Oddity::NoStatus);

@@ -38,18 +38,8 @@ impl Dir<'_> {
 
     /// Tables whose rows are (name, count), with a meaningful first column header.
     fn counts(&mut self, name: &str, key: &str, rows: &[NameCount]) -> anyhow::Result<()> {
-        let rows: Vec<(String, u64)> = rows.iter().map(|r| (r.name.clone(), r.count)).collect();
-        let path = self.dir.join(name);
-        let mut w = csv::Writer::from_path(&path)
-            .with_context(|| format!("cannot create `{}`", path.display()))?;
-        w.write_record([key, "count"])?;
-        for (k, c) in rows {
-            w.write_record([k, c.to_string()])?;
-        }
-        w.flush()
-            .with_context(|| format!("writing `{}`", path.display()))?;
-        self.written += 1;
-        Ok(())
+        let rows: Vec<(&str, u64)> = rows.iter().map(|r| (r.name.as_str(), r.count)).collect();
+        self.rows(name, &[key, "count"], &rows)
     }
 }
 

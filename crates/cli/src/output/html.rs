@@ -14,6 +14,8 @@ use std::fmt::Write as _;
 
 use hitstream_analyze::{NameCount, Report};
 
+use crate::output::table::thousands;
+
 /// `write!` into a `String`, which cannot fail.
 macro_rules! w {
     ($dst:expr, $($arg:tt)*) => {{
@@ -164,24 +166,6 @@ fn data_cell(s: &str) -> String {
     } else {
         format!("<span class=\"k\">{}</span>", escape(shown))
     }
-}
-
-/// `1234567` → `1,234,567`.
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    let lead = match s.len() % 3 {
-        0 => 3,
-        r => r,
-    };
-    out.push_str(&s[..lead]);
-    let mut i = lead;
-    while i < s.len() {
-        out.push(',');
-        out.push_str(&s[i..i + 3]);
-        i += 3;
-    }
-    out
 }
 
 /// Bytes in binary units: `512 B`, `1.50 KiB`, `23.4 MiB`, `512 GiB`.
