@@ -33,6 +33,10 @@ pub struct DemoArgs {
     /// Random seed of the traffic.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Also store rows, windows and alerts in the lake at this directory (then try
+    /// `hitstream sql --data DIR "SELECT ..."`).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<String>,
 }
 
 /// Runs `hitstream demo`.
@@ -60,6 +64,9 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         checkpoint_interval: None,
         threads: None,
         no_alerts: false,
+        data: a.data.clone(),
+        store: false,
+        retention: None,
     };
     let cfg = effective_config(&args, true)?;
 

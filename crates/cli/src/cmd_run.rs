@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use crossbeam_channel::{Receiver, Sender};
 use hitstream_format::{detect, FormatSpec, Outcome, Parser, Record};
+use hitstream_lake::arrow::array::RecordBatch;
+use hitstream_lake::RequestRows;
 use hitstream_source::{
     spool, Batch, Checkpoint, FileSource, FileSourceConfig, LineLimits, Poll, Source, SourceError,
     SpoolConfig, SpoolWriter, Spooler, StreamSource, SyslogConfig, SyslogSource, TcpConfig,
@@ -26,7 +28,10 @@ use hitstream_source::{
 };
 use hitstream_window::{Alert, BatchSpec, Engine, EngineConfig, LateLine, PaneBatch, WindowResult};
 
-use crate::config::{Config, OutputConfig, SourceConfig, SourceKind, SyslogProtocol};
+use crate::config::{
+    Config, LakeConfig, OutputConfig, SourceConfig, SourceKind, SyslogProtocol, DEFAULT_DATA,
+};
+use crate::lake_sink::LakeSink;
 use crate::sink::{ConsoleSink, JsonlSink, LineFileSink, Sink};
 use crate::tui::{self, RunStats, UiEvent};
 
@@ -109,6 +114,16 @@ pub struct RunArgs {
     /// No alerts.
     #[arg(long)]
     pub no_alerts: bool,
+    /// Store parsed rows, windows, alerts and rejects in the lake at this directory or
+    /// `file://` URL (exactly-once for file and tail sources).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<String>,
+    /// Store in the lake at ./hitstream-data (or the config file's `[lake]`).
+    #[arg(long)]
+    pub store: bool,
+    /// With the lake: keep this much history (`30d`), counted back from the newest data.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub retention: Option<Duration>,
 }
 
 /// Per-window output on stdout.
@@ -210,6 +225,26 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
     if a.no_alerts {
         cfg.alert = Some(Vec::new());
     }
+    if a.data.is_some() || a.store || a.retention.is_some() {
+        let mut l = cfg
+            .lake
+            .take()
+            .unwrap_or_else(|| LakeConfig::at(DEFAULT_DATA.to_string()));
+        if let Some(d) = &a.data {
+            l.data = d.clone();
+        }
+        if a.retention.is_some() {
+            l.retention = a.retention;
+        }
+        cfg.lake = Some(l);
+    }
+    if let Some(l) = &cfg.lake {
+        // The write-ahead record and checkpoints of a lake run live beside its tables.
+        if cfg.checkpoint.dir.is_none() {
+            let local = l.data.strip_prefix("file://").unwrap_or(&l.data);
+            cfg.checkpoint.dir = Some(PathBuf::from(local).join("_checkpoint"));
+        }
+    }
     let name = a
         .config
         .as_ref()
@@ -264,6 +299,9 @@ struct Counters {
 struct Header {
     positions: Checkpoint,
     counters: Counters,
+    /// The last epoch whose output is durable (0: none yet).
+    #[serde(default)]
+    epoch: u64,
 }
 
 fn save_checkpoint(
@@ -271,10 +309,12 @@ fn save_checkpoint(
     positions: &Checkpoint,
     counters: &Counters,
     engine: &Engine,
+    epoch: u64,
 ) -> anyhow::Result<()> {
     let header = serde_json::to_vec(&Header {
         positions: positions.clone(),
         counters: counters.clone(),
+        epoch,
     })?;
     let snap = engine.snapshot();
     let mut buf = Vec::with_capacity(header.len() + snap.len() + 32);
@@ -287,7 +327,15 @@ fn save_checkpoint(
         .with_context(|| format!("writing checkpoint `{}`", path.display()))
 }
 
-fn load_checkpoint(dir: &Path) -> anyhow::Result<Option<(Checkpoint, Counters, Engine)>> {
+/// What a checkpoint holds.
+struct Loaded {
+    positions: Checkpoint,
+    counters: Counters,
+    engine: Engine,
+    epoch: u64,
+}
+
+fn load_checkpoint(dir: &Path) -> anyhow::Result<Option<Loaded>> {
     let path = dir.join(CHECKPOINT_FILE);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -311,14 +359,284 @@ fn load_checkpoint(dir: &Path) -> anyhow::Result<Option<(Checkpoint, Counters, E
     let h: Header = serde_json::from_slice(header).map_err(|_| bad())?;
     let engine = Engine::restore(&rest[8 + n..])
         .with_context(|| format!("restoring window state from `{}`", path.display()))?;
-    Ok(Some((h.positions, h.counters, engine)))
+    Ok(Some(Loaded {
+        positions: h.positions,
+        counters: h.counters,
+        engine,
+        epoch: h.epoch,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------
+// Epochs: the work between two checkpoints. With a lake, each epoch is first written ahead
+// (what was read, in which order, and the idle advances), then committed to every table
+// with the application transaction (`hitstream-run`, epoch), then checkpointed. After a
+// crash in between, the restart repeats the recorded epoch exactly from the previous
+// checkpoint, and the tables that already hold it skip it: nothing lost, nothing twice.
+
+const EPOCH_DIR: &str = "epochs";
+
+/// How long a replay waits for a source to deliver lines it delivered before.
+const REPLAY_WAIT: Duration = Duration::from_secs(10);
+
+/// What one epoch read and did, in order.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+struct EpochRecord {
+    epoch: u64,
+    /// Source batches in the order they were cut into jobs: (source index, lines).
+    batches: Vec<(usize, u64)>,
+    /// Idle advances of the watermark: (engine sequence number then, seconds). They follow
+    /// the wall clock, so a replay takes them from here instead of recomputing them.
+    idles: Vec<(u64, u64)>,
+    /// The input ended (every window closed) in this epoch.
+    finished: bool,
+    /// Source positions at the end of the epoch.
+    positions: Checkpoint,
+}
+
+impl EpochRecord {
+    fn has_work(&self) -> bool {
+        !self.batches.is_empty() || !self.idles.is_empty() || self.finished
+    }
+}
+
+fn epoch_path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(EPOCH_DIR).join(format!("{n:010}.json"))
+}
+
+/// Checkpoint directory, last durable epoch, and the record of the epoch under way.
+struct Durable {
+    dir: Option<PathBuf>,
+    epoch: u64,
+    record: EpochRecord,
+    /// Epochs are written ahead (a lake is written).
+    write_ahead: bool,
+}
+
+/// Test hook: `HITSTREAM_CRASH_AT=wal:N` aborts right after epoch N's record is written,
+/// `commit:N` right after its tables are committed (before the checkpoint).
+fn crash_point(stage: &str, n: u64) {
+    if let Ok(v) = std::env::var("HITSTREAM_CRASH_AT") {
+        if v == format!("{stage}:{n}") {
+            eprintln!("HITSTREAM_CRASH_AT: aborting at {v}");
+            std::process::abort();
+        }
+    }
+}
+
+impl Durable {
+    /// Closes the epoch under way: write-ahead record, commit of every sink, checkpoint.
+    fn close(
+        &mut self,
+        positions: &Checkpoint,
+        counters: &Counters,
+        engine: &Engine,
+        sinks: &mut Sinks,
+    ) -> anyhow::Result<()> {
+        let Some(dir) = self.dir.clone() else {
+            return sinks.flush();
+        };
+        if !self.record.has_work() {
+            sinks.flush()?;
+            return save_checkpoint(&dir, positions, counters, engine, self.epoch);
+        }
+        let n = self.epoch + 1;
+        let path = epoch_path(&dir, n);
+        if self.write_ahead {
+            self.record.epoch = n;
+            self.record.positions = positions.clone();
+            std::fs::create_dir_all(dir.join(EPOCH_DIR))
+                .with_context(|| format!("creating `{}`", dir.join(EPOCH_DIR).display()))?;
+            hitstream_source::write_atomic(&path, &serde_json::to_vec(&self.record)?)
+                .with_context(|| format!("writing `{}`", path.display()))?;
+            crash_point("wal", n);
+        }
+        sinks.commit(n)?;
+        crash_point("commit", n);
+        save_checkpoint(&dir, positions, counters, engine, n)?;
+        self.epoch = n;
+        self.record = EpochRecord::default();
+        if self.write_ahead {
+            remove_if_there(&path)?;
+        }
+        Ok(())
+    }
+
+    /// On start with a lake: finds an epoch recorded but maybe not stored everywhere, and
+    /// refuses tables that hold epochs this checkpoint does not know.
+    fn recover(&mut self, dir: &Path, lake: &mut LakeSink) -> anyhow::Result<Option<EpochRecord>> {
+        // Records of epochs already checkpointed (a crash before their removal).
+        if let Ok(rd) = std::fs::read_dir(dir.join(EPOCH_DIR)) {
+            for e in rd.flatten() {
+                let n = e
+                    .file_name()
+                    .to_str()
+                    .and_then(|f| f.strip_suffix(".json"))
+                    .and_then(|f| f.parse::<u64>().ok());
+                if n.is_some_and(|n| n <= self.epoch) {
+                    remove_if_there(&e.path())?;
+                }
+            }
+        }
+        let next = epoch_path(dir, self.epoch + 1);
+        let rec = match std::fs::read(&next) {
+            Ok(b) => Some(
+                serde_json::from_slice::<EpochRecord>(&b)
+                    .with_context(|| format!("epoch record `{}` is damaged", next.display()))?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading `{}`", next.display())),
+        };
+        let allowed = self.epoch + u64::from(rec.is_some());
+        for (kind, v) in lake.committed_epochs()? {
+            if v.is_some_and(|v| v as u64 > allowed) {
+                bail!(
+                    "table `{}` holds epoch {} of hitstream run, but the checkpoint in `{}` is at \
+                     epoch {}: another run writes to this lake, or this is not its checkpoint \
+                     directory",
+                    kind.name(),
+                    v.unwrap_or(0),
+                    dir.display(),
+                    self.epoch
+                );
+            }
+        }
+        Ok(rec)
+    }
+}
+
+fn remove_if_there(p: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(p) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing `{}`", p.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Repeats a recorded epoch: reads the same lines from the sources (which start at the
+/// checkpoint's positions), cut into the recorded batches, with the recorded idle advances,
+/// so that the engine emits what it emitted before the crash. Returns what the sources read
+/// beyond the epoch, to be processed next.
+fn replay_epoch(
+    cfg: &Config,
+    rec: &EpochRecord,
+    sources: &mut [Box<dyn Source>],
+    parser: &mut Option<Arc<Parser>>,
+    engine: &mut Engine,
+    counters: &mut Counters,
+    sinks: &mut Sinks,
+) -> anyhow::Result<Vec<(usize, Batch)>> {
+    let rows = sinks.wants_requests();
+    let mut buffered: Vec<VecDeque<Batch>> = sources.iter().map(|_| VecDeque::new()).collect();
+    let mut idles = rec.idles.iter().peekable();
+    let idle_due = |idles: &mut std::iter::Peekable<std::slice::Iter<'_, (u64, u64)>>,
+                    engine: &mut Engine,
+                    counters: &mut Counters,
+                    sinks: &mut Sinks|
+     -> anyhow::Result<()> {
+        while let Some(&&(seq, secs)) = idles.peek() {
+            if seq > engine.next_seq() {
+                break;
+            }
+            idles.next();
+            let out = engine.advance_idle(secs);
+            emit(out, counters, sinks)?;
+        }
+        Ok(())
+    };
+    for &(src, lines) in &rec.batches {
+        let Some(source) = sources.get_mut(src) else {
+            bail!(
+                "cannot repeat epoch {}: it read from source {} and this run has {} sources; \
+                 run with the same sources as before",
+                rec.epoch,
+                src + 1,
+                buffered.len()
+            );
+        };
+        let mut need = lines as usize;
+        let mut batch: Option<Batch> = None;
+        let mut waited = Instant::now();
+        while need > 0 {
+            if let Some(mut b) = buffered[src].pop_front() {
+                if b.is_empty() {
+                    continue; // positions only: the record holds the positions
+                }
+                if b.len() > need {
+                    let rest = b.split_off(need);
+                    buffered[src].push_front(rest);
+                }
+                need -= b.len();
+                match &mut batch {
+                    Some(whole) => whole.append(&mut b),
+                    None => batch = Some(b),
+                }
+                continue;
+            }
+            match source.poll(Duration::from_millis(100)) {
+                Poll::Batch(b) => {
+                    buffered[src].push_back(b);
+                    waited = Instant::now();
+                }
+                Poll::Idle if waited.elapsed() < REPLAY_WAIT => {}
+                _ => bail!(
+                    "cannot repeat epoch {}: source {} now has fewer lines than when the epoch \
+                     was recorded (was a file truncated or removed?); to start over, remove \
+                     the checkpoint directory and the tables",
+                    rec.epoch,
+                    src + 1
+                ),
+            }
+        }
+        let batch = Arc::new(batch.expect("at least one line"));
+        let p = match parser {
+            Some(p) => p.clone(),
+            None => {
+                let sample: Vec<&[u8]> = batch.lines().take(DETECT_LINES).collect();
+                let (made, note) = make_parser(&cfg.format, &sample)?;
+                if let Some(note) = note {
+                    sinks.note(note);
+                }
+                parser.insert(Arc::new(made)).clone()
+            }
+        };
+        let mut from = 0;
+        while from < batch.len() {
+            idle_due(&mut idles, engine, counters, sinks)?;
+            let to = (from + JOB_LINES).min(batch.len());
+            let spec = engine.spec(engine.next_seq()).expect("the next spec");
+            let done = parse_job(
+                &p,
+                &Job {
+                    spec,
+                    batch: batch.clone(),
+                    from,
+                    to,
+                    rows,
+                },
+            );
+            apply_done(done, engine, counters, sinks)?;
+            from = to;
+        }
+    }
+    idle_due(&mut idles, engine, counters, sinks)?;
+    if rec.finished {
+        let out = engine.finish();
+        emit(out, counters, sinks)?;
+    }
+    Ok(buffered
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, q)| q.into_iter().map(move |b| (i, b)))
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------
 // Sources.
 
 enum SourceMsg {
-    Batch(Batch),
+    Batch(usize, Batch),
     End,
     Problem(usize, SourceError),
 }
@@ -427,7 +745,7 @@ fn spawn_source(
             }
             match p {
                 Poll::Batch(b) => {
-                    if tx.send(SourceMsg::Batch(b)).is_err() {
+                    if tx.send(SourceMsg::Batch(idx, b)).is_err() {
                         return;
                     }
                 }
@@ -449,6 +767,8 @@ struct Job {
     batch: Arc<Batch>,
     from: usize,
     to: usize,
+    /// Build `requests` rows for the lake.
+    rows: bool,
 }
 
 struct JobDone {
@@ -456,7 +776,10 @@ struct JobDone {
     panes: PaneBatch,
     ok: u64,
     degraded: u64,
-    rejects: Vec<(String, Vec<u8>)>,
+    /// `code<TAB>explanation`, the line, its byte offset.
+    rejects: Vec<(String, Vec<u8>, u64)>,
+    source: String,
+    requests: Option<RecordBatch>,
 }
 
 fn parse_job(parser: &Parser, job: &Job) -> JobDone {
@@ -464,12 +787,16 @@ fn parse_job(parser: &Parser, job: &Job) -> JobDone {
     let mut rec = Record::new();
     let (mut ok, mut degraded) = (0, 0);
     let mut rejects = Vec::new();
+    let source = job.batch.origin_name();
+    let extra_names = parser.spec().extra_names();
+    let mut rows = job.rows.then(RequestRows::new);
     for i in job.from..job.to {
         let line = job.batch.line(i).unwrap_or(b"");
         match parser.parse(line, &mut rec) {
             Outcome::Rejected(r) => rejects.push((
                 format!("{}\t{}", r.code(), parser.explain(&r)),
                 line.to_vec(),
+                job.batch.line_offset(i),
             )),
             o => {
                 if matches!(o, Outcome::Ok) {
@@ -478,6 +805,9 @@ fn parse_job(parser: &Parser, job: &Job) -> JobDone {
                     degraded += 1;
                 }
                 panes.add(&rec);
+                if let Some(rows) = &mut rows {
+                    rows.push(&rec, &extra_names, &source, Some(job.batch.line_offset(i)));
+                }
             }
         }
     }
@@ -487,6 +817,8 @@ fn parse_job(parser: &Parser, job: &Job) -> JobDone {
         ok,
         degraded,
         rejects,
+        source,
+        requests: rows.map(|mut r| r.finish()),
     }
 }
 
@@ -537,8 +869,39 @@ impl Sinks {
         self.outs.iter_mut().try_for_each(|s| s.late(l))
     }
 
-    fn reject(&mut self, why: &str, line: &[u8]) -> anyhow::Result<()> {
-        self.outs.iter_mut().try_for_each(|s| s.reject(why, line))
+    fn reject_at(
+        &mut self,
+        why: &str,
+        line: &[u8],
+        source: &str,
+        offset: u64,
+    ) -> anyhow::Result<()> {
+        self.outs
+            .iter_mut()
+            .try_for_each(|s| s.reject_at(why, line, source, Some(offset)))
+    }
+
+    fn requests(&mut self, rows: RecordBatch) -> anyhow::Result<()> {
+        for s in self.outs.iter_mut().filter(|s| s.wants_requests()) {
+            s.requests(rows.clone())?;
+        }
+        Ok(())
+    }
+
+    fn wants_requests(&self) -> bool {
+        self.outs.iter().any(|s| s.wants_requests())
+    }
+
+    fn buffered_rows(&self) -> usize {
+        self.outs
+            .iter()
+            .map(|s| s.buffered_rows())
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn commit(&mut self, epoch: u64) -> anyhow::Result<()> {
+        self.outs.iter_mut().try_for_each(|s| s.commit(epoch))
     }
 
     /// A note for the user: on stderr, or in the live view's footer when it is up.
@@ -617,10 +980,22 @@ pub fn run_pipeline(
     let mut positions = Checkpoint::new();
     let mut counters = Counters::default();
     let mut engine = Engine::new(ecfg.clone()).context("window settings")?;
+    let mut durable = Durable {
+        dir: cfg.checkpoint.dir.clone(),
+        epoch: 0,
+        record: EpochRecord::default(),
+        write_ahead: cfg.lake.is_some(),
+    };
     if let Some(dir) = &cfg.checkpoint.dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create checkpoint directory `{}`", dir.display()))?;
-        if let Some((p, c, e)) = load_checkpoint(dir)? {
+        if let Some(Loaded {
+            positions: p,
+            counters: c,
+            engine: e,
+            epoch,
+        }) = load_checkpoint(dir)?
+        {
             if e.config() != &ecfg {
                 bail!(
                     "checkpoint in `{}` was made with other window or alert settings; \
@@ -636,6 +1011,7 @@ pub fn run_pipeline(
             positions = p;
             counters = c;
             engine = e;
+            durable.epoch = epoch;
         }
     }
 
@@ -647,11 +1023,42 @@ pub fn run_pipeline(
         None
     };
     let mut sinks = Sinks::open(&cfg.output, ui.as_ref().map(|(tx, _)| tx.clone()))?;
+    // An epoch the last run recorded but may not have committed everywhere.
+    let mut unfinished: Option<EpochRecord> = None;
+    if let Some(l) = &cfg.lake {
+        let mut lake = LakeSink::open(l)?;
+        let dir = durable
+            .dir
+            .clone()
+            .expect("a lake run has a checkpoint directory");
+        unfinished = durable.recover(&dir, &mut lake)?;
+        sinks.outs.push(Box::new(lake));
+    }
 
     let (mut sources, mut names, spoolers) = open_sources(cfg, &positions)?;
     for (name, src) in extra {
         names.push(name);
         sources.push(src);
+    }
+    let mut parser: Option<Arc<Parser>> = None;
+    let mut leftover = Vec::new();
+    if let Some(rec) = unfinished {
+        sinks.note(format!(
+            "repeating epoch {} (stopped before all of it was stored)",
+            rec.epoch
+        ));
+        leftover = replay_epoch(
+            cfg,
+            &rec,
+            &mut sources,
+            &mut parser,
+            &mut engine,
+            &mut counters,
+            &mut sinks,
+        )?;
+        positions = rec.positions.clone();
+        durable.record = rec;
+        durable.close(&positions, &counters, &engine, &mut sinks)?;
     }
     let source_count = sources.len();
     let (src_tx, src_rx) = crossbeam_channel::bounded::<SourceMsg>(4);
@@ -668,15 +1075,20 @@ pub fn run_pipeline(
 
     let result = coordinate(
         cfg,
-        &src_rx,
-        source_count,
-        threads,
+        Coordinated {
+            src_rx: &src_rx,
+            source_count,
+            threads,
+            stop: &stop,
+            sources_desc: &sources_desc,
+            parser,
+            leftover,
+        },
         &mut engine,
         &mut positions,
         &mut counters,
         &mut sinks,
-        &stop,
-        &sources_desc,
+        &mut durable,
     );
     stop.store(true, Ordering::SeqCst);
     drop(src_rx);
@@ -722,20 +1134,42 @@ pub fn run_pipeline(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn coordinate(
-    cfg: &Config,
-    src_rx: &Receiver<SourceMsg>,
+/// The coordinator's inputs besides the state it updates.
+struct Coordinated<'a> {
+    src_rx: &'a Receiver<SourceMsg>,
     source_count: usize,
     threads: usize,
+    stop: &'a Arc<AtomicBool>,
+    sources_desc: &'a str,
+    /// The parser, when a replayed epoch already made it.
+    parser: Option<Arc<Parser>>,
+    /// What the sources read beyond a replayed epoch: processed first.
+    leftover: Vec<(usize, Batch)>,
+}
+
+fn coordinate(
+    cfg: &Config,
+    c: Coordinated<'_>,
     engine: &mut Engine,
     positions: &mut Checkpoint,
     counters: &mut Counters,
     sinks: &mut Sinks,
-    stop: &Arc<AtomicBool>,
-    sources_desc: &str,
+    durable: &mut Durable,
 ) -> anyhow::Result<()> {
-    let mut parser: Option<Arc<Parser>> = None;
+    let Coordinated {
+        src_rx,
+        source_count,
+        threads,
+        stop,
+        sources_desc,
+        mut parser,
+        leftover,
+    } = c;
+    let rows = sinks.wants_requests();
+    let max_rows = cfg
+        .lake
+        .as_ref()
+        .map_or(usize::MAX, |l| l.max_buffered_rows.max(1));
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<(Arc<Parser>, Job)>();
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<JobDone>();
     let workers: Vec<_> = (0..threads)
@@ -757,6 +1191,18 @@ fn coordinate(
     let mut queue: VecDeque<(Arc<Batch>, usize)> = VecDeque::new(); // batch, next line
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut finished: BTreeMap<u64, JobDone> = BTreeMap::new();
+    for (idx, b) in leftover {
+        let b = Arc::new(b);
+        if b.is_empty() {
+            pending.push_back(Pending {
+                batch: b,
+                last_seq: engine.next_seq().saturating_sub(1),
+            });
+        } else {
+            durable.record.batches.push((idx, b.len() as u64));
+            queue.push_back((b, 0));
+        }
+    }
     let mut next_create = engine.next_seq();
     let mut ended = 0usize;
     let mut last_input = Instant::now();
@@ -765,6 +1211,7 @@ fn coordinate(
     let mut last_stats = Instant::now();
     let mut rate_lines = counters.lines;
     let idle = cfg.window.idle_timeout;
+    let mut reports = crate::cmd_report::Schedule::from_config(cfg)?;
     let needs_detection = cfg.format.trim().eq_ignore_ascii_case("auto");
     let mut first_input: Option<Instant> = None;
     let result = (|| -> anyhow::Result<()> {
@@ -815,6 +1262,7 @@ fn coordinate(
                             batch: batch.clone(),
                             from: *from,
                             to,
+                            rows,
                         },
                     ))
                     .expect("workers alive");
@@ -835,15 +1283,7 @@ fn coordinate(
             }
             let mut applied_any = false;
             while let Some(d) = finished.remove(&engine.next_seq()) {
-                counters.ok += d.ok;
-                counters.degraded += d.degraded;
-                counters.rejected += d.rejects.len() as u64;
-                counters.lines += d.ok + d.degraded + d.rejects.len() as u64;
-                for (why, line) in &d.rejects {
-                    sinks.reject(why, line)?;
-                }
-                let out = engine.apply(d.panes).context("applying a batch")?;
-                emit(out, counters, sinks)?;
+                apply_done(d, engine, counters, sinks)?;
                 applied_any = true;
                 // Positions of source batches whose every job is applied.
                 while pending
@@ -861,28 +1301,30 @@ fn coordinate(
                 while let Some(p) = pending.pop_front() {
                     positions.apply(&p.batch);
                 }
-                if let Some(dir) = &cfg.checkpoint.dir {
-                    if last_checkpoint.elapsed() >= cfg.checkpoint.interval {
-                        sinks.flush()?;
-                        save_checkpoint(dir, positions, counters, engine)?;
-                        last_checkpoint = Instant::now();
-                    }
+                if cfg.checkpoint.dir.is_some()
+                    && (last_checkpoint.elapsed() >= cfg.checkpoint.interval
+                        || sinks.buffered_rows() >= max_rows)
+                {
+                    durable.close(positions, counters, engine, sinks)?;
+                    last_checkpoint = Instant::now();
                 }
                 if ended == source_count {
                     let out = engine.finish();
+                    durable.record.finished = true;
                     emit(out, counters, sinks)?;
-                    sinks.flush()?;
-                    if let Some(dir) = &cfg.checkpoint.dir {
-                        save_checkpoint(dir, positions, counters, engine)?;
-                    }
+                    durable.close(positions, counters, engine, sinks)?;
                     return Ok(());
                 }
                 if stop.load(Ordering::SeqCst) {
-                    sinks.flush()?;
-                    if let Some(dir) = &cfg.checkpoint.dir {
-                        save_checkpoint(dir, positions, counters, engine)?;
-                    }
+                    durable.close(positions, counters, engine, sinks)?;
                     return Ok(());
+                }
+                if let Some(r) = &mut reports {
+                    if r.due() {
+                        durable.close(positions, counters, engine, sinks)?;
+                        last_checkpoint = Instant::now();
+                        r.run(&mut |m| sinks.note(m))?;
+                    }
                 }
             }
 
@@ -911,6 +1353,7 @@ fn coordinate(
             // Before the format is known, keep reading so detection gets its sample.
             let can_take_input = (queue.len() < 2 || parser.is_none())
                 && ended < source_count
+                && sinks.buffered_rows() < max_rows
                 && !stop.load(Ordering::SeqCst);
             let wait = Duration::from_millis(50);
             crossbeam_channel::select! {
@@ -921,13 +1364,14 @@ fn coordinate(
                 }
                 recv(if can_take_input { src_rx.clone() } else { crossbeam_channel::never() }) -> m => {
                     match m {
-                        Ok(SourceMsg::Batch(b)) => {
+                        Ok(SourceMsg::Batch(idx, b)) => {
                             last_input = Instant::now();
                             first_input.get_or_insert(last_input);
                             let b = Arc::new(b);
                             if b.is_empty() {
                                 pending.push_back(Pending { batch: b, last_seq: next_create.saturating_sub(1) });
                             } else {
+                                durable.record.batches.push((idx, b.len() as u64));
                                 queue.push_back((b, 0));
                             }
                         }
@@ -947,6 +1391,7 @@ fn coordinate(
                 && last_idle_advance.elapsed() >= Duration::from_secs(1)
             {
                 let secs = last_idle_advance.elapsed().as_secs().max(1);
+                durable.record.idles.push((engine.next_seq(), secs));
                 let out = engine.advance_idle(secs);
                 emit(out, counters, sinks)?;
                 last_idle_advance = Instant::now();
@@ -960,6 +1405,27 @@ fn coordinate(
         let _ = w.join();
     }
     result
+}
+
+/// Hands a parsed job's rows and rejects to the sinks and applies its panes.
+fn apply_done(
+    d: JobDone,
+    engine: &mut Engine,
+    counters: &mut Counters,
+    sinks: &mut Sinks,
+) -> anyhow::Result<()> {
+    counters.ok += d.ok;
+    counters.degraded += d.degraded;
+    counters.rejected += d.rejects.len() as u64;
+    counters.lines += d.ok + d.degraded + d.rejects.len() as u64;
+    for (why, line, offset) in &d.rejects {
+        sinks.reject_at(why, line, &d.source, *offset)?;
+    }
+    if let Some(rows) = d.requests {
+        sinks.requests(rows)?;
+    }
+    let out = engine.apply(d.panes).context("applying a batch")?;
+    emit(out, counters, sinks)
 }
 
 fn emit(

@@ -38,6 +38,70 @@ pub struct Config {
     /// Durable progress.
     #[serde(default)]
     pub checkpoint: CheckpointConfig,
+    /// The lake (Delta tables). Absent: `hitstream run` writes tables only with `--data`
+    /// or `--store`.
+    #[serde(default)]
+    pub lake: Option<LakeConfig>,
+    /// Scheduled reports.
+    #[serde(default)]
+    pub report: ReportConfig,
+}
+
+/// The default data directory of the lake.
+pub const DEFAULT_DATA: &str = "./hitstream-data";
+
+fn default_data() -> String {
+    DEFAULT_DATA.to_string()
+}
+
+/// `[lake]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LakeConfig {
+    /// Data directory or `file://` URL holding the tables.
+    #[serde(default = "default_data")]
+    pub data: String,
+    /// How often small files are compacted (Delta OPTIMIZE); `0s` turns it off.
+    #[serde(default = "LakeConfig::default_optimize", with = "humantime_serde")]
+    pub optimize_interval: Duration,
+    /// Keep this much history (`30d`): older days are deleted and their files removed.
+    #[serde(default, with = "humantime_serde")]
+    pub retention: Option<Duration>,
+    /// Close an epoch (commit to the tables and checkpoint) once this many request rows
+    /// wait in memory, even before the checkpoint interval.
+    #[serde(default = "LakeConfig::default_rows")]
+    pub max_buffered_rows: usize,
+}
+
+impl LakeConfig {
+    fn default_optimize() -> Duration {
+        Duration::from_secs(3600)
+    }
+    fn default_rows() -> usize {
+        500_000
+    }
+    /// A lake at `data` with every other setting at its default.
+    pub fn at(data: String) -> LakeConfig {
+        LakeConfig {
+            data,
+            optimize_interval: Self::default_optimize(),
+            retention: None,
+            max_buffered_rows: Self::default_rows(),
+        }
+    }
+}
+
+/// `[report]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Make the daily report of the current day at this time (`"20:00"`), in `tz`.
+    pub daily_at: Option<String>,
+    /// Time zone of `daily_at` and of the day reported on: `UTC`, an offset or a zone name;
+    /// default UTC.
+    pub tz: Option<String>,
+    /// Rows of each top list.
+    pub top: Option<usize>,
 }
 
 /// Kinds of source.
@@ -253,6 +317,14 @@ impl Config {
 
     /// The checks, when the caller brings its own source.
     pub fn check_without_sources(&self, name: &str) -> anyhow::Result<()> {
+        if let Some(at) = &self.report.daily_at {
+            if parse_hhmm(at).is_none() {
+                bail!("in config file `{name}`: [report] field `daily_at`: `{at}` is not a time of day (HH:MM)");
+            }
+            if self.lake.is_none() {
+                bail!("in config file `{name}`: [report] field `daily_at` needs the lake: add a [lake] section or give --data");
+            }
+        }
         for (i, s) in self.sources.iter().enumerate() {
             let at = format!("in config file `{name}`: source #{}", i + 1);
             match s.kind {
@@ -379,4 +451,11 @@ interval = "5s"
             assert!(e.contains("x.toml"), "{e}");
         }
     }
+}
+
+/// `HH:MM` as seconds after midnight.
+pub fn parse_hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 3600 + m * 60)
 }

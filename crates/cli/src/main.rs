@@ -4,10 +4,13 @@ mod cmd_analyze;
 mod cmd_demo;
 mod cmd_gen;
 mod cmd_replay;
+mod cmd_report;
 mod cmd_run;
+mod cmd_sql;
 mod config;
 mod console;
 mod input;
+mod lake_sink;
 mod output;
 mod sink;
 mod tui;
@@ -34,6 +37,10 @@ enum Command {
     Replay(cmd_replay::ReplayArgs),
     /// Generate realistic synthetic access logs.
     Gen(cmd_gen::GenArgs),
+    /// SQL over the lake's tables (requests, windows, alerts, rejects, reports).
+    Sql(cmd_sql::SqlArgs),
+    /// Reports computed from the lake (`report daily`).
+    Report(cmd_report::ReportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -55,5 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => cmd_demo::run(a),
         Command::Replay(a) => cmd_replay::run(a),
         Command::Gen(a) => cmd_gen::run(a),
+        Command::Sql(a) => cmd_sql::run(a),
+        Command::Report(a) => cmd_report::run(a),
     }
 }

@@ -1,6 +1,10 @@
 //! Where the results of `hitstream run` go. Every output is a [`Sink`]; the pipeline hands
 //! each one every window result, alert, late line and rejected line, and flushes them all
 //! before it saves a checkpoint. The lake, Kafka topics and the dashboard plug in here.
+//!
+//! The work between two checkpoints is an epoch; [`Sink::commit`] closes one. Sinks that
+//! can store an epoch idempotently (the lake) make the pipeline exactly-once for them; the
+//! others are at-least-once across a crash (a replayed epoch is emitted again).
 
 use std::io::Write;
 use std::path::Path;
@@ -33,9 +37,41 @@ pub trait Sink: Send {
         Ok(())
     }
 
+    /// A rejected line with where it was read (`source`, byte `offset` of the line).
+    fn reject_at(
+        &mut self,
+        why: &str,
+        line: &[u8],
+        _source: &str,
+        _offset: Option<u64>,
+    ) -> anyhow::Result<()> {
+        self.reject(why, line)
+    }
+
+    /// Parsed lines as rows of the lake's `requests` table (only when a sink wants them,
+    /// see [`Sink::wants_requests`]).
+    fn requests(&mut self, _rows: hitstream_lake::arrow::array::RecordBatch) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Whether the pipeline should build `requests` rows for this sink.
+    fn wants_requests(&self) -> bool {
+        false
+    }
+
+    /// Rows waiting for the next commit (the pipeline closes an epoch early when many wait).
+    fn buffered_rows(&self) -> usize {
+        0
+    }
+
     /// Makes everything handed over so far durable; called before every checkpoint.
     fn flush(&mut self) -> anyhow::Result<()> {
         Ok(())
+    }
+
+    /// Closes epoch `epoch`: makes its output durable, idempotently where the sink can.
+    fn commit(&mut self, _epoch: u64) -> anyhow::Result<()> {
+        self.flush()
     }
 }
 

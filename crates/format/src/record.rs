@@ -191,6 +191,13 @@ impl Oddities {
     }
 }
 
+impl Oddity {
+    /// The oddity with this [`Oddity::name`], for reading stored records back.
+    pub fn from_name(name: &str) -> Option<Oddity> {
+        Oddity::ALL.into_iter().find(|o| o.name() == name)
+    }
+}
+
 /// Why a line could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectReason {
@@ -316,6 +323,24 @@ impl<'a> Record<'a> {
         self.request_time_us = None;
         self.upstream_time_us = None;
         self.oddities = Oddities::default();
+    }
+
+    /// Empties the record so that it can be rebuilt from stored fields with
+    /// [`Record::set_text`] and the public fields (the lake reads rows back this way).
+    pub fn clear(&mut self) {
+        self.reset(b"", 0);
+    }
+
+    /// Sets a text field to a copy of `value`. Parsing never calls this; it exists so that a
+    /// record stored column by column can be rebuilt and counted like a parsed one.
+    pub fn set_text(&mut self, t: Text, value: &[u8]) {
+        let start = self.scratch.len() as u32;
+        self.scratch.extend_from_slice(value);
+        self.texts[t as usize] = Some(Span {
+            start,
+            end: self.scratch.len() as u32,
+            scratch: true,
+        });
     }
 
     #[inline]

@@ -137,6 +137,51 @@ impl Batch {
         &self.positions
     }
 
+    /// Content offset where line `i` starts (lines are taken to end with one `\n`; after a
+    /// line cut at the maximum length the figure is a lower bound).
+    pub fn line_offset(&self, i: usize) -> u64 {
+        let before = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.start_offset + (before + i) as u64
+    }
+
+    /// A readable name of the origin: the file path, the stream name, or `tcp:ADDR` /
+    /// `syslog:ADDR`.
+    pub fn origin_name(&self) -> String {
+        match &self.origin {
+            Origin::File { path, .. } => path.display().to_string(),
+            Origin::Stream { name } => name.clone(),
+            Origin::Tcp { local } => format!("tcp:{local}"),
+            Origin::Syslog { local } => format!("syslog:{local}"),
+        }
+    }
+
+    /// Splits the batch after line `at`: this batch keeps the lines before it, the returned
+    /// one gets the rest together with every position update and malformed frame (they
+    /// describe the state after the last line). Replaying a recorded run uses it to cut
+    /// what a source reads now at the boundaries it had before.
+    pub fn split_off(&mut self, at: usize) -> Batch {
+        let at = at.min(self.len());
+        let cut = if at == 0 { 0 } else { self.ends[at - 1] };
+        let mid = self.line_offset(at);
+        let mut rest = Batch::new(self.origin.clone());
+        rest.data = self.data.split_off(cut);
+        rest.ends = self
+            .ends
+            .split_off(at)
+            .into_iter()
+            .map(|e| e - cut)
+            .collect();
+        let (keep, moved): (Vec<usize>, Vec<usize>) = self.truncated.iter().partition(|&&t| t < at);
+        self.truncated = keep;
+        rest.truncated = moved.into_iter().map(|t| t - at).collect();
+        rest.start_offset = mid;
+        rest.end_offset = self.end_offset;
+        self.end_offset = mid;
+        rest.positions = std::mem::take(&mut self.positions);
+        rest.malformed = std::mem::take(&mut self.malformed);
+        rest
+    }
+
     /// Frames that were received but could not be decoded (syslog), with the reason.
     pub fn malformed(&self) -> &[Malformed] {
         &self.malformed
@@ -160,7 +205,7 @@ impl Batch {
     }
 
     /// Moves the lines and malformed frames of `other` to the end of this batch.
-    pub(crate) fn append(&mut self, other: &mut Batch) {
+    pub fn append(&mut self, other: &mut Batch) {
         let base_data = self.data.len();
         let base_lines = self.ends.len();
         self.data.extend_from_slice(&other.data);
@@ -380,6 +425,28 @@ mod tests {
         Origin::Stream {
             name: "t".to_string(),
         }
+    }
+
+    #[test]
+    fn split_off_keeps_lines_offsets_and_positions_apart() {
+        let mut b = Batch::new(origin());
+        for l in [&b"aa"[..], b"b", b"cccc", b"dd"] {
+            b.push_line(l, false);
+        }
+        b.set_offsets(100, 100 + 3 + 2 + 5 + 3);
+        assert_eq!(b.line_offset(2), 105);
+        let rest = b.split_off(1);
+        assert_eq!(b.lines().collect::<Vec<_>>(), vec![&b"aa"[..]]);
+        assert_eq!(
+            rest.lines().collect::<Vec<_>>(),
+            vec![&b"b"[..], b"cccc", b"dd"]
+        );
+        assert_eq!((b.start_offset(), b.end_offset()), (100, 103));
+        assert_eq!((rest.start_offset(), rest.end_offset()), (103, 113));
+        assert_eq!(rest.line_offset(1), 105);
+        let mut whole = rest.clone();
+        let empty = whole.split_off(3);
+        assert!(empty.is_empty() && whole.len() == 3);
     }
 
     /// Splits `data` fed in pieces of `piece` bytes; returns lines, truncation flags and the

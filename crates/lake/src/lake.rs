@@ -1,0 +1,414 @@
+//! [`Lake`]: the data root, its tables, idempotent commits, SQL and upkeep.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use deltalake::arrow::array::RecordBatch;
+use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::execution::SendableRecordBatchStream;
+use deltalake::datafusion::prelude::SessionContext;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::{StructType, Transaction};
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableError};
+use tokio::runtime::Runtime;
+use url::Url;
+
+use crate::schema::TableKind;
+
+/// What can go wrong in the lake.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    /// The data location cannot be used.
+    #[error("data location `{0}`: {1}")]
+    Location(String, String),
+    /// A Delta operation failed.
+    #[error("table `{table}`: {source}")]
+    Delta {
+        /// The table.
+        table: &'static str,
+        /// The cause.
+        #[source]
+        source: DeltaTableError,
+    },
+    /// A query failed.
+    #[error("{0}")]
+    Query(#[from] DataFusionError),
+    /// A table does not have the expected shape.
+    #[error("{0}")]
+    Schema(String),
+    /// Local I/O.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn delta(table: TableKind) -> impl Fn(DeltaTableError) -> LakeError {
+    move |source| LakeError::Delta {
+        table: table.name(),
+        source,
+    }
+}
+
+/// What upkeep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MaintainStats {
+    /// Files written by compaction.
+    pub files_added: u64,
+    /// Files replaced by compaction or dropped by retention.
+    pub files_removed: u64,
+    /// Rows removed by retention.
+    pub rows_deleted: u64,
+}
+
+/// The data root and its tables. Blocking: it owns a small Tokio runtime.
+pub struct Lake {
+    root: Url,
+    local: bool,
+    rt: Runtime,
+    tables: BTreeMap<TableKind, DeltaTable>,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("root", &self.root.as_str())
+            .finish()
+    }
+}
+
+impl Lake {
+    /// Opens the lake at a directory or a `file://` URL, creating the directory if needed.
+    /// Tables are opened (or created) when first used.
+    pub fn open(location: &str) -> Result<Lake, LakeError> {
+        let bad = |why: String| LakeError::Location(location.to_string(), why);
+        let root = if let Some((scheme, _)) = location.split_once("://") {
+            match scheme {
+                "file" => {
+                    let u = Url::parse(location).map_err(|e| bad(e.to_string()))?;
+                    let p = u
+                        .to_file_path()
+                        .map_err(|_| bad("not a local path".into()))?;
+                    dir_url(&p).map_err(bad)?
+                }
+                "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" => {
+                    return Err(bad(
+                        "object stores are not built into this hitstream; use a local \
+                         directory or a file:// URL"
+                            .into(),
+                    ))
+                }
+                other => return Err(bad(format!("unknown scheme `{other}://`"))),
+            }
+        } else {
+            dir_url(Path::new(location)).map_err(bad)?
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(
+                std::thread::available_parallelism()
+                    .map_or(2, |n| n.get())
+                    .min(4),
+            )
+            .enable_all()
+            .build()?;
+        Ok(Lake {
+            root,
+            local: true,
+            rt,
+            tables: BTreeMap::new(),
+        })
+    }
+
+    /// The data root as a URL.
+    pub fn root(&self) -> &Url {
+        &self.root
+    }
+
+    fn table_url(&self, kind: TableKind) -> Url {
+        self.root
+            .join(&format!("{}/", kind.name()))
+            .expect("table names are valid URL paths")
+    }
+
+    /// Whether the table exists (has at least its creating commit).
+    pub fn exists(&mut self, kind: TableKind) -> Result<bool, LakeError> {
+        if self.tables.contains_key(&kind) {
+            return Ok(true);
+        }
+        let url = self.table_url(kind);
+        if self.local {
+            let dir = url.to_file_path().expect("local url");
+            if !dir.join("_delta_log").is_dir() {
+                return Ok(false);
+            }
+        }
+        let t = self
+            .rt
+            .block_on(DeltaTable::try_from_url(url))
+            .map_err(delta(kind))?;
+        if t.version().is_none() {
+            return Ok(false);
+        }
+        self.tables.insert(kind, t);
+        Ok(true)
+    }
+
+    /// The table, created when missing.
+    fn table(&mut self, kind: TableKind) -> Result<&mut DeltaTable, LakeError> {
+        if !self.exists(kind)? {
+            let url = self.table_url(kind);
+            if self.local {
+                std::fs::create_dir_all(url.to_file_path().expect("local url"))?;
+            }
+            let t = self.rt.block_on(async {
+                let t = DeltaTable::try_from_url(url).await?;
+                let st: StructType = kind.schema().as_ref().try_into_kernel()?;
+                t.create()
+                    .with_table_name(kind.name())
+                    .with_columns(st.fields().cloned())
+                    .with_partition_columns(kind.partitions().iter().copied())
+                    .with_save_mode(SaveMode::Ignore)
+                    .await
+            });
+            self.tables.insert(kind, t.map_err(delta(kind))?);
+        }
+        Ok(self.tables.get_mut(&kind).expect("just opened"))
+    }
+
+    /// The last version committed to `kind` under application id `app`, as the table says
+    /// now (another process may have committed since this lake was opened).
+    pub fn committed(&mut self, kind: TableKind, app: &str) -> Result<Option<i64>, LakeError> {
+        if !self.exists(kind)? {
+            return Ok(None);
+        }
+        let rt = &self.rt;
+        let t = self.tables.get_mut(&kind).expect("exists");
+        rt.block_on(async {
+            t.update_state().await?;
+            t.snapshot()?
+                .transaction_version(t.log_store().as_ref(), app)
+                .await
+        })
+        .map_err(delta(kind))
+    }
+
+    /// Appends `batches` to `kind` as version `version` of application `app`, unless the
+    /// table already holds that version or a later one. Returns whether it committed.
+    /// Empty input commits nothing (and returns `false`).
+    pub fn commit(
+        &mut self,
+        kind: TableKind,
+        app: &str,
+        version: i64,
+        batches: Vec<RecordBatch>,
+    ) -> Result<bool, LakeError> {
+        let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+        if batches.is_empty() {
+            return Ok(false);
+        }
+        if self.committed(kind, app)?.is_some_and(|v| v >= version) {
+            return Ok(false);
+        }
+        self.write(kind, batches, Some(Transaction::new(app, version)))?;
+        Ok(true)
+    }
+
+    /// Appends `batches` to `kind` with no application transaction (for rows that are
+    /// events of their own, such as a report made on demand).
+    pub fn append(&mut self, kind: TableKind, batches: Vec<RecordBatch>) -> Result<(), LakeError> {
+        let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+        if batches.is_empty() {
+            return Ok(());
+        }
+        self.write(kind, batches, None)
+    }
+
+    fn write(
+        &mut self,
+        kind: TableKind,
+        batches: Vec<RecordBatch>,
+        txn: Option<Transaction>,
+    ) -> Result<(), LakeError> {
+        let t = self.table(kind)?.clone();
+        let mut props = CommitProperties::default();
+        if let Some(txn) = txn {
+            props = props.with_application_transaction(txn);
+        }
+        let t = self
+            .rt
+            .block_on(async {
+                t.write(batches)
+                    .with_save_mode(SaveMode::Append)
+                    .with_commit_properties(props)
+                    .await
+            })
+            .map_err(delta(kind))?;
+        self.tables.insert(kind, t);
+        Ok(())
+    }
+
+    /// A DataFusion session with every existing table registered under its name.
+    pub fn session(&mut self) -> Result<SessionContext, LakeError> {
+        let ctx = SessionContext::new();
+        for kind in TableKind::ALL {
+            if !self.exists(kind)? {
+                continue;
+            }
+            let rt = &self.rt;
+            let t = self.tables.get_mut(&kind).expect("exists");
+            let provider = rt
+                .block_on(async {
+                    t.update_state().await?;
+                    t.update_datafusion_session(&ctx.state())?;
+                    t.table_provider().await.map_err(DeltaTableError::from)
+                })
+                .map_err(delta(kind))?;
+            ctx.register_table(kind.name(), provider)?;
+        }
+        Ok(ctx)
+    }
+
+    /// Runs a query and collects its result.
+    pub fn sql(&mut self, query: &str) -> Result<Vec<RecordBatch>, LakeError> {
+        let ctx = self.session()?;
+        Ok(self
+            .rt
+            .block_on(async { ctx.sql(query).await?.collect().await })?)
+    }
+
+    /// Runs a query and hands its result to `f` batch by batch (for results too big to
+    /// collect).
+    pub fn sql_each(
+        &mut self,
+        query: &str,
+        mut f: impl FnMut(&RecordBatch) -> Result<(), LakeError>,
+    ) -> Result<(), LakeError> {
+        use futures_util::StreamExt;
+        let ctx = self.session()?;
+        self.rt.block_on(async {
+            let mut stream: SendableRecordBatchStream =
+                ctx.sql(query).await?.execute_stream().await?;
+            while let Some(b) = stream.next().await {
+                f(&b?)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Number of data files of a table (after compaction and retention, what readers open).
+    pub fn file_count(&mut self, kind: TableKind) -> Result<usize, LakeError> {
+        if !self.exists(kind)? {
+            return Ok(0);
+        }
+        let rt = &self.rt;
+        let t = self.tables.get_mut(&kind).expect("exists");
+        rt.block_on(t.update_state()).map_err(delta(kind))?;
+        Ok(t.get_file_uris().map_err(delta(kind))?.count())
+    }
+
+    /// Compacts small files of every table (Delta `OPTIMIZE`). Readers see the same rows;
+    /// application transaction versions are kept.
+    pub fn optimize(&mut self) -> Result<MaintainStats, LakeError> {
+        let mut s = MaintainStats::default();
+        for kind in TableKind::ALL {
+            if !self.exists(kind)? {
+                continue;
+            }
+            let t = self.tables.get(&kind).expect("exists").clone();
+            let (t, m) = self
+                .rt
+                .block_on(async {
+                    let mut t = t;
+                    t.update_state().await?;
+                    t.optimize().await
+                })
+                .map_err(delta(kind))?;
+            s.files_added += m.num_files_added;
+            s.files_removed += m.num_files_removed;
+            self.tables.insert(kind, t);
+        }
+        Ok(s)
+    }
+
+    /// Retention: deletes the days before `first_kept_day` (`YYYY-MM-DD`) from the
+    /// day-partitioned tables, then removes files no longer referenced (vacuum, without
+    /// Delta's 7-day grace period: retention is the user's explicit choice).
+    pub fn retain_from(&mut self, first_kept_day: &str) -> Result<MaintainStats, LakeError> {
+        if !is_day(first_kept_day) {
+            return Err(LakeError::Schema(format!(
+                "`{first_kept_day}` is not a day (YYYY-MM-DD)"
+            )));
+        }
+        let mut s = MaintainStats::default();
+        for kind in TableKind::ALL {
+            if kind.partitions() != ["day"] || !self.exists(kind)? {
+                continue;
+            }
+            let t = self.tables.get(&kind).expect("exists").clone();
+            // `unknown` (lines without a time) sorts after every date and is kept.
+            let pred = format!("day < '{first_kept_day}'");
+            let (t, dm, files) = self
+                .rt
+                .block_on(async {
+                    let mut t = t;
+                    t.update_state().await?;
+                    let (t, dm) = t.delete().with_predicate(pred).await?;
+                    let (t, vm) = t
+                        .vacuum()
+                        .with_retention_period(chrono::Duration::zero())
+                        .with_enforce_retention_duration(false)
+                        .with_dry_run(false)
+                        .await?;
+                    Ok::<_, DeltaTableError>((t, dm, vm.files_deleted.len()))
+                })
+                .map_err(delta(kind))?;
+            let _ = files;
+            s.files_removed += dm.num_removed_files as u64;
+            s.rows_deleted += dm.num_deleted_rows.unwrap_or(0) as u64;
+            self.tables.insert(kind, t);
+        }
+        Ok(s)
+    }
+
+    /// Runs a future on the lake's runtime (for callers that use DataFusion directly).
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+}
+
+fn is_day(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+fn dir_url(p: &Path) -> Result<Url, String> {
+    std::fs::create_dir_all(p).map_err(|e| format!("cannot create it: {e}"))?;
+    let abs = std::fs::canonicalize(p).map_err(|e| e.to_string())?;
+    Url::from_directory_path(&abs).map_err(|_| "not an absolute path".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_checked() {
+        assert!(is_day("2024-01-31"));
+        assert!(!is_day("2024-1-31"));
+        assert!(!is_day("x' OR 1=1"));
+    }
+
+    #[test]
+    fn object_store_urls_are_refused_with_a_reason() {
+        let e = Lake::open("s3://bucket/x").unwrap_err().to_string();
+        assert!(
+            e.contains("s3://bucket/x") && e.contains("object stores"),
+            "{e}"
+        );
+    }
+}
