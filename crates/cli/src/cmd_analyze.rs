@@ -12,8 +12,11 @@ use hitstream_analyze::{
     Bound, Filter, Meta, Options, Partial, RejectSample, Report, StatusSet, TimeBasis,
 };
 use hitstream_format::{detect, FormatSpec, Outcome, Parser, Record};
+use hitstream_lake::{RejectRows, RequestRows};
 
+use crate::config::DEFAULT_DATA;
 use crate::input::{self, Chunker};
+use crate::load::{Load, Loaded};
 use crate::output::{self, OutputKind};
 
 const CHUNK: usize = 2 << 20;
@@ -88,6 +91,15 @@ pub struct AnalyzeArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Also load every parsed line into the lake's `requests` table (and rejected lines
+    /// into `rejects`). Loading the same files again adds nothing.
+    #[arg(long)]
+    pub store: bool,
+
+    /// Data directory or `file://` URL of the lake (with --store).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA)]
+    pub data: String,
 }
 
 /// Parses `--tz`.
@@ -194,6 +206,8 @@ struct Chunk {
     seq: u64,
     input: usize,
     first_line: u64,
+    /// Byte offset of the chunk in its (decompressed) input.
+    first_offset: u64,
     data: Vec<u8>,
 }
 
@@ -296,7 +310,12 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
 
-    let result = pipeline(
+    let load = if a.store {
+        Some(Load::open(&a.data, &inputs)?)
+    } else {
+        None
+    };
+    let (result, loaded) = pipeline(
         &inputs,
         primed,
         &parser,
@@ -305,7 +324,11 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         a.rejects.as_deref(),
         progress.clone(),
         show_progress.then_some(total_bytes),
+        load,
     )?;
+    if let Some(l) = loaded {
+        eprintln!("{}", l.describe(&a.data));
+    }
 
     let meta = Meta {
         inputs: inputs.iter().map(|p| input::display_name(p)).collect(),
@@ -349,7 +372,8 @@ fn pipeline(
     rejects_path: Option<&std::path::Path>,
     progress: Arc<AtomicU64>,
     progress_total: Option<u64>,
-) -> anyhow::Result<Partial> {
+    load: Option<Load>,
+) -> anyhow::Result<(Partial, Option<Loaded>)> {
     let (tx, rx) = crossbeam_channel::bounded::<Chunk>(threads * 2);
     // Emptied buffers go back to the reader: 2 MiB allocations per chunk would page-fault.
     let (free_tx, free_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
@@ -369,7 +393,11 @@ fn pipeline(
         pb
     });
 
-    std::thread::scope(|s| -> anyhow::Result<Partial> {
+    let (store_tx, store_rx) = crossbeam_channel::bounded(threads * 2);
+    let store = load.is_some();
+    let extra_names = parser.spec().extra_names();
+    std::thread::scope(|s| -> anyhow::Result<(Partial, Option<Loaded>)> {
+        let loader = load.map(|l| s.spawn(move || l.run(store_rx)));
         // Reader.
         let reader = {
             let progress = progress.clone();
@@ -379,20 +407,24 @@ fn pipeline(
                 let mut primed = primed;
                 for (idx, path) in inputs.iter().enumerate() {
                     let mut line = 1u64;
+                    let mut offset = 0u64;
                     let mut chunker = match (idx, primed.take()) {
                         (0, Some(p)) => {
                             let n = count_lines(&p.first);
+                            let len = p.first.len() as u64;
                             if !p.first.is_empty() {
                                 tx.send(Chunk {
                                     seq,
                                     input: idx,
                                     first_line: line,
+                                    first_offset: offset,
                                     data: p.first,
                                 })
                                 .ok();
                                 seq += 1;
                             }
                             line += n;
+                            offset += len;
                             p.chunker
                         }
                         _ => Chunker::new(input::open(path, progress.clone())?, CHUNK),
@@ -406,11 +438,13 @@ fn pipeline(
                             break;
                         }
                         let n = count_lines(&buf);
+                        let len = buf.len() as u64;
                         if tx
                             .send(Chunk {
                                 seq,
                                 input: idx,
                                 first_line: line,
+                                first_offset: offset,
                                 data: buf,
                             })
                             .is_err()
@@ -419,6 +453,7 @@ fn pipeline(
                         }
                         seq += 1;
                         line += n;
+                        offset += len;
                         if let Some(b) = &bar {
                             b.set_position(progress.load(Ordering::Relaxed));
                         }
@@ -460,9 +495,13 @@ fn pipeline(
             let rx = rx.clone();
             let free_tx = free_tx.clone();
             let rej_tx = rej_tx.clone();
+            let store_tx = store_tx.clone();
             let names = &names;
+            let extra_names = &extra_names;
             workers.push(s.spawn(move || {
                 let mut part = Partial::new(opts);
+                let mut rows = store.then(RequestRows::new);
+                let mut rejected = store.then(RejectRows::new);
                 for chunk in rx.iter() {
                     let mut rej_buf = Vec::new();
                     {
@@ -474,12 +513,22 @@ fn pipeline(
                             let end = memchr::memchr(b'\n', &data[start..])
                                 .map_or(data.len(), |p| start + p);
                             let line = &data[start..end];
+                            let at = chunk.first_offset + start as u64;
                             start = end + 1;
                             let outcome = parser.parse(line, &mut rec);
                             match outcome {
                                 Outcome::Rejected(reason) => {
                                     let detail = || parser.explain(&reason);
                                     let src = &names[chunk.input];
+                                    if let Some(r) = &mut rejected {
+                                        r.push(
+                                            src,
+                                            Some(at),
+                                            reason.code(),
+                                            &detail(),
+                                            trim_cr(line),
+                                        );
+                                    }
                                     if want_rejects {
                                         let _ = write!(
                                             rej_buf,
@@ -501,6 +550,9 @@ fn pipeline(
                                 }
                                 _ => {
                                     part.add(&rec, &outcome);
+                                    if let Some(r) = &mut rows {
+                                        r.push(&rec, extra_names, &names[chunk.input], Some(at));
+                                    }
                                 }
                             }
                             line_no += 1;
@@ -508,6 +560,9 @@ fn pipeline(
                     }
                     if want_rejects {
                         let _ = rej_tx.send((chunk.seq, rej_buf));
+                    }
+                    if let (Some(r), Some(j)) = (&mut rows, &mut rejected) {
+                        let _ = store_tx.send((chunk.seq, r.finish(), j.finish()));
                     }
                     let _ = free_tx.send(chunk.data);
                 }
@@ -517,6 +572,7 @@ fn pipeline(
         drop(rx);
         drop(rej_tx);
         drop(free_tx);
+        drop(store_tx);
 
         let mut total: Option<Partial> = None;
         for w in workers {
@@ -533,7 +589,11 @@ fn pipeline(
         if let Some(b) = &bar {
             b.finish_and_clear();
         }
-        Ok(total.unwrap_or_else(|| Partial::new(opts)))
+        let loaded = match loader {
+            Some(l) => Some(l.join().expect("lake loader panicked")?),
+            None => None,
+        };
+        Ok((total.unwrap_or_else(|| Partial::new(opts)), loaded))
     })
 }
 

@@ -1351,9 +1351,15 @@ fn coordinate(
                 continue;
             }
             // Before the format is known, keep reading so detection gets its sample.
+            // An epoch is due: stop taking input until the pipeline drains and it closes,
+            // so checkpoints keep their interval under continuous input too.
+            let epoch_due = cfg.checkpoint.dir.is_some()
+                && parser.is_some()
+                && (last_checkpoint.elapsed() >= cfg.checkpoint.interval
+                    || sinks.buffered_rows() >= max_rows);
             let can_take_input = (queue.len() < 2 || parser.is_none())
                 && ended < source_count
-                && sinks.buffered_rows() < max_rows
+                && !epoch_due
                 && !stop.load(Ordering::SeqCst);
             let wait = Duration::from_millis(50);
             crossbeam_channel::select! {

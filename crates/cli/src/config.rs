@@ -370,6 +370,13 @@ impl Config {
     }
 }
 
+/// `HH:MM` as seconds after midnight.
+pub fn parse_hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.trim().split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 3600 + m * 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,11 +458,4 @@ interval = "5s"
             assert!(e.contains("x.toml"), "{e}");
         }
     }
-}
-
-/// `HH:MM` as seconds after midnight.
-pub fn parse_hhmm(s: &str) -> Option<u32> {
-    let (h, m) = s.trim().split_once(':')?;
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60).then_some(h * 3600 + m * 60)
 }

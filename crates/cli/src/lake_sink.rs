@@ -32,12 +32,17 @@ pub struct LakeSink {
     retention: Option<Duration>,
     /// Newest event time seen (UTC seconds): the reference for retention.
     newest: Option<i64>,
+    /// Test hook (`HITSTREAM_TEST_COMMIT_PAUSE_MS`): a pause after each table's commit,
+    /// which widens the moments between two tables' commits for crash tests to hit.
+    pause: Option<Duration>,
 }
 
 impl LakeSink {
     /// Opens the lake of `cfg`.
     pub fn open(cfg: &LakeConfig) -> anyhow::Result<LakeSink> {
-        let lake = Lake::open(&cfg.data)?;
+        let mut lake = Lake::open(&cfg.data)?;
+        lake.create_tables()
+            .with_context(|| format!("creating the tables in `{}`", cfg.data))?;
         Ok(LakeSink {
             lake,
             requests: Vec::new(),
@@ -49,6 +54,10 @@ impl LakeSink {
             last_optimize: Instant::now(),
             retention: cfg.retention,
             newest: None,
+            pause: std::env::var("HITSTREAM_TEST_COMMIT_PAUSE_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(Duration::from_millis),
         })
     }
 
@@ -142,9 +151,13 @@ impl Sink for LakeSink {
         ];
         self.request_rows = 0;
         for (kind, batches) in tables {
-            self.lake
+            let committed = self
+                .lake
                 .commit(kind, RUN_APP, n, batches)
                 .with_context(|| format!("committing epoch {n} to the lake"))?;
+            if let (true, Some(p)) = (committed, self.pause) {
+                std::thread::sleep(p);
+            }
         }
         self.upkeep()
     }

@@ -11,6 +11,7 @@ mod config;
 mod console;
 mod input;
 mod lake_sink;
+mod load;
 mod output;
 mod sink;
 mod tui;

@@ -175,6 +175,15 @@ impl Lake {
         Ok(self.tables.get_mut(&kind).expect("just opened"))
     }
 
+    /// Creates every table that does not exist yet, so that queries find them all (empty
+    /// ones included).
+    pub fn create_tables(&mut self) -> Result<(), LakeError> {
+        for kind in TableKind::ALL {
+            self.table(kind)?;
+        }
+        Ok(())
+    }
+
     /// The last version committed to `kind` under application id `app`, as the table says
     /// now (another process may have committed since this lake was opened).
     pub fn committed(&mut self, kind: TableKind, app: &str) -> Result<Option<i64>, LakeError> {

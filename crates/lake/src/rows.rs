@@ -667,11 +667,11 @@ impl ReportRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hitstream_format::{preset, Outcome, Parser, Text};
+    use hitstream_format::{FormatSpec, Outcome, Parser, Text};
 
     #[test]
     fn a_parsed_line_comes_back_from_its_row() {
-        let p = Parser::new(preset("combined").unwrap());
+        let p = Parser::new(FormatSpec::from_str_any("combined").unwrap());
         let line: &[u8] = br#"10.0.0.1 - bob [10/Oct/2000:13:55:36 -0700] "GET /a%20b?x=1 HTTP/1.0" 200 2326 "http://r/" "Mozilla/4.08 \"q\"""#;
         let mut rec = Record::new();
         let out = p.parse(line, &mut rec);

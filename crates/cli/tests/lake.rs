@@ -1,0 +1,558 @@
+//! End-to-end tests of the lake: `run --data`, `analyze --store`, `sql`, `report daily`,
+//! exactly-once across kill -9, and the tables read by independent Delta readers.
+//! Expected numbers come from counting the log text itself, from `analyze`, or from a clean
+//! run; never from the lake code under test.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hitstream"))
+}
+
+fn data(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
+    assert!(p.exists(), "missing {}", p.display());
+    p
+}
+
+const NASA: &str = "nasa-http-1995/NASA_access_log_Jul95.first200000.gz";
+
+fn nasa_text() -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(data(NASA)).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// Lines per local day, read from the `[dd/Mon/yyyy:` text of each line.
+fn lines_per_day(text: &[u8]) -> BTreeMap<String, u64> {
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut m = BTreeMap::new();
+    for l in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let l = String::from_utf8_lossy(l);
+        let i = l.find('[').expect("a timestamp");
+        let (d, mon, y) = (&l[i + 1..i + 3], &l[i + 4..i + 7], &l[i + 8..i + 12]);
+        let mo = months.iter().position(|x| *x == mon).unwrap() + 1;
+        *m.entry(format!("{y}-{mo:02}-{d}")).or_default() += 1;
+    }
+    m
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "hitstream failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn sql(lake: &Path, q: &str, fmt: &str) -> String {
+    ok(Command::new(bin())
+        .args(["sql", "--output", fmt, "--data"])
+        .arg(lake)
+        .arg(q)
+        .output()
+        .unwrap())
+}
+
+fn sql_json(lake: &Path, q: &str) -> Vec<Value> {
+    serde_json::from_str::<Vec<Value>>(&sql(lake, q, "json")).unwrap()
+}
+
+fn count(lake: &Path, q: &str) -> u64 {
+    let rows = sql_json(lake, q);
+    rows[0]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .as_u64()
+        .unwrap()
+}
+
+/// Every table of a lake as sorted CSV: what "the same tables" means.
+fn dump(lake: &Path) -> BTreeMap<&'static str, String> {
+    [
+        (
+            "requests",
+            "SELECT * FROM requests ORDER BY source, \"offset\"",
+        ),
+        (
+            "windows",
+            "SELECT * FROM windows ORDER BY window_start, revision, metric, key, value",
+        ),
+        (
+            "alerts",
+            "SELECT * FROM alerts ORDER BY window_start, revision, rule, key",
+        ),
+    ]
+    .into_iter()
+    .map(|(t, q)| (t, sql(lake, q, "csv")))
+    .collect()
+}
+
+fn run_file(log: &Path, lake: &Path, extra: &[&str]) -> Child {
+    Command::new(bin())
+        .args(["run", "--window", "60s", "--emit", "none", "--threads", "2"])
+        .args(extra)
+        .arg("--file")
+        .arg(log)
+        .arg("--data")
+        .arg(lake)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_ok(mut c: Child, limit: Duration) -> String {
+    let t = Instant::now();
+    loop {
+        if let Some(s) = c.try_wait().unwrap() {
+            let mut err = String::new();
+            c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            assert!(s.success(), "hitstream run failed: {err}");
+            return err;
+        }
+        if t.elapsed() > limit {
+            let _ = c.kill();
+            panic!("hitstream run did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Requests of the windows that start within a local day (UTC-4 for NASA), latest revision
+/// of each window.
+fn window_requests_of_day(lake: &Path, day: &str) -> u64 {
+    count(
+        lake,
+        &format!(
+            "WITH last AS (SELECT window_start, max(revision) AS r FROM windows \
+             WHERE metric = 'requests' GROUP BY window_start) \
+             SELECT sum(w.value) AS n FROM windows w JOIN last l \
+             ON w.window_start = l.window_start AND w.revision = l.r \
+             WHERE w.metric = 'requests' \
+             AND w.window_start >= TIMESTAMP '{day}T04:00:00Z' \
+             AND w.window_start < TIMESTAMP '{day}T04:00:00Z' + INTERVAL '1 day'"
+        ),
+    )
+}
+
+#[test]
+fn run_stores_rows_and_windows_and_the_daily_report_matches_analyze() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let err = wait_ok(run_file(&data(NASA), &lake, &[]), Duration::from_secs(300));
+    assert!(err.contains("200000 lines"), "{err}");
+
+    // Rows per day equal a count of the log text.
+    let want = lines_per_day(&nasa_text());
+    let got: BTreeMap<String, u64> = sql_json(
+        &lake,
+        "SELECT day, count(*) AS n FROM requests GROUP BY day ORDER BY day",
+    )
+    .iter()
+    .map(|r| {
+        (
+            r["day"].as_str().unwrap().to_string(),
+            r["n"].as_u64().unwrap(),
+        )
+    })
+    .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        count(
+            &lake,
+            "SELECT sum(value) FROM windows WHERE metric = 'requests'"
+        ),
+        200_000
+    );
+
+    // `day` filters read only that day's files (partition pruning).
+    let plan = sql(
+        &lake,
+        "EXPLAIN ANALYZE SELECT count(*) FROM requests WHERE day = '1995-07-02' AND status = 404",
+        "csv",
+    );
+    assert!(plan.contains("day=1995-07-02"), "{plan}");
+    assert!(!plan.contains("day=1995-07-01"), "{plan}");
+
+    // The daily report from the lake = analyze of the same day = the streaming windows.
+    let day = "1995-07-02";
+    let rep: Value = serde_json::from_str(&ok(Command::new(bin())
+        .args([
+            "report", "daily", "--date", day, "--top", "10", "-o", "json", "--data",
+        ])
+        .arg(&lake)
+        .output()
+        .unwrap()))
+    .unwrap();
+    let ana: Value = serde_json::from_str(&ok(Command::new(bin())
+        .args(["analyze", "-q", "-o", "json", "--from", day, "--to", day])
+        .arg(data(NASA))
+        .output()
+        .unwrap()))
+    .unwrap();
+    let r = &rep["report"];
+    for k in [
+        "status",
+        "status_classes",
+        "methods",
+        "protocols",
+        "unique_hosts",
+        "top_hosts",
+        "top_endpoints",
+        "top_error_endpoints",
+        "daily",
+        "hourly",
+        "timeline",
+        "not_found",
+        "content_size",
+        "no_status",
+    ] {
+        assert_eq!(r[k], ana[k], "{k}");
+    }
+    for k in ["requests", "bytes", "first", "last", "days"] {
+        assert_eq!(r["totals"][k], ana["totals"][k], "totals.{k}");
+    }
+    assert_eq!(r["totals"]["requests"].as_u64(), Some(want[day]));
+    assert_eq!(window_requests_of_day(&lake, day), want[day]);
+    // The seed's report: top pages by SQL, the same as analyze's top endpoints.
+    let pages = rep["top_pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 10);
+    for (p, e) in pages.iter().zip(ana["top_endpoints"].as_array().unwrap()) {
+        assert_eq!(p["path"], e["endpoint"]);
+        assert_eq!(p["requests"], e["requests"]);
+    }
+    // And it was appended to `reports`.
+    assert_eq!(
+        count(
+            &lake,
+            &format!("SELECT count(*) FROM reports WHERE report_date = '{day}'")
+        ),
+        1
+    );
+    let csv = sql(&lake, "SELECT report_date, requests FROM reports", "csv");
+    assert_eq!(csv, format!("report_date,requests\n{day},{}\n", want[day]));
+
+    interop(&lake, &want);
+}
+
+/// The tables read by other Delta implementations (PyPI deltalake and DuckDB's delta
+/// extension), when scripts/test has set up their Python environment.
+fn interop(lake: &Path, want: &BTreeMap<String, u64>) {
+    let Ok(py) = std::env::var("HITSTREAM_PYTHON") else {
+        eprintln!("SKIPPED interop check: HITSTREAM_PYTHON is not set (scripts/test sets it)");
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/interop_check.py");
+    let out = ok(Command::new(py).arg(script).arg(lake).output().unwrap());
+    let v: Value = serde_json::from_str(&out).unwrap();
+    for reader in ["deltalake", "duckdb"] {
+        let per_day: BTreeMap<String, u64> = v[reader]["requests_per_day"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{reader}: {out}"))
+            .iter()
+            .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
+            .collect();
+        assert_eq!(&per_day, want, "{reader}");
+        assert_eq!(
+            v[reader]["window_requests"].as_u64(),
+            Some(200_000),
+            "{reader}"
+        );
+    }
+    assert_eq!(
+        v["deltalake"]["partition_columns"],
+        serde_json::json!(["day"])
+    );
+    assert!(v["deltalake"]["run_epoch"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        v["duckdb"]["files_one_day"],
+        v["deltalake"]["files_one_day"]
+    );
+}
+
+#[test]
+fn kill_9_at_random_moments_leaves_the_same_tables_as_a_clean_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("nasa.log");
+    std::fs::write(&log, nasa_text()).unwrap();
+    let flags = ["--checkpoint-interval", "100ms"];
+
+    let clean = tmp.path().join("clean");
+    wait_ok(run_file(&log, &clean, &flags), Duration::from_secs(300));
+    let want = dump(&clean);
+    assert_eq!(
+        want["requests"].lines().count(),
+        200_001,
+        "header + every line"
+    );
+
+    let lake = tmp.path().join("crashy");
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut kills = 0;
+    let mut repeats = 0;
+    while kills < 20 {
+        // Pauses after each table's commit make the moments between the first commit of
+        // an epoch and its checkpoint long enough for random kills to land there too.
+        let mut c = {
+            let mut cmd = Command::new(bin());
+            cmd.env("HITSTREAM_TEST_COMMIT_PAUSE_MS", "40")
+                .args(["run", "--window", "60s", "--emit", "none", "--threads", "2"])
+                .args(flags)
+                .arg("--file")
+                .arg(&log)
+                .arg("--data")
+                .arg(&lake)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            cmd.spawn().unwrap()
+        };
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(150 + seed % 600));
+        if c.try_wait().unwrap().is_some() {
+            break;
+        }
+        c.kill().unwrap(); // SIGKILL
+        c.wait().unwrap();
+        let mut err = String::new();
+        c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        repeats += err.matches("repeating epoch").count();
+        kills += 1;
+    }
+    let err = wait_ok(run_file(&log, &lake, &flags), Duration::from_secs(300));
+    eprintln!("{kills} kills, {repeats} epochs repeated after a crash");
+    assert!(
+        kills >= 10,
+        "only {kills} kills before the run ended: make the input larger"
+    );
+    assert!(
+        repeats >= 1,
+        "no kill landed between an epoch's commits and its checkpoint"
+    );
+    let got = dump(&lake);
+    for (t, csv) in &want {
+        assert!(
+            got[t] == *csv,
+            "table {t} differs from the clean run after {kills} kills ({repeats} epochs repeated); \
+             rows {} vs {}\n{err}",
+            got[t].lines().count(),
+            csv.lines().count()
+        );
+    }
+}
+
+#[test]
+fn a_crash_between_commit_and_checkpoint_repeats_the_epoch_without_doubles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = nasa_text();
+    let cut = text
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(29_999)
+        .unwrap()
+        .0;
+    let log = tmp.path().join("nasa.log");
+    std::fs::write(&log, &text[..=cut]).unwrap();
+    // Small epochs: every 5000 buffered rows.
+    let cfg = tmp.path().join("lake.toml");
+    std::fs::write(&cfg, "[lake]\nmax_buffered_rows = 5000\n").unwrap();
+    let args = ["--config", cfg.to_str().unwrap()];
+
+    let clean = tmp.path().join("clean");
+    wait_ok(run_file(&log, &clean, &args), Duration::from_secs(120));
+    let want = dump(&clean);
+
+    let lake = tmp.path().join("lake");
+    // Crash after epoch 2's record is written (nothing committed), then after epoch 3's
+    // tables are committed but before its checkpoint.
+    for point in ["wal:2", "commit:3"] {
+        let o = Command::new(bin())
+            .env("HITSTREAM_CRASH_AT", point)
+            .args(["run", "--window", "60s", "--emit", "none", "--threads", "2"])
+            .args(args)
+            .arg("--file")
+            .arg(&log)
+            .arg("--data")
+            .arg(&lake)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{err}");
+        assert!(err.contains(&format!("aborting at {point}")), "{err}");
+    }
+    let err = wait_ok(run_file(&log, &lake, &args), Duration::from_secs(120));
+    assert!(err.contains("repeating epoch 3"), "{err}");
+    assert_eq!(dump(&lake), want);
+    assert_eq!(
+        count(&lake, "SELECT count(*) FROM requests"),
+        30_000,
+        "every line once"
+    );
+}
+
+#[test]
+fn a_lake_written_by_another_run_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("a.log");
+    std::fs::write(
+        &log,
+        "1.2.3.4 - - [01/Jul/1995:00:00:01 -0400] \"GET / HTTP/1.0\" 200 10\n",
+    )
+    .unwrap();
+    let lake = tmp.path().join("lake");
+    wait_ok(run_file(&log, &lake, &[]), Duration::from_secs(60));
+    std::fs::remove_dir_all(lake.join("_checkpoint")).unwrap();
+    let c = run_file(&log, &lake, &[]);
+    let o = c.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("holds epoch") && err.contains("checkpoint"),
+        "{err}"
+    );
+}
+
+#[test]
+fn analyze_store_loads_once_and_counts_match() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let log = data("apache-debian-rotated-2024");
+    let files: Vec<PathBuf> = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("access")
+        })
+        .collect();
+    assert!(!files.is_empty());
+    let load = || {
+        Command::new(bin())
+            .args(["analyze", "-q", "-o", "json", "--store", "--data"])
+            .arg(&lake)
+            .args(&files)
+            .output()
+            .unwrap()
+    };
+    let first = load();
+    let report: Value = serde_json::from_str(&ok(first.clone())).unwrap();
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(err.contains("stored"), "{err}");
+    let parsed =
+        report["totals"]["ok"].as_u64().unwrap() + report["totals"]["degraded"].as_u64().unwrap();
+    assert!(parsed > 0);
+    assert_eq!(count(&lake, "SELECT count(*) FROM requests"), parsed);
+    let rejected = report["totals"]["rejected"].as_u64().unwrap();
+    if rejected > 0 {
+        assert_eq!(count(&lake, "SELECT count(*) FROM rejects"), rejected);
+    }
+    assert_eq!(
+        count(&lake, "SELECT sum(bytes) FROM requests"),
+        report["totals"]["bytes"].as_u64().unwrap()
+    );
+
+    // The same files again: nothing new.
+    let second = load();
+    let err = String::from_utf8_lossy(&second.stderr).to_string();
+    ok(second);
+    assert!(err.contains("already in the lake"), "{err}");
+    assert_eq!(count(&lake, "SELECT count(*) FROM requests"), parsed);
+}
+
+#[test]
+fn rejects_are_stored_with_reason_and_position_and_retention_drops_old_days() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("a.log");
+    let mut text = String::new();
+    for d in 1..=5 {
+        text.push_str(&format!(
+            "1.2.3.4 - - [0{d}/Jul/1995:10:00:00 -0400] \"GET /{d} HTTP/1.0\" 200 10\n"
+        ));
+    }
+    let bad_at = text.len();
+    text.push_str("this is not a log line\n");
+    std::fs::write(&log, &text).unwrap();
+    let cfg = tmp.path().join("lake.toml");
+    std::fs::write(
+        &cfg,
+        "[lake]\noptimize_interval = \"1ms\"\nretention = \"2days\"\n",
+    )
+    .unwrap();
+    let lake = tmp.path().join("lake");
+    wait_ok(
+        run_file(
+            &log,
+            &lake,
+            &["--config", cfg.to_str().unwrap(), "--format", "common"],
+        ),
+        Duration::from_secs(60),
+    );
+    let rej = sql_json(
+        &lake,
+        "SELECT source, \"offset\", reason, line FROM rejects",
+    );
+    assert_eq!(rej.len(), 1);
+    assert_eq!(rej[0]["offset"].as_u64(), Some(bad_at as u64));
+    assert_eq!(rej[0]["line"], "this is not a log line");
+    assert!(rej[0]["source"].as_str().unwrap().ends_with("a.log"));
+    // The newest data is 1995-07-05 14:00 UTC: two days back keeps 07-03 onwards.
+    let days: Vec<String> = sql_json(&lake, "SELECT DISTINCT day FROM requests ORDER BY day")
+        .iter()
+        .map(|r| r["day"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(days, ["1995-07-03", "1995-07-04", "1995-07-05"]);
+}
+
+#[test]
+fn sql_errors_and_missing_lakes_are_explained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Command::new(bin())
+        .args(["sql", "--data"])
+        .arg(tmp.path().join("none"))
+        .arg("SELECT 1")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no lake at"));
+    let lake = tmp.path().join("lake");
+    let log = tmp.path().join("a.log");
+    std::fs::write(
+        &log,
+        "1.2.3.4 - - [01/Jul/1995:00:00:01 -0400] \"GET / HTTP/1.0\" 200 10\n",
+    )
+    .unwrap();
+    wait_ok(run_file(&log, &lake, &[]), Duration::from_secs(60));
+    let o = Command::new(bin())
+        .args(["sql", "--data"])
+        .arg(&lake)
+        .arg("SELECT nope FROM requests")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.starts_with("error:") && err.contains("nope"), "{err}");
+    let table = sql(&lake, "SELECT client, status FROM requests", "table");
+    assert!(table.contains("| 1.2.3.4 | 200    |"), "{table}");
+}
