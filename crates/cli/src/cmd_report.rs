@@ -310,3 +310,64 @@ impl Schedule {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(hhmm: &str, tz: &str) -> Schedule {
+        Schedule {
+            data: String::new(),
+            tz: Some(tz.into()),
+            zone: zone(Some(tz)).unwrap(),
+            at: parse_hhmm(hhmm).unwrap(),
+            top: 10,
+            next: 0,
+        }
+    }
+
+    #[test]
+    fn the_next_run_is_today_or_tomorrow_in_the_zone() {
+        let t: jiff::Timestamp = "2024-07-25T17:30:00Z".parse().unwrap();
+        let s = at("20:00", "UTC");
+        assert_eq!(
+            s.next_after(t).unwrap(),
+            "2024-07-25T20:00:00Z"
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_second()
+        );
+        let s = at("17:00", "UTC");
+        assert_eq!(
+            s.next_after(t).unwrap(),
+            "2024-07-26T17:00:00Z"
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_second()
+        );
+        // 20:00 in Paris (CEST, +02:00) is 18:00 UTC.
+        let s = at("20:00", "Europe/Paris");
+        assert_eq!(
+            s.next_after(t).unwrap(),
+            "2024-07-25T18:00:00Z"
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_second()
+        );
+    }
+
+    #[test]
+    fn a_day_in_a_zone_is_a_time_range() {
+        let d: jiff::civil::Date = "1995-07-02".parse().unwrap();
+        assert_eq!(day_filter(d, None).unwrap(), "day = '1995-07-02'");
+        let f = day_filter(d, Some("-04:00")).unwrap();
+        assert!(
+            f.contains("'1995-07-02T04:00:00Z'") && f.contains("'1995-07-03T04:00:00Z'"),
+            "{f}"
+        );
+        assert!(
+            f.contains("day BETWEEN '1995-07-01' AND '1995-07-03'"),
+            "{f}"
+        );
+    }
+}

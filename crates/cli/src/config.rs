@@ -425,6 +425,21 @@ interval = "5s"
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("../../../docs/config.md");
+        let start = doc.find("## Example").unwrap();
+        let body = &doc[start..];
+        let toml = &body[body.find("```toml\n").unwrap() + 8..];
+        let toml = &toml[..toml.find("```").unwrap()];
+        let c = Config::parse(toml, "docs/config.md").unwrap();
+        let l = c.lake.unwrap();
+        assert_eq!(l.retention, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(c.report.daily_at.as_deref(), Some("20:00"));
+        assert_eq!(parse_hhmm("20:00"), Some(72_000));
+        assert_eq!(parse_hhmm("24:00"), None);
+    }
+
+    #[test]
     fn unknown_field_names_file_line_and_field() {
         let e = Config::parse(
             "[[source]]\ntype = \"file\"\npaths = [\"a\"]\n\n[window]\nsize = \"1m\"\nsizee = \"2m\"\n",
@@ -451,6 +466,18 @@ interval = "5s"
             (
                 "[[source]]\ntype = \"stdin\"\n[window]\nsize = \"soon\"\n",
                 "size",
+            ),
+            (
+                "[[source]]\ntype = \"stdin\"\n[lake]\n[report]\ndaily_at = \"25:00\"\n",
+                "daily_at",
+            ),
+            (
+                "[[source]]\ntype = \"stdin\"\n[report]\ndaily_at = \"20:00\"\n",
+                "needs the lake",
+            ),
+            (
+                "[[source]]\ntype = \"stdin\"\n[lake]\nretention = \"a while\"\n",
+                "retention",
             ),
         ] {
             let e = Config::parse(text, "x.toml").unwrap_err().to_string();

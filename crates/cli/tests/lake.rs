@@ -556,3 +556,108 @@ fn sql_errors_and_missing_lakes_are_explained() {
     let table = sql(&lake, "SELECT client, status FROM requests", "table");
     assert!(table.contains("| 1.2.3.4 | 200    |"), "{table}");
 }
+
+#[test]
+fn run_makes_the_scheduled_daily_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // The next whole minute (UTC), at least 5 s away.
+    let due = (now + 5).div_ceil(60) * 60;
+    let (h, m) = ((due / 3600) % 24, (due / 60) % 60);
+    let day = hitstream_day(now);
+    let log = tmp.path().join("a.log");
+    let t = now - now % 86_400 + 1;
+    let clf = clf_utc(t);
+    std::fs::write(
+        &log,
+        format!("1.2.3.4 - - [{clf}] \"GET /today HTTP/1.0\" 200 10\n"),
+    )
+    .unwrap();
+    let cfg = tmp.path().join("r.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[lake]\ndata = \"{}\"\n[report]\ndaily_at = \"{h:02}:{m:02}\"\ntz = \"UTC\"\n",
+            tmp.path().join("lake").display()
+        ),
+    )
+    .unwrap();
+    let mut c = Command::new(bin())
+        .args([
+            "run",
+            "--emit",
+            "none",
+            "--checkpoint-interval",
+            "200ms",
+            "--config",
+        ])
+        .arg(&cfg)
+        .arg("--tail")
+        .arg(&log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lake = tmp.path().join("lake");
+    let limit = Instant::now() + Duration::from_secs(100);
+    let mut found = 0;
+    while Instant::now() < limit {
+        std::thread::sleep(Duration::from_secs(2));
+        if lake.join("reports").exists() {
+            found = count(
+                &lake,
+                &format!(
+                    "SELECT count(*) FROM reports WHERE report_date = '{day}' AND requests = 1"
+                ),
+            );
+            if found > 0 {
+                break;
+            }
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &c.id().to_string()])
+        .status();
+    let _ = c.wait();
+    let mut err = String::new();
+    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(found, 1, "no scheduled report for {day}: {err}");
+    assert!(
+        err.contains(&format!("daily report for {day}: 1 requests")),
+        "{err}"
+    );
+}
+
+/// `YYYY-MM-DD` of a UTC instant (civil-from-days, independent of the code under test).
+fn hitstream_day(secs: u64) -> String {
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A CLF timestamp (`dd/Mon/yyyy:hh:mm:ss +0000`) of a UTC instant.
+fn clf_utc(secs: u64) -> String {
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let day = hitstream_day(secs);
+    let (y, mo, d) = (&day[..4], &day[5..7], &day[8..10]);
+    let mon = months[mo.parse::<usize>().unwrap() - 1];
+    let s = secs % 86_400;
+    format!(
+        "{d}/{mon}/{y}:{:02}:{:02}:{:02} +0000",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    )
+}
