@@ -241,6 +241,13 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
     if let Some(l) = &cfg.lake {
         // The write-ahead record and checkpoints of a lake run live beside its tables.
         if cfg.checkpoint.dir.is_none() {
+            if l.data.contains("://") && !l.data.starts_with("file://") {
+                bail!(
+                    "the lake `{}` is in an object store: give --checkpoint-dir DIR (a local \
+                     directory for checkpoints and the write-ahead record of epochs)",
+                    l.data
+                );
+            }
             let local = l.data.strip_prefix("file://").unwrap_or(&l.data);
             cfg.checkpoint.dir = Some(PathBuf::from(local).join("_checkpoint"));
         }

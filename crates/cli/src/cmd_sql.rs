@@ -53,7 +53,7 @@ pub fn open_existing(data: &str) -> anyhow::Result<Lake> {
         anyhow::ensure!(
             std::path::Path::new(local).is_dir(),
             "no lake at `{data}`: store data first (`hitstream run --store ...` or \
-             `hitstream analyze --store FILE`), or give --data DIR"
+             `hitstream analyze --store FILE`), or give --data DIR (or s3://BUCKET/PATH)"
         );
     }
     Ok(Lake::open(data)?)

@@ -661,3 +661,96 @@ fn clf_utc(secs: u64) -> String {
         s % 60
     )
 }
+
+#[test]
+fn a_lake_in_an_s3_bucket() {
+    let Ok(endpoint) = std::env::var("HITSTREAM_S3_ENDPOINT") else {
+        eprintln!(
+            "SKIPPED s3 test: HITSTREAM_S3_ENDPOINT is not set (scripts/test starts a server)"
+        );
+        return;
+    };
+    let py = std::env::var("HITSTREAM_PYTHON").expect("scripts/test sets HITSTREAM_PYTHON too");
+    let bucket = format!("hitstream-{}", std::process::id());
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ALLOW_HTTP", "true"),
+    ];
+    let made = Command::new(&py)
+        .args([
+            "-c",
+            &format!(
+                "import boto3; boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1', \
+                 aws_access_key_id='test', aws_secret_access_key='test').create_bucket(Bucket='{bucket}')"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let text = nasa_text();
+    let cut = text
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(19_999)
+        .unwrap()
+        .0;
+    let log = tmp.path().join("nasa.log");
+    std::fs::write(&log, &text[..=cut]).unwrap();
+    let url = format!("s3://{bucket}/lake");
+    let hs = || {
+        let mut c = Command::new(bin());
+        c.envs(env);
+        c
+    };
+
+    // The local checkpoint directory is required with an object store.
+    let o = hs()
+        .args(["run", "--emit", "none", "--file"])
+        .arg(&log)
+        .args(["--data", &url])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--checkpoint-dir"));
+
+    ok(hs()
+        .args(["run", "--emit", "none", "--window", "60s", "--file"])
+        .arg(&log)
+        .args(["--data", &url, "--checkpoint-dir"])
+        .arg(tmp.path().join("ck"))
+        .output()
+        .unwrap());
+    let q = |q: &str| {
+        let out = ok(hs()
+            .args(["sql", "-o", "csv", "--data", &url, q])
+            .output()
+            .unwrap());
+        out.lines().nth(1).unwrap().to_string()
+    };
+    assert_eq!(q("SELECT count(*) FROM requests"), "20000");
+    assert_eq!(
+        q("SELECT sum(value) FROM windows WHERE metric = 'requests'"),
+        "20000"
+    );
+    let want = lines_per_day(&text[..=cut]);
+    let (day, n) = want.iter().next().unwrap();
+    let rep: Value = serde_json::from_str(&ok(hs()
+        .args([
+            "report", "daily", "-o", "json", "--date", day, "--data", &url,
+        ])
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(rep["report"]["totals"]["requests"].as_u64(), Some(*n));
+    assert_eq!(q("SELECT count(*) FROM reports"), "1");
+}

@@ -82,6 +82,7 @@ impl Lake {
     /// Tables are opened (or created) when first used.
     pub fn open(location: &str) -> Result<Lake, LakeError> {
         let bad = |why: String| LakeError::Location(location.to_string(), why);
+        let mut remote = false;
         let root = if let Some((scheme, _)) = location.split_once("://") {
             match scheme {
                 "file" => {
@@ -91,10 +92,20 @@ impl Lake {
                         .map_err(|_| bad("not a local path".into()))?;
                     dir_url(&p).map_err(bad)?
                 }
-                "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" => {
+                "s3" | "s3a" => {
+                    deltalake::aws::register_handlers(None);
+                    let mut u = Url::parse(location).map_err(|e| bad(e.to_string()))?;
+                    if !u.path().ends_with('/') {
+                        let p = format!("{}/", u.path());
+                        u.set_path(&p);
+                    }
+                    remote = true;
+                    u
+                }
+                "gs" | "az" | "abfs" | "abfss" => {
                     return Err(bad(
-                        "object stores are not built into this hitstream; use a local \
-                         directory or a file:// URL"
+                        "only s3:// object stores are built into this hitstream (gs:// and \
+                         az:// are not); use s3://, a local directory or a file:// URL"
                             .into(),
                     ))
                 }
@@ -113,7 +124,7 @@ impl Lake {
             .build()?;
         Ok(Lake {
             root,
-            local: true,
+            local: !remote,
             rt,
             tables: BTreeMap::new(),
         })
@@ -142,10 +153,11 @@ impl Lake {
                 return Ok(false);
             }
         }
-        let t = self
-            .rt
-            .block_on(DeltaTable::try_from_url(url))
-            .map_err(delta(kind))?;
+        let t = match self.rt.block_on(DeltaTable::try_from_url(url)) {
+            Ok(t) => t,
+            Err(DeltaTableError::NotATable(_)) => return Ok(false),
+            Err(e) => return Err(delta(kind)(e)),
+        };
         if t.version().is_none() {
             return Ok(false);
         }
@@ -413,11 +425,20 @@ mod tests {
     }
 
     #[test]
-    fn object_store_urls_are_refused_with_a_reason() {
-        let e = Lake::open("s3://bucket/x").unwrap_err().to_string();
-        assert!(
-            e.contains("s3://bucket/x") && e.contains("object stores"),
-            "{e}"
+    fn unsupported_object_stores_are_refused_with_a_reason() {
+        let e = Lake::open("gs://bucket/x").unwrap_err().to_string();
+        assert!(e.contains("gs://bucket/x") && e.contains("s3://"), "{e}");
+        let e = Lake::open("ftp://h/x").unwrap_err().to_string();
+        assert!(e.contains("unknown scheme"), "{e}");
+    }
+
+    #[test]
+    fn s3_urls_name_a_directory() {
+        let l = Lake::open("s3://bucket/lake").unwrap();
+        assert_eq!(l.root().as_str(), "s3://bucket/lake/");
+        assert_eq!(
+            l.table_url(TableKind::Windows).as_str(),
+            "s3://bucket/lake/windows/"
         );
     }
 }
