@@ -1049,6 +1049,36 @@ pub fn run_pipeline(
     }
     let mut parser: Option<Arc<Parser>> = None;
     let mut leftover = Vec::new();
+    // Sources that can be read again from a checkpoint's positions: files (and spools).
+    let replayable: Vec<bool> = cfg
+        .sources
+        .iter()
+        .map(|s| s.kind == SourceKind::File || s.spool.is_some())
+        .collect();
+    let unfinished = match unfinished {
+        Some(rec)
+            if rec
+                .batches
+                .iter()
+                .any(|(i, _)| !replayable.get(*i).copied().unwrap_or(false)) =>
+        {
+            // The lines are gone: keep what the tables hold and go on after that epoch.
+            sinks.note(format!(
+                "warning: epoch {} read from a source that cannot be read again (stdin, or TCP \
+                 or syslog without --spool); what it had not stored is lost",
+                rec.epoch
+            ));
+            durable.epoch = rec.epoch;
+            let dir = durable
+                .dir
+                .clone()
+                .expect("a lake run has a checkpoint directory");
+            save_checkpoint(&dir, &positions, &counters, &engine, durable.epoch)?;
+            remove_if_there(&epoch_path(&dir, rec.epoch))?;
+            None
+        }
+        other => other,
+    };
     if let Some(rec) = unfinished {
         sinks.note(format!(
             "repeating epoch {} (stopped before all of it was stored)",

@@ -754,3 +754,42 @@ fn a_lake_in_an_s3_bucket() {
     assert_eq!(rep["report"]["totals"]["requests"].as_u64(), Some(*n));
     assert_eq!(q("SELECT count(*) FROM reports"), "1");
 }
+
+#[test]
+fn an_unfinished_epoch_from_stdin_is_reported_and_skipped() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let line = "1.2.3.4 - - [01/Jul/1995:00:00:01 -0400] \"GET / HTTP/1.0\" 200 10\n";
+    let feed = |crash: Option<&str>| {
+        let mut cmd = Command::new(bin());
+        if let Some(c) = crash {
+            cmd.env("HITSTREAM_CRASH_AT", c);
+        }
+        let mut c = cmd
+            .args(["run", "--emit", "none", "--file", "-", "--data"])
+            .arg(&lake)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(line.repeat(3).as_bytes())
+            .unwrap();
+        c.wait_with_output().unwrap()
+    };
+    let o = feed(Some("commit:1"));
+    assert!(!o.status.success());
+    let o = feed(None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("epoch 1 read from a source that cannot be read again"),
+        "{err}"
+    );
+    // The first run's rows (committed before the crash) and the second run's.
+    assert_eq!(count(&lake, "SELECT count(*) FROM requests"), 6);
+}
