@@ -83,7 +83,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
             )?));
             s.push('\n');
             s.push_str(&crate::output::table::render(&daily.report));
-            cmd_sql::write_out(a.out.as_ref(), s.as_bytes())
+            crate::output::to_file_or_stdout(a.out.as_deref(), s.as_bytes())
         }
         Tabular::Json => {
             let mut v = serde_json::to_vec_pretty(&serde_json::json!({
@@ -92,7 +92,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
                 "report": daily.report,
             }))?;
             v.push(b'\n');
-            cmd_sql::write_out(a.out.as_ref(), &v)
+            crate::output::to_file_or_stdout(a.out.as_deref(), &v)
         }
         Tabular::Csv => {
             let dir = a

@@ -1,9 +1,7 @@
 //! `hitstream sql`: SQL (DataFusion) over the lake's tables, printed as a table, JSON or CSV.
 
-use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use hitstream_lake::arrow::array::RecordBatch;
 use hitstream_lake::Lake;
 
@@ -43,7 +41,7 @@ pub fn run(a: SqlArgs) -> anyhow::Result<()> {
     let mut lake = open_existing(&a.data)?;
     let batches = lake.sql(&a.query)?;
     let bytes = render(&batches, a.output)?;
-    write_out(a.out.as_ref(), &bytes)
+    crate::output::to_file_or_stdout(a.out.as_deref(), &bytes)
 }
 
 /// Opens a lake that should already hold tables (a clear message when it does not).
@@ -94,20 +92,4 @@ pub fn render(batches: &[RecordBatch], kind: Tabular) -> anyhow::Result<Vec<u8>>
             out
         }
     })
-}
-
-/// Writes to a file, or to stdout (a closed pipe is not an error).
-pub fn write_out(out: Option<&PathBuf>, bytes: &[u8]) -> anyhow::Result<()> {
-    match out {
-        Some(p) => {
-            std::fs::write(p, bytes).with_context(|| format!("cannot write `{}`", p.display()))
-        }
-        None => {
-            let mut o = std::io::stdout().lock();
-            match o.write_all(bytes).and_then(|_| o.flush()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                r => r.context("writing to stdout"),
-            }
-        }
-    }
 }

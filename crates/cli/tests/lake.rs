@@ -33,6 +33,16 @@ fn nasa_text() -> Vec<u8> {
     out
 }
 
+/// Index of the newline that ends line `n` (1-based).
+fn nasa_head_end(text: &[u8], n: usize) -> usize {
+    text.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(n - 1)
+        .unwrap()
+        .0
+}
+
 /// Lines per local day, read from the `[dd/Mon/yyyy:` text of each line.
 fn lines_per_day(text: &[u8]) -> BTreeMap<String, u64> {
     let months = [
@@ -364,13 +374,7 @@ fn kill_9_at_random_moments_leaves_the_same_tables_as_a_clean_run() {
 fn a_crash_between_commit_and_checkpoint_repeats_the_epoch_without_doubles() {
     let tmp = tempfile::tempdir().unwrap();
     let text = nasa_text();
-    let cut = text
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(29_999)
-        .unwrap()
-        .0;
+    let cut = nasa_head_end(&text, 30_000);
     let log = tmp.path().join("nasa.log");
     std::fs::write(&log, &text[..=cut]).unwrap();
     // Small epochs: every 5000 buffered rows.
@@ -697,13 +701,7 @@ fn a_lake_in_an_s3_bucket() {
 
     let tmp = tempfile::tempdir().unwrap();
     let text = nasa_text();
-    let cut = text
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(19_999)
-        .unwrap()
-        .0;
+    let cut = nasa_head_end(&text, 20_000);
     let log = tmp.path().join("nasa.log");
     std::fs::write(&log, &text[..=cut]).unwrap();
     let url = format!("s3://{bucket}/lake");

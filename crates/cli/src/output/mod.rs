@@ -23,7 +23,8 @@ pub enum OutputKind {
     Html,
 }
 
-fn to_file_or_stdout(out: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes to a file, or to stdout (a closed pipe is not an error).
+pub fn to_file_or_stdout(out: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     match out {
         Some(p) => {
             std::fs::write(p, bytes).with_context(|| format!("cannot write `{}`", p.display()))
