@@ -393,7 +393,8 @@ fn pipeline(
         pb
     });
 
-    let (store_tx, store_rx) = crossbeam_channel::bounded(threads * 2);
+    // Room for a commit's worth of chunks: parsers keep going while the loader writes.
+    let (store_tx, store_rx) = crossbeam_channel::bounded(32);
     let store = load.is_some();
     let extra_names = parser.spec().extra_names();
     std::thread::scope(|s| -> anyhow::Result<(Partial, Option<Loaded>)> {

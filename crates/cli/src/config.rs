@@ -78,7 +78,7 @@ impl LakeConfig {
         Duration::from_secs(3600)
     }
     fn default_rows() -> usize {
-        500_000
+        200_000
     }
     /// A lake at `data` with every other setting at its default.
     pub fn at(data: String) -> LakeConfig {

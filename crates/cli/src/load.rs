@@ -15,8 +15,8 @@ use crossbeam_channel::Receiver;
 use hitstream_lake::arrow::array::RecordBatch;
 use hitstream_lake::{Lake, TableKind};
 
-/// Rows per commit: large files in few commits, memory bounded.
-pub const COMMIT_ROWS: usize = 1 << 20;
+/// Rows per commit: files of a few MB, and memory bounded to a few hundred MB.
+pub const COMMIT_ROWS: usize = 1 << 18;
 
 /// A chunk's rows: (chunk sequence number, requests, rejects).
 pub type ChunkRows = (u64, RecordBatch, RecordBatch);

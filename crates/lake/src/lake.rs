@@ -8,6 +8,9 @@ use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{StructType, Transaction};
 use deltalake::protocol::SaveMode;
@@ -255,12 +258,14 @@ impl Lake {
         if let Some(txn) = txn {
             props = props.with_application_transaction(txn);
         }
+        let writer = writer_properties(kind);
         let t = self
             .rt
             .block_on(async {
                 t.write(batches)
                     .with_save_mode(SaveMode::Append)
                     .with_commit_properties(props)
+                    .with_writer_properties(writer)
                     .await
             })
             .map_err(delta(kind))?;
@@ -395,6 +400,19 @@ impl Lake {
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
+}
+
+/// Parquet settings: dictionary encoding pays for columns with few distinct values (clients,
+/// methods, agents, statuses); for nearly unique ones (the request line, URIs, query strings)
+/// it only costs time, so they are written plain.
+fn writer_properties(kind: TableKind) -> WriterProperties {
+    let mut b = WriterProperties::builder().set_compression(Compression::SNAPPY);
+    if kind == TableKind::Requests {
+        for c in ["request", "uri", "query", "request_body", "x_forwarded_for", "extras", "offset"] {
+            b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
+        }
+    }
+    b.build()
 }
 
 fn is_day(s: &str) -> bool {

@@ -21,7 +21,11 @@ use crate::schema::{self, TableKind, REQUEST_TEXTS};
 use crate::LakeError;
 
 fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    // `from_utf8` has a fast path for ASCII, the usual case; lossy decoding only on error.
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 fn ts_builder() -> TimestampMicrosecondBuilder {
@@ -57,6 +61,9 @@ pub struct RequestRows {
     day: StringBuilder,
     len: usize,
     scratch: String,
+    /// The last day seen and its text: lines come in time order, so this saves formatting
+    /// a date per row.
+    last_day: Option<(i32, String)>,
 }
 
 impl Default for RequestRows {
@@ -84,6 +91,7 @@ impl RequestRows {
             day: StringBuilder::new(),
             len: 0,
             scratch: String::new(),
+            last_day: None,
         }
     }
 
@@ -155,36 +163,57 @@ impl RequestRows {
         }
         self.source.append_value(source);
         self.offset.append_option(offset.map(|v| v as i64));
-        self.day.append_value(day_of(rec.time.as_ref()));
+        match rec.time {
+            Some(t) => {
+                let d = t.local_day();
+                if self.last_day.as_ref().is_none_or(|(l, _)| *l != d) {
+                    self.last_day = Some((d, format_day(d)));
+                }
+                self.day
+                    .append_value(&self.last_day.as_ref().expect("just set").1);
+            }
+            None => self.day.append_value(day_of(None)),
+        }
         self.len += 1;
     }
 
     /// The rows as a record batch; the builder is empty afterwards.
     pub fn finish(&mut self) -> RecordBatch {
-        let mut cols: Vec<ArrayRef> = vec![
-            Arc::new(self.time.finish()),
-            Arc::new(self.utc_offset.finish()),
-        ];
-        cols.extend(
-            self.texts
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
+        // Each builder starts again with the capacity the last batch needed: batches are
+        // alike, and growing a buffer by doubling copies it over and over.
+        let time = self.time.finish();
+        self.time = TimestampMicrosecondBuilder::with_capacity(time.len()).with_timezone("UTC");
+        let mut cols: Vec<ArrayRef> = vec![Arc::new(time), again_prim(&mut self.utc_offset)];
+        cols.extend(self.texts.iter_mut().map(again_str));
         cols.extend([
-            Arc::new(self.status.finish()) as ArrayRef,
-            Arc::new(self.bytes.finish()),
-            Arc::new(self.port.finish()),
-            Arc::new(self.request_time_us.finish()),
-            Arc::new(self.upstream_time_us.finish()),
-            Arc::new(self.oddities.finish()),
-            Arc::new(self.extras.finish()),
-            Arc::new(self.source.finish()),
-            Arc::new(self.offset.finish()),
-            Arc::new(self.day.finish()),
+            again_prim(&mut self.status),
+            again_prim(&mut self.bytes),
+            again_prim(&mut self.port),
+            again_prim(&mut self.request_time_us),
+            again_prim(&mut self.upstream_time_us),
+            again_str(&mut self.oddities),
+            again_str(&mut self.extras),
+            again_str(&mut self.source),
+            again_prim(&mut self.offset),
+            again_str(&mut self.day),
         ]);
         self.len = 0;
         RecordBatch::try_new(schema::requests_schema(), cols).expect("columns match the schema")
     }
+}
+
+fn again_str(b: &mut StringBuilder) -> ArrayRef {
+    let a = b.finish();
+    *b = StringBuilder::with_capacity(a.len(), a.value_data().len());
+    Arc::new(a)
+}
+
+fn again_prim<T: deltalake::arrow::datatypes::ArrowPrimitiveType>(
+    b: &mut deltalake::arrow::array::PrimitiveBuilder<T>,
+) -> ArrayRef {
+    let a = b.finish();
+    *b = deltalake::arrow::array::PrimitiveBuilder::<T>::with_capacity(a.len());
+    Arc::new(a)
 }
 
 /// A string column as stored or as a query returns it (DataFusion reads Parquet strings
