@@ -8,11 +8,11 @@ use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::parquet::basic::Compression;
-use deltalake::parquet::file::properties::WriterProperties;
-use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{StructType, Transaction};
+use deltalake::parquet::basic::Compression;
+use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableError};
 use tokio::runtime::Runtime;
@@ -408,8 +408,38 @@ impl Lake {
 fn writer_properties(kind: TableKind) -> WriterProperties {
     let mut b = WriterProperties::builder().set_compression(Compression::SNAPPY);
     if kind == TableKind::Requests {
-        for c in ["request", "uri", "query", "request_body", "x_forwarded_for", "extras", "offset"] {
+        for c in [
+            "request",
+            "uri",
+            "query",
+            "request_body",
+            "x_forwarded_for",
+            "extras",
+            "offset",
+        ] {
             b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
+        }
+        // Min/max statistics let readers skip files by time, day, status or client; on free
+        // text nobody filters by range, and computing them compares every value.
+        for c in [
+            "ident",
+            "user",
+            "request",
+            "uri",
+            "path",
+            "query",
+            "protocol",
+            "referer",
+            "user_agent",
+            "vhost",
+            "host",
+            "x_forwarded_for",
+            "request_body",
+            "upstream_time",
+            "oddities",
+            "extras",
+        ] {
+            b = b.set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None);
         }
     }
     b.build()
