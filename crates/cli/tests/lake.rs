@@ -791,3 +791,85 @@ fn an_unfinished_epoch_from_stdin_is_reported_and_skipped() {
     // The first run's rows (committed before the crash) and the second run's.
     assert_eq!(count(&lake, "SELECT count(*) FROM requests"), 6);
 }
+
+#[test]
+fn a_lake_in_an_azure_container() {
+    let Ok(endpoint) = std::env::var("HITSTREAM_AZURITE_URL") else {
+        eprintln!(
+            "SKIPPED azure test: HITSTREAM_AZURITE_URL is not set (scripts/test starts a server)"
+        );
+        return;
+    };
+    let py = std::env::var("HITSTREAM_PYTHON").expect("scripts/test sets HITSTREAM_PYTHON too");
+    // The storage emulator's well-known development account.
+    let account = "devstoreaccount1";
+    let key =
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    let container = format!("hitstream-{}", std::process::id());
+    let made = Command::new(&py)
+        .args([
+            "-c",
+            &format!(
+                "from azure.storage.blob import BlobServiceClient; \
+                 BlobServiceClient.from_connection_string('DefaultEndpointsProtocol=http;\
+                 AccountName={account};AccountKey={key};BlobEndpoint={endpoint}/{account};')\
+                 .create_container('{container}')"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let text = nasa_text();
+    let cut = nasa_head_end(&text, 10_000);
+    let log = tmp.path().join("nasa.log");
+    std::fs::write(&log, &text[..=cut]).unwrap();
+    let url = format!("az://{container}/lake");
+    let env = [
+        ("AZURE_STORAGE_USE_EMULATOR", "true"),
+        ("AZURITE_BLOB_STORAGE_URL", endpoint.as_str()),
+        ("AZURE_STORAGE_ACCOUNT_NAME", account),
+        ("AZURE_STORAGE_ACCOUNT_KEY", key),
+    ];
+    let hs = || {
+        let mut c = Command::new(bin());
+        c.envs(env);
+        c
+    };
+    ok(hs()
+        .args(["run", "--emit", "none", "--window", "60s", "--file"])
+        .arg(&log)
+        .args(["--data", &url, "--checkpoint-dir"])
+        .arg(tmp.path().join("ck"))
+        .output()
+        .unwrap());
+    // Loading the same file into another path of the container, twice: stored once.
+    for _ in 0..2 {
+        ok(hs()
+            .args(["analyze", "-q", "-o", "json", "--store", "--data"])
+            .arg(format!("{url}2"))
+            .arg(&log)
+            .output()
+            .unwrap());
+    }
+    for (lake, q, want) in [
+        (&url, "SELECT count(*) FROM requests", "10000"),
+        (
+            &url,
+            "SELECT sum(value) FROM windows WHERE metric = 'requests'",
+            "10000",
+        ),
+        (&format!("{url}2"), "SELECT count(*) FROM requests", "10000"),
+    ] {
+        let out = ok(hs()
+            .args(["sql", "-o", "csv", "--data", lake, q])
+            .output()
+            .unwrap());
+        assert_eq!(out.lines().nth(1), Some(want), "{q} on {lake}");
+    }
+}

@@ -95,8 +95,21 @@ impl Lake {
                         .map_err(|_| bad("not a local path".into()))?;
                     dir_url(&p).map_err(bad)?
                 }
-                "s3" | "s3a" => {
-                    deltalake::aws::register_handlers(None);
+                "gs" => {
+                    return Err(bad(
+                        "gs:// is not built into this hitstream; use s3://, az://, a local \
+                         directory or a file:// URL"
+                            .into(),
+                    ))
+                }
+                "s3" | "s3a" | "az" | "azure" | "abfs" | "abfss" => {
+                    // Object stores are configured from the environment (AWS_* and AZURE_*
+                    // variables), as their own tools are.
+                    if scheme.starts_with("s3") {
+                        deltalake::aws::register_handlers(None);
+                    } else {
+                        deltalake::azure::register_handlers(None);
+                    }
                     let mut u = Url::parse(location).map_err(|e| bad(e.to_string()))?;
                     if !u.path().ends_with('/') {
                         let p = format!("{}/", u.path());
@@ -104,13 +117,6 @@ impl Lake {
                     }
                     remote = true;
                     u
-                }
-                "gs" | "az" | "abfs" | "abfss" => {
-                    return Err(bad(
-                        "only s3:// object stores are built into this hitstream (gs:// and \
-                         az:// are not); use s3://, a local directory or a file:// URL"
-                            .into(),
-                    ))
                 }
                 other => return Err(bad(format!("unknown scheme `{other}://`"))),
             }
@@ -473,11 +479,14 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_object_stores_are_refused_with_a_reason() {
-        let e = Lake::open("gs://bucket/x").unwrap_err().to_string();
-        assert!(e.contains("gs://bucket/x") && e.contains("s3://"), "{e}");
+    fn unknown_schemes_are_refused_with_a_reason() {
         let e = Lake::open("ftp://h/x").unwrap_err().to_string();
-        assert!(e.contains("unknown scheme"), "{e}");
+        assert!(
+            e.contains("ftp://h/x") && e.contains("unknown scheme"),
+            "{e}"
+        );
+        let e = Lake::open("gs://b/x").unwrap_err().to_string();
+        assert!(e.contains("gs://b/x") && e.contains("not built"), "{e}");
     }
 
     #[test]
