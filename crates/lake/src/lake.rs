@@ -81,8 +81,9 @@ impl std::fmt::Debug for Lake {
 }
 
 impl Lake {
-    /// Opens the lake at a directory or a `file://` URL, creating the directory if needed.
-    /// Tables are opened (or created) when first used.
+    /// Opens the lake at a directory or a `file://` URL (created if needed), or at an
+    /// `s3://` or `az://` (`abfs(s)://`) URL configured from the `AWS_*` or `AZURE_*`
+    /// environment variables. Tables are opened (or created) when first used.
     pub fn open(location: &str) -> Result<Lake, LakeError> {
         let bad = |why: String| LakeError::Location(location.to_string(), why);
         let mut remote = false;
