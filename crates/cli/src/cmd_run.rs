@@ -421,7 +421,8 @@ struct Durable {
 }
 
 /// Test hook: `HITSTREAM_CRASH_AT=wal:N` aborts right after epoch N's record is written,
-/// `commit:N` right after its tables are committed (before the checkpoint).
+/// `commit:N` right after its tables are committed (before the checkpoint), `wal-idle:0`
+/// after the record of the first epoch with an idle advance.
 fn crash_point(stage: &str, n: u64) {
     if let Ok(v) = std::env::var("HITSTREAM_CRASH_AT") {
         if v == format!("{stage}:{n}") {
@@ -457,6 +458,9 @@ impl Durable {
             hitstream_source::write_atomic(&path, &serde_json::to_vec(&self.record)?)
                 .with_context(|| format!("writing `{}`", path.display()))?;
             crash_point("wal", n);
+            if !self.record.idles.is_empty() {
+                crash_point("wal-idle", 0);
+            }
         }
         sinks.commit(n)?;
         crash_point("commit", n);

@@ -873,3 +873,89 @@ fn a_lake_in_an_azure_container() {
         assert_eq!(out.lines().nth(1), Some(want), "{q} on {lake}");
     }
 }
+
+#[test]
+fn a_repeated_epoch_repeats_its_idle_advances() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("a.log");
+    let lake = tmp.path().join("lake");
+    let line = "1.2.3.4 - - [01/Jul/1995:10:00:00 -0400] \"GET / HTTP/1.0\" 200 10\n";
+    std::fs::write(&log, line.repeat(3)).unwrap();
+    // 1 s windows, no lateness: only an idle advance of the watermark closes the window
+    // of 10:00:00.
+    let run = |crash: Option<&str>| {
+        let mut c = Command::new(bin());
+        if let Some(p) = crash {
+            c.env("HITSTREAM_CRASH_AT", p);
+        }
+        c.args([
+            "run",
+            "--emit",
+            "none",
+            "--window",
+            "1s",
+            "--lateness",
+            "0s",
+        ])
+        .args([
+            "--idle-timeout",
+            "1s",
+            "--checkpoint-interval",
+            "200ms",
+            "--format",
+            "common",
+        ])
+        .arg("--tail")
+        .arg(&log)
+        .arg("--data")
+        .arg(&lake)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    // Crash right after the record of the epoch that holds the idle advance.
+    let c = run(Some("wal-idle:0"));
+    let o = c.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("aborting at wal-idle"), "{err}");
+    assert_eq!(
+        count(&lake, "SELECT count(*) FROM windows"),
+        0,
+        "nothing committed"
+    );
+
+    // The restart repeats that epoch, idle advance included, before it reads anything new:
+    // the window is emitted with its 3 requests, and the line appended now comes as an
+    // update (revision 1). Without the recorded idle advance the window would still be open
+    // and be emitted once, with 4.
+    let mut c = run(None);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(line.as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let _ = Command::new("kill")
+        .args(["-TERM", &c.id().to_string()])
+        .status();
+    let mut err = String::new();
+    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    c.wait().unwrap();
+    assert!(err.contains("repeating epoch"), "{err}");
+    let rows: Vec<(u64, u64)> = sql_json(
+        &lake,
+        "SELECT revision, value FROM windows WHERE metric = 'requests' ORDER BY revision",
+    )
+    .iter()
+    .map(|r| {
+        (
+            r["revision"].as_u64().unwrap(),
+            r["value"].as_u64().unwrap(),
+        )
+    })
+    .collect();
+    assert_eq!(rows, [(0, 3), (1, 4)], "{err}");
+}
