@@ -125,8 +125,21 @@ impl RequestRows {
                 self.utc_offset.append_null();
             }
         }
+        // One UTF-8 check of the whole line covers every field cut from it (fields end at
+        // ASCII delimiters); only fields decoded into the record's scratch buffer are checked
+        // on their own.
+        let line = rec.line();
+        let line_str = std::str::from_utf8(line).ok();
         for (b, (_, t)) in self.texts.iter_mut().zip(REQUEST_TEXTS) {
-            b.append_option(rec.get(t).map(text));
+            let Some(v) = rec.get(t) else {
+                b.append_null();
+                continue;
+            };
+            let off = (v.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+            match line_str.and_then(|l| l.get(off..off.checked_add(v.len())?)) {
+                Some(s) if off <= line.len() => b.append_value(s),
+                _ => b.append_value(text(v)),
+            }
         }
         self.status.append_option(rec.status.map(i32::from));
         self.bytes.append_option(rec.bytes.map(|v| v as i64));
