@@ -1249,6 +1249,11 @@ fn coordinate(
     let mut last_input = Instant::now();
     let mut last_idle_advance = Instant::now();
     let mut last_checkpoint = Instant::now();
+    // Time to close an epoch: the checkpoint interval passed, or many rows wait for a commit.
+    let epoch_due = |last: Instant, sinks: &Sinks| {
+        cfg.checkpoint.dir.is_some()
+            && (last.elapsed() >= cfg.checkpoint.interval || sinks.buffered_rows() >= max_rows)
+    };
     let mut last_stats = Instant::now();
     let mut rate_lines = counters.lines;
     let idle = cfg.window.idle_timeout;
@@ -1342,10 +1347,7 @@ fn coordinate(
                 while let Some(p) = pending.pop_front() {
                     positions.apply(&p.batch);
                 }
-                if cfg.checkpoint.dir.is_some()
-                    && (last_checkpoint.elapsed() >= cfg.checkpoint.interval
-                        || sinks.buffered_rows() >= max_rows)
-                {
+                if epoch_due(last_checkpoint, sinks) {
                     durable.close(positions, counters, engine, sinks)?;
                     last_checkpoint = Instant::now();
                 }
@@ -1394,13 +1396,9 @@ fn coordinate(
             // Before the format is known, keep reading so detection gets its sample.
             // An epoch is due: stop taking input until the pipeline drains and it closes,
             // so checkpoints keep their interval under continuous input too.
-            let epoch_due = cfg.checkpoint.dir.is_some()
-                && parser.is_some()
-                && (last_checkpoint.elapsed() >= cfg.checkpoint.interval
-                    || sinks.buffered_rows() >= max_rows);
             let can_take_input = (queue.len() < 2 || parser.is_none())
                 && ended < source_count
-                && !epoch_due
+                && !(parser.is_some() && epoch_due(last_checkpoint, sinks))
                 && !stop.load(Ordering::SeqCst);
             let wait = Duration::from_millis(50);
             crossbeam_channel::select! {

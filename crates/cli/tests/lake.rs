@@ -666,6 +666,32 @@ fn clf_utc(secs: u64) -> String {
     )
 }
 
+/// Runs a Python snippet (the object-store tests create their bucket or container so).
+fn python(py: &str, code: &str) {
+    let made = Command::new(py).args(["-c", code]).output().unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
+
+/// The binary with an object store's environment.
+fn with_env(env: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(bin());
+    c.envs(env.iter().copied());
+    c
+}
+
+/// The first value of a query's CSV result.
+fn first_value(mut hs: Command, lake: &str, q: &str) -> String {
+    let out = ok(hs
+        .args(["sql", "-o", "csv", "--data", lake, q])
+        .output()
+        .unwrap());
+    out.lines().nth(1).unwrap().to_string()
+}
+
 #[test]
 fn a_lake_in_an_s3_bucket() {
     let Ok(endpoint) = std::env::var("HITSTREAM_S3_ENDPOINT") else {
@@ -683,20 +709,12 @@ fn a_lake_in_an_s3_bucket() {
         ("AWS_REGION", "us-east-1"),
         ("AWS_ALLOW_HTTP", "true"),
     ];
-    let made = Command::new(&py)
-        .args([
-            "-c",
-            &format!(
-                "import boto3; boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1', \
-                 aws_access_key_id='test', aws_secret_access_key='test').create_bucket(Bucket='{bucket}')"
-            ),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
+    python(
+        &py,
+        &format!(
+            "import boto3; boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1', \
+             aws_access_key_id='test', aws_secret_access_key='test').create_bucket(Bucket='{bucket}')"
+        ),
     );
 
     let tmp = tempfile::tempdir().unwrap();
@@ -705,11 +723,7 @@ fn a_lake_in_an_s3_bucket() {
     let log = tmp.path().join("nasa.log");
     std::fs::write(&log, &text[..=cut]).unwrap();
     let url = format!("s3://{bucket}/lake");
-    let hs = || {
-        let mut c = Command::new(bin());
-        c.envs(env);
-        c
-    };
+    let hs = || with_env(&env);
 
     // The local checkpoint directory is required with an object store.
     let o = hs()
@@ -728,13 +742,7 @@ fn a_lake_in_an_s3_bucket() {
         .arg(tmp.path().join("ck"))
         .output()
         .unwrap());
-    let q = |q: &str| {
-        let out = ok(hs()
-            .args(["sql", "-o", "csv", "--data", &url, q])
-            .output()
-            .unwrap());
-        out.lines().nth(1).unwrap().to_string()
-    };
+    let q = |q: &str| first_value(hs(), &url, q);
     assert_eq!(q("SELECT count(*) FROM requests"), "20000");
     assert_eq!(
         q("SELECT sum(value) FROM windows WHERE metric = 'requests'"),
@@ -806,22 +814,14 @@ fn a_lake_in_an_azure_container() {
     let key =
         "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     let container = format!("hitstream-{}", std::process::id());
-    let made = Command::new(&py)
-        .args([
-            "-c",
-            &format!(
-                "from azure.storage.blob import BlobServiceClient; \
-                 BlobServiceClient.from_connection_string('DefaultEndpointsProtocol=http;\
-                 AccountName={account};AccountKey={key};BlobEndpoint={endpoint}/{account};')\
-                 .create_container('{container}')"
-            ),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
+    python(
+        &py,
+        &format!(
+            "from azure.storage.blob import BlobServiceClient; \
+             BlobServiceClient.from_connection_string('DefaultEndpointsProtocol=http;\
+             AccountName={account};AccountKey={key};BlobEndpoint={endpoint}/{account};')\
+             .create_container('{container}')"
+        ),
     );
 
     let tmp = tempfile::tempdir().unwrap();
@@ -836,11 +836,7 @@ fn a_lake_in_an_azure_container() {
         ("AZURE_STORAGE_ACCOUNT_NAME", account),
         ("AZURE_STORAGE_ACCOUNT_KEY", key),
     ];
-    let hs = || {
-        let mut c = Command::new(bin());
-        c.envs(env);
-        c
-    };
+    let hs = || with_env(&env);
     ok(hs()
         .args(["run", "--emit", "none", "--window", "60s", "--file"])
         .arg(&log)
@@ -866,11 +862,7 @@ fn a_lake_in_an_azure_container() {
         ),
         (&format!("{url}2"), "SELECT count(*) FROM requests", "10000"),
     ] {
-        let out = ok(hs()
-            .args(["sql", "-o", "csv", "--data", lake, q])
-            .output()
-            .unwrap());
-        assert_eq!(out.lines().nth(1), Some(want), "{q} on {lake}");
+        assert_eq!(first_value(hs(), lake, q), want, "{q} on {lake}");
     }
 }
 

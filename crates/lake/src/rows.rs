@@ -43,6 +43,29 @@ pub fn utc_day(secs: i64) -> String {
     format_day(secs.div_euclid(86_400) as i32)
 }
 
+/// `Default`, `len` and `is_empty` of a row builder with a `len` field.
+macro_rules! row_counts {
+    ($t:ident) => {
+        impl Default for $t {
+            fn default() -> Self {
+                $t::new()
+            }
+        }
+
+        impl $t {
+            /// Rows added since the last `finish`.
+            pub fn len(&self) -> usize {
+                self.len
+            }
+
+            /// Whether there are none.
+            pub fn is_empty(&self) -> bool {
+                self.len == 0
+            }
+        }
+    };
+}
+
 /// Rows of `requests`.
 #[derive(Debug)]
 pub struct RequestRows {
@@ -66,11 +89,7 @@ pub struct RequestRows {
     last_day: Option<(i32, String)>,
 }
 
-impl Default for RequestRows {
-    fn default() -> Self {
-        RequestRows::new()
-    }
-}
+row_counts!(RequestRows);
 
 impl RequestRows {
     /// No rows yet.
@@ -93,16 +112,6 @@ impl RequestRows {
             scratch: String::new(),
             last_day: None,
         }
-    }
-
-    /// Rows added since the last [`RequestRows::finish`].
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Adds a parsed line. `extra_names` are the format's extra fields (stored as a JSON
@@ -377,11 +386,7 @@ pub struct WindowRows {
     len: usize,
 }
 
-impl Default for WindowRows {
-    fn default() -> Self {
-        WindowRows::new()
-    }
-}
+row_counts!(WindowRows);
 
 impl WindowRows {
     /// No rows yet.
@@ -396,16 +401,6 @@ impl WindowRows {
             day: StringBuilder::new(),
             len: 0,
         }
-    }
-
-    /// Rows added since the last finish.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     fn row(&mut self, w: &WindowResult, day: &str, metric: &str, key: Option<&str>, v: u64) {
@@ -508,11 +503,7 @@ pub struct AlertRows {
     len: usize,
 }
 
-impl Default for AlertRows {
-    fn default() -> Self {
-        AlertRows::new()
-    }
-}
+row_counts!(AlertRows);
 
 impl AlertRows {
     /// No rows yet.
@@ -530,16 +521,6 @@ impl AlertRows {
             samples: StringBuilder::new(),
             len: 0,
         }
-    }
-
-    /// Rows added since the last finish.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Adds an alert; its sample lines are stored joined by newlines.
@@ -594,11 +575,7 @@ pub struct RejectRows {
     len: usize,
 }
 
-impl Default for RejectRows {
-    fn default() -> Self {
-        RejectRows::new()
-    }
-}
+row_counts!(RejectRows);
 
 impl RejectRows {
     /// No rows yet.
@@ -611,16 +588,6 @@ impl RejectRows {
             line: StringBuilder::new(),
             len: 0,
         }
-    }
-
-    /// Rows added since the last finish.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Adds a rejected line with its reason code and explanation.
