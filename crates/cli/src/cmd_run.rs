@@ -392,6 +392,10 @@ struct EpochRecord {
     epoch: u64,
     /// Source batches in the order they were cut into jobs: (source index, lines).
     batches: Vec<(usize, u64)>,
+    /// The origin of each batch (a file's path when it was read): a file renamed by
+    /// rotation before the replay still gives its rows the name they had.
+    #[serde(default)]
+    origins: Vec<String>,
     /// Idle advances of the watermark: (engine sequence number then, seconds). They follow
     /// the wall clock, so a replay takes them from here instead of recomputing them.
     idles: Vec<(u64, u64)>,
@@ -402,6 +406,11 @@ struct EpochRecord {
 }
 
 impl EpochRecord {
+    fn read(&mut self, source: usize, batch: &Batch) {
+        self.batches.push((source, batch.len() as u64));
+        self.origins.push(batch.origin_name());
+    }
+
     fn has_work(&self) -> bool {
         !self.batches.is_empty() || !self.idles.is_empty() || self.finished
     }
@@ -556,7 +565,8 @@ fn replay_epoch(
         }
         Ok(())
     };
-    for &(src, lines) in &rec.batches {
+    for (i, &(src, lines)) in rec.batches.iter().enumerate() {
+        let origin: Option<Arc<str>> = rec.origins.get(i).map(|o| o.as_str().into());
         let Some(source) = sources.get_mut(src) else {
             bail!(
                 "cannot repeat epoch {}: it read from source {} and this run has {} sources; \
@@ -625,6 +635,7 @@ fn replay_epoch(
                     from,
                     to,
                     rows,
+                    origin: origin.clone(),
                 },
             );
             apply_done(done, engine, counters, sinks)?;
@@ -780,6 +791,8 @@ struct Job {
     to: usize,
     /// Build `requests` rows for the lake.
     rows: bool,
+    /// The name to store as the rows' source, when not the batch's own (a replay).
+    origin: Option<Arc<str>>,
 }
 
 struct JobDone {
@@ -798,7 +811,10 @@ fn parse_job(parser: &Parser, job: &Job) -> JobDone {
     let mut rec = Record::new();
     let (mut ok, mut degraded) = (0, 0);
     let mut rejects = Vec::new();
-    let source = job.batch.origin_name();
+    let source = job
+        .origin
+        .as_deref()
+        .map_or_else(|| job.batch.origin_name(), str::to_string);
     let extra_names = parser.spec().extra_names();
     let mut rows = job.rows.then(RequestRows::new);
     for i in job.from..job.to {
@@ -1240,7 +1256,7 @@ fn coordinate(
                 last_seq: engine.next_seq().saturating_sub(1),
             });
         } else {
-            durable.record.batches.push((idx, b.len() as u64));
+            durable.record.read(idx, &b);
             queue.push_back((b, 0));
         }
     }
@@ -1309,6 +1325,7 @@ fn coordinate(
                             from: *from,
                             to,
                             rows,
+                            origin: None,
                         },
                     ))
                     .expect("workers alive");
@@ -1416,7 +1433,7 @@ fn coordinate(
                             if b.is_empty() {
                                 pending.push_back(Pending { batch: b, last_seq: next_create.saturating_sub(1) });
                             } else {
-                                durable.record.batches.push((idx, b.len() as u64));
+                                durable.record.read(idx, &b);
                                 queue.push_back((b, 0));
                             }
                         }

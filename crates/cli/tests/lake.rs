@@ -951,3 +951,49 @@ fn a_repeated_epoch_repeats_its_idle_advances() {
     .collect();
     assert_eq!(rows, [(0, 3), (1, 4)], "{err}");
 }
+
+#[test]
+fn a_replayed_epoch_keeps_the_name_of_a_file_rotated_since() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("access.log");
+    let lake = tmp.path().join("lake");
+    let line = "1.2.3.4 - - [01/Jul/1995:10:00:00 -0400] \"GET / HTTP/1.0\" 200 10\n";
+    std::fs::write(&log, line.repeat(3)).unwrap();
+    let pattern = format!("{}*", log.display());
+    let run = |crash: Option<&str>| {
+        let mut c = Command::new(bin());
+        if let Some(p) = crash {
+            c.env("HITSTREAM_CRASH_AT", p);
+        }
+        c.args(["run", "--emit", "none", "--format", "common"])
+            .args(["--checkpoint-interval", "200ms", "--tail", &pattern])
+            .arg("--data")
+            .arg(&lake)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let o = run(Some("wal:1")).wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("aborting at wal:1"), "{err}");
+    // Rotated while the process was down: the epoch's lines now live in access.log.1.
+    std::fs::rename(&log, tmp.path().join("access.log.1")).unwrap();
+    std::fs::write(&log, "").unwrap();
+    let mut c = run(None);
+    std::thread::sleep(Duration::from_millis(2000));
+    let _ = Command::new("kill")
+        .args(["-TERM", &c.id().to_string()])
+        .status();
+    let mut err = String::new();
+    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    c.wait().unwrap();
+    assert!(err.contains("repeating epoch 1"), "{err}");
+    let sources: Vec<Value> = sql_json(
+        &lake,
+        "SELECT source, count(*) AS n FROM requests GROUP BY source",
+    );
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert_eq!(sources[0]["source"], log.display().to_string(), "{err}");
+    assert_eq!(sources[0]["n"], 3);
+}

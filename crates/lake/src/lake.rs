@@ -1,9 +1,11 @@
 //! [`Lake`]: the data root, its tables, idempotent commits, SQL and upkeep.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use deltalake::arrow::array::RecordBatch;
+use delta_kernel::expressions::Scalar;
+use deltalake::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use deltalake::arrow::compute::filter_record_batch;
 use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::prelude::SessionContext;
@@ -14,7 +16,9 @@ use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::SaveMode;
+use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
+use indexmap::IndexMap;
 use tokio::runtime::Runtime;
 use url::Url;
 
@@ -254,29 +258,43 @@ impl Lake {
         self.write(kind, batches, None)
     }
 
+    /// Writes `batches` as new files of `kind` and commits them in one version.
+    ///
+    /// Batches go straight to the Parquet writer, one partition at a time: the rows of a
+    /// batch almost always share one day, and the generic write path (a DataFusion plan
+    /// that hash-repartitions, coalesces and sorts every batch by its partition values)
+    /// copied every column three times, a quarter of the cost of loading.
     fn write(
         &mut self,
         kind: TableKind,
         batches: Vec<RecordBatch>,
         txn: Option<Transaction>,
     ) -> Result<(), LakeError> {
-        let t = self.table(kind)?.clone();
         let mut props = CommitProperties::default();
         if let Some(txn) = txn {
             props = props.with_application_transaction(txn);
         }
-        let writer = writer_properties(kind);
-        let t = self
-            .rt
-            .block_on(async {
-                t.write(batches)
-                    .with_save_mode(SaveMode::Append)
-                    .with_commit_properties(props)
-                    .with_writer_properties(writer)
-                    .await
-            })
-            .map_err(delta(kind))?;
-        self.tables.insert(kind, t);
+        self.table(kind)?;
+        let rt = &self.rt;
+        let t = self.tables.get_mut(&kind).expect("just opened");
+        rt.block_on(async {
+            let mut w = RecordBatchWriter::for_table(t)?
+                .with_writer_properties(writer_properties(kind))
+                .with_commit_properties(props);
+            for b in batches {
+                match kind.partitions() {
+                    [] => w.write(b).await?,
+                    [col] => {
+                        for (values, part) in split_by(&b, col)? {
+                            w.write_partition(part, &values, WriteMode::Default).await?;
+                        }
+                    }
+                    _ => unreachable!("tables have at most one partition column"),
+                }
+            }
+            w.flush_and_commit(t).await
+        })
+        .map_err(delta(kind))?;
         Ok(())
     }
 
@@ -450,6 +468,38 @@ fn writer_properties(kind: TableKind) -> WriterProperties {
         }
     }
     b.build()
+}
+
+/// Delta's partition values of a file: column name → value.
+type PartitionValues = IndexMap<String, Scalar>;
+
+/// `batch` cut by the value of its text column `col`, with Delta's partition values for
+/// each part. One value (the usual case) costs one pass over the column and no copy.
+fn split_by(
+    batch: &RecordBatch,
+    col: &str,
+) -> Result<Vec<(PartitionValues, RecordBatch)>, DeltaTableError> {
+    let values = batch
+        .column_by_name(col)
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| DeltaTableError::generic(format!("partition column `{col}` is not text")))?;
+    let part = |v: &str| IndexMap::from([(col.to_string(), Scalar::String(v.to_string()))]);
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let first = values.value(0);
+    if values.iter().all(|v| v == Some(first)) {
+        return Ok(vec![(part(first), batch.clone())]);
+    }
+    let distinct: BTreeSet<&str> = values.iter().flatten().collect();
+    distinct
+        .into_iter()
+        .map(|v| {
+            let mask: BooleanArray = values.iter().map(|x| Some(x == Some(v))).collect();
+            let rows = filter_record_batch(batch, &mask)?;
+            Ok((part(v), rows))
+        })
+        .collect()
 }
 
 fn is_day(s: &str) -> bool {

@@ -81,6 +81,14 @@ fn day_partitions_compaction_and_retention() {
         ),
         80
     );
+    // Batches spanning days are cut by day: every row sits in the partition of its day.
+    assert_eq!(
+        count(
+            &mut lake,
+            "SELECT count(*) FROM requests WHERE CAST(time AS DATE) <> CAST(day AS DATE)"
+        ),
+        0
+    );
     let s = lake.optimize().unwrap();
     assert_eq!(s.files_removed, 12);
     assert_eq!(lake.file_count(TableKind::Requests).unwrap(), 3);
