@@ -41,6 +41,8 @@ impl LakeSink {
     /// Opens the lake of `cfg`.
     pub fn open(cfg: &LakeConfig) -> anyhow::Result<LakeSink> {
         let mut lake = Lake::open(&cfg.data)?;
+        // The pipeline waits for each epoch's commit: encode it on every core.
+        lake.set_write_threads(std::thread::available_parallelism().map_or(2, |n| n.get()));
         lake.create_tables()
             .with_context(|| format!("creating the tables in `{}`", cfg.data))?;
         Ok(LakeSink {

@@ -10,12 +10,12 @@ use deltalake::datafusion::error::DataFusionError;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::kernel::{StructType, Transaction};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, StructType, Transaction};
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
-use deltalake::protocol::SaveMode;
+use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use indexmap::IndexMap;
@@ -74,6 +74,7 @@ pub struct Lake {
     local: bool,
     rt: Runtime,
     tables: BTreeMap<TableKind, DeltaTable>,
+    write_threads: usize,
 }
 
 impl std::fmt::Debug for Lake {
@@ -141,6 +142,7 @@ impl Lake {
             local: !remote,
             rt,
             tables: BTreeMap::new(),
+            write_threads: 1,
         })
     }
 
@@ -263,7 +265,9 @@ impl Lake {
     /// Batches go straight to the Parquet writer, one partition at a time: the rows of a
     /// batch almost always share one day, and the generic write path (a DataFusion plan
     /// that hash-repartitions, coalesces and sorts every batch by its partition values)
-    /// copied every column three times, a quarter of the cost of loading.
+    /// copied every column three times, a quarter of the cost of loading. With
+    /// [`Lake::set_write_threads`] above 1, a large write is encoded by that many tasks at
+    /// once (one file each per day), still in one commit.
     fn write(
         &mut self,
         kind: TableKind,
@@ -274,28 +278,47 @@ impl Lake {
         if let Some(txn) = txn {
             props = props.with_application_transaction(txn);
         }
+        let groups = share_out(batches, self.write_threads);
         self.table(kind)?;
         let rt = &self.rt;
         let t = self.tables.get_mut(&kind).expect("just opened");
         rt.block_on(async {
-            let mut w = RecordBatchWriter::for_table(t)?
-                .with_writer_properties(writer_properties(kind))
-                .with_commit_properties(props);
-            for b in batches {
-                match kind.partitions() {
-                    [] => w.write(b).await?,
-                    [col] => {
-                        for (values, part) in split_by(&b, col)? {
-                            w.write_partition(part, &values, WriteMode::Default).await?;
-                        }
-                    }
-                    _ => unreachable!("tables have at most one partition column"),
-                }
+            let tasks: Vec<_> = groups
+                .into_iter()
+                .map(|g| {
+                    let table = t.clone();
+                    tokio::spawn(async move { write_files(&table, kind, g).await })
+                })
+                .collect();
+            let mut adds = Vec::new();
+            for task in tasks {
+                let files = task
+                    .await
+                    .map_err(|e| DeltaTableError::generic(format!("writer task: {e}")))??;
+                adds.extend(files.into_iter().map(Action::Add));
             }
-            w.flush_and_commit(t).await
+            let partitions = kind.partitions();
+            let operation = DeltaOperation::Write {
+                mode: SaveMode::Append,
+                partition_by: (!partitions.is_empty())
+                    .then(|| partitions.iter().map(|p| p.to_string()).collect()),
+                predicate: None,
+            };
+            let done = CommitBuilder::from(props)
+                .with_actions(adds)
+                .build(Some(t.snapshot()?), t.log_store(), operation)
+                .await?;
+            t.state = Some(done.snapshot);
+            Ok::<_, DeltaTableError>(())
         })
-        .map_err(delta(kind))?;
-        Ok(())
+        .map_err(delta(kind))
+    }
+
+    /// Encodes large writes with `n` tasks at once (default 1: one file per day and commit).
+    /// A pipeline that waits for its commits gains from this; one whose parsing goes on
+    /// meanwhile does not.
+    pub fn set_write_threads(&mut self, n: usize) {
+        self.write_threads = n.max(1);
     }
 
     /// A DataFusion session with every existing table registered under its name.
@@ -470,6 +493,49 @@ fn writer_properties(kind: TableKind) -> WriterProperties {
     b.build()
 }
 
+/// Writes `batches` to new Parquet files of `table` (not committed): their `add` actions.
+async fn write_files(
+    table: &DeltaTable,
+    kind: TableKind,
+    batches: Vec<RecordBatch>,
+) -> Result<Vec<Add>, DeltaTableError> {
+    let mut w =
+        RecordBatchWriter::for_table(table)?.with_writer_properties(writer_properties(kind));
+    for b in batches {
+        match kind.partitions() {
+            [] => w.write(b).await?,
+            [col] => {
+                for (values, part) in split_by(&b, col)? {
+                    w.write_partition(part, &values, WriteMode::Default).await?;
+                }
+            }
+            _ => unreachable!("tables have at most one partition column"),
+        }
+    }
+    w.flush().await
+}
+
+/// Writes under this many rows stay in one task: splitting them only makes small files.
+const MIN_SHARED_ROWS: usize = 64 * 1024;
+
+/// `batches` in up to `n` runs of about equal rows, in order.
+fn share_out(batches: Vec<RecordBatch>, n: usize) -> Vec<Vec<RecordBatch>> {
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let n = if total < MIN_SHARED_ROWS { 1 } else { n.max(1) };
+    let per = total.div_ceil(n);
+    let mut out: Vec<Vec<RecordBatch>> = vec![Vec::new()];
+    let mut rows = 0;
+    for b in batches {
+        if rows >= per && out.len() < n {
+            out.push(Vec::new());
+            rows = 0;
+        }
+        rows += b.num_rows();
+        out.last_mut().expect("one group at least").push(b);
+    }
+    out
+}
+
 /// Delta's partition values of a file: column name → value.
 type PartitionValues = IndexMap<String, Scalar>;
 
@@ -521,6 +587,29 @@ fn dir_url(p: &Path) -> Result<Url, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_writes_are_shared_out_in_order_and_small_ones_are_not() {
+        use deltalake::arrow::array::Int32Array;
+        use deltalake::arrow::datatypes::{DataType, Field, Schema};
+        let schema =
+            std::sync::Arc::new(Schema::new(vec![Field::new("n", DataType::Int32, false)]));
+        let batch = |rows: usize| {
+            let v: Int32Array = (0..rows as i32).collect();
+            RecordBatch::try_new(schema.clone(), vec![std::sync::Arc::new(v)]).unwrap()
+        };
+        let rows = |g: &Vec<RecordBatch>| g.iter().map(|b| b.num_rows()).sum::<usize>();
+        let groups = share_out((0..10).map(|_| batch(20_000)).collect(), 2);
+        assert_eq!(
+            groups.iter().map(rows).collect::<Vec<_>>(),
+            [100_000, 100_000]
+        );
+        let groups = share_out((0..3).map(|_| batch(20_000)).collect(), 2);
+        assert_eq!(groups.len(), 1, "under {MIN_SHARED_ROWS} rows: one file");
+        let groups = share_out(vec![batch(200_000), batch(10)], 4);
+        assert_eq!(groups.iter().map(rows).collect::<Vec<_>>(), [200_000, 10]);
+        assert_eq!(share_out(Vec::new(), 2).len(), 1);
+    }
 
     #[test]
     fn days_are_checked() {

@@ -119,3 +119,30 @@ fn walk(p: &std::path::Path) -> usize {
         })
         .sum()
 }
+
+#[test]
+fn a_large_write_is_encoded_by_several_tasks_in_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    lake.set_write_threads(2);
+    let batch = rows(&[1, 2], 5000);
+    let batches: Vec<_> = (0..10).map(|_| batch.clone()).collect();
+    assert!(lake
+        .commit(TableKind::Requests, "app", 1, batches.clone())
+        .unwrap());
+    assert!(!lake.commit(TableKind::Requests, "app", 1, batches).unwrap());
+    assert_eq!(lake.committed(TableKind::Requests, "app").unwrap(), Some(1));
+    // Two tasks, each writing both days: four files, in the table's first data version.
+    assert_eq!(lake.file_count(TableKind::Requests).unwrap(), 4);
+    assert_eq!(count(&mut lake, "SELECT count(*) FROM requests"), 100_000);
+    assert_eq!(
+        count(
+            &mut lake,
+            "SELECT count(*) FROM requests WHERE day = '1995-07-02'"
+        ),
+        50_000
+    );
+    let log = dir.path().join("requests/_delta_log");
+    assert!(log.join("00000000000000000001.json").exists());
+    assert!(!log.join("00000000000000000002.json").exists());
+}
