@@ -129,6 +129,18 @@ fn run_file(log: &Path, lake: &Path, extra: &[&str]) -> Child {
         .unwrap()
 }
 
+/// Lets a following run work for `after`, stops it with SIGTERM, and returns its stderr.
+fn stop_after(mut c: Child, after: Duration) -> String {
+    std::thread::sleep(after);
+    let _ = Command::new("kill")
+        .args(["-TERM", &c.id().to_string()])
+        .status();
+    let mut err = String::new();
+    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    c.wait().unwrap();
+    err
+}
+
 fn wait_ok(mut c: Child, limit: Duration) -> String {
     let t = Instant::now();
     loop {
@@ -589,7 +601,7 @@ fn run_makes_the_scheduled_daily_report() {
         ),
     )
     .unwrap();
-    let mut c = Command::new(bin())
+    let c = Command::new(bin())
         .args([
             "run",
             "--emit",
@@ -622,12 +634,7 @@ fn run_makes_the_scheduled_daily_report() {
             }
         }
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &c.id().to_string()])
-        .status();
-    let _ = c.wait();
-    let mut err = String::new();
-    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let err = stop_after(c, Duration::ZERO);
     assert_eq!(found, 1, "no scheduled report for {day}: {err}");
     assert!(
         err.contains(&format!("daily report for {day}: 1 requests")),
@@ -922,20 +929,14 @@ fn a_repeated_epoch_repeats_its_idle_advances() {
     // the window is emitted with its 3 requests, and the line appended now comes as an
     // update (revision 1). Without the recorded idle advance the window would still be open
     // and be emitted once, with 4.
-    let mut c = run(None);
+    let c = run(None);
     std::fs::OpenOptions::new()
         .append(true)
         .open(&log)
         .unwrap()
         .write_all(line.as_bytes())
         .unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
-    let _ = Command::new("kill")
-        .args(["-TERM", &c.id().to_string()])
-        .status();
-    let mut err = String::new();
-    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    c.wait().unwrap();
+    let err = stop_after(c, Duration::from_millis(2500));
     assert!(err.contains("repeating epoch"), "{err}");
     let rows: Vec<(u64, u64)> = sql_json(
         &lake,
@@ -980,14 +981,7 @@ fn a_replayed_epoch_keeps_the_name_of_a_file_rotated_since() {
     // Rotated while the process was down: the epoch's lines now live in access.log.1.
     std::fs::rename(&log, tmp.path().join("access.log.1")).unwrap();
     std::fs::write(&log, "").unwrap();
-    let mut c = run(None);
-    std::thread::sleep(Duration::from_millis(2000));
-    let _ = Command::new("kill")
-        .args(["-TERM", &c.id().to_string()])
-        .status();
-    let mut err = String::new();
-    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    c.wait().unwrap();
+    let err = stop_after(run(None), Duration::from_millis(2000));
     assert!(err.contains("repeating epoch 1"), "{err}");
     let sources: Vec<Value> = sql_json(
         &lake,
