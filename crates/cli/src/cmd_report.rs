@@ -329,31 +329,15 @@ mod tests {
     #[test]
     fn the_next_run_is_today_or_tomorrow_in_the_zone() {
         let t: jiff::Timestamp = "2024-07-25T17:30:00Z".parse().unwrap();
-        let s = at("20:00", "UTC");
-        assert_eq!(
-            s.next_after(t).unwrap(),
-            "2024-07-25T20:00:00Z"
-                .parse::<jiff::Timestamp>()
-                .unwrap()
-                .as_second()
-        );
-        let s = at("17:00", "UTC");
-        assert_eq!(
-            s.next_after(t).unwrap(),
-            "2024-07-26T17:00:00Z"
-                .parse::<jiff::Timestamp>()
-                .unwrap()
-                .as_second()
-        );
         // 20:00 in Paris (CEST, +02:00) is 18:00 UTC.
-        let s = at("20:00", "Europe/Paris");
-        assert_eq!(
-            s.next_after(t).unwrap(),
-            "2024-07-25T18:00:00Z"
-                .parse::<jiff::Timestamp>()
-                .unwrap()
-                .as_second()
-        );
+        for (hhmm, tz, want) in [
+            ("20:00", "UTC", "2024-07-25T20:00:00Z"),
+            ("17:00", "UTC", "2024-07-26T17:00:00Z"),
+            ("20:00", "Europe/Paris", "2024-07-25T18:00:00Z"),
+        ] {
+            let want = want.parse::<jiff::Timestamp>().unwrap().as_second();
+            assert_eq!(at(hhmm, tz).next_after(t).unwrap(), want, "{hhmm} {tz}");
+        }
     }
 
     #[test]

@@ -7,17 +7,8 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use serde_json::Value;
 
-fn data(rel: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
-    assert!(
-        p.exists(),
-        "missing {}: the tests read the real logs in ../shared/data beside the repository",
-        p.display()
-    );
-    p
-}
+mod common;
+use common::data;
 
 fn hs() -> Command {
     Command::cargo_bin("hitstream").unwrap()

@@ -11,27 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_hitstream"))
-}
-
-fn data(rel: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
-    assert!(p.exists(), "missing {}", p.display());
-    p
-}
-
-const NASA: &str = "nasa-http-1995/NASA_access_log_Jul95.first200000.gz";
-
-fn nasa_text() -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(data(NASA)).unwrap())
-        .read_to_end(&mut out)
-        .unwrap();
-    out
-}
+mod common;
+use common::{bin, data, nasa_text, NASA};
 
 /// Index of the newline that ends line `n` (1-based).
 fn nasa_head_end(text: &[u8], n: usize) -> usize {
@@ -127,6 +108,26 @@ fn run_file(log: &Path, lake: &Path, extra: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// Writes the first `n` lines of the NASA log to `dir/nasa.log`: its path and text.
+fn nasa_head(dir: &Path, n: usize) -> (PathBuf, Vec<u8>) {
+    let mut text = nasa_text();
+    text.truncate(nasa_head_end(&text, n) + 1);
+    let log = dir.join("nasa.log");
+    std::fs::write(&log, &text).unwrap();
+    (log, text)
+}
+
+/// The endpoint (from `var`) of a storage emulator that scripts/test started, and the
+/// Python that talks to it; `None` (the test is skipped, and says so) outside scripts/test.
+fn emulator(var: &str, what: &str) -> Option<(String, String)> {
+    let Ok(endpoint) = std::env::var(var) else {
+        eprintln!("SKIPPED {what} test: {var} is not set (scripts/test starts a server)");
+        return None;
+    };
+    let py = std::env::var("HITSTREAM_PYTHON").expect("scripts/test sets HITSTREAM_PYTHON too");
+    Some((endpoint, py))
 }
 
 /// Lets a following run work for `after`, stops it with SIGTERM, and returns its stderr.
@@ -385,10 +386,7 @@ fn kill_9_at_random_moments_leaves_the_same_tables_as_a_clean_run() {
 #[test]
 fn a_crash_between_commit_and_checkpoint_repeats_the_epoch_without_doubles() {
     let tmp = tempfile::tempdir().unwrap();
-    let text = nasa_text();
-    let cut = nasa_head_end(&text, 30_000);
-    let log = tmp.path().join("nasa.log");
-    std::fs::write(&log, &text[..=cut]).unwrap();
+    let (log, _) = nasa_head(tmp.path(), 30_000);
     // Small epochs: every 5000 buffered rows.
     let cfg = tmp.path().join("lake.toml");
     std::fs::write(&cfg, "[lake]\nmax_buffered_rows = 5000\n").unwrap();
@@ -701,13 +699,9 @@ fn first_value(mut hs: Command, lake: &str, q: &str) -> String {
 
 #[test]
 fn a_lake_in_an_s3_bucket() {
-    let Ok(endpoint) = std::env::var("HITSTREAM_S3_ENDPOINT") else {
-        eprintln!(
-            "SKIPPED s3 test: HITSTREAM_S3_ENDPOINT is not set (scripts/test starts a server)"
-        );
+    let Some((endpoint, py)) = emulator("HITSTREAM_S3_ENDPOINT", "s3") else {
         return;
     };
-    let py = std::env::var("HITSTREAM_PYTHON").expect("scripts/test sets HITSTREAM_PYTHON too");
     let bucket = format!("hitstream-{}", std::process::id());
     let env = [
         ("AWS_ENDPOINT_URL", endpoint.as_str()),
@@ -725,10 +719,7 @@ fn a_lake_in_an_s3_bucket() {
     );
 
     let tmp = tempfile::tempdir().unwrap();
-    let text = nasa_text();
-    let cut = nasa_head_end(&text, 20_000);
-    let log = tmp.path().join("nasa.log");
-    std::fs::write(&log, &text[..=cut]).unwrap();
+    let (log, head) = nasa_head(tmp.path(), 20_000);
     let url = format!("s3://{bucket}/lake");
     let hs = || with_env(&env);
 
@@ -755,7 +746,7 @@ fn a_lake_in_an_s3_bucket() {
         q("SELECT sum(value) FROM windows WHERE metric = 'requests'"),
         "20000"
     );
-    let want = lines_per_day(&text[..=cut]);
+    let want = lines_per_day(&head);
     let (day, n) = want.iter().next().unwrap();
     let rep: Value = serde_json::from_str(&ok(hs()
         .args([
@@ -809,13 +800,9 @@ fn an_unfinished_epoch_from_stdin_is_reported_and_skipped() {
 
 #[test]
 fn a_lake_in_an_azure_container() {
-    let Ok(endpoint) = std::env::var("HITSTREAM_AZURITE_URL") else {
-        eprintln!(
-            "SKIPPED azure test: HITSTREAM_AZURITE_URL is not set (scripts/test starts a server)"
-        );
+    let Some((endpoint, py)) = emulator("HITSTREAM_AZURITE_URL", "azure") else {
         return;
     };
-    let py = std::env::var("HITSTREAM_PYTHON").expect("scripts/test sets HITSTREAM_PYTHON too");
     // The storage emulator's well-known development account.
     let account = "devstoreaccount1";
     let key =
@@ -832,10 +819,7 @@ fn a_lake_in_an_azure_container() {
     );
 
     let tmp = tempfile::tempdir().unwrap();
-    let text = nasa_text();
-    let cut = nasa_head_end(&text, 10_000);
-    let log = tmp.path().join("nasa.log");
-    std::fs::write(&log, &text[..=cut]).unwrap();
+    let (log, _) = nasa_head(tmp.path(), 10_000);
     let url = format!("az://{container}/lake");
     let env = [
         ("AZURE_STORAGE_USE_EMULATOR", "true"),

@@ -2,34 +2,15 @@
 //! and kill -9, with expected numbers computed independently of the window engine.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_hitstream"))
-}
-
-fn data(rel: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
-    assert!(p.exists(), "missing {}", p.display());
-    p
-}
-
-fn nasa_lines() -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(
-        std::fs::File::open(data("nasa-http-1995/NASA_access_log_Jul95.first200000.gz")).unwrap(),
-    )
-    .read_to_end(&mut out)
-    .unwrap();
-    out
-}
+mod common;
+use common::{bin, data, nasa_text, NASA};
 
 fn windows(jsonl: &str) -> Vec<Value> {
     jsonl
@@ -117,7 +98,7 @@ fn nasa_minutes_match_an_independent_count() {
             "--no-alerts",
             "--file",
         ])
-        .arg(data("nasa-http-1995/NASA_access_log_Jul95.first200000.gz"))
+        .arg(data(NASA))
         .arg("--jsonl")
         .arg(&out)
         .stderr(Stdio::piped())
@@ -129,7 +110,7 @@ fn nasa_minutes_match_an_independent_count() {
         String::from_utf8_lossy(&st.stderr)
     );
     let ws = latest(&windows(&std::fs::read_to_string(&out).unwrap()));
-    let expected = minutes_by_text(&nasa_lines());
+    let expected = minutes_by_text(&nasa_text());
     // Every minute with traffic is one window (the log is in order: no updates).
     assert_eq!(ws.len(), expected.len());
     let total: u64 = ws.values().map(|w| w["requests"].as_u64().unwrap()).sum();
@@ -166,7 +147,7 @@ fn kill_9_and_restart_count_every_line_once() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("nasa.log");
     // First 60k lines: a few seconds of work for a debug build, time enough to kill it.
-    let text = nasa_lines();
+    let text = nasa_text();
     let cut = text
         .iter()
         .enumerate()
@@ -698,7 +679,7 @@ fn spooled_tcp_survives_a_restart() {
 fn out_of_order_input_gives_the_same_results_on_any_thread_count() {
     // The first 20,000 NASA lines (about 5 hours), shuffled: each line swapped with one up to
     // 400 lines (several minutes) away, by a fixed pseudo-random sequence.
-    let text = nasa_lines();
+    let text = nasa_text();
     let mut lines: Vec<&[u8]> = text.split(|&b| b == b'\n').take(20_000).collect();
     let mut seed = 0x0123_4567_89ab_cdefu64;
     for i in 0..lines.len() {

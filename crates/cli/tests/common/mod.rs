@@ -1,0 +1,36 @@
+//! Helpers shared by the end-to-end tests: the binary under test and the real logs in
+//! ../shared/data. (Each test file uses only some of them.)
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The `hitstream` binary built for these tests.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hitstream"))
+}
+
+/// A file of the shared test data.
+pub fn data(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "missing {}: the tests read the real logs in ../shared/data beside the repository",
+        p.display()
+    );
+    p
+}
+
+/// The first 200,000 lines of the NASA log of July 1995 (gzip).
+pub const NASA: &str = "nasa-http-1995/NASA_access_log_Jul95.first200000.gz";
+
+/// The text of [`NASA`].
+pub fn nasa_text() -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(data(NASA)).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
