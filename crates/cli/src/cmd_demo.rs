@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use hitstream_gen::{GenConfig, Generator};
+use hitstream_runtime::{RunSource, SourceSpec, Stream};
 use hitstream_source::{LineLimits, StreamSource};
 
-use crate::cmd_run::{effective_config, run_pipeline, RunArgs};
+use crate::config::{Config, LakeConfig};
 
 /// Options of `hitstream demo`.
 #[derive(Debug, clap::Args)]
@@ -39,37 +40,26 @@ pub struct DemoArgs {
     pub data: Option<String>,
 }
 
+/// The demo's configuration: combined lines, short windows and lateness, top 5.
+fn config(a: &DemoArgs) -> anyhow::Result<Config> {
+    let mut cfg = Config::parse_unchecked("format = \"combined\"", "(demo)")?;
+    cfg.window.size = a.window;
+    cfg.window.lateness = Duration::from_secs(2);
+    cfg.window.idle_timeout = Duration::from_secs(2);
+    cfg.window.top = 5;
+    cfg.output.tui = a.tui;
+    if let Some(d) = &a.data {
+        let local = d.strip_prefix("file://").unwrap_or(d);
+        cfg.checkpoint.dir = Some(std::path::Path::new(local).join("_checkpoint"));
+        cfg.lake = Some(LakeConfig::at(d.clone()));
+    }
+    cfg.check_without_sources("(demo)")?;
+    Ok(cfg)
+}
+
 /// Runs `hitstream demo`.
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
-    let args = RunArgs {
-        config: None,
-        tail: Vec::new(),
-        file: Vec::new(),
-        tcp: None,
-        syslog: None,
-        spool: None,
-        format: Some("combined".into()),
-        window: Some(a.window),
-        slide: None,
-        lateness: Some(Duration::from_secs(2)),
-        idle_timeout: Some(Duration::from_secs(2)),
-        top: Some(5),
-        emit: None,
-        jsonl: None,
-        alerts: None,
-        late: None,
-        rejects: None,
-        tui: a.tui,
-        checkpoint_dir: None,
-        checkpoint_interval: None,
-        threads: None,
-        no_alerts: false,
-        data: a.data.clone(),
-        store: false,
-        retention: None,
-    };
-    let cfg = effective_config(&args, true)?;
-
+    let cfg = config(&a)?;
     let now = jiff::Timestamp::now();
     let gen_cfg = GenConfig {
         count: None,
@@ -83,20 +73,17 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     };
     let mut generator = Generator::new(gen_cfg).context("demo traffic")?;
     let (reader, mut writer) = std::io::pipe().context("creating the demo pipe")?;
-    let stop = Arc::new(AtomicBool::new(false));
     let gen_stop = Arc::new(AtomicBool::new(false));
-    {
-        // Traffic stops when the duration is over or the pipeline is stopping (Ctrl-C, `q` in
-        // the view). Dropping the writer then ends the stream: every window closes, the run ends.
+    if let Some(d) = a.duration {
+        // Traffic stops when the duration is over. Dropping the writer then ends the stream:
+        // every window closes, the run ends. (Ctrl-C and `q` stop the pipeline itself.)
         let gen_stop = gen_stop.clone();
-        let stop = stop.clone();
-        let deadline = a.duration.map(|d| Instant::now() + d);
-        std::thread::spawn(move || loop {
-            if stop.load(Ordering::SeqCst) || deadline.is_some_and(|t| Instant::now() >= t) {
-                gen_stop.store(true, Ordering::SeqCst);
-                return;
+        let deadline = Instant::now() + d;
+        std::thread::spawn(move || {
+            while Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            gen_stop.store(true, Ordering::SeqCst);
         });
     }
     std::thread::spawn(move || {
@@ -109,11 +96,12 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
             humantime::format_duration(a.window)
         );
     }
-    let src = StreamSource::new("demo traffic", reader, LineLimits::default());
-    run_pipeline(
-        &cfg,
-        None,
-        vec![("generated traffic".to_string(), Box::new(src))],
-        stop,
-    )
+    let traffic = SourceSpec::Custom {
+        name: "generated traffic".into(),
+        factory: Box::new(move |_: &hitstream_source::Checkpoint| {
+            let src = StreamSource::new("demo traffic", reader, LineLimits::default());
+            Ok(Box::new(Stream::new("generated traffic", Box::new(src))) as Box<dyn RunSource>)
+        }),
+    };
+    crate::pipeline::run(&cfg, None, vec![traffic])
 }

@@ -311,6 +311,20 @@ impl Schedule {
     }
 }
 
+impl hitstream_runtime::Scheduled for Schedule {
+    fn name(&self) -> &str {
+        "the daily report"
+    }
+
+    fn due(&self) -> bool {
+        Schedule::due(self)
+    }
+
+    fn run(&mut self, note: &mut dyn FnMut(String)) -> Result<(), hitstream_runtime::BoxError> {
+        Ok(Schedule::run(self, note)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

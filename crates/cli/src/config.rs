@@ -275,11 +275,23 @@ pub struct CheckpointConfig {
         with = "humantime_serde"
     )]
     pub interval: Duration,
+    /// Forget the position of a file once it has not been seen under the source's patterns
+    /// for this long (a rotated file deleted for good); a forgotten file that comes back is
+    /// read from its start.
+    #[serde(
+        default = "CheckpointConfig::default_forget_after",
+        with = "humantime_serde"
+    )]
+    pub forget_after: Duration,
 }
 
 impl CheckpointConfig {
     fn default_interval() -> Duration {
         Duration::from_secs(10)
+    }
+
+    fn default_forget_after() -> Duration {
+        Duration::from_secs(24 * 3600)
     }
 }
 
@@ -288,6 +300,7 @@ impl Default for CheckpointConfig {
         CheckpointConfig {
             dir: None,
             interval: Self::default_interval(),
+            forget_after: Self::default_forget_after(),
         }
     }
 }

@@ -1,26 +1,29 @@
-//! The lake as an output of `hitstream run`: rows of an epoch are buffered in memory and
-//! committed to the Delta tables when the epoch closes, each table with the application
+//! The lake as an epoch sink of the run pipeline: rows of an epoch are buffered in memory
+//! and committed to the Delta tables when the epoch closes, each table with the application
 //! transaction (`hitstream-run`, epoch). A table that already holds the epoch (a crash
-//! between two tables' commits) is skipped, so replaying an epoch stores nothing twice.
+//! between two tables' commits) is skipped, so repeating an epoch stores nothing twice.
 //!
-//! Upkeep runs between epochs: compaction on a schedule, retention relative to the newest
-//! data seen (so that loading an old log does not delete it), and the scheduled daily report.
+//! Upkeep runs between epochs: compaction on a schedule, and retention relative to the
+//! newest data seen (so that loading an old log does not delete it).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use hitstream_format::Record;
 use hitstream_lake::arrow::array::RecordBatch;
-use hitstream_lake::{AlertRows, Lake, RejectRows, TableKind, WindowRows};
+use hitstream_lake::{AlertRows, Lake, RejectRows, RequestRows, TableKind, WindowRows};
+use hitstream_runtime::{BoxError, EncodedRows, EpochSink, Reject, RowEncoder, RowWriter};
 use hitstream_window::{Alert, WindowResult};
 
 use crate::config::LakeConfig;
-use crate::sink::Sink;
 
 /// Application id of the run pipeline's commits.
 pub const RUN_APP: &str = "hitstream-run";
 
 /// Buffers an epoch's rows and commits them to the lake.
 pub struct LakeSink {
+    name: String,
     lake: Lake,
     requests: Vec<RecordBatch>,
     request_rows: usize,
@@ -32,9 +35,6 @@ pub struct LakeSink {
     retention: Option<Duration>,
     /// Newest event time seen (UTC seconds): the reference for retention.
     newest: Option<i64>,
-    /// Test hook (`HITSTREAM_TEST_COMMIT_PAUSE_MS`): a pause after each table's commit,
-    /// which widens the moments between two tables' commits for crash tests to hit.
-    pause: Option<Duration>,
 }
 
 impl LakeSink {
@@ -46,6 +46,7 @@ impl LakeSink {
         lake.create_tables()
             .with_context(|| format!("creating the tables in `{}`", cfg.data))?;
         Ok(LakeSink {
+            name: format!("the lake at `{}`", cfg.data),
             lake,
             requests: Vec::new(),
             request_rows: 0,
@@ -56,94 +57,85 @@ impl LakeSink {
             last_optimize: Instant::now(),
             retention: cfg.retention,
             newest: None,
-            pause: std::env::var("HITSTREAM_TEST_COMMIT_PAUSE_MS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .map(Duration::from_millis),
         })
-    }
-
-    /// The last epoch each table holds, for the recovery check.
-    pub fn committed_epochs(&mut self) -> anyhow::Result<Vec<(TableKind, Option<i64>)>> {
-        TableKind::ALL
-            .into_iter()
-            .filter(|k| *k != TableKind::Reports)
-            .map(|k| Ok((k, self.lake.committed(k, RUN_APP)?)))
-            .collect()
-    }
-
-    /// Compaction and retention, every `optimize_interval`.
-    fn upkeep(&mut self) -> anyhow::Result<()> {
-        let Some(every) = self.optimize_every else {
-            return Ok(());
-        };
-        if self.last_optimize.elapsed() < every {
-            return Ok(());
-        }
-        self.last_optimize = Instant::now();
-        if let (Some(keep), Some(newest)) = (self.retention, self.newest) {
-            let day = hitstream_lake::utc_day(newest - keep.as_secs() as i64);
-            let s = self
-                .lake
-                .retain_from(&day)
-                .context("applying the retention")?;
-            if s.rows_deleted > 0 {
-                eprintln!(
-                    "lake: retention removed {} rows before {day}",
-                    s.rows_deleted
-                );
-            }
-        }
-        let s = self.lake.optimize().context("compacting the lake")?;
-        if s.files_removed > 0 {
-            eprintln!(
-                "lake: compacted {} files into {}",
-                s.files_removed, s.files_added
-            );
-        }
-        Ok(())
     }
 }
 
-impl Sink for LakeSink {
-    fn window(&mut self, w: &WindowResult) -> anyhow::Result<()> {
+/// Builds `requests` rows on the parser threads.
+struct RequestEncoder;
+
+struct RequestWriter(RequestRows);
+
+impl RowEncoder for RequestEncoder {
+    fn writer(&self) -> Box<dyn RowWriter> {
+        Box::new(RequestWriter(RequestRows::new()))
+    }
+}
+
+impl RowWriter for RequestWriter {
+    fn push(&mut self, rec: &Record<'_>, extra_names: &[&str], source: &str, offset: u64) {
+        self.0.push(rec, extra_names, source, Some(offset));
+    }
+
+    fn finish(mut self: Box<Self>) -> EncodedRows {
+        EncodedRows(Box::new(self.0.finish()))
+    }
+}
+
+impl EpochSink for LakeSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn committed_epoch(&mut self) -> Result<Option<u64>, BoxError> {
+        let mut held: Option<u64> = None;
+        for kind in TableKind::ALL {
+            if kind == TableKind::Reports {
+                continue;
+            }
+            if let Some(v) = self.lake.committed(kind, RUN_APP)? {
+                held = Some(held.map_or(v as u64, |h| h.max(v as u64)));
+            }
+        }
+        Ok(held)
+    }
+
+    fn encoder(&self) -> Option<Arc<dyn RowEncoder>> {
+        Some(Arc::new(RequestEncoder))
+    }
+
+    fn rows(&mut self, rows: EncodedRows) -> Result<(), BoxError> {
+        let rows = rows
+            .0
+            .downcast::<RecordBatch>()
+            .map_err(|_| "rows of another encoder")?;
+        self.request_rows += rows.num_rows();
+        self.requests.push(*rows);
+        Ok(())
+    }
+
+    fn window(&mut self, w: &WindowResult) -> Result<(), BoxError> {
         self.newest = Some(self.newest.map_or(w.window_end, |n| n.max(w.window_end)));
         self.windows.push(w);
         Ok(())
     }
 
-    fn alert(&mut self, a: &Alert) -> anyhow::Result<()> {
+    fn alert(&mut self, a: &Alert) -> Result<(), BoxError> {
         self.alerts.push(a);
         Ok(())
     }
 
-    fn reject_at(
-        &mut self,
-        why: &str,
-        line: &[u8],
-        source: &str,
-        offset: Option<u64>,
-    ) -> anyhow::Result<()> {
-        let (code, explanation) = why.split_once('\t').unwrap_or((why, ""));
-        self.rejects.push(source, offset, code, explanation, line);
+    fn reject(&mut self, r: &Reject<'_>) -> Result<(), BoxError> {
+        self.rejects
+            .push(r.source, r.offset, r.code, r.explanation, r.line);
         Ok(())
-    }
-
-    fn requests(&mut self, rows: RecordBatch) -> anyhow::Result<()> {
-        self.request_rows += rows.num_rows();
-        self.requests.push(rows);
-        Ok(())
-    }
-
-    fn wants_requests(&self) -> bool {
-        true
     }
 
     fn buffered_rows(&self) -> usize {
         self.request_rows
     }
 
-    fn commit(&mut self, epoch: u64) -> anyhow::Result<()> {
+    fn commit(&mut self, epoch: u64) -> Result<(), BoxError> {
         let n = epoch as i64;
         let tables = [
             (TableKind::Requests, std::mem::take(&mut self.requests)),
@@ -153,14 +145,43 @@ impl Sink for LakeSink {
         ];
         self.request_rows = 0;
         for (kind, batches) in tables {
-            let committed = self
-                .lake
+            self.lake
                 .commit(kind, RUN_APP, n, batches)
                 .with_context(|| format!("committing epoch {n} to the lake"))?;
-            if let (true, Some(p)) = (committed, self.pause) {
-                std::thread::sleep(p);
+        }
+        Ok(())
+    }
+
+    /// Compaction and retention, every `optimize_interval`.
+    fn upkeep(&mut self) -> Result<Vec<String>, BoxError> {
+        let mut notes = Vec::new();
+        let Some(every) = self.optimize_every else {
+            return Ok(notes);
+        };
+        if self.last_optimize.elapsed() < every {
+            return Ok(notes);
+        }
+        self.last_optimize = Instant::now();
+        if let (Some(keep), Some(newest)) = (self.retention, self.newest) {
+            let day = hitstream_lake::utc_day(newest - keep.as_secs() as i64);
+            let s = self
+                .lake
+                .retain_from(&day)
+                .context("applying the retention")?;
+            if s.rows_deleted > 0 {
+                notes.push(format!(
+                    "lake: retention removed {} rows before {day}",
+                    s.rows_deleted
+                ));
             }
         }
-        self.upkeep()
+        let s = self.lake.optimize().context("compacting the lake")?;
+        if s.files_removed > 0 {
+            notes.push(format!(
+                "lake: compacted {} files into {}",
+                s.files_removed, s.files_added
+            ));
+        }
+        Ok(notes)
     }
 }

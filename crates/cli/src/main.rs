@@ -13,7 +13,7 @@ mod input;
 mod lake_sink;
 mod load;
 mod output;
-mod sink;
+mod pipeline;
 mod tui;
 
 use clap::{Parser, Subcommand};

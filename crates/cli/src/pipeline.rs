@@ -1,0 +1,246 @@
+//! From a checked [`Config`] to a running `hitstream-runtime` pipeline: the settings, the
+//! sources, the outputs and the lake; then the console or the live view read its events
+//! until it ends. `run` and `demo` both come through here.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hitstream_runtime::output::{JsonKind, JsonLines, LineFile};
+use hitstream_runtime::{Event, Handle, Pipeline, PipelineSpec, SourceSpec, Status, Transport};
+use hitstream_window::EngineConfig;
+
+use crate::config::{Config, SourceKind, SyslogProtocol};
+use crate::lake_sink::LakeSink;
+use crate::tui::{self, RunStats, UiEvent};
+
+fn engine_config(cfg: &Config) -> anyhow::Result<EngineConfig> {
+    let w = &cfg.window;
+    let mut e = EngineConfig {
+        size: w.size.as_secs().max(1),
+        slide: w.slide.map_or(0, |s| s.as_secs()),
+        lateness: w.lateness.as_secs(),
+        top_n: w.top,
+        in_flight: hitstream_runtime::IN_FLIGHT,
+        ..EngineConfig::default()
+    };
+    if let Some(rules) = &cfg.alert {
+        e.alerts = rules.clone();
+    }
+    e.validate().context("window settings")?;
+    Ok(e)
+}
+
+/// The runtime's settings for a configuration.
+pub fn spec(cfg: &Config, threads: Option<usize>) -> anyhow::Result<PipelineSpec> {
+    let mut s = PipelineSpec::new(cfg.format.clone(), engine_config(cfg)?);
+    s.idle_timeout = cfg.window.idle_timeout;
+    s.checkpoint_dir = cfg.checkpoint.dir.clone();
+    s.checkpoint_interval = cfg.checkpoint.interval;
+    s.forget_files_after = cfg.checkpoint.forget_after;
+    if let Some(t) = threads {
+        s.threads = t.max(1);
+    }
+    if let Some(l) = &cfg.lake {
+        s.max_buffered_rows = l.max_buffered_rows.max(1);
+    }
+    Ok(s)
+}
+
+/// The configured sources.
+pub fn sources(cfg: &Config) -> Vec<SourceSpec> {
+    cfg.sources
+        .iter()
+        .map(|s| match s.kind {
+            SourceKind::File => SourceSpec::Files {
+                paths: s.paths.clone(),
+                follow: s.follow,
+                poll_interval: s.poll_interval,
+            },
+            SourceKind::Stdin => SourceSpec::Stdin,
+            SourceKind::Tcp => SourceSpec::Tcp {
+                listen: s.listen.clone().expect("checked"),
+                spool: s.spool.clone(),
+            },
+            SourceKind::Syslog => SourceSpec::Syslog {
+                listen: s.listen.clone().expect("checked"),
+                transport: match s.protocol {
+                    SyslogProtocol::Udp => Transport::Udp,
+                    SyslogProtocol::Tcp => Transport::Tcp,
+                    SyslogProtocol::Both => Transport::Both,
+                },
+                spool: s.spool.clone(),
+            },
+        })
+        .collect()
+}
+
+/// The pipeline of a configuration, with extra sources (the demo's generator), and the
+/// notes to show once something reads them.
+pub fn build(
+    cfg: &Config,
+    threads: Option<usize>,
+    extra: Vec<SourceSpec>,
+) -> anyhow::Result<(Pipeline, Vec<String>)> {
+    let mut p = Pipeline::new(spec(cfg, threads)?);
+    let mut notes = Vec::new();
+    for s in sources(cfg).into_iter().chain(extra) {
+        p = p.source(s);
+    }
+    let o = &cfg.output;
+    let boxed = |e: hitstream_runtime::BoxError| anyhow::anyhow!(e);
+    if let Some(path) = &o.jsonl {
+        let out = JsonLines::open(path, JsonKind::Windows).map_err(boxed)?;
+        notes.extend(out.repaired.clone());
+        p = p.output(Box::new(out));
+    }
+    if let Some(path) = &o.alerts {
+        let out = JsonLines::open(path, JsonKind::Alerts).map_err(boxed)?;
+        notes.extend(out.repaired.clone());
+        p = p.output(Box::new(out));
+    }
+    if let Some(path) = &o.late {
+        let out = LineFile::late(path).map_err(boxed)?;
+        notes.extend(out.repaired.clone());
+        p = p.output(Box::new(out));
+    }
+    if let Some(path) = &o.rejects {
+        let out = LineFile::rejects(path).map_err(boxed)?;
+        notes.extend(out.repaired.clone());
+        p = p.output(Box::new(out));
+    }
+    if let Some(l) = &cfg.lake {
+        p = p.epoch_sink(Box::new(LakeSink::open(l)?));
+    }
+    if let Some(s) = crate::cmd_report::Schedule::from_config(cfg)? {
+        p = p.scheduled(Box::new(s));
+    }
+    Ok((p, notes))
+}
+
+/// Runs the pipeline of a configuration to its end (bounded input, Ctrl-C, SIGTERM, `q` in
+/// the live view), with the console or the live view reading its events.
+pub fn run(cfg: &Config, threads: Option<usize>, extra: Vec<SourceSpec>) -> anyhow::Result<()> {
+    let (mut p, notes) = build(cfg, threads, extra)?;
+    let events = p.subscribe();
+    let stopper = p.stopper();
+    {
+        let s = stopper.clone();
+        ctrlc::set_handler(move || s.stop()).context("installing the SIGINT/SIGTERM handler")?;
+    }
+    let o = &cfg.output;
+    let handle = p.start()?;
+    if o.tui {
+        let ui = run_tui(&handle, events, notes);
+        if ui.is_err() {
+            handle.stop();
+        }
+        let end = handle.wait();
+        ui?;
+        let st = end?;
+        summary(&st);
+        return Ok(());
+    }
+    // Windows as tables on stdout, unless JSON lines go there; alerts and notes on stderr.
+    let windows = o.console && o.jsonl.as_deref() != Some("-");
+    for n in notes {
+        eprintln!("{n}");
+    }
+    let console = std::thread::spawn(move || console(events, windows));
+    let end = handle.wait();
+    let _ = console.join();
+    let st = end?;
+    summary(&st);
+    Ok(())
+}
+
+fn summary(st: &Status) {
+    let c = &st.counters;
+    let lost = if c.lost > 0 {
+        format!(", {} lost", c.lost)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "hitstream run: {} lines ({} ok, {} degraded, {} rejected, {} late{lost}), {} windows, {} alerts",
+        c.lines, c.ok, c.degraded, c.rejected, c.late, c.windows, c.alerts
+    );
+}
+
+/// The console: one reader of the pipeline's events.
+fn console(events: crossbeam_channel::Receiver<Event>, windows: bool) {
+    use std::io::Write;
+    for ev in events.iter() {
+        match ev {
+            Event::Window(w) if windows => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(crate::console::render_window(&w).as_bytes());
+                let _ = out.flush();
+            }
+            Event::Alert(a) => eprintln!("{}", crate::console::render_alert(&a)),
+            Event::Note(n) => eprintln!("{n}"),
+            Event::End => return,
+            _ => {}
+        }
+    }
+}
+
+/// The live view: another reader of the same events, with the status for its header.
+fn run_tui(
+    handle: &Handle,
+    events: crossbeam_channel::Receiver<Event>,
+    notes: Vec<String>,
+) -> anyhow::Result<()> {
+    let status = || handle.status();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let quit = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let view = tui::spawn(rx, quit.clone()).context("starting the terminal view")?;
+    for n in notes {
+        let _ = tx.send(UiEvent::Message(n));
+    }
+    let stats = |st: &Status| {
+        UiEvent::Stats(RunStats {
+            lines: st.counters.lines,
+            ok: st.counters.ok,
+            degraded: st.counters.degraded,
+            rejected: st.counters.rejected,
+            late: st.counters.late,
+            lines_per_sec: st.lines_per_sec,
+            watermark: st.watermark,
+            sources: st.sources_desc(),
+        })
+    };
+    let mut last = Instant::now();
+    loop {
+        if quit.load(std::sync::atomic::Ordering::SeqCst) {
+            handle.stop();
+        }
+        match events.recv_timeout(Duration::from_millis(100)) {
+            Ok(Event::Window(w)) => {
+                let _ = tx.send(UiEvent::Window((*w).clone()));
+            }
+            Ok(Event::Alert(a)) => {
+                let _ = tx.send(UiEvent::Alert((*a).clone()));
+            }
+            Ok(Event::Note(n)) => {
+                let _ = tx.send(UiEvent::Message(n.to_string()));
+            }
+            Ok(Event::Checkpoint { .. }) => {}
+            Ok(Event::End) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+        }
+        if last.elapsed() >= Duration::from_millis(250) {
+            let _ = tx.send(stats(&status()));
+            last = Instant::now();
+        }
+    }
+    // The last frame shows the final counts.
+    let mut last_status = status();
+    last_status.lines_per_sec = 0.0;
+    let _ = tx.send(stats(&last_status));
+    let _ = tx.send(UiEvent::End);
+    drop(tx);
+    match view.join() {
+        Ok(r) => r.context("terminal view"),
+        Err(_) => anyhow::bail!("the terminal view panicked"),
+    }
+}

@@ -1,0 +1,76 @@
+//! Errors of the runtime. Each variant names what it is about: the file, the sink, the
+//! epoch.
+
+use std::path::PathBuf;
+
+/// The error type sinks, outputs and source factories return: anything that can say what
+/// went wrong. `anyhow::Error` converts into it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What can stop a pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The settings are not usable.
+    #[error("{0}")]
+    Config(String),
+    /// The log format is not usable.
+    #[error("format: {0}")]
+    Format(String),
+    /// A checkpoint or epoch record could not be read or written.
+    #[error("{what} `{path}`: {source}")]
+    State {
+        /// What the file is (checkpoint, epoch record).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checkpoint or epoch record is damaged or from another version.
+    #[error("{what} `{path}` is damaged or from another version: {detail}")]
+    Damaged {
+        /// What the file is.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The checkpoint does not fit this pipeline or its sinks.
+    #[error("{0}")]
+    Recovery(String),
+    /// A source could not be opened.
+    #[error("opening source {name}: {source}")]
+    Source {
+        /// The source.
+        name: String,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// An output or epoch sink failed.
+    #[error("{sink}: {source}")]
+    Sink {
+        /// The sink's name.
+        sink: String,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// The window engine refused a batch (a bug: batches are applied in order).
+    #[error("applying a batch: {0}")]
+    Engine(String),
+    /// A pipeline thread panicked.
+    #[error("the pipeline thread panicked")]
+    Panicked,
+}
+
+impl RuntimeError {
+    pub(crate) fn sink(name: &str, source: BoxError) -> RuntimeError {
+        RuntimeError::Sink {
+            sink: name.to_string(),
+            source,
+        }
+    }
+}

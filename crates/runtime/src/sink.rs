@@ -1,0 +1,164 @@
+//! What the pipeline hands its results to.
+//!
+//! - An [`Output`] receives window results, alerts, late and rejected lines as they come,
+//!   and is flushed before every checkpoint (files of JSON lines, the late and rejects
+//!   files). Across a crash it is at-least-once: what came after the last checkpoint is
+//!   handed over again after the restart.
+//! - An [`EpochSink`] stores an epoch (the work between two checkpoints) as a unit and says
+//!   which epochs it holds, so recovery can skip what it already stored: exactly-once (the
+//!   lake; a transactional Kafka producer next). Epochs handed to [`EpochSink::commit`]
+//!   strictly increase.
+//!
+//! Every method but the name has a default, so a sink implements only what it stores.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use hitstream_format::Record;
+use hitstream_window::{Alert, LateLine, WindowResult};
+
+use crate::error::BoxError;
+
+/// A line that could not be parsed, with where it was read and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Reject<'a> {
+    /// The file or stream it was read from.
+    pub source: &'a str,
+    /// Byte offset of the line in its source, when known.
+    pub offset: Option<u64>,
+    /// The reason code (`format_mismatch`, `bad_timestamp` ...).
+    pub code: &'a str,
+    /// What was wrong, for a person.
+    pub explanation: &'a str,
+    /// The line as read.
+    pub line: &'a [u8],
+}
+
+/// An output that receives results as they are made.
+pub trait Output: Send {
+    /// A short name for messages (`jsonl windows.jsonl`).
+    fn name(&self) -> &str;
+
+    /// A window was emitted (first emission, or an update with a higher `revision`).
+    fn window(&mut self, _w: &WindowResult) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// An alert rule fired.
+    fn alert(&mut self, _a: &Alert) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// A line arrived too late for any window (or had no time).
+    fn late(&mut self, _l: &LateLine) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// A line could not be parsed.
+    fn reject(&mut self, _r: &Reject<'_>) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Makes everything handed over so far durable; called before every checkpoint.
+    fn flush(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// Rows built by a [`RowWriter`] on a parser thread, handed to the sink whose
+/// [`RowEncoder`] made them. The sink downcasts them to its own type.
+pub struct EncodedRows(pub Box<dyn Any + Send>);
+
+impl std::fmt::Debug for EncodedRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EncodedRows(..)")
+    }
+}
+
+/// Makes per-job row writers: parsed lines are encoded for a sink on the parser threads,
+/// where the cores are, instead of on the coordinator.
+pub trait RowEncoder: Send + Sync {
+    /// A writer for one parse job's lines.
+    fn writer(&self) -> Box<dyn RowWriter>;
+}
+
+/// Encodes the parsed lines of one parse job.
+pub trait RowWriter: Send {
+    /// Adds a parsed line; `extra_names` are the format's extra fields, `source` and
+    /// `offset` say where the line was read.
+    fn push(&mut self, rec: &Record<'_>, extra_names: &[&str], source: &str, offset: u64);
+
+    /// The rows of the job.
+    fn finish(self: Box<Self>) -> EncodedRows;
+}
+
+/// A sink that stores epochs as units and knows which it holds.
+///
+/// The pipeline hands it an epoch's results, then [`EpochSink::pre_commit`] and
+/// [`EpochSink::commit`] with the epoch number once the epoch is recorded ahead; the
+/// checkpoint follows. After a crash, recovery asks [`EpochSink::committed_epoch`]: a sink
+/// that holds the repeated epoch must skip its commit (idempotence keyed by the epoch).
+pub trait EpochSink: Send {
+    /// A short name for messages (`lake /var/lib/hitstream`).
+    fn name(&self) -> &str;
+
+    /// The highest epoch this sink holds (None: none yet).
+    fn committed_epoch(&mut self) -> Result<Option<u64>, BoxError>;
+
+    /// Closes epoch `epoch`: makes its results durable, idempotently (an epoch it holds
+    /// already is skipped).
+    fn commit(&mut self, epoch: u64) -> Result<(), BoxError>;
+
+    /// First step of a two-step commit (a transactional producer flushes here); the
+    /// default does nothing.
+    fn pre_commit(&mut self, _epoch: u64) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// The encoder for parsed lines, when the sink stores them.
+    fn encoder(&self) -> Option<Arc<dyn RowEncoder>> {
+        None
+    }
+
+    /// Parsed lines encoded by this sink's [`RowEncoder`].
+    fn rows(&mut self, _rows: EncodedRows) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// A window was emitted.
+    fn window(&mut self, _w: &WindowResult) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// An alert rule fired.
+    fn alert(&mut self, _a: &Alert) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// A line could not be parsed.
+    fn reject(&mut self, _r: &Reject<'_>) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Rows waiting for the next commit: many close the epoch early.
+    fn buffered_rows(&self) -> usize {
+        0
+    }
+
+    /// Housekeeping between epochs (compaction, retention); returns notes for the user.
+    fn upkeep(&mut self) -> Result<Vec<String>, BoxError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Work run between epochs on a schedule (the daily report).
+pub trait Scheduled: Send {
+    /// A short name for messages.
+    fn name(&self) -> &str;
+
+    /// Whether it should run now.
+    fn due(&self) -> bool;
+
+    /// Runs it; `note` tells the user what it did.
+    fn run(&mut self, note: &mut dyn FnMut(String)) -> Result<(), BoxError>;
+}

@@ -1,0 +1,397 @@
+//! Sources as the runtime sees them: a [`RunSource`] polls batches and says whether what it
+//! delivered can be read again after a crash. A replayable source names each batch by an
+//! opaque, serializable extent (files: fingerprint, path when read, byte range), stored in
+//! the epoch record; recovery hands the extent back to [`RunSource::reread`], which finds
+//! the same lines wherever they are now (a file renamed or copied by rotation).
+//!
+//! The built-in sources are opened from a [`SourceSpec`]; others (the demo's generator,
+//! Kafka next) come as a [`SourceSpec::Custom`] factory.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hitstream_source::{
+    spool, Batch, Checkpoint, FileExtent, FileSource, FileSourceConfig, Fingerprint, LineLimits,
+    Poll, Source, SourceError, SpoolConfig, SpoolWriter, Spooler, StreamSource, SyslogConfig,
+    SyslogSource, TcpConfig, TcpSource,
+};
+
+use crate::error::{BoxError, RuntimeError};
+
+/// A source of the pipeline. One thread polls it; recovery calls [`RunSource::reread`]
+/// before that thread starts.
+pub trait RunSource: Send {
+    /// A short name for messages (`tail /var/log/nginx/access.log*`).
+    fn name(&self) -> &str;
+
+    /// Waits up to `timeout` for the next batch.
+    fn poll(&mut self, timeout: Duration) -> Poll;
+
+    /// Problems met since the last call; they do not stop the source.
+    fn take_problems(&mut self) -> Vec<SourceError> {
+        Vec::new()
+    }
+
+    /// Whether what this source delivered can be read again after a crash.
+    fn replayable(&self) -> bool {
+        false
+    }
+
+    /// The extent of a batch this source delivered, to record ahead (replayable sources).
+    fn extent(&self, _batch: &Batch) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// Reads the lines of a recorded extent again.
+    fn reread(&mut self, _extent: &serde_json::Value) -> Result<Batch, SourceError> {
+        Err(SourceError::Config(format!(
+            "{} cannot read its input again",
+            self.name()
+        )))
+    }
+
+    /// The positions in `durable` are persisted: drop what is no longer needed (consumed
+    /// spool segments) and return the files whose positions can be forgotten (not seen for
+    /// long: deleted rotations).
+    fn checkpointed(&mut self, _durable: &Checkpoint) -> Vec<Fingerprint> {
+        Vec::new()
+    }
+
+    /// The pipeline is done with the source (stop spool threads).
+    fn close(&mut self) {}
+}
+
+/// Opens a custom source from the positions of the last checkpoint.
+pub trait SourceFactory: Send {
+    /// The source, starting after `positions`.
+    fn open(self: Box<Self>, positions: &Checkpoint) -> Result<Box<dyn RunSource>, BoxError>;
+}
+
+impl<F> SourceFactory for F
+where
+    F: FnOnce(&Checkpoint) -> Result<Box<dyn RunSource>, BoxError> + Send,
+{
+    fn open(self: Box<Self>, positions: &Checkpoint) -> Result<Box<dyn RunSource>, BoxError> {
+        self(positions)
+    }
+}
+
+/// The transports a syslog source listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP datagrams.
+    Udp,
+    /// TCP (octet counting or newline framing).
+    Tcp,
+    /// Both, on the same port number.
+    Both,
+}
+
+/// A source of the pipeline, as configured.
+pub enum SourceSpec {
+    /// Files or glob patterns, read once or followed across rotation.
+    Files {
+        /// Paths or patterns.
+        paths: Vec<String>,
+        /// Follow like `tail -F`.
+        follow: bool,
+        /// How often to look for new data (default 200 ms).
+        poll_interval: Option<Duration>,
+    },
+    /// Standard input (cannot be read again).
+    Stdin,
+    /// Newline-delimited TCP on an address.
+    Tcp {
+        /// Listen address.
+        listen: String,
+        /// Spool directory (exactly-once from the spool on); None: at-most-once.
+        spool: Option<PathBuf>,
+    },
+    /// Syslog over UDP and/or TCP.
+    Syslog {
+        /// Listen address.
+        listen: String,
+        /// Transports.
+        transport: Transport,
+        /// Spool directory; None: at-most-once.
+        spool: Option<PathBuf>,
+    },
+    /// Any other source.
+    Custom {
+        /// Its name, for messages before it is open.
+        name: String,
+        /// Opens it.
+        factory: Box<dyn SourceFactory>,
+    },
+}
+
+impl std::fmt::Debug for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl SourceSpec {
+    /// A readable name.
+    pub fn name(&self) -> String {
+        match self {
+            SourceSpec::Files { paths, follow, .. } => {
+                format!(
+                    "{} {}",
+                    if *follow { "tail" } else { "file" },
+                    paths.join(",")
+                )
+            }
+            SourceSpec::Stdin => "stdin".into(),
+            SourceSpec::Tcp { listen, spool } => net_name("tcp", listen, spool.is_some()),
+            SourceSpec::Syslog { listen, spool, .. } => {
+                net_name("syslog", listen, spool.is_some())
+            }
+            SourceSpec::Custom { name, .. } => name.clone(),
+        }
+    }
+
+    /// Opens the source, starting after `positions`.
+    pub fn open(
+        self,
+        positions: &Checkpoint,
+        forget_after: Duration,
+    ) -> Result<Box<dyn RunSource>, RuntimeError> {
+        let name = self.name();
+        let wrap = |source: BoxError| RuntimeError::Source {
+            name: name.clone(),
+            source,
+        };
+        match self {
+            SourceSpec::Files {
+                paths,
+                follow,
+                poll_interval,
+            } => {
+                let mut fc = FileSourceConfig::new(paths.iter().cloned()).follow(follow);
+                if let Some(p) = poll_interval {
+                    fc.poll_interval_ms = p.as_millis().max(1) as u64;
+                }
+                let src = FileSource::new(fc, positions).map_err(|e| wrap(e.into()))?;
+                Ok(Box::new(FileInput::new(name.clone(), src, forget_after)))
+            }
+            SourceSpec::Stdin => Ok(Box::new(Stream {
+                name,
+                inner: Box::new(StreamSource::stdin(LineLimits::default())),
+            })),
+            SourceSpec::Tcp { listen, spool } => {
+                let src: Box<dyn Source> =
+                    Box::new(TcpSource::bind(TcpConfig::new(&listen)).map_err(|e| wrap(e.into()))?);
+                net(name.clone(), src, spool, positions, forget_after).map_err(wrap)
+            }
+            SourceSpec::Syslog {
+                listen,
+                transport,
+                spool,
+            } => {
+                let (udp, tcp) = match transport {
+                    Transport::Udp => (Some(listen.clone()), None),
+                    Transport::Tcp => (None, Some(listen.clone())),
+                    Transport::Both => (Some(listen.clone()), Some(listen.clone())),
+                };
+                let src: Box<dyn Source> = Box::new(
+                    SyslogSource::bind(SyslogConfig {
+                        udp,
+                        tcp,
+                        ..SyslogConfig::default()
+                    })
+                    .map_err(|e| wrap(e.into()))?,
+                );
+                net(name.clone(), src, spool, positions, forget_after).map_err(wrap)
+            }
+            SourceSpec::Custom { factory, .. } => factory.open(positions).map_err(wrap),
+        }
+    }
+}
+
+fn net_name(kind: &str, listen: &str, spooled: bool) -> String {
+    if spooled {
+        format!("{kind} {listen} (spooled)")
+    } else {
+        format!("{kind} {listen} (at-most-once)")
+    }
+}
+
+fn net(
+    name: String,
+    src: Box<dyn Source>,
+    spool: Option<PathBuf>,
+    positions: &Checkpoint,
+    forget_after: Duration,
+) -> Result<Box<dyn RunSource>, BoxError> {
+    let Some(dir) = spool else {
+        return Ok(Box::new(Stream { name, inner: src }));
+    };
+    let writer = SpoolWriter::open(SpoolConfig::new(&dir))?;
+    let spooler = Spooler::spawn(Boxed(src), writer)?;
+    let reader = FileSource::new(spool::reader_config(&dir), positions)?;
+    Ok(Box::new(Spooled {
+        files: FileInput::new(name, reader, forget_after),
+        dir,
+        spooler: Some(spooler),
+    }))
+}
+
+/// A boxed source as a sized one, for APIs generic over `Source`.
+struct Boxed(Box<dyn Source>);
+
+impl Source for Boxed {
+    fn poll(&mut self, timeout: Duration) -> Poll {
+        self.0.poll(timeout)
+    }
+    fn take_problems(&mut self) -> Vec<SourceError> {
+        self.0.take_problems()
+    }
+}
+
+/// A source that cannot be read again (stdin, sockets without a spool, a generator).
+pub struct Stream {
+    name: String,
+    inner: Box<dyn Source>,
+}
+
+impl Stream {
+    /// Wraps any [`Source`] as a source that cannot be read again.
+    pub fn new(name: impl Into<String>, inner: Box<dyn Source>) -> Stream {
+        Stream {
+            name: name.into(),
+            inner,
+        }
+    }
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl RunSource for Stream {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn poll(&mut self, timeout: Duration) -> Poll {
+        self.inner.poll(timeout)
+    }
+    fn take_problems(&mut self) -> Vec<SourceError> {
+        self.inner.take_problems()
+    }
+}
+
+/// Files: replayable by fingerprint and byte range.
+pub struct FileInput {
+    name: String,
+    src: FileSource,
+    forget_after: Duration,
+    problems: Vec<SourceError>,
+}
+
+impl FileInput {
+    /// A file source; positions of files not seen under its patterns for `forget_after`
+    /// are dropped from the checkpoint.
+    pub fn new(name: String, src: FileSource, forget_after: Duration) -> FileInput {
+        FileInput {
+            name,
+            src,
+            forget_after,
+            problems: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for FileInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl RunSource for FileInput {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn poll(&mut self, timeout: Duration) -> Poll {
+        self.src.poll(timeout)
+    }
+    fn take_problems(&mut self) -> Vec<SourceError> {
+        let mut p = std::mem::take(&mut self.problems);
+        p.extend(self.src.take_problems());
+        p
+    }
+    fn replayable(&self) -> bool {
+        true
+    }
+    fn extent(&self, batch: &Batch) -> Option<serde_json::Value> {
+        serde_json::to_value(batch.file_extent()?).ok()
+    }
+    fn reread(&mut self, extent: &serde_json::Value) -> Result<Batch, SourceError> {
+        let e: FileExtent = serde_json::from_value(extent.clone())
+            .map_err(|e| SourceError::Config(format!("a recorded file extent is damaged: {e}")))?;
+        self.src.reread(&e)
+    }
+    fn checkpointed(&mut self, durable: &Checkpoint) -> Vec<Fingerprint> {
+        let mut cp = durable.clone();
+        self.src.prune_checkpoint(&mut cp, self.forget_after);
+        durable
+            .files
+            .keys()
+            .filter(|k| cp.get(k).is_none())
+            .copied()
+            .collect()
+    }
+}
+
+/// A network source written to a spool first, read back as files.
+struct Spooled {
+    files: FileInput,
+    dir: PathBuf,
+    spooler: Option<Spooler>,
+}
+
+impl RunSource for Spooled {
+    fn name(&self) -> &str {
+        self.files.name()
+    }
+    fn poll(&mut self, timeout: Duration) -> Poll {
+        self.files.poll(timeout)
+    }
+    fn take_problems(&mut self) -> Vec<SourceError> {
+        let mut p = self.files.take_problems();
+        if let Some(s) = &self.spooler {
+            p.extend(s.take_problems());
+        }
+        p
+    }
+    fn replayable(&self) -> bool {
+        true
+    }
+    fn extent(&self, batch: &Batch) -> Option<serde_json::Value> {
+        self.files.extent(batch)
+    }
+    fn reread(&mut self, extent: &serde_json::Value) -> Result<Batch, SourceError> {
+        self.files.reread(extent)
+    }
+    fn checkpointed(&mut self, durable: &Checkpoint) -> Vec<Fingerprint> {
+        // Segments read to their end by a durable checkpoint are never needed again, not
+        // even to repeat an epoch (which starts at that checkpoint).
+        if let Err(e) = spool::remove_consumed(&self.dir, durable) {
+            self.files.src_problem(e);
+        }
+        self.files.checkpointed(durable)
+    }
+    fn close(&mut self) {
+        if let Some(s) = self.spooler.take() {
+            s.stop();
+        }
+    }
+}
+
+impl FileInput {
+    fn src_problem(&mut self, e: SourceError) {
+        self.problems.push(e);
+    }
+}

@@ -1,0 +1,91 @@
+//! One set of counters for the whole pipeline, and the [`Status`] snapshot that the live
+//! view, the console summary and the metrics read.
+
+use serde::{Deserialize, Serialize};
+
+/// Counts since the first start (they are checkpointed, so a restart goes on counting).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Lines read and parsed (ok + degraded + rejected).
+    pub lines: u64,
+    /// Lines parsed cleanly.
+    pub ok: u64,
+    /// Lines parsed with a recorded oddity.
+    pub degraded: u64,
+    /// Lines rejected with a reason.
+    pub rejected: u64,
+    /// Lines too late for their window.
+    pub late: u64,
+    /// Window results emitted (updates included).
+    pub windows: u64,
+    /// Alerts raised.
+    pub alerts: u64,
+    /// Lines of a repeated epoch that could not be read again (a file deleted before the
+    /// restart, a socket): reported, and missing from sinks that had not stored them.
+    #[serde(default)]
+    pub lost: u64,
+}
+
+/// One source, as the status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceStatus {
+    /// Its name (`tail /var/log/nginx/access.log*`).
+    pub name: String,
+    /// Whether its lines can be read again after a crash (files, spools).
+    pub replayable: bool,
+    /// Its input ended.
+    pub ended: bool,
+}
+
+/// Where the pipeline stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Opening, recovering.
+    #[default]
+    Starting,
+    /// Reading input.
+    Running,
+    /// Stopping: draining, the last checkpoint.
+    Stopping,
+    /// Done.
+    Ended,
+}
+
+/// A snapshot of the pipeline: what the live view shows and the metrics export.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Status {
+    /// The phase.
+    pub phase: Phase,
+    /// Counters (since the first start, across restarts).
+    pub counters: Counters,
+    /// Lines per second over the last status interval.
+    pub lines_per_sec: f64,
+    /// The watermark (UTC seconds), once there is one.
+    pub watermark: Option<i64>,
+    /// The last durable epoch.
+    pub epoch: u64,
+    /// Checkpoints taken by this process.
+    pub checkpoints: u64,
+    /// Unix seconds of the last checkpoint taken by this process.
+    pub last_checkpoint: Option<i64>,
+    /// Rows waiting for the next epoch sink commit.
+    pub buffered_rows: usize,
+    /// Files with a position in the checkpoint.
+    pub checkpoint_files: usize,
+    /// Parse jobs applied by this process.
+    pub jobs: u64,
+    /// The sources.
+    pub sources: Vec<SourceStatus>,
+}
+
+impl Status {
+    /// The sources' names joined for a one-line description.
+    pub fn sources_desc(&self) -> String {
+        self.sources
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+}
