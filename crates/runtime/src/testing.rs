@@ -17,8 +17,8 @@ use crate::sink::{EncodedRows, EpochSink, Reject, RowEncoder, RowWriter};
 pub struct MemoryStore {
     /// Committed epochs, in order.
     pub epochs: Vec<u64>,
-    /// Stored lines: (source, byte offset), in commit order.
-    pub lines: Vec<(String, u64)>,
+    /// Stored lines: (source, byte offset, request path), in commit order.
+    pub lines: Vec<StoredLine>,
     /// Stored windows.
     pub windows: Vec<WindowResult>,
     /// Stored alerts.
@@ -27,9 +27,20 @@ pub struct MemoryStore {
     pub rejects: Vec<(String, Option<u64>, String)>,
 }
 
+/// A stored line: where it was read and its request path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StoredLine {
+    /// The source name stored with it.
+    pub source: String,
+    /// Its byte offset.
+    pub offset: u64,
+    /// Its request path.
+    pub path: String,
+}
+
 #[derive(Default)]
 struct Pending {
-    lines: Vec<(String, u64)>,
+    lines: Vec<StoredLine>,
     windows: Vec<WindowResult>,
     alerts: Vec<Alert>,
     rejects: Vec<(String, Option<u64>, String)>,
@@ -55,7 +66,7 @@ impl MemorySink {
 }
 
 struct LineEncoder;
-struct LineWriter(Vec<(String, u64)>);
+struct LineWriter(Vec<StoredLine>);
 
 impl RowEncoder for LineEncoder {
     fn writer(&self) -> Box<dyn RowWriter> {
@@ -64,11 +75,21 @@ impl RowEncoder for LineEncoder {
 }
 
 impl RowWriter for LineWriter {
-    fn push(&mut self, _rec: &Record<'_>, _extra: &[&str], source: &str, offset: u64) {
-        self.0.push((source.to_string(), offset));
+    fn push(&mut self, rec: &Record<'_>, _extra: &[&str], source: &str, offset: u64) {
+        self.0.push(StoredLine {
+            source: source.to_string(),
+            offset,
+            path: String::from_utf8_lossy(rec.path().unwrap_or(b"")).into_owned(),
+        });
     }
     fn finish(self: Box<Self>) -> EncodedRows {
         EncodedRows(Box::new(self.0))
+    }
+}
+
+impl std::fmt::Debug for MemorySink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemorySink")
     }
 }
 
@@ -85,7 +106,7 @@ impl EpochSink for MemorySink {
     fn rows(&mut self, rows: EncodedRows) -> Result<(), BoxError> {
         let v = rows
             .0
-            .downcast::<Vec<(String, u64)>>()
+            .downcast::<Vec<StoredLine>>()
             .map_err(|_| "rows of another encoder")?;
         self.pending.lines.extend(*v);
         Ok(())
@@ -132,6 +153,7 @@ pub enum Stage {
 }
 
 /// Wraps an epoch sink and fails at `stage` of epoch `epoch` (once: the store outlives it).
+#[derive(Debug)]
 pub struct FailAt<S> {
     inner: S,
     stage: Stage,
@@ -195,11 +217,12 @@ impl<S: EpochSink> EpochSink for FailAt<S> {
     }
 }
 
-/// Counts of `(source, offset)` pairs: every line of an exactly-once run appears once.
-pub fn line_counts(lines: &[(String, u64)]) -> BTreeMap<(String, u64), u32> {
+/// How often each request path was stored: in an exactly-once run of lines with unique
+/// paths, every path once.
+pub fn path_counts(lines: &[StoredLine]) -> BTreeMap<String, u32> {
     let mut m = BTreeMap::new();
     for l in lines {
-        *m.entry(l.clone()).or_insert(0) += 1;
+        *m.entry(l.path.clone()).or_insert(0) += 1;
     }
     m
 }
