@@ -1,4 +1,5 @@
-//! [`Lake`]: the data root, its tables, idempotent commits, SQL and upkeep.
+//! [`AsyncLake`] and its blocking wrapper [`Lake`]: the data root, its tables, idempotent
+//! commits, SQL and upkeep.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -68,28 +69,45 @@ pub struct MaintainStats {
     pub rows_deleted: u64,
 }
 
-/// The data root and its tables. Blocking: it owns a small Tokio runtime.
-pub struct Lake {
+/// The data root and its tables, for async code: every operation is an `async fn` that runs
+/// on the caller's Tokio runtime (an axum handler, a `#[tokio::main]` program). It owns no
+/// runtime and never blocks on one; [`Lake`] is the same lake for blocking code.
+///
+/// It must be polled inside a Tokio runtime (delta-rs needs one), of either flavor. Parquet
+/// encoding of [`commit`](AsyncLake::commit) and [`append`](AsyncLake::append) runs on
+/// Tokio's blocking pool, so a large write does not hold up the runtime's worker threads;
+/// queries, [`optimize`](AsyncLake::optimize) and [`retain_from`](AsyncLake::retain_from)
+/// run inside DataFusion and delta-rs, which do their work as tasks on the current runtime.
+///
+/// A clone is another handle on the same tables (their cached states are shared, cheaply),
+/// for concurrent queries; as for any writer, keep one writer per application id and table.
+#[derive(Clone)]
+pub struct AsyncLake {
     root: Url,
     local: bool,
-    rt: Runtime,
     tables: BTreeMap<TableKind, DeltaTable>,
     write_threads: usize,
 }
 
-impl std::fmt::Debug for Lake {
+impl std::fmt::Debug for AsyncLake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lake")
+        f.debug_struct("AsyncLake")
             .field("root", &self.root.as_str())
             .finish()
     }
 }
 
-impl Lake {
+impl AsyncLake {
     /// Opens the lake at a directory or a `file://` URL (created if needed), or at an
     /// `s3://` or `az://` (`abfs(s)://`) URL configured from the `AWS_*` or `AZURE_*`
     /// environment variables. Tables are opened (or created) when first used.
-    pub fn open(location: &str) -> Result<Lake, LakeError> {
+    pub async fn open(location: &str) -> Result<AsyncLake, LakeError> {
+        AsyncLake::at(location)
+    }
+
+    /// [`AsyncLake::open`], which needs nothing async yet (a local root is created with a
+    /// quick synchronous call; tables are opened later).
+    fn at(location: &str) -> Result<AsyncLake, LakeError> {
         let bad = |why: String| LakeError::Location(location.to_string(), why);
         let mut remote = false;
         let root = if let Some((scheme, _)) = location.split_once("://") {
@@ -129,18 +147,9 @@ impl Lake {
         } else {
             dir_url(Path::new(location)).map_err(bad)?
         };
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(
-                std::thread::available_parallelism()
-                    .map_or(2, |n| n.get())
-                    .min(4),
-            )
-            .enable_all()
-            .build()?;
-        Ok(Lake {
+        Ok(AsyncLake {
             root,
             local: !remote,
-            rt,
             tables: BTreeMap::new(),
             write_threads: 1,
         })
@@ -158,7 +167,7 @@ impl Lake {
     }
 
     /// Whether the table exists (has at least its creating commit).
-    pub fn exists(&mut self, kind: TableKind) -> Result<bool, LakeError> {
+    pub async fn exists(&mut self, kind: TableKind) -> Result<bool, LakeError> {
         if self.tables.contains_key(&kind) {
             return Ok(true);
         }
@@ -169,7 +178,7 @@ impl Lake {
                 return Ok(false);
             }
         }
-        let t = match self.rt.block_on(DeltaTable::try_from_url(url)) {
+        let t = match DeltaTable::try_from_url(url).await {
             Ok(t) => t,
             Err(DeltaTableError::NotATable(_)) => return Ok(false),
             Err(e) => return Err(delta(kind)(e)),
@@ -182,13 +191,13 @@ impl Lake {
     }
 
     /// The table, created when missing.
-    fn table(&mut self, kind: TableKind) -> Result<&mut DeltaTable, LakeError> {
-        if !self.exists(kind)? {
+    async fn table(&mut self, kind: TableKind) -> Result<&mut DeltaTable, LakeError> {
+        if !self.exists(kind).await? {
             let url = self.table_url(kind);
             if self.local {
                 std::fs::create_dir_all(url.to_file_path().expect("local url"))?;
             }
-            let t = self.rt.block_on(async {
+            let t = async {
                 let t = DeltaTable::try_from_url(url).await?;
                 let st: StructType = kind.schema().as_ref().try_into_kernel()?;
                 t.create()
@@ -197,7 +206,8 @@ impl Lake {
                     .with_partition_columns(kind.partitions().iter().copied())
                     .with_save_mode(SaveMode::Ignore)
                     .await
-            });
+            }
+            .await;
             self.tables.insert(kind, t.map_err(delta(kind))?);
         }
         Ok(self.tables.get_mut(&kind).expect("just opened"))
@@ -205,34 +215,42 @@ impl Lake {
 
     /// Creates every table that does not exist yet, so that queries find them all (empty
     /// ones included).
-    pub fn create_tables(&mut self) -> Result<(), LakeError> {
+    pub async fn create_tables(&mut self) -> Result<(), LakeError> {
         for kind in TableKind::ALL {
-            self.table(kind)?;
+            self.table(kind).await?;
         }
         Ok(())
     }
 
     /// The last version committed to `kind` under application id `app`, as the table says
     /// now (another process may have committed since this lake was opened).
-    pub fn committed(&mut self, kind: TableKind, app: &str) -> Result<Option<i64>, LakeError> {
-        if !self.exists(kind)? {
+    pub async fn committed(
+        &mut self,
+        kind: TableKind,
+        app: &str,
+    ) -> Result<Option<i64>, LakeError> {
+        if !self.exists(kind).await? {
             return Ok(None);
         }
-        let rt = &self.rt;
         let t = self.tables.get_mut(&kind).expect("exists");
-        rt.block_on(async {
+        async {
             t.update_state().await?;
             t.snapshot()?
                 .transaction_version(t.log_store().as_ref(), app)
                 .await
-        })
+        }
+        .await
         .map_err(delta(kind))
     }
 
     /// Appends `batches` to `kind` as version `version` of application `app`, unless the
     /// table already holds that version or a later one. Returns whether it committed.
     /// Empty input commits nothing (and returns `false`).
-    pub fn commit(
+    ///
+    /// Dropping the future part-way never commits part of the batches, but may leave
+    /// written, uncommitted files behind (removed by the vacuum of
+    /// [`retain_from`](AsyncLake::retain_from)); a retry with the same version is safe.
+    pub async fn commit(
         &mut self,
         kind: TableKind,
         app: &str,
@@ -243,21 +261,30 @@ impl Lake {
         if batches.is_empty() {
             return Ok(false);
         }
-        if self.committed(kind, app)?.is_some_and(|v| v >= version) {
+        if self
+            .committed(kind, app)
+            .await?
+            .is_some_and(|v| v >= version)
+        {
             return Ok(false);
         }
-        self.write(kind, batches, Some(Transaction::new(app, version)))?;
+        self.write(kind, batches, Some(Transaction::new(app, version)))
+            .await?;
         Ok(true)
     }
 
     /// Appends `batches` to `kind` with no application transaction (for rows that are
     /// events of their own, such as a report made on demand).
-    pub fn append(&mut self, kind: TableKind, batches: Vec<RecordBatch>) -> Result<(), LakeError> {
+    pub async fn append(
+        &mut self,
+        kind: TableKind,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), LakeError> {
         let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
         if batches.is_empty() {
             return Ok(());
         }
-        self.write(kind, batches, None)
+        self.write(kind, batches, None).await
     }
 
     /// Writes `batches` as new files of `kind` and commits them in one version.
@@ -266,9 +293,14 @@ impl Lake {
     /// batch almost always share one day, and the generic write path (a DataFusion plan
     /// that hash-repartitions, coalesces and sorts every batch by its partition values)
     /// copied every column three times, a quarter of the cost of loading. With
-    /// [`Lake::set_write_threads`] above 1, a large write is encoded by that many tasks at
-    /// once (one file each per day), still in one commit.
-    fn write(
+    /// [`AsyncLake::set_write_threads`] above 1, a large write is encoded by that many
+    /// tasks at once (one file each per day), still in one commit.
+    ///
+    /// Encoding is CPU work that yields only between row groups, so each task runs on
+    /// Tokio's blocking pool (`spawn_blocking`) and drives its writer there with
+    /// `Handle::block_on`: the runtime's workers stay free for other tasks (requests of a
+    /// server), and the uploads the writer starts still run on the runtime.
+    async fn write(
         &mut self,
         kind: TableKind,
         batches: Vec<RecordBatch>,
@@ -279,15 +311,15 @@ impl Lake {
             props = props.with_application_transaction(txn);
         }
         let groups = share_out(batches, self.write_threads);
-        self.table(kind)?;
-        let rt = &self.rt;
-        let t = self.tables.get_mut(&kind).expect("just opened");
-        rt.block_on(async {
+        let t = self.table(kind).await?;
+        async {
+            let rt = tokio::runtime::Handle::current();
             let tasks: Vec<_> = groups
                 .into_iter()
                 .map(|g| {
                     let table = t.clone();
-                    tokio::spawn(async move { write_files(&table, kind, g).await })
+                    let rt = rt.clone();
+                    tokio::task::spawn_blocking(move || rt.block_on(write_files(&table, kind, g)))
                 })
                 .collect();
             let mut adds = Vec::new();
@@ -310,7 +342,8 @@ impl Lake {
                 .await?;
             t.state = Some(done.snapshot);
             Ok::<_, DeltaTableError>(())
-        })
+        }
+        .await
         .map_err(delta(kind))
     }
 
@@ -322,81 +355,81 @@ impl Lake {
     }
 
     /// A DataFusion session with every existing table registered under its name.
-    pub fn session(&mut self) -> Result<SessionContext, LakeError> {
+    pub async fn session(&mut self) -> Result<SessionContext, LakeError> {
         let ctx = SessionContext::new();
         for kind in TableKind::ALL {
-            if !self.exists(kind)? {
+            if !self.exists(kind).await? {
                 continue;
             }
-            let rt = &self.rt;
             let t = self.tables.get_mut(&kind).expect("exists");
-            let provider = rt
-                .block_on(async {
-                    t.update_state().await?;
-                    t.update_datafusion_session(&ctx.state())?;
-                    t.table_provider().await.map_err(DeltaTableError::from)
-                })
-                .map_err(delta(kind))?;
+            let provider = async {
+                t.update_state().await?;
+                t.update_datafusion_session(&ctx.state())?;
+                t.table_provider().await.map_err(DeltaTableError::from)
+            }
+            .await
+            .map_err(delta(kind))?;
             ctx.register_table(kind.name(), provider)?;
         }
         Ok(ctx)
     }
 
     /// Runs a query and collects its result.
-    pub fn sql(&mut self, query: &str) -> Result<Vec<RecordBatch>, LakeError> {
-        let ctx = self.session()?;
-        Ok(self
-            .rt
-            .block_on(async { ctx.sql(query).await?.collect().await })?)
+    pub async fn sql(&mut self, query: &str) -> Result<Vec<RecordBatch>, LakeError> {
+        let ctx = self.session().await?;
+        Ok(ctx.sql(query).await?.collect().await?)
+    }
+
+    /// Runs a query and returns its result as a stream of batches (for results too big to
+    /// collect, or to send on as they come, as an HTTP response body).
+    pub async fn sql_stream(
+        &mut self,
+        query: &str,
+    ) -> Result<SendableRecordBatchStream, LakeError> {
+        let ctx = self.session().await?;
+        Ok(ctx.sql(query).await?.execute_stream().await?)
     }
 
     /// Runs a query and hands its result to `f` batch by batch (for results too big to
     /// collect).
-    pub fn sql_each(
+    pub async fn sql_each(
         &mut self,
         query: &str,
         mut f: impl FnMut(&RecordBatch) -> Result<(), LakeError>,
     ) -> Result<(), LakeError> {
         use futures_util::StreamExt;
-        let ctx = self.session()?;
-        self.rt.block_on(async {
-            let mut stream: SendableRecordBatchStream =
-                ctx.sql(query).await?.execute_stream().await?;
-            while let Some(b) = stream.next().await {
-                f(&b?)?;
-            }
-            Ok(())
-        })
+        let mut stream = self.sql_stream(query).await?;
+        while let Some(b) = stream.next().await {
+            f(&b?)?;
+        }
+        Ok(())
     }
 
     /// Number of data files of a table (after compaction and retention, what readers open).
-    pub fn file_count(&mut self, kind: TableKind) -> Result<usize, LakeError> {
-        if !self.exists(kind)? {
+    pub async fn file_count(&mut self, kind: TableKind) -> Result<usize, LakeError> {
+        if !self.exists(kind).await? {
             return Ok(0);
         }
-        let rt = &self.rt;
         let t = self.tables.get_mut(&kind).expect("exists");
-        rt.block_on(t.update_state()).map_err(delta(kind))?;
+        t.update_state().await.map_err(delta(kind))?;
         Ok(t.get_file_uris().map_err(delta(kind))?.count())
     }
 
     /// Compacts small files of every table (Delta `OPTIMIZE`). Readers see the same rows;
     /// application transaction versions are kept.
-    pub fn optimize(&mut self) -> Result<MaintainStats, LakeError> {
+    pub async fn optimize(&mut self) -> Result<MaintainStats, LakeError> {
         let mut s = MaintainStats::default();
         for kind in TableKind::ALL {
-            if !self.exists(kind)? {
+            if !self.exists(kind).await? {
                 continue;
             }
-            let t = self.tables.get(&kind).expect("exists").clone();
-            let (t, m) = self
-                .rt
-                .block_on(async {
-                    let mut t = t;
-                    t.update_state().await?;
-                    t.optimize().await
-                })
-                .map_err(delta(kind))?;
+            let mut t = self.tables.get(&kind).expect("exists").clone();
+            let (t, m) = async {
+                t.update_state().await?;
+                t.optimize().await
+            }
+            .await
+            .map_err(delta(kind))?;
             s.files_added += m.num_files_added;
             s.files_removed += m.num_files_removed;
             self.tables.insert(kind, t);
@@ -407,7 +440,7 @@ impl Lake {
     /// Retention: deletes the days before `first_kept_day` (`YYYY-MM-DD`) from the
     /// day-partitioned tables, then removes files no longer referenced (vacuum, without
     /// Delta's 7-day grace period: retention is the user's explicit choice).
-    pub fn retain_from(&mut self, first_kept_day: &str) -> Result<MaintainStats, LakeError> {
+    pub async fn retain_from(&mut self, first_kept_day: &str) -> Result<MaintainStats, LakeError> {
         if !is_day(first_kept_day) {
             return Err(LakeError::Schema(format!(
                 "`{first_kept_day}` is not a day (YYYY-MM-DD)"
@@ -415,33 +448,155 @@ impl Lake {
         }
         let mut s = MaintainStats::default();
         for kind in TableKind::ALL {
-            if kind.partitions() != ["day"] || !self.exists(kind)? {
+            if kind.partitions() != ["day"] || !self.exists(kind).await? {
                 continue;
             }
-            let t = self.tables.get(&kind).expect("exists").clone();
+            let mut t = self.tables.get(&kind).expect("exists").clone();
             // `unknown` (lines without a time) sorts after every date and is kept.
             let pred = format!("day < '{first_kept_day}'");
-            let (t, dm, files) = self
-                .rt
-                .block_on(async {
-                    let mut t = t;
-                    t.update_state().await?;
-                    let (t, dm) = t.delete().with_predicate(pred).await?;
-                    let (t, vm) = t
-                        .vacuum()
-                        .with_retention_period(chrono::Duration::zero())
-                        .with_enforce_retention_duration(false)
-                        .with_dry_run(false)
-                        .await?;
-                    Ok::<_, DeltaTableError>((t, dm, vm.files_deleted.len()))
-                })
-                .map_err(delta(kind))?;
-            let _ = files;
+            let (t, dm) = async {
+                t.update_state().await?;
+                let (t, dm) = t.delete().with_predicate(pred).await?;
+                let (t, _vacuumed) = t
+                    .vacuum()
+                    .with_retention_period(chrono::Duration::zero())
+                    .with_enforce_retention_duration(false)
+                    .with_dry_run(false)
+                    .await?;
+                Ok::<_, DeltaTableError>((t, dm))
+            }
+            .await
+            .map_err(delta(kind))?;
             s.files_removed += dm.num_removed_files as u64;
             s.rows_deleted += dm.num_deleted_rows.unwrap_or(0) as u64;
             self.tables.insert(kind, t);
         }
         Ok(s)
+    }
+}
+
+/// The data root and its tables, for blocking code (the pipeline threads of `hitstream`,
+/// the CLI commands): it owns a small Tokio runtime and runs each [`AsyncLake`] operation
+/// to completion on it.
+///
+/// Its methods block, and panic when called from async code (inside a Tokio runtime);
+/// there, use [`AsyncLake`].
+pub struct Lake {
+    inner: AsyncLake,
+    rt: Runtime,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("root", &self.inner.root.as_str())
+            .finish()
+    }
+}
+
+impl Lake {
+    /// Opens the lake at a directory or a `file://` URL (created if needed), or at an
+    /// `s3://` or `az://` (`abfs(s)://`) URL configured from the `AWS_*` or `AZURE_*`
+    /// environment variables. Tables are opened (or created) when first used.
+    pub fn open(location: &str) -> Result<Lake, LakeError> {
+        let inner = AsyncLake::at(location)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(
+                std::thread::available_parallelism()
+                    .map_or(2, |n| n.get())
+                    .min(4),
+            )
+            .enable_all()
+            .build()?;
+        Ok(Lake { inner, rt })
+    }
+
+    /// The data root as a URL.
+    pub fn root(&self) -> &Url {
+        self.inner.root()
+    }
+
+    /// Whether the table exists (has at least its creating commit).
+    pub fn exists(&mut self, kind: TableKind) -> Result<bool, LakeError> {
+        self.rt.block_on(self.inner.exists(kind))
+    }
+
+    /// Creates every table that does not exist yet, so that queries find them all (empty
+    /// ones included).
+    pub fn create_tables(&mut self) -> Result<(), LakeError> {
+        self.rt.block_on(self.inner.create_tables())
+    }
+
+    /// The last version committed to `kind` under application id `app`, as the table says
+    /// now (another process may have committed since this lake was opened).
+    pub fn committed(&mut self, kind: TableKind, app: &str) -> Result<Option<i64>, LakeError> {
+        self.rt.block_on(self.inner.committed(kind, app))
+    }
+
+    /// Appends `batches` to `kind` as version `version` of application `app`, unless the
+    /// table already holds that version or a later one. Returns whether it committed.
+    /// Empty input commits nothing (and returns `false`).
+    pub fn commit(
+        &mut self,
+        kind: TableKind,
+        app: &str,
+        version: i64,
+        batches: Vec<RecordBatch>,
+    ) -> Result<bool, LakeError> {
+        self.rt
+            .block_on(self.inner.commit(kind, app, version, batches))
+    }
+
+    /// Appends `batches` to `kind` with no application transaction (for rows that are
+    /// events of their own, such as a report made on demand).
+    pub fn append(&mut self, kind: TableKind, batches: Vec<RecordBatch>) -> Result<(), LakeError> {
+        self.rt.block_on(self.inner.append(kind, batches))
+    }
+
+    /// Encodes large writes with `n` tasks at once (default 1: one file per day and commit).
+    /// A pipeline that waits for its commits gains from this; one whose parsing goes on
+    /// meanwhile does not.
+    pub fn set_write_threads(&mut self, n: usize) {
+        self.inner.set_write_threads(n);
+    }
+
+    /// A DataFusion session with every existing table registered under its name (run its
+    /// queries with [`Lake::block_on`]).
+    pub fn session(&mut self) -> Result<SessionContext, LakeError> {
+        self.rt.block_on(self.inner.session())
+    }
+
+    /// Runs a query and collects its result.
+    pub fn sql(&mut self, query: &str) -> Result<Vec<RecordBatch>, LakeError> {
+        self.rt.block_on(self.inner.sql(query))
+    }
+
+    /// Runs a query and hands its result to `f` batch by batch (for results too big to
+    /// collect).
+    pub fn sql_each(
+        &mut self,
+        query: &str,
+        f: impl FnMut(&RecordBatch) -> Result<(), LakeError>,
+    ) -> Result<(), LakeError> {
+        self.rt.block_on(self.inner.sql_each(query, f))
+    }
+
+    /// Number of data files of a table (after compaction and retention, what readers open).
+    pub fn file_count(&mut self, kind: TableKind) -> Result<usize, LakeError> {
+        self.rt.block_on(self.inner.file_count(kind))
+    }
+
+    /// Compacts small files of every table (Delta `OPTIMIZE`). Readers see the same rows;
+    /// application transaction versions are kept.
+    pub fn optimize(&mut self) -> Result<MaintainStats, LakeError> {
+        self.rt.block_on(self.inner.optimize())
+    }
+
+    /// Retention: deletes the days before `first_kept_day` (`YYYY-MM-DD`) from the
+    /// day-partitioned tables, then removes files no longer referenced (vacuum, without
+    /// Delta's 7-day grace period: retention is the user's explicit choice).
+    pub fn retain_from(&mut self, first_kept_day: &str) -> Result<MaintainStats, LakeError> {
+        self.rt.block_on(self.inner.retain_from(first_kept_day))
     }
 
     /// Runs a future on the lake's runtime (for callers that use DataFusion directly).
@@ -634,7 +789,7 @@ mod tests {
         let l = Lake::open("s3://bucket/lake").unwrap();
         assert_eq!(l.root().as_str(), "s3://bucket/lake/");
         assert_eq!(
-            l.table_url(TableKind::Windows).as_str(),
+            l.inner.table_url(TableKind::Windows).as_str(),
             "s3://bucket/lake/windows/"
         );
     }

@@ -2,14 +2,19 @@
 //! `reports`) under one data root, written with exactly-once appends and read with SQL.
 //!
 //! This is the only crate that links delta-rs and DataFusion; the parser, window engine and
-//! sources stay free of them. [`Lake`] is a blocking facade (it owns a Tokio runtime) so that
-//! the pipeline threads of `hitstream` call it like any other sink.
+//! sources stay free of them. [`AsyncLake`] is the lake for async code (an HTTP server's
+//! handlers, any `#[tokio::main]` program): its operations are `async fn`s that run on the
+//! caller's runtime and keep Parquet encoding off its worker threads. [`Lake`] is the same lake
+//! behind a blocking facade (it owns a Tokio runtime) so that the pipeline threads and the
+//! commands of `hitstream` call it like any other sink; it panics when called inside a
+//! runtime, so async code uses [`AsyncLake`].
 //!
 //! Exactly-once: every append carries a Delta application transaction (`txn` action: app id
-//! and version). [`Lake::commit`] reads the table's recorded version for the app id first and
-//! skips a version it already holds, so a batch replayed after a crash is never stored twice.
-//! delta-rs records the version but does not refuse a stale one; the check here is what makes
-//! the append idempotent. One writer per app id and table.
+//! and version). [`AsyncLake::commit`] (and so [`Lake::commit`]) reads the table's recorded
+//! version for the app id first and skips a version it already holds, so a batch replayed
+//! after a crash is never stored twice. delta-rs records the version but does not refuse a
+//! stale one; the check here is what makes the append idempotent. One writer per app id and
+//! table.
 //!
 //! ```no_run
 //! use hitstream_lake::{Lake, RequestRows, TableKind};
@@ -20,13 +25,26 @@
 //! let out = lake.sql("SELECT day, count(*) FROM requests GROUP BY day")?;
 //! # Ok::<(), hitstream_lake::LakeError>(())
 //! ```
+//!
+//! The same from async code:
+//!
+//! ```no_run
+//! use hitstream_lake::{AsyncLake, RequestRows, TableKind};
+//! # async fn f() -> Result<(), hitstream_lake::LakeError> {
+//! let mut lake = AsyncLake::open("./hitstream-data").await?;
+//! let mut rows = RequestRows::new(); // push parsed records into it
+//! lake.commit(TableKind::Requests, "hitstream-load/x", 1, vec![rows.finish()]).await?;
+//! let out = lake.sql("SELECT day, count(*) FROM requests GROUP BY day").await?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod lake;
 mod rows;
 mod schema;
 
 pub use deltalake::arrow;
-pub use lake::{Lake, LakeError, MaintainStats};
+pub use lake::{AsyncLake, Lake, LakeError, MaintainStats};
 pub use rows::{
     day_of, utc_day, AlertRows, RejectRows, ReportRow, RequestReader, RequestRows, WindowRows,
 };

@@ -1,8 +1,9 @@
 //! The lake against real Delta tables on disk: idempotent commits, SQL, compaction and
-//! retention. (One test binary: every one links DataFusion.)
+//! retention, through the blocking `Lake` and the `AsyncLake`. (One test binary: every one
+//! links DataFusion.)
 
 use hitstream_format::{FormatSpec, Parser, Record};
-use hitstream_lake::{Lake, RequestRows, TableKind};
+use hitstream_lake::{AsyncLake, Lake, RequestRows, TableKind};
 
 fn rows(days: &[u32], per_day: usize) -> hitstream_lake::arrow::array::RecordBatch {
     let p = Parser::new(FormatSpec::from_str_any("common").unwrap());
@@ -24,9 +25,12 @@ fn rows(days: &[u32], per_day: usize) -> hitstream_lake::arrow::array::RecordBat
 }
 
 fn count(lake: &mut Lake, q: &str) -> i64 {
+    first_count(&lake.sql(q).unwrap())
+}
+
+fn first_count(b: &[hitstream_lake::arrow::array::RecordBatch]) -> i64 {
     use hitstream_lake::arrow::array::AsArray;
     use hitstream_lake::arrow::datatypes::Int64Type;
-    let b = lake.sql(q).unwrap();
     b[0].column(0).as_primitive::<Int64Type>().value(0)
 }
 
@@ -145,4 +149,162 @@ fn a_large_write_is_encoded_by_several_tasks_in_one_commit() {
     let log = dir.path().join("requests/_delta_log");
     assert!(log.join("00000000000000000001.json").exists());
     assert!(!log.join("00000000000000000002.json").exists());
+}
+
+/// Everything an HTTP handler would do, inside a multi-threaded runtime and in a spawned
+/// task (so the futures are `Send`, as axum requires): no nested runtime, no panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_async_lake_works_inside_a_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap().to_string();
+    let task = tokio::spawn(async move {
+        let mut lake = AsyncLake::open(&root).await.unwrap();
+        assert!(!lake.exists(TableKind::Requests).await.unwrap());
+        lake.create_tables().await.unwrap();
+        assert!(lake.exists(TableKind::Requests).await.unwrap());
+        assert_eq!(
+            lake.committed(TableKind::Requests, "app").await.unwrap(),
+            None
+        );
+        assert!(lake
+            .commit(TableKind::Requests, "app", 1, vec![rows(&[1, 2], 10)])
+            .await
+            .unwrap());
+        assert!(!lake
+            .commit(TableKind::Requests, "app", 1, vec![rows(&[1, 2], 10)])
+            .await
+            .unwrap());
+        assert_eq!(
+            lake.committed(TableKind::Requests, "app").await.unwrap(),
+            Some(1)
+        );
+        let b = lake.sql("SELECT count(*) FROM requests").await.unwrap();
+        assert_eq!(first_count(&b), 20);
+        let mut n = 0;
+        lake.sql_each("SELECT * FROM requests", |b| {
+            n += b.num_rows();
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(n, 20);
+        assert_eq!(lake.file_count(TableKind::Requests).await.unwrap(), 2);
+        lake
+    });
+    let mut lake = task.await.unwrap();
+
+    // A streamed result outlives the session it came from.
+    use futures_util::StreamExt;
+    let stream = lake
+        .sql_stream("SELECT day FROM requests WHERE day = '1995-07-02'")
+        .await
+        .unwrap();
+    let batches: Vec<_> = stream.collect().await;
+    let n: usize = batches.into_iter().map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(n, 10);
+
+    // Upkeep, and a clone as a second handle.
+    lake.commit(TableKind::Requests, "app", 2, vec![rows(&[1, 2], 10)])
+        .await
+        .unwrap();
+    let s = lake.optimize().await.unwrap();
+    assert_eq!(s.files_removed, 4);
+    let mut other = lake.clone();
+    let s = other.retain_from("1995-07-02").await.unwrap();
+    assert_eq!(s.rows_deleted, 20);
+    let b = lake.sql("SELECT count(*) FROM requests").await.unwrap();
+    assert_eq!(first_count(&b), 20);
+    lake.append(TableKind::Requests, vec![rows(&[3], 5)])
+        .await
+        .unwrap();
+    assert_eq!(
+        lake.committed(TableKind::Requests, "app").await.unwrap(),
+        Some(2)
+    );
+
+    // The blocking lake from async code: on the blocking pool, where it may block (and drop
+    // its runtime).
+    let root = dir.path().to_str().unwrap().to_string();
+    let n = tokio::task::spawn_blocking(move || {
+        let mut lake = Lake::open(&root).unwrap();
+        count(&mut lake, "SELECT count(*) FROM requests")
+    })
+    .await
+    .unwrap();
+    assert_eq!(n, 25);
+}
+
+/// Parquet encoding runs on the blocking pool, driven by a handle of the runtime: on a
+/// current-thread runtime it still works (the runtime's thread drives the I/O meanwhile) and
+/// leaves that thread free for other tasks.
+#[tokio::test]
+async fn the_async_lake_works_on_a_current_thread_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = AsyncLake::open(dir.path().to_str().unwrap()).await.unwrap();
+    lake.set_write_threads(2);
+    let batch = rows(&[1, 2], 5000);
+    let batches: Vec<_> = (0..10).map(|_| batch.clone()).collect();
+    // A task sharing the runtime's one thread keeps running while the write encodes.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ticker = tokio::spawn({
+        let done = done.clone();
+        async move {
+            let mut last = std::time::Instant::now();
+            let mut longest = std::time::Duration::ZERO;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::task::yield_now().await;
+                longest = longest.max(last.elapsed());
+                last = std::time::Instant::now();
+            }
+            longest
+        }
+    });
+    tokio::task::yield_now().await;
+    let start = std::time::Instant::now();
+    assert!(lake
+        .commit(TableKind::Requests, "app", 7, batches)
+        .await
+        .unwrap());
+    let took = start.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let longest = ticker.await.unwrap();
+    // Encoded on the runtime's thread (as `tokio::spawn` would), the write stalled the other
+    // task for nearly all of it (1.1 s of 1.3 s); on the blocking pool, for some 50 ms.
+    assert!(
+        longest * 2 < took,
+        "the runtime's thread was held for {longest:?} of the {took:?} commit"
+    );
+    assert_eq!(lake.file_count(TableKind::Requests).await.unwrap(), 4);
+    let b = lake.sql("SELECT count(*) FROM requests").await.unwrap();
+    assert_eq!(first_count(&b), 100_000);
+}
+
+#[test]
+fn the_blocking_lake_reads_what_the_async_lake_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut lake = AsyncLake::open(root).await.unwrap();
+        lake.commit(TableKind::Requests, "app", 3, vec![rows(&[4], 8)])
+            .await
+            .unwrap();
+    });
+    drop(rt);
+    let mut lake = Lake::open(root).unwrap();
+    assert_eq!(lake.committed(TableKind::Requests, "app").unwrap(), Some(3));
+    assert!(!lake
+        .commit(TableKind::Requests, "app", 3, vec![rows(&[4], 8)])
+        .unwrap());
+    assert!(lake
+        .commit(TableKind::Requests, "app", 4, vec![rows(&[5], 2)])
+        .unwrap());
+    assert_eq!(count(&mut lake, "SELECT count(*) FROM requests"), 10);
+    let mut n = 0;
+    lake.sql_each("SELECT * FROM requests", |b| {
+        n += b.num_rows();
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(n, 10);
 }
