@@ -156,6 +156,10 @@ pub struct SourceConfig {
     /// like a followed file (nothing lost across restarts); without it these sources are
     /// at-most-once.
     pub spool: Option<PathBuf>,
+    /// tcp, syslog with a spool: start a new spool segment once the current one is this
+    /// many bytes (consumed segments are deleted after each checkpoint).
+    #[serde(default)]
+    pub spool_segment_bytes: Option<u64>,
 }
 
 impl SourceConfig {
@@ -169,6 +173,7 @@ impl SourceConfig {
             listen: None,
             protocol: SyslogProtocol::default(),
             spool: None,
+            spool_segment_bytes: None,
         }
     }
 

@@ -10,7 +10,6 @@ mod cmd_sql;
 mod config;
 mod console;
 mod input;
-mod lake_sink;
 mod load;
 mod output;
 mod pipeline;

@@ -10,7 +10,6 @@ use hitstream_runtime::{Event, Handle, Pipeline, PipelineSpec, SourceSpec, Statu
 use hitstream_window::EngineConfig;
 
 use crate::config::{Config, SourceKind, SyslogProtocol};
-use crate::lake_sink::LakeSink;
 use crate::tui::{self, RunStats, UiEvent};
 
 fn engine_config(cfg: &Config) -> anyhow::Result<EngineConfig> {
@@ -48,6 +47,15 @@ pub fn spec(cfg: &Config, threads: Option<usize>) -> anyhow::Result<PipelineSpec
 
 /// The configured sources.
 pub fn sources(cfg: &Config) -> Vec<SourceSpec> {
+    let spool = |s: &crate::config::SourceConfig| {
+        s.spool.as_ref().map(|d| {
+            let mut c = hitstream_source::SpoolConfig::new(d);
+            if let Some(b) = s.spool_segment_bytes {
+                c.segment_bytes = b.max(1);
+            }
+            c
+        })
+    };
     cfg.sources
         .iter()
         .map(|s| match s.kind {
@@ -59,7 +67,7 @@ pub fn sources(cfg: &Config) -> Vec<SourceSpec> {
             SourceKind::Stdin => SourceSpec::Stdin,
             SourceKind::Tcp => SourceSpec::Tcp {
                 listen: s.listen.clone().expect("checked"),
-                spool: s.spool.clone(),
+                spool: spool(s),
             },
             SourceKind::Syslog => SourceSpec::Syslog {
                 listen: s.listen.clone().expect("checked"),
@@ -68,7 +76,7 @@ pub fn sources(cfg: &Config) -> Vec<SourceSpec> {
                     SyslogProtocol::Tcp => Transport::Tcp,
                     SyslogProtocol::Both => Transport::Both,
                 },
-                spool: s.spool.clone(),
+                spool: spool(s),
             },
         })
         .collect()
@@ -109,7 +117,13 @@ pub fn build(
         p = p.output(Box::new(out));
     }
     if let Some(l) = &cfg.lake {
-        p = p.epoch_sink(Box::new(LakeSink::open(l)?));
+        let opts = hitstream_lake::RunSinkOptions {
+            optimize_every: (!l.optimize_interval.is_zero()).then_some(l.optimize_interval),
+            retention: l.retention,
+        };
+        let sink = hitstream_lake::LakeSink::open(&l.data, opts)
+            .with_context(|| format!("opening the lake `{}`", l.data))?;
+        p = p.epoch_sink(Box::new(sink));
     }
     if let Some(s) = crate::cmd_report::Schedule::from_config(cfg)? {
         p = p.scheduled(Box::new(s));

@@ -38,9 +38,14 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! [`LakeSink`] is the lake as an epoch sink of the `hitstream-runtime` pipeline (`hitstream
+//! run --data`): an epoch's rows and results are committed with the application transaction
+//! (`hitstream-run`, epoch), so a repeated epoch is stored once.
 
 mod lake;
 mod rows;
+mod run_sink;
 mod schema;
 
 pub use deltalake::arrow;
@@ -48,4 +53,5 @@ pub use lake::{AsyncLake, Lake, LakeError, MaintainStats};
 pub use rows::{
     day_of, utc_day, AlertRows, RejectRows, ReportRow, RequestReader, RequestRows, WindowRows,
 };
+pub use run_sink::{LakeSink, RunSinkOptions, RUN_APP};
 pub use schema::{timestamp, TableKind, REQUEST_TEXTS};

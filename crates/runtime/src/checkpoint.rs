@@ -86,9 +86,7 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Saved>, RuntimeError> {
         return Err(bad("cut short".into()));
     }
     let n = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as usize;
-    let header = rest
-        .get(8..8 + n)
-        .ok_or_else(|| bad("cut short".into()))?;
+    let header = rest.get(8..8 + n).ok_or_else(|| bad("cut short".into()))?;
     let h: Header = serde_json::from_slice(header).map_err(|e| bad(e.to_string()))?;
     let engine = Engine::restore(&rest[8 + n..]).map_err(|e| bad(e.to_string()))?;
     Ok(Some(Saved {

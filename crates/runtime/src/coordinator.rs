@@ -132,10 +132,12 @@ impl Core {
                 line: &r.line,
             };
             for o in &mut self.outputs {
-                o.reject(&rej).map_err(|e| RuntimeError::sink(o.name(), e))?;
+                o.reject(&rej)
+                    .map_err(|e| RuntimeError::sink(o.name(), e))?;
             }
             for s in &mut self.sinks {
-                s.reject(&rej).map_err(|e| RuntimeError::sink(s.name(), e))?;
+                s.reject(&rej)
+                    .map_err(|e| RuntimeError::sink(s.name(), e))?;
             }
         }
         for (s, rows) in self.sinks.iter_mut().zip(d.rows) {
@@ -196,8 +198,13 @@ impl Core {
         for (i, s) in self.sinks.iter_mut().enumerate() {
             // Epochs handed to a sink strictly increase (RisingWave's sink writer asserts
             // the same): anything else would be a bug here, not bad input.
-            assert!(n > self.committed[i], "epoch {n} after {}", self.committed[i]);
-            s.pre_commit(n).map_err(|e| RuntimeError::sink(s.name(), e))?;
+            assert!(
+                n > self.committed[i],
+                "epoch {n} after {}",
+                self.committed[i]
+            );
+            s.pre_commit(n)
+                .map_err(|e| RuntimeError::sink(s.name(), e))?;
         }
         for (i, s) in self.sinks.iter_mut().enumerate() {
             s.commit(n).map_err(|e| RuntimeError::sink(s.name(), e))?;
@@ -676,7 +683,10 @@ fn coordinate(
                     break;
                 };
                 let to = (*from + JOB_LINES).min(batch.len());
-                let spec = core.engine.spec(next_create).expect("spec within in_flight");
+                let spec = core
+                    .engine
+                    .spec(next_create)
+                    .expect("spec within in_flight");
                 job_tx
                     .send((
                         p,

@@ -66,7 +66,9 @@ impl Target {
         let (f, cut) = open_append_whole(Path::new(spec))
             .map_err(|e| format!("cannot open output `{spec}`: {e}"))?;
         let note = (cut > 0).then(|| {
-            format!("{spec}: cut a torn last line of {cut} bytes (a crash in the middle of a write)")
+            format!(
+                "{spec}: cut a torn last line of {cut} bytes (a crash in the middle of a write)"
+            )
         });
         Ok((Target::File(BufWriter::with_capacity(256 * 1024, f)), note))
     }
@@ -215,7 +217,9 @@ impl Output for LineFile {
             self.buf.clear();
             self.buf.extend_from_slice(l.reason.code().as_bytes());
             self.buf.push(b'\t');
-            let t = l.event_time.map_or("-".to_string(), hitstream_window::rfc3339);
+            let t = l
+                .event_time
+                .map_or("-".to_string(), hitstream_window::rfc3339);
             self.buf.extend_from_slice(t.as_bytes());
             self.buf.push(b'\t');
             self.buf.extend_from_slice(&l.line);

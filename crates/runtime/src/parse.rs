@@ -109,7 +109,8 @@ pub(crate) fn make_parser(
     sample: &[&[u8]],
 ) -> Result<(Parser, Option<String>), RuntimeError> {
     if !needs_detection(format) {
-        let spec = FormatSpec::from_str_any(format).map_err(|e| RuntimeError::Format(e.to_string()))?;
+        let spec =
+            FormatSpec::from_str_any(format).map_err(|e| RuntimeError::Format(e.to_string()))?;
         return Ok((Parser::new(spec), None));
     }
     match detect(sample.iter().copied()) {

@@ -104,8 +104,8 @@ pub enum SourceSpec {
     Tcp {
         /// Listen address.
         listen: String,
-        /// Spool directory (exactly-once from the spool on); None: at-most-once.
-        spool: Option<PathBuf>,
+        /// The spool (exactly-once from the spool on); None: at-most-once.
+        spool: Option<SpoolConfig>,
     },
     /// Syslog over UDP and/or TCP.
     Syslog {
@@ -113,8 +113,8 @@ pub enum SourceSpec {
         listen: String,
         /// Transports.
         transport: Transport,
-        /// Spool directory; None: at-most-once.
-        spool: Option<PathBuf>,
+        /// The spool; None: at-most-once.
+        spool: Option<SpoolConfig>,
     },
     /// Any other source.
     Custom {
@@ -144,9 +144,7 @@ impl SourceSpec {
             }
             SourceSpec::Stdin => "stdin".into(),
             SourceSpec::Tcp { listen, spool } => net_name("tcp", listen, spool.is_some()),
-            SourceSpec::Syslog { listen, spool, .. } => {
-                net_name("syslog", listen, spool.is_some())
-            }
+            SourceSpec::Syslog { listen, spool, .. } => net_name("syslog", listen, spool.is_some()),
             SourceSpec::Custom { name, .. } => name.clone(),
         }
     }
@@ -220,14 +218,15 @@ fn net_name(kind: &str, listen: &str, spooled: bool) -> String {
 fn net(
     name: String,
     src: Box<dyn Source>,
-    spool: Option<PathBuf>,
+    spool: Option<SpoolConfig>,
     positions: &Checkpoint,
     forget_after: Duration,
 ) -> Result<Box<dyn RunSource>, BoxError> {
-    let Some(dir) = spool else {
+    let Some(cfg) = spool else {
         return Ok(Box::new(Stream { name, inner: src }));
     };
-    let writer = SpoolWriter::open(SpoolConfig::new(&dir))?;
+    let dir = cfg.dir.clone();
+    let writer = SpoolWriter::open(cfg)?;
     let spooler = Spooler::spawn(Boxed(src), writer)?;
     let reader = FileSource::new(spool::reader_config(&dir), positions)?;
     Ok(Box::new(Spooled {

@@ -71,7 +71,11 @@ fn run(
     store: &Arc<Mutex<MemoryStore>>,
     fail: Option<(Stage, u64)>,
 ) -> Result<hitstream_runtime::Status, RuntimeError> {
-    let lateness = if pattern.ends_with("access.log*") { 3600 } else { 0 };
+    let lateness = if pattern.ends_with("access.log*") {
+        3600
+    } else {
+        0
+    };
     let sink = MemorySink::new(store.clone());
     let p = Pipeline::new(spec(state, lateness)).source(files(pattern));
     let p = match fail {
@@ -122,7 +126,11 @@ fn assert_each_once(store: &MemoryStore, lines: u64, what: &str) {
         doubled.first(),
         counts.len()
     );
-    assert_eq!(window_counts(store), expected_windows(lines), "{what}: windows");
+    assert_eq!(
+        window_counts(store),
+        expected_windows(lines),
+        "{what}: windows"
+    );
 }
 
 #[test]
@@ -219,7 +227,9 @@ fn a_file_gone_before_the_repeat_is_reported_and_counted_not_read_from_elsewhere
         })
         .collect();
     assert!(
-        notes.iter().any(|n| n.contains("cannot be read again") && n.contains("is gone")),
+        notes
+            .iter()
+            .any(|n| n.contains("cannot be read again") && n.contains("is gone")),
         "{notes:?}"
     );
     // Nothing of the new file was taken for the old one's lines.
@@ -240,4 +250,123 @@ fn a_sink_holding_epochs_the_checkpoint_does_not_know_is_refused() {
     let e = run(&tmp.path().join("b"), &log, &store, None).unwrap_err();
     assert!(matches!(e, RuntimeError::Recovery(_)), "{e}");
     assert!(e.to_string().contains("holds epoch"), "{e}");
+}
+
+#[test]
+fn an_unfinished_epoch_from_a_stream_is_reported_and_counted_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let store = Arc::new(Mutex::new(MemoryStore::default()));
+    let stream = || {
+        let text: String = (0..3).map(line).collect();
+        SourceSpec::Custom {
+            name: "stdin".into(),
+            factory: Box::new(move |_: &hitstream_source::Checkpoint| {
+                let src = hitstream_source::StreamSource::new(
+                    "stdin",
+                    std::io::Cursor::new(text.into_bytes()),
+                    hitstream_source::LineLimits::default(),
+                );
+                Ok(
+                    Box::new(hitstream_runtime::Stream::new("stdin", Box::new(src)))
+                        as Box<dyn hitstream_runtime::RunSource>,
+                )
+            }),
+        }
+    };
+    let sink = FailAt::new(MemorySink::new(store.clone()), Stage::AfterCommit, 1);
+    let e = Pipeline::new(spec(&state, 0))
+        .source(stream())
+        .epoch_sink(Box::new(sink))
+        .start()
+        .unwrap()
+        .wait()
+        .unwrap_err();
+    assert!(e.to_string().contains(INJECTED), "{e}");
+    let mut p = Pipeline::new(spec(&state, 0))
+        .source(stream())
+        .epoch_sink(Box::new(MemorySink::new(store.clone())));
+    let events = p.subscribe();
+    let st = p.start().unwrap().wait().unwrap();
+    assert_eq!(st.counters.lost, 3);
+    let notes: Vec<String> = events
+        .try_iter()
+        .filter_map(|e| match e {
+            hitstream_runtime::Event::Note(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("epoch 1: 3 lines of stdin cannot be read again")),
+        "{notes:?}"
+    );
+    // The first run's lines (committed before the crash) and the second run's.
+    assert_eq!(store.lock().unwrap().lines.len(), 6);
+}
+
+#[test]
+fn a_repeated_epoch_repeats_its_idle_advances() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("a.log");
+    let state = tmp.path().join("state");
+    let l = "1.2.3.4 - - [01/Jul/1995:10:00:00 -0400] \"GET / HTTP/1.0\" 200 10\n";
+    std::fs::write(&log, l.repeat(3)).unwrap();
+    let store = Arc::new(Mutex::new(MemoryStore::default()));
+    // 1 s windows, no lateness: only an idle advance of the watermark closes the window of
+    // 10:00:00. Epoch 1 holds the lines, epoch 2 the idle advance.
+    let pipeline = |fail: Option<u64>| {
+        let mut s = PipelineSpec::new(
+            "common",
+            EngineConfig {
+                size: 1,
+                lateness: 0,
+                alerts: Vec::new(),
+                ..EngineConfig::default()
+            },
+        );
+        s.checkpoint_dir = Some(state.clone());
+        s.checkpoint_interval = Duration::from_millis(200);
+        s.idle_timeout = Duration::from_secs(1);
+        let sink = MemorySink::new(store.clone());
+        let p = Pipeline::new(s).source(SourceSpec::Files {
+            paths: vec![log.display().to_string()],
+            follow: true,
+            poll_interval: Some(Duration::from_millis(20)),
+        });
+        match fail {
+            Some(e) => p.epoch_sink(Box::new(FailAt::new(sink, Stage::BeforeCommit, e))),
+            None => p.epoch_sink(Box::new(sink)),
+        }
+    };
+    let e = pipeline(Some(2)).start().unwrap().wait().unwrap_err();
+    assert!(e.to_string().contains(INJECTED), "{e}");
+    assert!(
+        store.lock().unwrap().windows.is_empty(),
+        "nothing of epoch 2 stored"
+    );
+
+    // The restart repeats epoch 2, idle advance included, before it reads anything new: the
+    // window is emitted with its 3 requests, and the line appended now comes as an update.
+    // Without the recorded idle advance the window would still be open and be emitted once,
+    // with 4.
+    let h = pipeline(None).start().unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(l.as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    h.stop();
+    h.wait().unwrap();
+    let got: Vec<(u32, u64)> = store
+        .lock()
+        .unwrap()
+        .windows
+        .iter()
+        .map(|w| (w.revision, w.requests))
+        .collect();
+    assert_eq!(got, [(0, 3), (1, 4)]);
 }

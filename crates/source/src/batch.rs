@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use crate::checkpoint::PositionUpdate;
 use crate::fingerprint::Fingerprint;
 use crate::syslog::Malformed;
@@ -32,6 +34,27 @@ pub enum Origin {
         /// The listening address.
         local: SocketAddr,
     },
+}
+
+/// The bytes of one file a batch was read from: enough to read the same lines again after a
+/// crash, from wherever rotation has moved the file since ([`Rereader`](crate::Rereader),
+/// [`FileSource::reread`](crate::FileSource::reread)).
+///
+/// The file is named by its content's [`Fingerprint`]; the path only says where to look
+/// first, because after a rename rotation the path names another file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileExtent {
+    /// Identity of the file's content when the batch was read.
+    pub fingerprint: Fingerprint,
+    /// The path the file had when the batch was read.
+    pub path: PathBuf,
+    /// Content offset (decompressed, for `.gz`) of the batch's first line.
+    pub start: u64,
+    /// Content offset after the batch's last line.
+    pub end: u64,
+    /// Lines the batch had; a re-read that splits the bytes into another count is refused.
+    pub lines: u64,
 }
 
 /// Complete lines from one origin, with the positions after them.
@@ -144,6 +167,26 @@ impl Batch {
         self.start_offset + (before + i) as u64
     }
 
+    /// The bytes of the file this batch was read from, to record before processing it so
+    /// that the same lines can be read again after a crash; `None` for other origins.
+    ///
+    /// Exact for batches as a [`FileSource`](crate::FileSource) returns them. After
+    /// [`Batch::split_off`] past a truncated line the offsets are estimates (see
+    /// [`Batch::line_offset`]), and a batch grown by [`Batch::append`] from another file has
+    /// no single extent: record extents before splitting or merging.
+    pub fn file_extent(&self) -> Option<FileExtent> {
+        match &self.origin {
+            Origin::File { path, fingerprint } => Some(FileExtent {
+                fingerprint: *fingerprint,
+                path: path.clone(),
+                start: self.start_offset,
+                end: self.end_offset,
+                lines: self.ends.len() as u64,
+            }),
+            _ => None,
+        }
+    }
+
     /// A readable name of the origin: the file path, the stream name, or `tcp:ADDR` /
     /// `syslog:ADDR`.
     pub fn origin_name(&self) -> String {
@@ -234,24 +277,30 @@ pub(crate) struct Limits {
 }
 
 /// Puts one line into `batch`, unless it is the header to skip; cuts it at the line limit.
+///
+/// The header is compared with the line as kept (cut at the limit), whether the line came
+/// whole or as an oversized line whose tail was skipped: the same bytes then give the same
+/// lines however they were chunked, which re-reading a recorded extent relies on.
 fn emit(
     header: &mut Option<Vec<u8>>,
     headers_skipped: &mut u64,
     batch: &mut Batch,
     line: &[u8],
+    cut: bool,
     lim: &Limits,
 ) {
+    let (kept, truncated) = if line.len() > lim.max_line_bytes {
+        (&line[..lim.max_line_bytes], true)
+    } else {
+        (line, cut)
+    };
     if let Some(h) = header.take() {
-        if line.starts_with(&h) {
+        if kept.starts_with(&h) {
             *headers_skipped += 1;
             return;
         }
     }
-    if line.len() > lim.max_line_bytes {
-        batch.push_line(&line[..lim.max_line_bytes], true);
-    } else {
-        batch.push_line(line, false);
-    }
+    batch.push_line(kept, truncated);
 }
 
 /// An oversized line being skipped: its kept head and how many bytes it has so far.
@@ -329,8 +378,14 @@ impl Splitter {
         let mut consumed = 0u64;
         if self.long.as_ref().is_some_and(|l| l.complete) {
             let l = self.long.take().expect("checked");
-            self.header = None;
-            batch.push_line(&l.head, true);
+            emit(
+                &mut self.header,
+                &mut self.headers_skipped,
+                batch,
+                &l.head,
+                true,
+                lim,
+            );
             consumed += l.len;
         }
         if self.long.is_some() {
@@ -353,6 +408,7 @@ impl Splitter {
                         &mut self.headers_skipped,
                         batch,
                         &self.buf[s..s + nl],
+                        false,
                         lim,
                     );
                     self.start += nl + 1;
@@ -380,7 +436,14 @@ impl Splitter {
     /// line) goes into `batch`. Returns the bytes consumed.
     pub fn take_rest(&mut self, batch: &mut Batch, lim: &Limits) -> u64 {
         if let Some(l) = self.long.take() {
-            batch.push_line(&l.head, true);
+            emit(
+                &mut self.header,
+                &mut self.headers_skipped,
+                batch,
+                &l.head,
+                true,
+                lim,
+            );
             self.clear();
             return l.len;
         }
@@ -391,6 +454,7 @@ impl Splitter {
                 &mut self.headers_skipped,
                 batch,
                 &self.buf[self.start..],
+                false,
                 lim,
             );
         }
@@ -523,6 +587,61 @@ mod tests {
         assert_eq!(s.take_lines(&mut b, &lim(10, 100, 100)), 14);
         assert_eq!(b.lines().collect::<Vec<_>>(), vec![&b"#hs y"[..], b"z"]);
         assert_eq!(s.headers_skipped, 1);
+    }
+
+    #[test]
+    fn an_oversized_header_is_skipped_however_it_is_chunked() {
+        // Whole, the line went through `emit`; in small pieces it became an oversized line
+        // whose tail is skipped. Both must skip it, or a re-read (other chunks) would differ.
+        let data = b"#hs 0123456789\nz\n#hs 0123456789";
+        for piece in 1..=data.len() {
+            let mut s = Splitter::new();
+            s.header = Some(b"#hs ".to_vec());
+            let mut b = Batch::new(origin());
+            for chunk in data.chunks(piece) {
+                s.push(chunk);
+                s.take_lines(&mut b, &lim(100, 1000, 6));
+            }
+            s.take_rest(&mut b, &lim(100, 1000, 6));
+            assert_eq!(
+                b.lines().collect::<Vec<_>>(),
+                vec![&b"z"[..], b"#hs 01"],
+                "piece {piece}"
+            );
+            assert_eq!((b.truncated(), s.headers_skipped), (&[1][..], 1));
+        }
+    }
+
+    #[test]
+    fn file_extent_of_file_batches_only() {
+        let fp = Fingerprint::Head(9);
+        let mut b = Batch::new(Origin::File {
+            path: PathBuf::from("/l/a.log"),
+            fingerprint: fp,
+        });
+        b.push_line(b"x", false);
+        b.push_line(b"yy", false);
+        b.set_offsets(10, 15);
+        let e = b.file_extent().unwrap();
+        assert_eq!(
+            e,
+            FileExtent {
+                fingerprint: fp,
+                path: PathBuf::from("/l/a.log"),
+                start: 10,
+                end: 15,
+                lines: 2
+            }
+        );
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"fingerprint":"h:0000000000000009","path":"/l/a.log","start":10,"end":15,"lines":2}"#
+        );
+        assert_eq!(serde_json::from_str::<FileExtent>(&json).unwrap(), e);
+        let extra = json.replace("\"lines\"", "\"extra\":1,\"lines\"");
+        assert!(serde_json::from_str::<FileExtent>(&extra).is_err());
+        assert_eq!(Batch::new(origin()).file_extent(), None);
     }
 
     #[test]

@@ -4,6 +4,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::fingerprint::Fingerprint;
+
 /// An error of a source.
 ///
 /// Errors about one file or one connection do not stop a running source: they are collected
@@ -70,6 +72,50 @@ pub enum SourceError {
         path: PathBuf,
         /// Offset of the last delivered line end before the truncation was seen.
         offset: u64,
+    },
+    /// No file has the content of a recorded [`FileExtent`](crate::FileExtent) any more:
+    /// neither the file at its recorded path nor any file under the patterns has its
+    /// fingerprint (deleted, rotated out of the patterns, or truncated in place without a
+    /// copy). The lines cannot be read again.
+    #[error(
+        "`{path}` (file {fingerprint}) is gone: no file under the patterns has its content any more"
+    )]
+    Gone {
+        /// The path the file had when the extent was read.
+        path: PathBuf,
+        /// The file's identity.
+        fingerprint: Fingerprint,
+    },
+    /// The file of a recorded extent was found but holds less content than the extent
+    /// reaches (truncated in place, or a `.gz` cut short); `expected` and `found` are content
+    /// bytes.
+    #[error(
+        "`{path}` (file {fingerprint}) holds {found} bytes of content, fewer than the {expected} recorded"
+    )]
+    Shrunk {
+        /// Where the file was found.
+        path: PathBuf,
+        /// The file's identity.
+        fingerprint: Fingerprint,
+        /// Content offset the extent ends at.
+        expected: u64,
+        /// Content bytes the file has now.
+        found: u64,
+    },
+    /// The file of a recorded extent was found, but its bytes in the extent's range split
+    /// into another number of lines than were read then: it was rewritten in place.
+    #[error(
+        "`{path}` (file {fingerprint}) has changed: the recorded range holds {found} lines, not the {expected} read then"
+    )]
+    Changed {
+        /// Where the file was found.
+        path: PathBuf,
+        /// The file's identity.
+        fingerprint: Fingerprint,
+        /// Lines recorded.
+        expected: u64,
+        /// Lines the range holds now.
+        found: u64,
     },
     /// Writing a checkpoint failed (temp file, fsync or rename).
     #[error("cannot write checkpoint `{path}`: {source}")]

@@ -39,10 +39,11 @@ use std::time::{Duration, Instant, SystemTime};
 use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::{Batch, Limits, Origin, Splitter};
+use crate::batch::{Batch, FileExtent, Limits, Origin, Splitter};
 use crate::checkpoint::{Checkpoint, FilePosition, PositionUpdate};
 use crate::error::SourceError;
 use crate::fingerprint::{Fingerprint, FINGERPRINT_BYTES};
+use crate::reread::Rereader;
 use crate::{Poll, Source};
 
 /// Where to start in a file that has no saved position.
@@ -169,11 +170,11 @@ pub struct WatchedFile {
     pub compressed: bool,
 }
 
-type DevIno = (u64, u64);
+pub(crate) type DevIno = (u64, u64);
 
 /// `Read` over a file at an independent position (`pread`), so several readers can share a
 /// handle.
-struct AtReader {
+pub(crate) struct AtReader {
     file: Arc<File>,
     pos: u64,
 }
@@ -186,9 +187,9 @@ impl Read for AtReader {
     }
 }
 
-type GzReader = MultiGzDecoder<BufReader<AtReader>>;
+pub(crate) type GzReader = MultiGzDecoder<BufReader<AtReader>>;
 
-fn gz_reader(file: &Arc<File>) -> GzReader {
+pub(crate) fn gz_reader(file: &Arc<File>) -> GzReader {
     MultiGzDecoder::new(BufReader::with_capacity(
         64 * 1024,
         AtReader {
@@ -200,7 +201,7 @@ fn gz_reader(file: &Arc<File>) -> GzReader {
 
 /// Reads up to `buf.len()` bytes, stopping early only at the end. Returns the bytes read and
 /// whether the end (clean) was reached.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<(usize, bool)> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
@@ -279,6 +280,7 @@ pub struct FileSource {
     last_scan: Option<Instant>,
     cursor: usize,
     stats: FileStats,
+    rereader: Rereader,
 }
 
 impl std::fmt::Debug for FileSource {
@@ -292,30 +294,42 @@ impl std::fmt::Debug for FileSource {
     }
 }
 
-fn is_pattern(s: &str) -> bool {
+pub(crate) fn is_pattern(s: &str) -> bool {
     s.contains(['*', '?', '['])
+}
+
+/// Checks `cfg.include` and compiles `cfg.exclude`.
+pub(crate) fn compile_patterns(cfg: &FileSourceConfig) -> Result<Vec<glob::Pattern>, SourceError> {
+    for p in &cfg.include {
+        glob::Pattern::new(p).map_err(|source| SourceError::Pattern {
+            pattern: p.clone(),
+            source,
+        })?;
+    }
+    cfg.exclude
+        .iter()
+        .map(|p| {
+            glob::Pattern::new(p).map_err(|source| SourceError::Pattern {
+                pattern: p.clone(),
+                source,
+            })
+        })
+        .collect()
+}
+
+/// Whether a file is read as gzip: by its name, or by the magic bytes (a rotated file
+/// compressed under a name without `.gz`).
+pub(crate) fn is_gzip(path: &Path, file: &File) -> bool {
+    let mut magic = [0u8; 2];
+    path.extension().is_some_and(|e| e == "gz")
+        || matches!(file.read_at(&mut magic, 0), Ok(2) if magic == [0x1f, 0x8b])
 }
 
 impl FileSource {
     /// A source over `cfg.include`, starting from `checkpoint` (use
     /// [`Checkpoint::new`] for a first start). Fails on invalid patterns or limits.
     pub fn new(cfg: FileSourceConfig, checkpoint: &Checkpoint) -> Result<FileSource, SourceError> {
-        for p in &cfg.include {
-            glob::Pattern::new(p).map_err(|source| SourceError::Pattern {
-                pattern: p.clone(),
-                source,
-            })?;
-        }
-        let excludes = cfg
-            .exclude
-            .iter()
-            .map(|p| {
-                glob::Pattern::new(p).map_err(|source| SourceError::Pattern {
-                    pattern: p.clone(),
-                    source,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let excludes = compile_patterns(&cfg)?;
         if cfg.max_batch_lines == 0 || cfg.max_batch_bytes == 0 || cfg.max_line_bytes == 0 {
             return Err(SourceError::Config(
                 "max_batch_lines, max_batch_bytes and max_line_bytes must be positive".into(),
@@ -324,6 +338,7 @@ impl FileSource {
         let now = Instant::now();
         Ok(FileSource {
             limits: cfg.limits(),
+            rereader: Rereader::with_excludes(&cfg, excludes.clone()),
             excludes,
             known: checkpoint.files.clone().into_iter().collect(),
             last_seen: checkpoint.files.keys().map(|k| (*k, now)).collect(),
@@ -404,6 +419,14 @@ impl FileSource {
         self.known.retain(|fp, _| !gone.contains(fp));
         self.last_seen.retain(|fp, _| !gone.contains(fp));
         before - checkpoint.len()
+    }
+
+    /// Reads the lines of `extent` again, from the file that has its content now, wherever
+    /// rotation has moved it; see [`Rereader::reread`], which this delegates to. The source's
+    /// own reading and positions are not touched, so recovery can re-run the recorded batches
+    /// of an epoch with this source and then go on polling it.
+    pub fn reread(&mut self, extent: &FileExtent) -> Result<Batch, SourceError> {
+        self.rereader.reread(extent)
     }
 
     /// Problems met since the last call (unreadable files, truncations, bad `.gz`). They
@@ -571,9 +594,7 @@ impl FileSource {
                 return;
             }
         };
-        let mut magic = [0u8; 2];
-        let gz = path.extension().is_some_and(|e| e == "gz")
-            || matches!(file.read_at(&mut magic, 0), Ok(2) if magic == [0x1f, 0x8b]);
+        let gz = is_gzip(&path, &file);
         let mut split = Splitter::new();
         split.header = self
             .cfg

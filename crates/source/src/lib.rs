@@ -20,6 +20,13 @@
 //! reads exactly the lines after it: batches processed but not persisted come again, and are
 //! processed again from the same state.
 //!
+//! A consumer that instead writes ahead which batches an epoch read records each batch's
+//! [`FileExtent`] ([`Batch::file_extent`]: fingerprint, byte range, line count) and after a
+//! crash re-reads exactly those extents with [`FileSource::reread`] (or a [`Rereader`]): each
+//! is found by fingerprint wherever rotation has moved it (renamed, copied by copytruncate,
+//! compressed) and split into the same lines, or the re-read fails saying which file is gone
+//! or changed; the path alone would name another file after a rotation.
+//!
 //! # Network input
 //!
 //! [`TcpSource`] and [`SyslogSource`] cannot re-read what they received, so on their own
@@ -73,18 +80,20 @@ mod error;
 pub mod file;
 mod fingerprint;
 pub mod net;
+pub mod reread;
 pub mod spool;
 pub mod stream;
 pub mod syslog;
 
 use std::time::Duration;
 
-pub use batch::{Batch, Origin};
+pub use batch::{Batch, FileExtent, Origin};
 pub use checkpoint::{write_atomic, Checkpoint, FilePosition, PositionUpdate, CHECKPOINT_VERSION};
 pub use error::SourceError;
 pub use file::{FileSource, FileSourceConfig, FileStats, StartAt, WatchedFile};
 pub use fingerprint::{BadFingerprint, Fingerprint, FINGERPRINT_BYTES};
 pub use net::{NetStats, TcpConfig, TcpSource};
+pub use reread::Rereader;
 pub use spool::{FsyncPolicy, SpoolConfig, SpoolWriter, Spooler};
 pub use stream::{LineLimits, StreamSource};
 pub use syslog::{

@@ -14,6 +14,10 @@
 //! plain file is deleted. Meanwhile the source follows `access.log*`. The model: every line
 //! written is delivered exactly once, intact, and in order within each file identity.
 //!
+//! Every batch's extent is recorded; at the end each is read again with a [`Rereader`] and
+//! must give the same lines from wherever its file has gone (renamed, copied, gzipped,
+//! archived).
+//!
 //! The one constraint on the writer is that of any polling follower: a file renamed out of
 //! the patterns must have been under them for at least a glob interval.
 
@@ -29,7 +33,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use hitstream_source::{Checkpoint, FileSource, FileSourceConfig, Fingerprint, Poll};
+use hitstream_source::{
+    Batch, Checkpoint, FileSource, FileSourceConfig, Fingerprint, Poll, Rereader,
+};
 
 struct Rng(u64);
 
@@ -164,13 +170,14 @@ fn run_model(seed: u64, total: u64, max_batch_lines: usize) {
         max_batch_lines,
         ..fast(&d.join("access.log*"))
     };
-    let mut src = FileSource::new(cfg, &Checkpoint::new()).unwrap();
+    let mut src = FileSource::new(cfg.clone(), &Checkpoint::new()).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let mut w = Some({
         let (d, stop) = (d.clone(), stop.clone());
         thread::spawn(move || writer(d, seed, total, stop))
     });
     let mut got: Vec<(Fingerprint, u64)> = Vec::new();
+    let mut batches: Vec<Batch> = Vec::new();
     let mut cp = Checkpoint::new();
     let start = Instant::now();
     let mut written = None;
@@ -189,6 +196,9 @@ fn run_model(seed: u64, total: u64, max_batch_lines: usize) {
                     quiet_since = Instant::now();
                 }
                 cp.apply(&b);
+                if !b.is_empty() {
+                    batches.push(b);
+                }
             }
             Poll::Idle => {}
             Poll::End => unreachable!("follow mode does not end"),
@@ -256,6 +266,22 @@ fn run_model(seed: u64, total: u64, max_batch_lines: usize) {
     }
     let stats = src.stats();
     assert!(stats.files_opened > 3, "{stats:?}");
+    // Files renamed out of the patterns went to `archive/`: recovery would look there too.
+    let mut reread_cfg = cfg.clone();
+    reread_cfg
+        .include
+        .push(d.join("archive/*.log").to_string_lossy().into_owned());
+    let mut r = Rereader::new(&reread_cfg).unwrap();
+    for b in &batches {
+        let ext = b.file_extent().unwrap();
+        let again = r
+            .reread(&ext)
+            .unwrap_or_else(|e| panic!("seed {seed}: {ext:?}: {e}"));
+        assert!(
+            again.lines().eq(b.lines()) && again.truncated() == b.truncated(),
+            "seed {seed}: {ext:?} read again differs"
+        );
+    }
 }
 
 #[test]

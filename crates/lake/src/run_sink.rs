@@ -9,17 +9,26 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use deltalake::arrow::array::RecordBatch;
 use hitstream_format::Record;
-use hitstream_lake::arrow::array::RecordBatch;
-use hitstream_lake::{AlertRows, Lake, RejectRows, RequestRows, TableKind, WindowRows};
 use hitstream_runtime::{BoxError, EncodedRows, EpochSink, Reject, RowEncoder, RowWriter};
 use hitstream_window::{Alert, WindowResult};
 
-use crate::config::LakeConfig;
+use crate::lake::{Lake, LakeError};
+use crate::rows::{utc_day, AlertRows, RejectRows, RequestRows, WindowRows};
+use crate::schema::TableKind;
 
 /// Application id of the run pipeline's commits.
 pub const RUN_APP: &str = "hitstream-run";
+
+/// Upkeep of a [`LakeSink`].
+#[derive(Debug, Clone, Default)]
+pub struct RunSinkOptions {
+    /// Compaction (and retention) every this long; None: never.
+    pub optimize_every: Option<Duration>,
+    /// Keep this much history, counted back from the newest data seen.
+    pub retention: Option<Duration>,
+}
 
 /// Buffers an epoch's rows and commits them to the lake.
 pub struct LakeSink {
@@ -38,24 +47,23 @@ pub struct LakeSink {
 }
 
 impl LakeSink {
-    /// Opens the lake of `cfg`.
-    pub fn open(cfg: &LakeConfig) -> anyhow::Result<LakeSink> {
-        let mut lake = Lake::open(&cfg.data)?;
+    /// Opens the lake at `location` (a directory or URL) and creates its tables.
+    pub fn open(location: &str, opts: RunSinkOptions) -> Result<LakeSink, LakeError> {
+        let mut lake = Lake::open(location)?;
         // The pipeline waits for each epoch's commit: encode it on every core.
         lake.set_write_threads(std::thread::available_parallelism().map_or(2, |n| n.get()));
-        lake.create_tables()
-            .with_context(|| format!("creating the tables in `{}`", cfg.data))?;
+        lake.create_tables()?;
         Ok(LakeSink {
-            name: format!("the lake at `{}`", cfg.data),
+            name: format!("the lake at `{location}`"),
             lake,
             requests: Vec::new(),
             request_rows: 0,
             windows: WindowRows::new(),
             alerts: AlertRows::new(),
             rejects: RejectRows::new(),
-            optimize_every: (!cfg.optimize_interval.is_zero()).then_some(cfg.optimize_interval),
+            optimize_every: opts.optimize_every,
             last_optimize: Instant::now(),
-            retention: cfg.retention,
+            retention: opts.retention,
             newest: None,
         })
     }
@@ -79,6 +87,12 @@ impl RowWriter for RequestWriter {
 
     fn finish(mut self: Box<Self>) -> EncodedRows {
         EncodedRows(Box::new(self.0.finish()))
+    }
+}
+
+impl std::fmt::Debug for LakeSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
     }
 }
 
@@ -147,7 +161,7 @@ impl EpochSink for LakeSink {
         for (kind, batches) in tables {
             self.lake
                 .commit(kind, RUN_APP, n, batches)
-                .with_context(|| format!("committing epoch {n} to the lake"))?;
+                .map_err(|e| format!("committing epoch {n}: {e}"))?;
         }
         Ok(())
     }
@@ -163,11 +177,11 @@ impl EpochSink for LakeSink {
         }
         self.last_optimize = Instant::now();
         if let (Some(keep), Some(newest)) = (self.retention, self.newest) {
-            let day = hitstream_lake::utc_day(newest - keep.as_secs() as i64);
+            let day = utc_day(newest - keep.as_secs() as i64);
             let s = self
                 .lake
                 .retain_from(&day)
-                .context("applying the retention")?;
+                .map_err(|e| format!("applying the retention: {e}"))?;
             if s.rows_deleted > 0 {
                 notes.push(format!(
                     "lake: retention removed {} rows before {day}",
@@ -175,7 +189,10 @@ impl EpochSink for LakeSink {
                 ));
             }
         }
-        let s = self.lake.optimize().context("compacting the lake")?;
+        let s = self
+            .lake
+            .optimize()
+            .map_err(|e| format!("compacting the lake: {e}"))?;
         if s.files_removed > 0 {
             notes.push(format!(
                 "lake: compacted {} files into {}",
