@@ -25,6 +25,10 @@
 //!   same time: the second waits until the first is closed or truncated, then goes on from
 //!   the first one's position.
 //!
+//! - Files are read oldest first (rotated away, then by modification time): a newer file is
+//!   read when the older ones are at their end, so a backlog of rotated files is read in
+//!   the order it was written.
+//!
 //! Without `follow`, every file found by one expansion of the patterns is read to its end
 //! in order of modification time (oldest first), and [`Poll::End`] follows.
 
@@ -278,7 +282,6 @@ pub struct FileSource {
     problems: Vec<SourceError>,
     scratch: Vec<u8>,
     last_scan: Option<Instant>,
-    cursor: usize,
     stats: FileStats,
     rereader: Rereader,
 }
@@ -349,7 +352,6 @@ impl FileSource {
             problems: Vec::new(),
             scratch: Vec::new(),
             last_scan: None,
-            cursor: 0,
             stats: FileStats::default(),
             cfg,
         })
@@ -632,23 +634,29 @@ impl FileSource {
             return Step::Nothing;
         }
         let order: Vec<usize> = if self.cfg.follow {
-            let start = self.cursor % n;
-            let rr = (0..n).map(|i| (start + i) % n);
-            // Files rotated away are drained first: their lines are older.
-            rr.clone()
-                .filter(|&i| self.watched[i].gone)
-                .chain(rr.filter(|&i| !self.watched[i].gone))
-                .collect()
+            // Oldest first: files rotated away, then by modification time. Under a backlog
+            // (a restart, a burst) the rotated files' older lines come before the live file's
+            // newer ones, so event time moves forward instead of jumping between files and
+            // pushing the older lines past the allowed lateness. A file at its end yields
+            // nothing and the next one is read, so newer files wait only for real backlog.
+            let mut idx: Vec<(bool, Option<SystemTime>, usize)> = self
+                .watched
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let mtime = w.file.metadata().and_then(|m| m.modified()).ok();
+                    (!w.gone, mtime, i)
+                })
+                .collect();
+            idx.sort();
+            idx.into_iter().map(|(_, _, i)| i).collect()
         } else {
             // One file after the other, oldest first.
             (0..n).collect()
         };
         for i in order {
             match self.step_one(i) {
-                Step::Batch(b) => {
-                    self.cursor = i + 1;
-                    return Step::Batch(b);
-                }
+                Step::Batch(b) => return Step::Batch(b),
                 Step::Progress => return Step::Progress,
                 Step::Nothing => {}
             }
