@@ -282,6 +282,8 @@ pub struct FileSource {
     problems: Vec<SourceError>,
     scratch: Vec<u8>,
     last_scan: Option<Instant>,
+    /// Expand the patterns at the next poll, whatever the interval (after a truncation).
+    rescan: bool,
     stats: FileStats,
     rereader: Rereader,
 }
@@ -352,6 +354,7 @@ impl FileSource {
             problems: Vec::new(),
             scratch: Vec::new(),
             last_scan: None,
+            rescan: false,
             stats: FileStats::default(),
             cfg,
         })
@@ -447,7 +450,9 @@ impl FileSource {
                 None => true,
                 Some(t) => {
                     self.cfg.follow
-                        && now.duration_since(t) >= Duration::from_millis(self.cfg.glob_interval_ms)
+                        && (self.rescan
+                            || now.duration_since(t)
+                                >= Duration::from_millis(self.cfg.glob_interval_ms))
                 }
             };
             if scan_due {
@@ -499,6 +504,7 @@ impl FileSource {
     }
 
     fn scan(&mut self) {
+        self.rescan = false;
         let now = Instant::now();
         let first = self.last_scan.is_none();
         self.last_scan = Some(now);
@@ -932,6 +938,9 @@ impl FileSource {
     }
 
     fn truncated(&mut self, i: usize) {
+        // copytruncate copies before it truncates: look for the copy now, so the old
+        // content's tail (read from the copy) comes before the new content at the path.
+        self.rescan = true;
         let w = &mut self.watched[i];
         self.problems.push(SourceError::Truncated {
             path: w.path.clone(),
