@@ -80,6 +80,20 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Hands one result to every output and epoch sink, naming the one that fails.
+macro_rules! fan_out {
+    ($core:ident, $method:ident, $arg:expr) => {{
+        for o in &mut $core.outputs {
+            o.$method($arg)
+                .map_err(|e| RuntimeError::sink(o.name(), e))?;
+        }
+        for s in &mut $core.sinks {
+            s.$method($arg)
+                .map_err(|e| RuntimeError::sink(s.name(), e))?;
+        }
+    }};
+}
+
 impl Core {
     fn note(&self, msg: String) {
         self.shared.publish(Event::Note(msg.into()));
@@ -88,22 +102,12 @@ impl Core {
     fn emit(&mut self, out: EngineOutput) -> Result<(), RuntimeError> {
         for w in out.windows {
             self.counters.windows += 1;
-            for o in &mut self.outputs {
-                o.window(&w).map_err(|e| RuntimeError::sink(o.name(), e))?;
-            }
-            for s in &mut self.sinks {
-                s.window(&w).map_err(|e| RuntimeError::sink(s.name(), e))?;
-            }
+            fan_out!(self, window, &w);
             self.shared.publish(Event::Window(Arc::new(w)));
         }
         for a in out.alerts {
             self.counters.alerts += 1;
-            for o in &mut self.outputs {
-                o.alert(&a).map_err(|e| RuntimeError::sink(o.name(), e))?;
-            }
-            for s in &mut self.sinks {
-                s.alert(&a).map_err(|e| RuntimeError::sink(s.name(), e))?;
-            }
+            fan_out!(self, alert, &a);
             self.shared.publish(Event::Alert(Arc::new(a)));
         }
         for l in &out.late {
@@ -131,14 +135,7 @@ impl Core {
                 explanation: &r.explanation,
                 line: &r.line,
             };
-            for o in &mut self.outputs {
-                o.reject(&rej)
-                    .map_err(|e| RuntimeError::sink(o.name(), e))?;
-            }
-            for s in &mut self.sinks {
-                s.reject(&rej)
-                    .map_err(|e| RuntimeError::sink(s.name(), e))?;
-            }
+            fan_out!(self, reject, &rej);
         }
         for (s, rows) in self.sinks.iter_mut().zip(d.rows) {
             if let Some(rows) = rows {

@@ -157,8 +157,18 @@ fn a_crash_at_any_stage_of_an_epoch_stores_every_line_once() {
     }
 }
 
-#[test]
-fn a_repeated_epoch_reads_a_file_renamed_by_rotation_since() {
+/// Writes 40,000 lines to `access.log`, crashes the first run at `fail`, lets `rotate` act
+/// on the log directory while the pipeline is down, then appends 3,000 lines to
+/// `access.log`. Returns the temp dir, the state dir, the pattern and the store.
+fn crash_and_rotate(
+    fail: (Stage, u64),
+    rotate: impl FnOnce(&Path),
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    Arc<Mutex<MemoryStore>>,
+) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let log = dir.join("access.log");
@@ -166,10 +176,18 @@ fn a_repeated_epoch_reads_a_file_renamed_by_rotation_since() {
     let state = dir.join("state");
     let store = Arc::new(Mutex::new(MemoryStore::default()));
     let pattern = dir.join("access.log*");
-    run(&state, &pattern, &store, Some((Stage::BeforeCommit, 1))).unwrap_err();
-    // Rotation while the pipeline is down: the recorded path is now another file.
-    std::fs::rename(&log, dir.join("access.log.1")).unwrap();
+    run(&state, &pattern, &store, Some(fail)).unwrap_err();
+    rotate(dir);
     append(&log, 40_000, 43_000);
+    (tmp, state, pattern, store)
+}
+
+#[test]
+fn a_repeated_epoch_reads_a_file_renamed_by_rotation_since() {
+    // Rotation while the pipeline is down: the recorded path is now another file.
+    let (_tmp, state, pattern, store) = crash_and_rotate((Stage::BeforeCommit, 1), |dir| {
+        std::fs::rename(dir.join("access.log"), dir.join("access.log.1")).unwrap();
+    });
     let st = run(&state, &pattern, &store, None).unwrap();
     assert_eq!(st.counters.lost, 0);
     let s = store.lock().unwrap();
@@ -181,21 +199,15 @@ fn a_repeated_epoch_reads_a_file_renamed_by_rotation_since() {
 
 #[test]
 fn a_repeated_epoch_reads_the_copy_that_copytruncate_left() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let log = dir.join("access.log");
-    append(&log, 0, 40_000);
-    let state = dir.join("state");
-    let store = Arc::new(Mutex::new(MemoryStore::default()));
-    let pattern = dir.join("access.log*");
-    run(&state, &pattern, &store, Some((Stage::AfterCommit, 1))).unwrap_err();
-    std::fs::copy(&log, dir.join("access.log.1")).unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(&log)
-        .unwrap();
-    append(&log, 40_000, 43_000);
+    let (_tmp, state, pattern, store) = crash_and_rotate((Stage::AfterCommit, 1), |dir| {
+        let log = dir.join("access.log");
+        std::fs::copy(&log, dir.join("access.log.1")).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&log)
+            .unwrap();
+    });
     let st = run(&state, &pattern, &store, None).unwrap();
     assert_eq!(st.counters.lost, 0);
     assert_each_once(&store.lock().unwrap(), 43_000, "copytruncate");
@@ -203,16 +215,9 @@ fn a_repeated_epoch_reads_the_copy_that_copytruncate_left() {
 
 #[test]
 fn a_file_gone_before_the_repeat_is_reported_and_counted_not_read_from_elsewhere() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let log = dir.join("access.log");
-    append(&log, 0, 40_000);
-    let state = dir.join("state");
-    let store = Arc::new(Mutex::new(MemoryStore::default()));
-    let pattern = dir.join("access.log*");
-    run(&state, &pattern, &store, Some((Stage::BeforeCommit, 1))).unwrap_err();
-    std::fs::remove_file(&log).unwrap();
-    append(&log, 40_000, 43_000);
+    let (_tmp, state, pattern, store) = crash_and_rotate((Stage::BeforeCommit, 1), |dir| {
+        std::fs::remove_file(dir.join("access.log")).unwrap();
+    });
     let mut p = Pipeline::new(spec(&state, 3600))
         .source(files(&pattern))
         .epoch_sink(Box::new(MemorySink::new(store.clone())));
