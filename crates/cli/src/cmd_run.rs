@@ -31,6 +31,31 @@ pub struct RunArgs {
     /// Spool TCP/syslog input to this directory first, so nothing is lost across restarts.
     #[arg(long, value_name = "DIR")]
     pub spool: Option<PathBuf>,
+    /// Read this Kafka topic (`--topic`) from these brokers, as consumer group `--group`.
+    #[arg(long, value_name = "BROKERS")]
+    pub kafka: Option<String>,
+    /// The Kafka topic (with --kafka).
+    #[arg(long, value_name = "TOPIC", requires = "kafka")]
+    pub topic: Option<String>,
+    /// The Kafka consumer group (with --kafka; default `hitstream`).
+    #[arg(long, value_name = "GROUP", requires = "kafka")]
+    pub group: Option<String>,
+    /// A librdkafka setting for the consumer, `key=value` (repeatable: TLS, SASL, ...).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = hitstream_kafka::parse_option, requires = "kafka")]
+    pub kafka_option: Vec<(String, String)>,
+    /// With --kafka: end once the topic is read to where it ended at the start.
+    #[arg(long, requires = "kafka")]
+    pub kafka_stop_at_end: bool,
+    /// Also send window results as JSON, keyed by window start, to this topic (on --kafka's
+    /// brokers, or --results-kafka).
+    #[arg(long, value_name = "TOPIC")]
+    pub results_topic: Option<String>,
+    /// Also send alerts as JSON, keyed by window start, to this topic.
+    #[arg(long, value_name = "TOPIC")]
+    pub alerts_topic: Option<String>,
+    /// Brokers for --results-topic and --alerts-topic when the input is not --kafka.
+    #[arg(long, value_name = "BROKERS")]
+    pub results_kafka: Option<String>,
     /// Log format (`auto`, a preset, or an nginx/Apache format string).
     #[arg(short, long)]
     pub format: Option<String>,
@@ -137,6 +162,18 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         s.spool = spool.as_ref().map(|d| d.join("syslog"));
         cfg.sources.push(s);
     }
+    if let Some(b) = &a.kafka {
+        let mut s = SourceConfig::of_kind(SourceKind::Kafka);
+        s.brokers = Some(b.clone());
+        s.topic = a.topic.clone();
+        if s.topic.is_none() {
+            bail!("--kafka needs --topic TOPIC");
+        }
+        s.group = a.group.clone();
+        s.options = a.kafka_option.iter().cloned().collect();
+        s.stop_at_end = a.kafka_stop_at_end;
+        cfg.sources.push(s);
+    }
     if let Some(f) = &a.format {
         cfg.format = f.clone();
     }
@@ -180,6 +217,17 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
     }
     if a.tui {
         o.tui = true;
+    }
+    if a.results_topic.is_some() {
+        o.results_topic = a.results_topic.clone();
+    }
+    if a.alerts_topic.is_some() {
+        o.alerts_topic = a.alerts_topic.clone();
+    }
+    if let Some(b) = a.results_kafka.as_ref().or(a.kafka.as_ref()) {
+        if o.results_topic.is_some() || o.alerts_topic.is_some() {
+            o.kafka_brokers = Some(b.clone());
+        }
     }
     if a.checkpoint_dir.is_some() {
         cfg.checkpoint.dir = a.checkpoint_dir.clone();
@@ -226,7 +274,7 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         return Ok(cfg);
     }
     if cfg.sources.is_empty() {
-        bail!("no input: give --tail PATH, --file PATH, --tcp ADDR, --syslog ADDR or a --config file with [[source]]");
+        bail!("no input: give --tail PATH, --file PATH, --tcp ADDR, --syslog ADDR, --kafka BROKERS or a --config file with [[source]]");
     }
     cfg.check(&name)?;
     Ok(cfg)

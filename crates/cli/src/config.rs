@@ -116,6 +116,8 @@ pub enum SourceKind {
     Tcp,
     /// Syslog over UDP and/or TCP (RFC 3164 and 5424).
     Syslog,
+    /// A Kafka topic read by a consumer group (exactly-once into the lake).
+    Kafka,
 }
 
 /// Syslog transports.
@@ -160,6 +162,18 @@ pub struct SourceConfig {
     /// many bytes (consumed segments are deleted after each checkpoint).
     #[serde(default)]
     pub spool_segment_bytes: Option<u64>,
+    /// kafka: the brokers, `host:port[,host:port]`.
+    pub brokers: Option<String>,
+    /// kafka: the topic.
+    pub topic: Option<String>,
+    /// kafka: the consumer group (default `hitstream`).
+    pub group: Option<String>,
+    /// kafka: librdkafka settings passed through (TLS, SASL, ...).
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+    /// kafka: end once the topic is read to where it ended at the start.
+    #[serde(default)]
+    pub stop_at_end: bool,
 }
 
 impl SourceConfig {
@@ -174,6 +188,11 @@ impl SourceConfig {
             protocol: SyslogProtocol::default(),
             spool: None,
             spool_segment_bytes: None,
+            brokers: None,
+            topic: None,
+            group: None,
+            options: std::collections::BTreeMap::new(),
+            stop_at_end: false,
         }
     }
 
@@ -253,6 +272,13 @@ pub struct OutputConfig {
     /// Show the live terminal view instead of console tables.
     #[serde(default)]
     pub tui: bool,
+    /// Send window results as JSON, keyed by window start, to this Kafka topic (on
+    /// `kafka_brokers`).
+    pub results_topic: Option<String>,
+    /// Send alerts as JSON, keyed by window start, to this Kafka topic.
+    pub alerts_topic: Option<String>,
+    /// The brokers of `results_topic` and `alerts_topic`.
+    pub kafka_brokers: Option<String>,
 }
 
 impl Default for OutputConfig {
@@ -264,6 +290,9 @@ impl Default for OutputConfig {
             late: None,
             rejects: None,
             tui: false,
+            results_topic: None,
+            alerts_topic: None,
+            kafka_brokers: None,
         }
     }
 }
@@ -352,7 +381,15 @@ impl Config {
                 SourceKind::Tcp | SourceKind::Syslog if s.listen.is_none() => {
                     bail!("{at}: field `listen` is required for type = \"tcp\" and \"syslog\"")
                 }
+                SourceKind::Kafka if s.brokers.is_none() || s.topic.is_none() => {
+                    bail!("{at}: fields `brokers` and `topic` are required for type = \"kafka\"")
+                }
                 _ => {}
+            }
+            if s.kind != SourceKind::Kafka
+                && (s.brokers.is_some() || s.topic.is_some() || s.group.is_some())
+            {
+                bail!("{at}: fields `brokers`, `topic` and `group` apply only to type = \"kafka\"");
             }
             if s.kind != SourceKind::File && !s.paths.is_empty() {
                 bail!("{at}: field `paths` applies only to type = \"file\"");
@@ -366,6 +403,10 @@ impl Config {
             > 1
         {
             bail!("in config file `{name}`: stdin can be a source only once");
+        }
+        let o = &self.output;
+        if (o.results_topic.is_some() || o.alerts_topic.is_some()) && o.kafka_brokers.is_none() {
+            bail!("in config file `{name}`: [output] fields `results_topic` and `alerts_topic` need `kafka_brokers`");
         }
         let w = &self.window;
         if w.size.is_zero() {

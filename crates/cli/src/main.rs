@@ -6,6 +6,7 @@ mod cmd_gen;
 mod cmd_replay;
 mod cmd_report;
 mod cmd_run;
+mod cmd_ship;
 mod cmd_sql;
 mod config;
 mod console;
@@ -31,6 +32,8 @@ enum Command {
     Analyze(cmd_analyze::AnalyzeArgs),
     /// The long-running pipeline: sources, event-time windows and alerts, live outputs.
     Run(cmd_run::RunArgs),
+    /// Ship a source into a Kafka topic (positions advance only after delivery).
+    Ship(cmd_ship::ShipArgs),
     /// A complete local pipeline on generated traffic: windows and alerts as they happen.
     Demo(cmd_demo::DemoArgs),
     /// Send a real log to stdout or a TCP address at its original pacing, sped up.
@@ -60,6 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Analyze(a) => cmd_analyze::run(a),
         Command::Run(a) => cmd_run::run(a),
         Command::Demo(a) => cmd_demo::run(a),
+        Command::Ship(a) => cmd_ship::run(a),
         Command::Replay(a) => cmd_replay::run(a),
         Command::Gen(a) => cmd_gen::run(a),
         Command::Sql(a) => cmd_sql::run(a),

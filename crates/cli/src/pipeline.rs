@@ -78,8 +78,29 @@ pub fn sources(cfg: &Config) -> Vec<SourceSpec> {
                 },
                 spool: spool(s),
             },
+            SourceKind::Kafka => kafka_source(s),
         })
         .collect()
+}
+
+/// A Kafka topic as a source of the runtime.
+fn kafka_source(s: &crate::config::SourceConfig) -> SourceSpec {
+    let mut conn = hitstream_kafka::Connection::new(s.brokers.clone().expect("checked"));
+    conn.options = s.options.clone().into_iter().collect();
+    let mut kc = hitstream_kafka::KafkaSourceConfig::new(
+        conn,
+        s.topic.clone().expect("checked"),
+        s.group.clone().unwrap_or_else(|| "hitstream".into()),
+    );
+    kc.stop_at_end = s.stop_at_end;
+    let name = format!("kafka {}", kc.topic);
+    SourceSpec::Custom {
+        name,
+        factory: Box::new(move |positions: &hitstream_source::Checkpoint| {
+            let src = hitstream_kafka::KafkaSource::open(kc, positions)?;
+            Ok(Box::new(src) as Box<dyn hitstream_runtime::RunSource>)
+        }),
+    }
 }
 
 /// The pipeline of a configuration, with extra sources (the demo's generator), and the
@@ -114,6 +135,16 @@ pub fn build(
     if let Some(path) = &o.rejects {
         let out = LineFile::rejects(path).map_err(boxed)?;
         notes.extend(out.repaired.clone());
+        p = p.output(Box::new(out));
+    }
+    if o.results_topic.is_some() || o.alerts_topic.is_some() {
+        let conn = hitstream_kafka::Connection::new(o.kafka_brokers.clone().expect("checked"));
+        let out = hitstream_kafka::KafkaOutput::new(
+            &conn,
+            o.results_topic.clone(),
+            o.alerts_topic.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("kafka output: {e}"))?;
         p = p.output(Box::new(out));
     }
     if let Some(l) = &cfg.lake {

@@ -73,6 +73,7 @@ pub struct Batch {
     end_offset: u64,
     positions: Vec<PositionUpdate>,
     malformed: Vec<Malformed>,
+    stream_state: Option<(String, serde_json::Value)>,
 }
 
 impl Batch {
@@ -87,6 +88,7 @@ impl Batch {
             end_offset: 0,
             positions: Vec::new(),
             malformed: Vec::new(),
+            stream_state: None,
         }
     }
 
@@ -160,6 +162,18 @@ impl Batch {
         &self.positions
     }
 
+    /// The position of a source that is not a file (Kafka: offsets per partition), as an
+    /// opaque value under the source's key, to persist after processing this batch; see
+    /// [`Checkpoint::streams`](crate::Checkpoint::streams).
+    pub fn stream_state(&self) -> Option<&(String, serde_json::Value)> {
+        self.stream_state.as_ref()
+    }
+
+    /// Sets the position the batch carries for a source that is not a file.
+    pub fn set_stream_state(&mut self, key: impl Into<String>, state: serde_json::Value) {
+        self.stream_state = Some((key.into(), state));
+    }
+
     /// Content offset where line `i` starts (lines are taken to end with one `\n`; after a
     /// line cut at the maximum length the figure is a lower bound).
     pub fn line_offset(&self, i: usize) -> u64 {
@@ -221,6 +235,7 @@ impl Batch {
         rest.end_offset = self.end_offset;
         self.end_offset = mid;
         rest.positions = std::mem::take(&mut self.positions);
+        rest.stream_state = self.stream_state.take();
         rest.malformed = std::mem::take(&mut self.malformed);
         rest
     }

@@ -66,6 +66,11 @@ pub struct Checkpoint {
     /// Position per file.
     #[serde(default)]
     pub files: BTreeMap<Fingerprint, FilePosition>,
+    /// Positions of sources that are not files, opaque to everything but the source (Kafka:
+    /// the next offset per partition and what it has already delivered per origin), by the
+    /// source's key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub streams: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for Checkpoint {
@@ -73,6 +78,7 @@ impl Default for Checkpoint {
         Checkpoint {
             version: CHECKPOINT_VERSION,
             files: BTreeMap::new(),
+            streams: BTreeMap::new(),
         }
     }
 }
@@ -87,6 +93,9 @@ impl Checkpoint {
     pub fn apply(&mut self, batch: &Batch) {
         for u in batch.positions() {
             self.apply_update(u);
+        }
+        if let Some((key, state)) = batch.stream_state() {
+            self.streams.insert(key.clone(), state.clone());
         }
     }
 

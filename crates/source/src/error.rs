@@ -187,4 +187,7 @@ pub enum SourceError {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A problem a remote system the source reads from reported (a Kafka broker).
+    #[error("{0}")]
+    Remote(String),
 }

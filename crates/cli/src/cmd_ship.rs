@@ -1,0 +1,199 @@
+//! `hitstream ship`: a source (files followed across rotation, TCP, syslog, stdin) into a
+//! Kafka topic, each position advanced only after Kafka confirmed delivery.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use hitstream_kafka::{Connection, KeyBy, ShipConfig};
+use hitstream_runtime::{SourceSpec, Transport};
+use hitstream_source::{Checkpoint, SpoolConfig};
+
+/// Options of `hitstream ship`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ShipArgs {
+    /// Follow these files or glob patterns like `tail -F` (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub tail: Vec<String>,
+    /// Read these files or glob patterns once, then end (repeatable; `-` is stdin).
+    #[arg(long, value_name = "PATH")]
+    pub file: Vec<String>,
+    /// Listen for newline-delimited lines on a TCP address.
+    #[arg(long, value_name = "ADDR")]
+    pub tcp: Option<String>,
+    /// Listen for syslog on a UDP and TCP address.
+    #[arg(long, value_name = "ADDR")]
+    pub syslog: Option<String>,
+    /// Spool TCP/syslog input to this directory first, so nothing is lost across restarts.
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+    /// Kafka brokers, `host:port[,host:port]`.
+    #[arg(long, value_name = "BROKERS")]
+    pub kafka: String,
+    /// The topic.
+    #[arg(long, value_name = "TOPIC")]
+    pub topic: String,
+    /// Message key: `client` (the line's first field), `none`, or `field:N`.
+    #[arg(long, default_value = "client", value_parser = clap::value_parser!(KeyBy))]
+    pub key: KeyBy,
+    /// Compression: none, gzip, snappy, lz4 or zstd.
+    #[arg(long, default_value = "lz4", value_parser = ["none", "gzip", "snappy", "lz4", "zstd"])]
+    pub compression: String,
+    /// Acknowledgements: all, 1 or 0.
+    #[arg(long, default_value = "all", value_parser = ["all", "1", "0", "-1"])]
+    pub acks: String,
+    /// Turn off the idempotent producer.
+    #[arg(long)]
+    pub no_idempotence: bool,
+    /// Most bytes in one produce request per partition.
+    #[arg(long, value_name = "BYTES")]
+    pub batch_size: Option<usize>,
+    /// How long to let a batch fill before sending (`5ms`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "5ms")]
+    pub linger: Duration,
+    /// A librdkafka setting, `key=value` (repeatable: TLS, SASL, timeouts...).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = hitstream_kafka::parse_option)]
+    pub kafka_option: Vec<(String, String)>,
+    /// Create the topic when it does not exist.
+    #[arg(long)]
+    pub create_topic: bool,
+    /// Partitions of a topic made by --create-topic.
+    #[arg(long, default_value_t = 3, requires = "create_topic")]
+    pub partitions: i32,
+    /// Where the positions of what was delivered are kept.
+    #[arg(long, value_name = "DIR", default_value = "hitstream-ship")]
+    pub checkpoint_dir: PathBuf,
+    /// Time between checkpoints.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1s")]
+    pub checkpoint_interval: Duration,
+    /// Print a status line on stderr every second.
+    #[arg(long)]
+    pub progress: bool,
+}
+
+fn source(a: &ShipArgs) -> anyhow::Result<SourceSpec> {
+    let spool = |sub: &str| a.spool.as_ref().map(|d| SpoolConfig::new(d.join(sub)));
+    let mut specs = Vec::new();
+    if !a.tail.is_empty() {
+        specs.push(SourceSpec::Files {
+            paths: a.tail.clone(),
+            follow: true,
+            poll_interval: None,
+        });
+    }
+    let files: Vec<String> = a.file.iter().filter(|f| *f != "-").cloned().collect();
+    if !files.is_empty() {
+        specs.push(SourceSpec::Files {
+            paths: files,
+            follow: false,
+            poll_interval: None,
+        });
+    }
+    if a.file.iter().any(|f| f == "-") {
+        specs.push(SourceSpec::Stdin);
+    }
+    if let Some(l) = &a.tcp {
+        specs.push(SourceSpec::Tcp {
+            listen: l.clone(),
+            spool: spool("tcp"),
+        });
+    }
+    if let Some(l) = &a.syslog {
+        specs.push(SourceSpec::Syslog {
+            listen: l.clone(),
+            transport: Transport::Both,
+            spool: spool("syslog"),
+        });
+    }
+    match specs.len() {
+        0 => bail!("no input: give --tail PATH, --file PATH, --tcp ADDR or --syslog ADDR"),
+        1 => Ok(specs.pop().expect("one")),
+        _ => bail!("ship takes one kind of input per process (--tail, --file, --tcp or --syslog); run one ship per input"),
+    }
+}
+
+/// Runs `hitstream ship`.
+pub fn run(a: ShipArgs) -> anyhow::Result<()> {
+    let spec = source(&a)?;
+    let mut conn = Connection::new(&a.kafka);
+    conn.options = a.kafka_option.clone();
+    if a.create_topic {
+        let created =
+            hitstream_kafka::create_topic(&conn, &a.topic, a.partitions, Duration::from_secs(30))
+                .with_context(|| format!("cannot create topic `{}` on {}", a.topic, a.kafka))?;
+        if created {
+            eprintln!("created topic {} with {} partitions", a.topic, a.partitions);
+        }
+    }
+    std::fs::create_dir_all(&a.checkpoint_dir)
+        .with_context(|| format!("cannot create `{}`", a.checkpoint_dir.display()))?;
+    let checkpoint = a.checkpoint_dir.join("positions.json");
+    let positions = Checkpoint::load_or_default(&checkpoint)?;
+    let name = spec.name();
+    let src = spec
+        .open(&positions, Duration::from_secs(24 * 3600))
+        .with_context(|| format!("cannot open {name}"))?;
+    let mut cfg = ShipConfig::new(conn, &a.topic, checkpoint);
+    cfg.key = a.key;
+    cfg.compression = a.compression.clone();
+    cfg.acks = a.acks.clone();
+    cfg.idempotent = !a.no_idempotence;
+    cfg.batch_bytes = a.batch_size;
+    cfg.linger = a.linger;
+    cfg.checkpoint_interval = a.checkpoint_interval;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .context("cannot install the signal handler")?;
+    }
+    eprintln!("hitstream ship: {name} → {} on {}", a.topic, a.kafka);
+    let mut was_waiting = false;
+    let stats = hitstream_kafka::ship(&cfg, src, &stop, |s, notes| {
+        for n in notes {
+            eprintln!("{n}");
+        }
+        match s.waiting {
+            Some(w) if !was_waiting || a.progress => {
+                eprintln!(
+                    "ship: waiting for the broker for {}s ({} lines in flight, reading paused when the queue is full)",
+                    w.as_secs(),
+                    s.in_flight
+                );
+                was_waiting = true;
+            }
+            None if was_waiting => {
+                eprintln!("ship: the broker confirms deliveries again");
+                was_waiting = false;
+            }
+            _ => {}
+        }
+        if a.progress {
+            eprintln!(
+                "ship: {} read, {} delivered, {} in flight, {} failed",
+                s.read, s.delivered, s.in_flight, s.failed
+            );
+        }
+    })?;
+    eprintln!(
+        "ship: {} lines read, {} delivered, {} refused{}",
+        stats.read,
+        stats.delivered,
+        stats.failed,
+        if stats.finished {
+            ""
+        } else {
+            " (stopped; the rest is sent after a restart)"
+        }
+    );
+    if stats.failed > 0 {
+        bail!(
+            "{} lines were refused by Kafka (see the messages above)",
+            stats.failed
+        );
+    }
+    Ok(())
+}

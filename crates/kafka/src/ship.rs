@@ -1,0 +1,425 @@
+//! `hitstream ship`: lines from a source into a topic, positions advanced only after Kafka
+//! confirmed delivery.
+//!
+//! Every batch read is sent line by line; the batch's position goes into the durable
+//! checkpoint once every line of it and of all batches before it is confirmed. A crash
+//! loses nothing: the restarted `ship` sends again what was not confirmed *and checkpointed*,
+//! and the consumer drops the lines it stored already by their origin headers (see
+//! [`KafkaSource`](crate::KafkaSource)). When the broker is slow or away, librdkafka's queue
+//! fills, sending blocks, and reading stops until it drains: the queue is bounded and the
+//! wait shows in [`ShipStats::waiting`].
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hitstream_runtime::RunSource;
+use hitstream_source::{Batch, Checkpoint, Origin, Poll, SourceError};
+use rdkafka::client::ClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+
+use crate::client::Connection;
+use crate::origin::{OFFSET_HEADER, ORIGIN_HEADER};
+
+/// How messages are keyed (and so partitioned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyBy {
+    /// The line's first field: the client address in the common, combined and nginx formats.
+    /// One client's lines stay in one partition, in order.
+    Client,
+    /// No key; the partition follows the line's origin and offset (in runs of 64 KiB), so a
+    /// line sent again goes where it went before.
+    None,
+    /// The N-th whitespace-separated field (1-based).
+    Field(usize),
+}
+
+impl std::str::FromStr for KeyBy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "client" => Ok(KeyBy::Client),
+            "none" => Ok(KeyBy::None),
+            _ => match s.strip_prefix("field:").map(str::parse::<usize>) {
+                Some(Ok(n)) if n > 0 => Ok(KeyBy::Field(n)),
+                _ => Err(format!(
+                    "`{s}`: the key is `client`, `none` or `field:N` (N from 1)"
+                )),
+            },
+        }
+    }
+}
+
+/// Settings of [`ship`].
+#[derive(Debug, Clone)]
+pub struct ShipConfig {
+    /// Brokers and librdkafka settings (applied last, so they override the ones below).
+    pub connection: Connection,
+    /// The topic.
+    pub topic: String,
+    /// Message key.
+    pub key: KeyBy,
+    /// `none`, `gzip`, `snappy`, `lz4` or `zstd`.
+    pub compression: String,
+    /// `all`, `1` or `0`.
+    pub acks: String,
+    /// The idempotent producer (no duplicates or reordering from the producer's retries).
+    pub idempotent: bool,
+    /// Most bytes in one produce request per partition (librdkafka `batch.size`).
+    pub batch_bytes: Option<usize>,
+    /// How long to wait for a batch to fill (librdkafka `linger.ms`).
+    pub linger: Duration,
+    /// Where the positions of what was delivered are kept.
+    pub checkpoint: PathBuf,
+    /// Time between checkpoints.
+    pub checkpoint_interval: Duration,
+    /// Most lines sent and not yet confirmed; reading waits above it.
+    pub max_in_flight: usize,
+}
+
+impl ShipConfig {
+    /// Defaults: key by client, lz4, acks all, idempotent, linger 5 ms.
+    pub fn new(connection: Connection, topic: impl Into<String>, checkpoint: PathBuf) -> Self {
+        ShipConfig {
+            connection,
+            topic: topic.into(),
+            key: KeyBy::Client,
+            compression: "lz4".into(),
+            acks: "all".into(),
+            idempotent: true,
+            batch_bytes: None,
+            linger: Duration::from_millis(5),
+            checkpoint,
+            checkpoint_interval: Duration::from_secs(1),
+            max_in_flight: 200_000,
+        }
+    }
+}
+
+/// Counters of a [`ship`] run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShipStats {
+    /// Lines read from the source.
+    pub read: u64,
+    /// Lines Kafka confirmed.
+    pub delivered: u64,
+    /// Lines Kafka refused for good (too large, not authorized), each reported.
+    pub failed: u64,
+    /// Lines sent and not yet confirmed.
+    pub in_flight: u64,
+    /// Since when sending waits for the broker (nothing confirmed while lines are in flight).
+    pub waiting: Option<Duration>,
+    /// Checkpoints written.
+    pub checkpoints: u64,
+    /// The input ended (bounded sources) and everything was delivered.
+    pub finished: bool,
+}
+
+/// Why [`ship`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    /// The producer could not be created (a bad setting).
+    #[error("kafka producer: {0}")]
+    Producer(KafkaError),
+    /// The checkpoint could not be read or written.
+    #[error(transparent)]
+    Checkpoint(#[from] SourceError),
+}
+
+/// Batches sent and not yet all confirmed, oldest first.
+#[derive(Default)]
+struct Tracker {
+    /// Id of the first entry of `pending`.
+    base: usize,
+    /// Per batch: lines not yet confirmed, and the batch (for its positions).
+    pending: VecDeque<(usize, Option<Batch>)>,
+    delivered: u64,
+    failed: Vec<String>,
+    last_delivery: Option<Instant>,
+}
+
+struct Context {
+    tracker: Mutex<Tracker>,
+    errors: Mutex<crate::client::Problems>,
+}
+
+impl ClientContext for Context {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.errors
+            .lock()
+            .expect("errors lock")
+            .push(format!("kafka: {error}: {reason}"));
+    }
+}
+
+impl ProducerContext for Context {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, id: usize) {
+        let mut t = self.tracker.lock().expect("tracker lock");
+        match result {
+            Ok(_) => t.delivered += 1,
+            Err((e, _)) => t.failed.push(e.to_string()),
+        }
+        t.last_delivery = Some(Instant::now());
+        let base = t.base;
+        if let Some(entry) = t.pending.get_mut(id.wrapping_sub(base)) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+    }
+}
+
+fn key_of(line: &[u8], key: KeyBy) -> Option<&[u8]> {
+    let n = match key {
+        KeyBy::None => return None,
+        KeyBy::Client => 1,
+        KeyBy::Field(n) => n,
+    };
+    line.split(|&b| b == b' ' || b == b'\t')
+        .filter(|f| !f.is_empty())
+        .nth(n - 1)
+}
+
+/// Ships `source` into the topic until it ends or `stop` is set, starting from the
+/// positions in `cfg.checkpoint` (the caller opened `source` at them). `status` is called
+/// about once a second.
+pub fn ship(
+    cfg: &ShipConfig,
+    mut source: Box<dyn RunSource>,
+    stop: &AtomicBool,
+    mut status: impl FnMut(&ShipStats, &[String]),
+) -> Result<ShipStats, ShipError> {
+    let mut durable = Checkpoint::load_or_default(&cfg.checkpoint)?;
+    let mut settings: Vec<(&str, String)> = vec![
+        ("compression.type", cfg.compression.clone()),
+        ("acks", cfg.acks.clone()),
+        ("enable.idempotence", cfg.idempotent.to_string()),
+        ("linger.ms", cfg.linger.as_millis().to_string()),
+        // Wait for the broker as long as it takes: nothing is dropped after a timeout.
+        ("message.timeout.ms", "0".into()),
+        (
+            "queue.buffering.max.messages",
+            (cfg.max_in_flight + 10_000).to_string(),
+        ),
+    ];
+    if let Some(b) = cfg.batch_bytes {
+        settings.push(("batch.size", b.to_string()));
+    }
+    let ctx = Context {
+        tracker: Mutex::new(Tracker::default()),
+        errors: Mutex::new(crate::client::Problems::default()),
+    };
+    let producer: BaseProducer<Context> = cfg
+        .connection
+        .client_config(&settings)
+        .create_with_context(ctx)
+        .map_err(ShipError::Producer)?;
+    let partitions = if cfg.key == KeyBy::None {
+        producer
+            .client()
+            .fetch_metadata(Some(&cfg.topic), Duration::from_secs(30))
+            .ok()
+            .and_then(|m| {
+                m.topics()
+                    .iter()
+                    .find(|t| t.name() == cfg.topic)
+                    .map(|t| t.partitions().len() as i32)
+            })
+            .filter(|&n| n > 0)
+    } else {
+        None
+    };
+
+    let mut stats = ShipStats::default();
+    let mut next_id = 0usize;
+    let mut last_save = Instant::now();
+    let mut last_status = Instant::now();
+    let mut ended = false;
+    let mut notes: Vec<String> = Vec::new();
+    let mut first_send: Option<Instant> = None;
+    let in_flight = |p: &BaseProducer<Context>| p.in_flight_count().max(0) as usize;
+    loop {
+        // Settle confirmed batches in order, and checkpoint now and then.
+        producer.poll(Duration::ZERO);
+        let mut settled = false;
+        {
+            let mut t = producer.context().tracker.lock().expect("tracker lock");
+            while t.pending.front().is_some_and(|(left, _)| *left == 0) {
+                let (_, batch) = t.pending.pop_front().expect("front");
+                t.base += 1;
+                if let Some(b) = batch {
+                    durable.apply(&b);
+                }
+                settled = true;
+            }
+            stats.delivered = t.delivered;
+            for f in t.failed.drain(..) {
+                stats.failed += 1;
+                notes.push(format!("error: a line was refused by Kafka: {f}"));
+            }
+            stats.in_flight = stats.read - stats.delivered - stats.failed;
+            // Waiting: lines in flight and nothing confirmed for 2 s (since the last
+            // confirmation, or since the first line was sent).
+            stats.waiting = match t.last_delivery.or(first_send) {
+                Some(since) if stats.in_flight > 0 && since.elapsed() >= Duration::from_secs(2) => {
+                    Some(since.elapsed())
+                }
+                _ => None,
+            };
+            if t.pending.is_empty() && ended {
+                stats.finished = true;
+            }
+        }
+        notes.extend(
+            producer
+                .context()
+                .errors
+                .lock()
+                .expect("errors lock")
+                .take(),
+        );
+        let stopping = stop.load(Ordering::Relaxed);
+        if (settled && last_save.elapsed() >= cfg.checkpoint_interval) || stats.finished || stopping
+        {
+            durable.save_atomic(&cfg.checkpoint)?;
+            source.checkpointed(&durable);
+            stats.checkpoints += 1;
+            last_save = Instant::now();
+        }
+        if last_status.elapsed() >= Duration::from_secs(1) || stats.finished || stopping {
+            status(&stats, &notes);
+            notes.clear();
+            last_status = Instant::now();
+        }
+        if stats.finished || stopping {
+            break;
+        }
+        if ended || in_flight(&producer) >= cfg.max_in_flight {
+            producer.poll(Duration::from_millis(20));
+            continue;
+        }
+        let batch = match source.poll(Duration::from_millis(50)) {
+            Poll::Batch(b) => b,
+            Poll::Idle => continue,
+            Poll::End => {
+                ended = true;
+                continue;
+            }
+        };
+        for p in source.take_problems() {
+            notes.push(format!("warning: {p}"));
+        }
+        let origin = match batch.origin() {
+            Origin::File { fingerprint, .. } => Some(fingerprint.to_string()),
+            _ => None,
+        };
+        let id = next_id;
+        next_id += 1;
+        first_send.get_or_insert_with(Instant::now);
+        let lines = batch.len();
+        producer
+            .context()
+            .tracker
+            .lock()
+            .expect("tracker lock")
+            .pending
+            .push_back((lines, None));
+        for (i, line) in batch.lines().enumerate() {
+            let offset = batch.line_offset(i);
+            let mut headers = OwnedHeaders::new_with_capacity(2);
+            let offset_text;
+            if let Some(o) = &origin {
+                offset_text = offset.to_string();
+                headers = headers
+                    .insert(Header {
+                        key: ORIGIN_HEADER,
+                        value: Some(o.as_bytes()),
+                    })
+                    .insert(Header {
+                        key: OFFSET_HEADER,
+                        value: Some(offset_text.as_bytes()),
+                    });
+            }
+            let mut record = BaseRecord::with_opaque_to(&cfg.topic, id)
+                .payload(line)
+                .headers(headers);
+            if let Some(k) = key_of(line, cfg.key) {
+                record = record.key(k);
+            } else if let Some(n) = partitions {
+                let h = origin
+                    .as_deref()
+                    .map_or(0, |o| xxhash_rust::xxh3::xxh3_64(o.as_bytes()));
+                record = record.partition(((h ^ (offset >> 16)) % n as u64) as i32);
+            }
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                        // The bounded queue is full (a slow or absent broker): wait here,
+                        // which stops reading.
+                        record = r;
+                        producer.poll(Duration::from_millis(50));
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                    }
+                    Err((e, _)) => {
+                        let mut t = producer.context().tracker.lock().expect("tracker lock");
+                        t.failed.push(e.to_string());
+                        let base = t.base;
+                        if let Some(entry) = t.pending.get_mut(id - base) {
+                            entry.0 = entry.0.saturating_sub(1);
+                        }
+                        break;
+                    }
+                }
+            }
+            stats.read += 1;
+        }
+        let mut t = producer.context().tracker.lock().expect("tracker lock");
+        let base = t.base;
+        if let Some(entry) = t.pending.get_mut(id - base) {
+            entry.1 = Some(batch);
+        }
+    }
+    if stop.load(Ordering::Relaxed) && !stats.finished {
+        // Give what is in flight a moment, then keep the positions of what was confirmed.
+        let _ = producer.flush(Duration::from_secs(5));
+        producer.poll(Duration::ZERO);
+        let mut t = producer.context().tracker.lock().expect("tracker lock");
+        while t.pending.front().is_some_and(|(left, _)| *left == 0) {
+            let (_, batch) = t.pending.pop_front().expect("front");
+            t.base += 1;
+            if let Some(b) = batch {
+                durable.apply(&b);
+            }
+        }
+        stats.delivered = t.delivered;
+        drop(t);
+        durable.save_atomic(&cfg.checkpoint)?;
+    }
+    source.close();
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        let l = b"10.0.0.1 - - [01/Jul/1995:00:00:01 -0400] \"GET / HTTP/1.0\" 200 7";
+        assert_eq!(key_of(l, KeyBy::Client), Some(&b"10.0.0.1"[..]));
+        assert_eq!(key_of(l, KeyBy::Field(2)), Some(&b"-"[..]));
+        assert_eq!(key_of(l, KeyBy::None), None);
+        assert_eq!(key_of(b"", KeyBy::Client), None);
+        assert_eq!("field:3".parse::<KeyBy>(), Ok(KeyBy::Field(3)));
+        assert!("field:0".parse::<KeyBy>().is_err());
+        assert!("ip".parse::<KeyBy>().is_err());
+    }
+}

@@ -1,0 +1,674 @@
+//! A topic as a replayable source of the pipeline.
+//!
+//! # Exactly-once
+//!
+//! The source's position is a [`KafkaState`]: the next offset per partition and, per
+//! partition and origin, the offset in the origin up to which lines were delivered. It
+//! travels with each batch as the batch's stream state, so the runtime stores it with the
+//! epoch and the checkpoint exactly like file positions, and hands it back at the next start.
+//! When partitions are assigned, the consumer starts them at these offsets, not at the
+//! group's committed ones: those are written after each checkpoint for monitoring (lag) only.
+//!
+//! A line whose origin headers name an origin offset below the high-water mark of its
+//! partition and origin was delivered already: `ship` sent it again after a crash between
+//! Kafka's confirmation and its own checkpoint. It is skipped, counted, and the skip is
+//! recorded in the batch's extent, so a repeated epoch reads exactly the same lines again.
+//! The rule holds because `ship` sends a line of a given origin to the same partition every
+//! time, and Kafka keeps the order of one producer's messages within a partition.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hitstream_runtime::RunSource;
+use hitstream_source::{Batch, Checkpoint, Fingerprint, Origin, Poll, SourceError};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::message::{Headers, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use serde::{Deserialize, Serialize};
+
+use crate::client::Connection;
+
+/// Settings of a [`KafkaSource`].
+#[derive(Debug, Clone)]
+pub struct KafkaSourceConfig {
+    /// Brokers and librdkafka settings.
+    pub connection: Connection,
+    /// The topic.
+    pub topic: String,
+    /// The consumer group.
+    pub group: String,
+    /// Most lines in one batch.
+    pub max_batch_lines: usize,
+    /// End once every partition of the topic is assigned to this process and read to its
+    /// end (a bounded run of one process over what the topic holds).
+    pub stop_at_end: bool,
+}
+
+impl KafkaSourceConfig {
+    /// Defaults for a topic and group.
+    pub fn new(connection: Connection, topic: impl Into<String>, group: impl Into<String>) -> Self {
+        KafkaSourceConfig {
+            connection,
+            topic: topic.into(),
+            group: group.into(),
+            max_batch_lines: 4096,
+            stop_at_end: false,
+        }
+    }
+}
+
+/// Where a [`KafkaSource`] stands; see the [module documentation](self).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaState {
+    /// The next offset to read, per partition.
+    pub next: BTreeMap<i32, i64>,
+    /// Per partition and origin (the file fingerprint `ship` names): the origin offset
+    /// after the last line delivered. Lines below it were delivered before.
+    #[serde(default)]
+    pub seen: BTreeMap<i32, BTreeMap<String, u64>>,
+    /// Lines skipped as already delivered, in all.
+    #[serde(default)]
+    pub skipped: u64,
+}
+
+impl KafkaState {
+    /// Takes note of the message at `offset` of `partition`, and says whether its line is
+    /// new: false when its origin offset is below the high-water mark of its partition and
+    /// origin (delivered before, sent again by a restarted `ship`).
+    pub fn admit(&mut self, partition: i32, offset: i64, origin: Option<&(String, u64)>) -> bool {
+        let next = self.next.entry(partition).or_insert(offset + 1);
+        *next = (*next).max(offset + 1);
+        let Some((origin, at)) = origin else {
+            return true;
+        };
+        let seen = self.seen.entry(partition).or_default();
+        match seen.get(origin) {
+            Some(&hwm) if *at < hwm => {
+                self.skipped += 1;
+                false
+            }
+            _ => {
+                seen.insert(origin.clone(), at + 1);
+                true
+            }
+        }
+    }
+}
+
+/// One run of consecutive messages of a partition within a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Segment {
+    partition: i32,
+    /// First offset of the run.
+    from: i64,
+    /// Offset after the run's last message.
+    to: i64,
+    /// Offsets in `from..to` skipped as already delivered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    skipped: Vec<i64>,
+}
+
+/// What a recorded batch was: its runs of messages in the order they were merged, enough
+/// to read the same lines again in the same order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Extent {
+    segments: Vec<Segment>,
+    lines: u64,
+}
+
+impl Extent {
+    fn push(&mut self, partition: i32, offset: i64, skipped: bool) {
+        match self.segments.last_mut() {
+            Some(seg) if seg.partition == partition && seg.to == offset => seg.to = offset + 1,
+            _ => self.segments.push(Segment {
+                partition,
+                from: offset,
+                to: offset + 1,
+                skipped: Vec::new(),
+            }),
+        }
+        let seg = self.segments.last_mut().expect("just pushed");
+        if skipped {
+            seg.skipped.push(offset);
+        } else {
+            self.lines += 1;
+        }
+    }
+}
+
+struct Context {
+    topic: String,
+    state: Arc<Mutex<KafkaState>>,
+    problems: Mutex<crate::client::Problems>,
+}
+
+impl ClientContext for Context {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+            return;
+        }
+        self.problems
+            .lock()
+            .expect("problems lock")
+            .push(format!("kafka: {error}: {reason}"));
+    }
+}
+
+impl ConsumerContext for Context {
+    // Partitions start at the offsets of our own state, not at the group's.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let state = self.state.lock().expect("state lock");
+                let parts: Vec<(String, i32)> = tpl
+                    .elements()
+                    .iter()
+                    .map(|e| (e.topic().to_string(), e.partition()))
+                    .collect();
+                for (t, p) in parts {
+                    if t == self.topic {
+                        if let Some(&next) = state.next.get(&p) {
+                            let _ = tpl.set_partition_offset(&t, p, Offset::Offset(rewound(next)));
+                        }
+                    }
+                }
+                if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                }
+            }
+            _ => {
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
+            }
+        };
+        if let Err(e) = result {
+            self.problems
+                .lock()
+                .expect("problems lock")
+                .push(format!("kafka: partition assignment failed: {e}"));
+        }
+    }
+}
+
+struct Msg {
+    partition: i32,
+    offset: i64,
+    /// The message's timestamp (ms), the merge key.
+    time: i64,
+    payload: Vec<u8>,
+    origin: Option<(String, u64)>,
+}
+
+/// A topic read by a consumer group, replayable; see the [module documentation](self).
+#[allow(missing_debug_implementations)] // librdkafka's consumer has no Debug
+pub struct KafkaSource {
+    name: String,
+    key: String,
+    cfg: KafkaSourceConfig,
+    consumer: BaseConsumer<Context>,
+    state: Arc<Mutex<KafkaState>>,
+    /// Messages read and not yet in a batch, per partition.
+    queues: BTreeMap<i32, std::collections::VecDeque<Msg>>,
+    /// Partitions read to their end (until their next message).
+    at_eof: std::collections::BTreeSet<i32>,
+    /// Partitions of the topic (for `stop_at_end`).
+    partitions: Option<usize>,
+    last_extent: Option<Extent>,
+    rereader: Option<BaseConsumer>,
+    /// Messages read to repeat an epoch, by partition and offset.
+    replay_cache: BTreeMap<(i32, i64), Vec<u8>>,
+}
+
+/// How far before a position a partition is fetched from. Some brokers (tansu 0.6 here)
+/// answer a fetch at an offset inside a record batch with the *next* batch, which would skip
+/// the rest of the batch; fetching up to this many messages earlier (more than one producer
+/// batch holds with librdkafka's defaults) and dropping what lies before the position is
+/// safe with every broker.
+const REWIND: i64 = 100_000;
+
+/// Messages read past a repeated batch for the batches after it.
+const READ_AHEAD: i64 = 50_000;
+
+fn rewound(offset: i64) -> i64 {
+    (offset - REWIND).max(0)
+}
+
+/// The key of a topic's state in the checkpoint's stream positions.
+fn state_key(topic: &str) -> String {
+    format!("kafka:{topic}")
+}
+
+fn kafka_err(what: &str, e: impl std::fmt::Display) -> SourceError {
+    SourceError::Remote(format!("kafka: {what}: {e}"))
+}
+
+impl KafkaSource {
+    /// Joins the group and subscribes, starting after `positions` (the checkpoint's stream
+    /// state for this topic).
+    pub fn open(
+        cfg: KafkaSourceConfig,
+        positions: &Checkpoint,
+    ) -> Result<KafkaSource, SourceError> {
+        let key = state_key(&cfg.topic);
+        let state: KafkaState = match positions.streams.get(&key) {
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| kafka_err("the saved position cannot be read", e))?,
+            None => KafkaState::default(),
+        };
+        let state = Arc::new(Mutex::new(state));
+        let ctx = Context {
+            topic: cfg.topic.clone(),
+            state: state.clone(),
+            problems: Mutex::new(crate::client::Problems::default()),
+        };
+        let consumer: BaseConsumer<Context> = cfg
+            .connection
+            .client_config(&[
+                ("group.id", cfg.group.clone()),
+                ("enable.auto.commit", "false".into()),
+                ("enable.auto.offset.store", "false".into()),
+                ("auto.offset.reset", "earliest".into()),
+                // A member killed without leaving holds its partitions until its session
+                // times out; positions are ours, so a short session costs nothing.
+                ("session.timeout.ms", "6000".into()),
+                ("heartbeat.interval.ms", "1000".into()),
+                // End-of-partition events let the merge go on without an idle partition.
+                ("enable.partition.eof", "true".into()),
+            ])
+            .create_with_context(ctx)
+            .map_err(|e| kafka_err("cannot create the consumer", e))?;
+        consumer
+            .subscribe(&[&cfg.topic])
+            .map_err(|e| kafka_err("cannot subscribe", e))?;
+        Ok(KafkaSource {
+            name: format!(
+                "kafka {} ({}, group {})",
+                cfg.topic, cfg.connection.brokers, cfg.group
+            ),
+            key,
+            cfg,
+            consumer,
+            state,
+            queues: BTreeMap::new(),
+            at_eof: std::collections::BTreeSet::new(),
+            partitions: None,
+            last_extent: None,
+            rereader: None,
+            replay_cache: BTreeMap::new(),
+        })
+    }
+
+    fn owned(m: &rdkafka::message::BorrowedMessage<'_>) -> Msg {
+        let origin = m
+            .headers()
+            .and_then(|h| crate::origin::read(h.iter().map(|h| (h.key, h.value))));
+        Msg {
+            partition: m.partition(),
+            offset: m.offset(),
+            time: m.timestamp().to_millis().unwrap_or(0),
+            payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            origin,
+        }
+    }
+
+    /// Polls the consumer once, queueing what comes; false when nothing came.
+    fn fetch(&mut self, timeout: Duration) -> bool {
+        match self.consumer.poll(timeout) {
+            None => false,
+            Some(Ok(m)) => {
+                let m = Self::owned(&m);
+                self.at_eof.remove(&m.partition);
+                self.queues.entry(m.partition).or_default().push_back(m);
+                true
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                self.at_eof.insert(p);
+                true
+            }
+            Some(Err(e)) => {
+                self.consumer
+                    .context()
+                    .problems
+                    .lock()
+                    .expect("problems lock")
+                    .push(format!("kafka: {e}"));
+                false
+            }
+        }
+    }
+
+    /// The assigned partitions of the topic.
+    fn assigned(&self) -> Vec<i32> {
+        self.consumer
+            .assignment()
+            .map(|a| {
+                a.elements_for_topic(&self.cfg.topic)
+                    .iter()
+                    .map(|e| e.partition())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether every partition of the topic is assigned to this process and read to its
+    /// end: the consumer said so (end-of-partition event) and nothing of it is queued. A
+    /// partition still held by another member (one killed without leaving keeps it until
+    /// its session times out) keeps the source going.
+    fn at_end(&mut self) -> bool {
+        if self.partitions.is_none() {
+            self.partitions = self
+                .consumer
+                .fetch_metadata(Some(&self.cfg.topic), Duration::from_secs(5))
+                .ok()
+                .and_then(|m| {
+                    m.topics()
+                        .iter()
+                        .find(|t| t.name() == self.cfg.topic)
+                        .map(|t| t.partitions().len())
+                })
+                .filter(|&n| n > 0);
+        }
+        let Some(n) = self.partitions else {
+            return false;
+        };
+        let parts = self.assigned();
+        parts.len() >= n
+            && parts
+                .iter()
+                .all(|p| self.at_eof.contains(p) && self.queues.get(p).is_none_or(|q| q.is_empty()))
+    }
+
+    fn rereader(&mut self) -> Result<&BaseConsumer, SourceError> {
+        if self.rereader.is_none() {
+            let c: BaseConsumer = self
+                .cfg
+                .connection
+                .client_config(&[
+                    ("group.id", format!("{}-replay", self.cfg.group)),
+                    ("enable.auto.commit", "false".into()),
+                    ("enable.partition.eof", "true".into()),
+                    ("auto.offset.reset", "error".into()),
+                ])
+                .create()
+                .map_err(|e| kafka_err("cannot create the replay consumer", e))?;
+            self.rereader = Some(c);
+        }
+        Ok(self.rereader.as_ref().expect("just set"))
+    }
+}
+
+impl RunSource for KafkaSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    // Partitions are merged by message timestamp (the time `ship` sent the line), so lines
+    // come in about the order they were written and event time does not jump between
+    // partitions: taking from the partition whose next message is oldest, as long as every
+    // assigned partition that is not at its end has a message queued (or has kept the merge
+    // waiting for `MERGE_WAIT`).
+    fn poll(&mut self, timeout: Duration) -> Poll {
+        const MERGE_WAIT: Duration = Duration::from_millis(200);
+        let deadline = Instant::now() + timeout;
+        // Fill: wait for the first message, then take what is there without waiting.
+        while self.queues.values().all(|q| q.is_empty()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.fetch(left.min(Duration::from_millis(100)));
+        }
+        while self.queues.values().map(|q| q.len()).sum::<usize>() < self.cfg.max_batch_lines
+            && self.fetch(Duration::ZERO)
+        {}
+        let assigned = self.assigned();
+        let merge_deadline = Instant::now() + MERGE_WAIT;
+        let mut b: Option<Batch> = None;
+        let mut ext = Extent::default();
+        let mut taken = 0usize;
+        loop {
+            if taken >= self.cfg.max_batch_lines {
+                break;
+            }
+            // A partition with nothing queued that is not at its end holds the merge back.
+            let starving = assigned.iter().any(|p| {
+                !self.at_eof.contains(p) && self.queues.get(p).is_none_or(|q| q.is_empty())
+            });
+            if starving {
+                if Instant::now() < merge_deadline && self.fetch(Duration::from_millis(10)) {
+                    continue;
+                }
+                if taken > 0 || Instant::now() < merge_deadline {
+                    break;
+                }
+            }
+            let Some((&p, _)) = self
+                .queues
+                .iter()
+                .filter_map(|(p, q)| q.front().map(|m| (p, m.time)))
+                .min_by_key(|&(p, t)| (t, *p))
+            else {
+                break;
+            };
+            let m = self
+                .queues
+                .get_mut(&p)
+                .and_then(|q| q.pop_front())
+                .expect("a queued message");
+            let mut state = self.state.lock().expect("state lock");
+            if state.next.get(&m.partition).is_some_and(|&n| m.offset < n) {
+                // Before our position (the group's offset was behind it): read already.
+                continue;
+            }
+            taken += 1;
+            let fresh = state.admit(m.partition, m.offset, m.origin.as_ref());
+            ext.push(m.partition, m.offset, !fresh);
+            let batch = b.get_or_insert_with(|| {
+                Batch::new(Origin::Stream {
+                    name: format!("kafka:{}", self.cfg.topic),
+                })
+            });
+            if fresh {
+                batch.push_line(m.payload.strip_suffix(b"\n").unwrap_or(&m.payload), false);
+            }
+        }
+        match b {
+            Some(mut b) => {
+                let state = self.state.lock().expect("state lock");
+                b.set_stream_state(
+                    self.key.clone(),
+                    serde_json::to_value(&*state).expect("the state serializes"),
+                );
+                self.last_extent = Some(ext);
+                Poll::Batch(b)
+            }
+            None if self.cfg.stop_at_end && self.at_end() => Poll::End,
+            None => Poll::Idle,
+        }
+    }
+
+    fn take_problems(&mut self) -> Vec<SourceError> {
+        let taken = self
+            .consumer
+            .context()
+            .problems
+            .lock()
+            .expect("problems lock")
+            .take();
+        taken.into_iter().map(SourceError::Remote).collect()
+    }
+
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    fn extent(&self, _batch: &Batch) -> Option<serde_json::Value> {
+        self.last_extent
+            .as_ref()
+            .map(|e| serde_json::to_value(e).expect("an extent serializes"))
+    }
+
+    fn reread(&mut self, extent: &serde_json::Value) -> Result<Batch, SourceError> {
+        let ext: Extent = serde_json::from_value(extent.clone())
+            .map_err(|e| kafka_err("a recorded batch cannot be read", e))?;
+        // Each partition's range is read once, then the runs are put together in order.
+        let mut ranges: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
+        for s in &ext.segments {
+            let r = ranges.entry(s.partition).or_insert((s.from, s.to));
+            r.0 = r.0.min(s.from);
+            r.1 = r.1.max(s.to);
+        }
+        let topic = self.cfg.topic.clone();
+        for (&p, &(from, to)) in &ranges {
+            // Batches of a repeated epoch come in order: what lies before this one is not
+            // needed again, and what was read ahead serves the next ones.
+            self.replay_cache
+                .retain(|&(cp, off), _| cp != p || off >= from);
+            if (from..to).all(|off| self.replay_cache.contains_key(&(p, off))) {
+                continue;
+            }
+            self.rereader()?;
+            let c = self.rereader.as_ref().expect("just made");
+            let cache = &mut self.replay_cache;
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&topic, p, Offset::Offset(rewound(from)))
+                .map_err(|e| kafka_err("replay", e))?;
+            c.assign(&tpl).map_err(|e| kafka_err("replay", e))?;
+            let ahead = to + READ_AHEAD;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut last = from - 1;
+            loop {
+                if Instant::now() > deadline {
+                    if last + 1 >= to {
+                        break;
+                    }
+                    return Err(kafka_err(
+                        "replay",
+                        format!(
+                            "partition {p} offsets {from}..{to} not all readable within 30 s (read to {last})"
+                        ),
+                    ));
+                }
+                match c.poll(Duration::from_millis(200)) {
+                    None => {}
+                    Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {
+                        if last + 1 >= to {
+                            break;
+                        }
+                    }
+                    Some(Err(e)) => return Err(kafka_err("replay", e)),
+                    Some(Ok(m)) => {
+                        if m.partition() != p || m.offset() < from {
+                            continue;
+                        }
+                        last = m.offset();
+                        cache.insert((p, m.offset()), m.payload().unwrap_or_default().to_vec());
+                        if m.offset() + 1 >= ahead {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let payloads = &self.replay_cache;
+        if let Some(c) = &self.rereader {
+            let _ = c.unassign();
+        }
+        let mut b = Batch::new(Origin::Stream {
+            name: format!("kafka:{topic}"),
+        });
+        for s in &ext.segments {
+            for off in s.from..s.to {
+                if s.skipped.binary_search(&off).is_ok() {
+                    continue;
+                }
+                // Offsets with no message (compacted, transaction markers) were never lines.
+                if let Some(pl) = payloads.get(&(s.partition, off)) {
+                    b.push_line(pl.strip_suffix(b"\n").unwrap_or(pl), false);
+                }
+            }
+        }
+        Ok(b)
+    }
+
+    fn checkpointed(&mut self, durable: &Checkpoint) -> Vec<Fingerprint> {
+        // The group's offsets show the lag to monitoring; recovery never reads them.
+        if let Some(v) = durable.streams.get(&self.key) {
+            if let Ok(s) = serde_json::from_value::<KafkaState>(v.clone()) {
+                let mut tpl = TopicPartitionList::new();
+                for (&p, &n) in &s.next {
+                    let _ = tpl.add_partition_offset(&self.cfg.topic, p, Offset::Offset(n));
+                }
+                if tpl.count() > 0 {
+                    let _ = self.consumer.commit(&tpl, CommitMode::Async);
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    fn close(&mut self) {
+        self.consumer.unsubscribe();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(origin: &str, at: u64) -> Option<(String, u64)> {
+        Some((origin.to_string(), at))
+    }
+
+    #[test]
+    fn lines_sent_again_after_a_crash_are_admitted_once() {
+        let mut s = KafkaState::default();
+        // ship sent lines at origin offsets 0, 100, 200 to partition 0, crashed before its
+        // checkpoint, and sent them again from 0, then went on.
+        let sent = [0u64, 100, 200, 0, 100, 200, 300];
+        let admitted: Vec<bool> = sent
+            .iter()
+            .enumerate()
+            .map(|(i, &at)| s.admit(0, i as i64, o("h:f", at).as_ref()))
+            .collect();
+        assert_eq!(admitted, [true, true, true, false, false, false, true]);
+        assert_eq!(s.skipped, 3);
+        assert_eq!(s.next[&0], 7);
+        // Another origin and another partition have marks of their own.
+        assert!(s.admit(0, 7, o("h:g", 0).as_ref()));
+        assert!(s.admit(1, 0, o("h:f", 0).as_ref()));
+        // Lines without origin headers are always new.
+        assert!(s.admit(1, 1, None));
+        assert!(s.admit(1, 2, None));
+    }
+
+    #[test]
+    fn the_state_round_trips_through_json() {
+        let mut s = KafkaState::default();
+        s.admit(2, 41, o("h:0123456789abcdef", 4096).as_ref());
+        let v = serde_json::to_value(&s).unwrap();
+        let back: KafkaState = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.next[&2], 42);
+    }
+}
