@@ -95,14 +95,11 @@ pub fn create_topic(
     let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
     let opts = AdminOptions::new().operation_timeout(Some(timeout));
     let results = futures_executor::block_on(admin.create_topics([&new], &opts))?;
-    for r in results {
-        match r {
-            Ok(_) => return Ok(true),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => return Ok(false),
-            Err((_, code)) => return Err(KafkaError::AdminOp(code)),
-        }
+    match results.into_iter().next() {
+        Some(Ok(_)) => Ok(true),
+        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) | None => Ok(false),
+        Some(Err((_, code))) => Err(KafkaError::AdminOp(code)),
     }
-    Ok(false)
 }
 
 /// The end offset (high watermark) of each partition of `topic`: how many messages each

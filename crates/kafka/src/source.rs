@@ -571,11 +571,10 @@ impl RunSource for KafkaSource {
                 }
                 match c.poll(Duration::from_millis(200)) {
                     None => {}
-                    Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {
-                        if last + 1 >= to {
-                            break;
-                        }
+                    Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) if last + 1 >= to => {
+                        break
                     }
+                    Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {}
                     Some(Err(e)) => return Err(kafka_err("replay", e)),
                     Some(Ok(m)) => {
                         if m.partition() != p || m.offset() < from {

@@ -73,7 +73,8 @@ pub struct Batch {
     end_offset: u64,
     positions: Vec<PositionUpdate>,
     malformed: Vec<Malformed>,
-    stream_state: Option<(String, serde_json::Value)>,
+    // Boxed: most batches have none, and batches are moved around by value.
+    stream_state: Option<Box<(String, serde_json::Value)>>,
 }
 
 impl Batch {
@@ -166,12 +167,12 @@ impl Batch {
     /// opaque value under the source's key, to persist after processing this batch; see
     /// [`Checkpoint::streams`](crate::Checkpoint::streams).
     pub fn stream_state(&self) -> Option<&(String, serde_json::Value)> {
-        self.stream_state.as_ref()
+        self.stream_state.as_deref()
     }
 
     /// Sets the position the batch carries for a source that is not a file.
     pub fn set_stream_state(&mut self, key: impl Into<String>, state: serde_json::Value) {
-        self.stream_state = Some((key.into(), state));
+        self.stream_state = Some(Box::new((key.into(), state)));
     }
 
     /// Content offset where line `i` starts (lines are taken to end with one `\n`; after a
