@@ -68,6 +68,9 @@ pub struct ShipArgs {
     /// Time between checkpoints.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1s")]
     pub checkpoint_interval: Duration,
+    /// Most lines sent and not yet confirmed; reading waits above it (the bounded queue).
+    #[arg(long, value_name = "LINES", default_value_t = 200_000)]
+    pub max_in_flight: usize,
     /// Print a status line on stderr every second.
     #[arg(long)]
     pub progress: bool,
@@ -143,6 +146,7 @@ pub fn run(a: ShipArgs) -> anyhow::Result<()> {
     cfg.batch_bytes = a.batch_size;
     cfg.linger = a.linger;
     cfg.checkpoint_interval = a.checkpoint_interval;
+    cfg.max_in_flight = a.max_in_flight.max(1);
 
     let stop = Arc::new(AtomicBool::new(false));
     {

@@ -341,11 +341,12 @@ fn ship_killed_with_sigkill_sends_again_and_the_lake_has_each_line_once() {
     let (kills, out) = kill_until_done(
         || {
             let mut c = ship_cmd(&broker.addr(), "nasa", &file, &ckpt);
-            c.args(["--checkpoint-interval", "700ms"]);
+            // A small queue: deliveries, checkpoints and kills interleave.
+            c.args(["--checkpoint-interval", "300ms", "--max-in-flight", "2000"]);
             c
         },
         7,
-        (150, 900),
+        (400, 1500),
         6,
     );
     ok(out);
