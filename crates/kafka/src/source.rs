@@ -292,6 +292,9 @@ impl KafkaSource {
                 // times out; positions are ours, so a short session costs nothing.
                 ("session.timeout.ms", "6000".into()),
                 ("heartbeat.interval.ms", "1000".into()),
+                // Also the rebalance timeout: how long a rebalance waits for members that
+                // were killed. The source polls at least every 100 ms while it runs.
+                ("max.poll.interval.ms", "20000".into()),
                 // End-of-partition events let the merge go on without an idle partition.
                 ("enable.partition.eof", "true".into()),
             ])
