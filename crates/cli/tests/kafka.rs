@@ -489,25 +489,6 @@ fn two_groups_on_one_topic_each_get_every_line() {
             .output()
             .unwrap(),
     );
-    ok(Command::new(bin())
-        .args([
-            "ship",
-            "--kafka",
-            &broker.addr(),
-            "--topic",
-            "nasa-windows",
-            "--create-topic",
-        ])
-        .args([
-            "--partitions",
-            "1",
-            "--file",
-            "/dev/null",
-            "--checkpoint-dir",
-        ])
-        .arg(tmp.path().join("create"))
-        .output()
-        .unwrap());
     let raw = tmp.path().join("raw");
     let windows = tmp.path().join("windows");
     let a = run_cmd(&broker.addr(), "nasa", "raw", &raw)
