@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, nasa_text};
+use common::{bin, free_port, nasa_text, ok};
 use serde_json::Value;
 
 /// A tansu broker with memory storage. (Its SQLite storage, which would keep messages across
@@ -28,14 +28,6 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn tansu() -> PathBuf {
@@ -120,16 +112,6 @@ impl Drop for Broker {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "hitstream failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8(o.stdout).unwrap()
 }
 
 /// The first `n` lines of the NASA log, as a file.

@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
-use common::{bin, data, nasa_text, NASA};
+use common::{bin, data, nasa_text, ok, NASA};
 
 /// Index of the newline that ends line `n` (1-based).
 fn nasa_head_end(text: &[u8], n: usize) -> usize {
@@ -38,16 +38,6 @@ fn lines_per_day(text: &[u8]) -> BTreeMap<String, u64> {
         *m.entry(format!("{y}-{mo:02}-{d}")).or_default() += 1;
     }
     m
-}
-
-fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "hitstream failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8(o.stdout).unwrap()
 }
 
 fn sql(lake: &Path, q: &str, fmt: &str) -> String {

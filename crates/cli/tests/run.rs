@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{bin, data, nasa_text, NASA};
+use common::{bin, data, free_port, nasa_text, NASA};
 
 fn windows(jsonl: &str) -> Vec<Value> {
     jsonl
@@ -305,14 +305,6 @@ fn tail_follows_rename_and_copytruncate_rotation() {
         .map(|w| w["requests"].as_u64().unwrap())
         .collect();
     assert_eq!(per[..3], [50, 30, 20]);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_for_port(port: u16) {

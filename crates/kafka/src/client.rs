@@ -102,27 +102,6 @@ pub fn create_topic(
     }
 }
 
-/// The end offset (high watermark) of each partition of `topic`: how many messages each
-/// holds since its start, for lag and for checks.
-pub fn end_offsets(
-    conn: &Connection,
-    topic: &str,
-    timeout: Duration,
-) -> Result<Vec<(i32, i64)>, KafkaError> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let c: BaseConsumer = conn.client_config(&[]).create()?;
-    let md = c.fetch_metadata(Some(topic), timeout)?;
-    let mut out = Vec::new();
-    for t in md.topics().iter().filter(|t| t.name() == topic) {
-        for p in t.partitions() {
-            let (_, high) = c.fetch_watermarks(topic, p.id(), timeout)?;
-            out.push((p.id(), high));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

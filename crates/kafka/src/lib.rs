@@ -17,7 +17,7 @@ mod output;
 mod ship;
 mod source;
 
-pub use client::{create_topic, end_offsets, parse_option, Connection, KafkaError};
+pub use client::{create_topic, parse_option, Connection, KafkaError};
 pub use origin::{OFFSET_HEADER, ORIGIN_HEADER};
 pub use output::KafkaOutput;
 pub use ship::{ship, KeyBy, ShipConfig, ShipError, ShipStats};

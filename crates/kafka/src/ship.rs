@@ -143,6 +143,23 @@ struct Tracker {
     last_delivery: Option<Instant>,
 }
 
+impl Tracker {
+    /// Moves the positions of the oldest batches whose lines are all confirmed into
+    /// `durable`, in order; says whether any was.
+    fn settle(&mut self, durable: &mut Checkpoint) -> bool {
+        let mut any = false;
+        while self.pending.front().is_some_and(|(left, _)| *left == 0) {
+            let (_, batch) = self.pending.pop_front().expect("front");
+            self.base += 1;
+            if let Some(b) = batch {
+                durable.apply(&b);
+            }
+            any = true;
+        }
+        any
+    }
+}
+
 struct Context {
     tracker: Mutex<Tracker>,
     errors: Mutex<crate::client::Problems>,
@@ -246,17 +263,9 @@ pub fn ship(
     loop {
         // Settle confirmed batches in order, and checkpoint now and then.
         producer.poll(Duration::ZERO);
-        let mut settled = false;
-        {
+        let settled = {
             let mut t = producer.context().tracker.lock().expect("tracker lock");
-            while t.pending.front().is_some_and(|(left, _)| *left == 0) {
-                let (_, batch) = t.pending.pop_front().expect("front");
-                t.base += 1;
-                if let Some(b) = batch {
-                    durable.apply(&b);
-                }
-                settled = true;
-            }
+            let settled = t.settle(&mut durable);
             stats.delivered = t.delivered;
             for f in t.failed.drain(..) {
                 stats.failed += 1;
@@ -274,7 +283,8 @@ pub fn ship(
             if t.pending.is_empty() && ended {
                 stats.finished = true;
             }
-        }
+            settled
+        };
         notes.extend(
             producer
                 .context()
@@ -392,13 +402,7 @@ pub fn ship(
         let _ = producer.flush(Duration::from_secs(5));
         producer.poll(Duration::ZERO);
         let mut t = producer.context().tracker.lock().expect("tracker lock");
-        while t.pending.front().is_some_and(|(left, _)| *left == 0) {
-            let (_, batch) = t.pending.pop_front().expect("front");
-            t.base += 1;
-            if let Some(b) = batch {
-                durable.apply(&b);
-            }
-        }
+        t.settle(&mut durable);
         stats.delivered = t.delivered;
         drop(t);
         durable.save_atomic(&cfg.checkpoint)?;

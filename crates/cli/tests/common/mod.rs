@@ -4,6 +4,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 /// The `hitstream` binary built for these tests.
 pub fn bin() -> PathBuf {
@@ -33,4 +34,24 @@ pub fn nasa_text() -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap();
     out
+}
+
+/// The stdout of a successful run; fails the test with stderr otherwise.
+pub fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "hitstream failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
