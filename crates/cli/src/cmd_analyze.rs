@@ -284,6 +284,10 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
     } else {
         FormatSpec::from_str_any(&a.format).context("--format")?
     };
+    // What `--format auto` would pick, for the message when the given format rejects most lines.
+    let detected = detect(first_lines(&first, DETECT_SAMPLE).iter().copied())
+        .map(|d| d.spec.name)
+        .filter(|n| *n != spec.name);
     let parser = Parser::new(spec);
 
     // Several files: read them in time order of their first line (stdin stays first).
@@ -341,12 +345,28 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let report = Report::build(&result, a.top, meta);
+    let hint = match &detected {
+        Some(name) => format!("the first lines look like `{name}`: try --format {name} (or --format auto)"),
+        None => "give the format as an nginx log_format or Apache LogFormat string, or try --format auto".to_string(),
+    };
+    let (lines, rejected) = (report.totals.lines, report.totals.rejected);
+    if lines > 0 && rejected == lines {
+        bail!(
+            "none of the {lines} lines parsed as `{}` ({}); {hint}",
+            parser.spec().name,
+            reasons(&report).join(", ")
+        );
+    }
+    if rejected * 2 > lines {
+        eprintln!(
+            "warning: MOST LINES WERE REJECTED: {rejected} of {lines} ({:.1} %) did not parse as `{}`; \
+             is the format right? {hint}",
+            rejected as f64 * 100.0 / lines as f64,
+            parser.spec().name
+        );
+    }
     if report.totals.rejected > 0 {
-        let reasons: Vec<String> = report
-            .rejected
-            .iter()
-            .map(|r| format!("{} {}", r.name, r.count))
-            .collect();
+        let reasons = reasons(&report);
         eprintln!(
             "warning: {} of {} lines rejected ({}){}",
             report.totals.rejected,
@@ -359,6 +379,15 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         );
     }
     output::write(&report, a.output, a.out.as_deref())
+}
+
+/// Rejection reasons with their counts ("missing field 3", ...).
+fn reasons(report: &Report) -> Vec<String> {
+    report
+        .rejected
+        .iter()
+        .map(|r| format!("{} {}", r.name, r.count))
+        .collect()
 }
 
 /// Reads, parses and aggregates every input on `threads` threads.

@@ -70,6 +70,16 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
     };
     let mut lake = cmd_sql::open_existing(&a.data)?;
     let daily = daily(&mut lake, date, a.top, a.tz.as_deref())?;
+    if daily.rows == 0 {
+        bail!(
+            "the lake at `{}` has no rows for {date}{}; {}; nothing was stored",
+            a.data,
+            a.tz.as_deref()
+                .map(|z| format!(" ({z})"))
+                .unwrap_or_default(),
+            days_held(&mut lake)?
+        );
+    }
     if !a.no_save {
         lake.append(TableKind::Reports, vec![daily.row.to_batch()])?;
     }
@@ -113,6 +123,27 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Which days the lake's `requests` hold, for a message ("it holds 1995-07-01 .. 1995-07-28
+/// (28 days)").
+fn days_held(lake: &mut Lake) -> anyhow::Result<String> {
+    use hitstream_lake::arrow::array::Array;
+    let b = lake.sql("SELECT DISTINCT day FROM requests ORDER BY day")?;
+    let mut days = Vec::new();
+    for batch in &b {
+        let col = batch.column(0);
+        for i in 0..col.len() {
+            days.push(hitstream_lake::arrow::util::display::array_value_to_string(
+                col, i,
+            )?);
+        }
+    }
+    Ok(match days.len() {
+        0 => "it holds no requests yet".to_string(),
+        1..=7 => format!("it holds {}", days.join(", ")),
+        n => format!("it holds {} .. {} ({n} days)", days[0], days[n - 1]),
+    })
+}
+
 /// A daily report.
 pub struct Daily {
     /// The top pages (columns `path`, `requests`).
@@ -121,6 +152,8 @@ pub struct Daily {
     pub report: Report,
     /// The row for the `reports` table.
     pub row: ReportRow,
+    /// Rows of `requests` the report read.
+    pub rows: u64,
 }
 
 /// The clock of `--tz` (UTC when absent).
@@ -188,10 +221,12 @@ pub fn daily(
         ])
         .collect();
     let mut rec = Record::new();
+    let mut rows = 0u64;
     lake.sql_each(
         &format!("SELECT {} FROM requests WHERE {cond}", cols.join(", ")),
         |b| {
             let reader = RequestReader::new(b)?;
+            rows += b.num_rows() as u64;
             for row in 0..b.num_rows() {
                 let odd = reader.read(row, &mut rec);
                 let outcome = if odd.is_empty() {
@@ -229,6 +264,7 @@ pub fn daily(
         top_pages,
         report,
         row,
+        rows,
     })
 }
 

@@ -50,14 +50,32 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    hitstream_lake::hide_writer_abort_panics();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            // `{:#}` prints the whole chain of context on one line, without a backtrace.
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The chain of an error on one line, each cause once. Errors that print their source in
+/// their own message (DataFusion's and the lake's do) would otherwise repeat it at every level.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let msg = cause.to_string();
+        let msg = msg.trim();
+        if msg.is_empty() || out.contains(msg) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(msg);
+    }
+    out
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -70,5 +88,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gen(a) => cmd_gen::run(a),
         Command::Sql(a) => cmd_sql::run(a),
         Command::Report(a) => cmd_report::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("No field named nope. Valid fields are a, b.")]
+    struct Inner;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("Schema error: {0}")]
+    struct Outer(#[source] Inner);
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let e = anyhow::Error::new(Outer(Inner)).context("query failed");
+        assert_eq!(
+            error_text(&e),
+            "query failed: Schema error: No field named nope. Valid fields are a, b."
+        );
+        let plain = anyhow::anyhow!("a").context("b");
+        assert_eq!(error_text(&plain), "b: a");
     }
 }

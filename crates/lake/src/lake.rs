@@ -8,8 +8,9 @@ use delta_kernel::expressions::Scalar;
 use deltalake::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use deltalake::arrow::compute::filter_record_batch;
 use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::execution::context::SQLOptions;
 use deltalake::datafusion::execution::SendableRecordBatchStream;
-use deltalake::datafusion::prelude::SessionContext;
+use deltalake::datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, StructType, Transaction};
@@ -49,6 +50,13 @@ pub enum LakeError {
     /// Local I/O.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A statement that would change the lake or the session was given where only queries
+    /// run (the tables are written by hitstream alone, so that its guarantees hold).
+    #[error(
+        "the lake is read-only here; refused: {0}. Only queries run (SELECT, WITH, VALUES, \
+         EXPLAIN, DESCRIBE, SHOW)"
+    )]
+    ReadOnly(String),
 }
 
 fn delta(table: TableKind) -> impl Fn(DeltaTableError) -> LakeError {
@@ -356,7 +364,9 @@ impl AsyncLake {
 
     /// A DataFusion session with every existing table registered under its name.
     pub async fn session(&mut self) -> Result<SessionContext, LakeError> {
-        let ctx = SessionContext::new();
+        // The information schema answers `SHOW TABLES` and `SHOW COLUMNS`.
+        let ctx =
+            SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
         for kind in TableKind::ALL {
             if !self.exists(kind).await? {
                 continue;
@@ -374,10 +384,27 @@ impl AsyncLake {
         Ok(ctx)
     }
 
-    /// Runs a query and collects its result.
-    pub async fn sql(&mut self, query: &str) -> Result<Vec<RecordBatch>, LakeError> {
+    /// Plans a query, refusing anything that is not one (DDL, DML, `COPY`, `SET`, ...).
+    async fn query(&mut self, query: &str) -> Result<DataFrame, LakeError> {
         let ctx = self.session().await?;
-        Ok(ctx.sql(query).await?.collect().await?)
+        let plan = ctx.state().create_logical_plan(query).await?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|e| {
+                LakeError::ReadOnly(match e {
+                    DataFusionError::Plan(m) => m,
+                    other => other.strip_backtrace(),
+                })
+            })?;
+        Ok(ctx.execute_logical_plan(plan).await?)
+    }
+
+    /// Runs a query and collects its result. Only queries run: see [`LakeError::ReadOnly`].
+    pub async fn sql(&mut self, query: &str) -> Result<Vec<RecordBatch>, LakeError> {
+        Ok(self.query(query).await?.collect().await?)
     }
 
     /// Runs a query and returns its result as a stream of batches (for results too big to
@@ -386,8 +413,7 @@ impl AsyncLake {
         &mut self,
         query: &str,
     ) -> Result<SendableRecordBatchStream, LakeError> {
-        let ctx = self.session().await?;
-        Ok(ctx.sql(query).await?.execute_stream().await?)
+        Ok(self.query(query).await?.execute_stream().await?)
     }
 
     /// Runs a query and hands its result to `f` batch by batch (for results too big to

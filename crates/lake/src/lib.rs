@@ -44,12 +44,14 @@
 //! (`hitstream-run`, epoch), so a repeated epoch is stored once.
 
 mod lake;
+mod panic;
 mod rows;
 mod run_sink;
 mod schema;
 
 pub use deltalake::arrow;
 pub use lake::{AsyncLake, Lake, LakeError, MaintainStats};
+pub use panic::hide_writer_abort_panics;
 pub use rows::{
     day_of, utc_day, AlertRows, RejectRows, ReportRow, RequestReader, RequestRows, WindowRows,
 };

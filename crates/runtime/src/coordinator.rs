@@ -71,6 +71,10 @@ struct Core {
     controls: Vec<Sender<Arc<Checkpoint>>>,
     checkpoints: u64,
     last_checkpoint: Option<i64>,
+    /// Epoch commits to the sinks by this process, and their total and last duration.
+    commits: u64,
+    commit_seconds: f64,
+    last_commit_seconds: Option<f64>,
     jobs: u64,
 }
 
@@ -203,10 +207,15 @@ impl Core {
             s.pre_commit(n)
                 .map_err(|e| RuntimeError::sink(s.name(), e))?;
         }
+        let started = std::time::Instant::now();
         for (i, s) in self.sinks.iter_mut().enumerate() {
             s.commit(n).map_err(|e| RuntimeError::sink(s.name(), e))?;
             self.committed[i] = n;
         }
+        let took = started.elapsed().as_secs_f64();
+        self.commits += 1;
+        self.commit_seconds += took;
+        self.last_commit_seconds = Some(took);
         self.save(n)?;
         self.epoch = n;
         self.record = EpochRecord::default();
@@ -232,6 +241,9 @@ impl Core {
             epoch: self.epoch,
             checkpoints: self.checkpoints,
             last_checkpoint: self.last_checkpoint,
+            commits: self.commits,
+            commit_seconds: self.commit_seconds,
+            last_commit_seconds: self.last_commit_seconds,
             buffered_rows: self.buffered_rows(),
             checkpoint_files: self.positions.len(),
             jobs: self.jobs,
@@ -543,6 +555,9 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
         controls: Vec::new(),
         checkpoints: 0,
         last_checkpoint: None,
+        commits: 0,
+        commit_seconds: 0.0,
+        last_commit_seconds: None,
         jobs: 0,
         spec,
     };

@@ -66,7 +66,7 @@ mod stats;
 pub mod testing;
 
 pub use error::{BoxError, RuntimeError};
-pub use pipeline::{Event, Handle, Pipeline, PipelineSpec, Stopper, IN_FLIGHT};
+pub use pipeline::{Event, Handle, Pipeline, PipelineSpec, Stopper, Watch, IN_FLIGHT};
 pub use sink::{EncodedRows, EpochSink, Output, Reject, RowEncoder, RowWriter, Scheduled};
 pub use source::{FileInput, RunSource, SourceFactory, SourceSpec, Stream, Transport};
 pub use stats::{Counters, Phase, SourceStatus, Status};

@@ -114,6 +114,23 @@ impl Shared {
     }
 }
 
+/// Reads a pipeline's status and subscribes to its events from any thread (the HTTP
+/// server's handlers, a metrics exporter), before or after the start.
+#[derive(Debug, Clone)]
+pub struct Watch(Arc<Shared>);
+
+impl Watch {
+    /// The latest status.
+    pub fn status(&self) -> Status {
+        self.0.status.lock().expect("status lock").clone()
+    }
+
+    /// A stream of what the pipeline emits from now on.
+    pub fn subscribe(&self) -> Receiver<Event> {
+        self.0.subscribe()
+    }
+}
+
 /// Stops a pipeline from anywhere (a signal handler, the live view, a test).
 #[derive(Debug, Clone)]
 pub struct Stopper(Arc<AtomicBool>);
@@ -216,6 +233,11 @@ impl Pipeline {
     /// A stream of everything the pipeline emits from its start (recovery included).
     pub fn subscribe(&mut self) -> Receiver<Event> {
         self.shared.subscribe()
+    }
+
+    /// What reads the status and events from other threads.
+    pub fn watch(&self) -> Watch {
+        Watch(self.shared.clone())
     }
 
     /// What stops the pipeline once started.

@@ -69,6 +69,12 @@ pub struct Status {
     pub checkpoints: u64,
     /// Unix seconds of the last checkpoint taken by this process.
     pub last_checkpoint: Option<i64>,
+    /// Epoch commits to the epoch sinks by this process.
+    pub commits: u64,
+    /// Seconds spent in those commits, in all.
+    pub commit_seconds: f64,
+    /// Seconds the last commit took.
+    pub last_commit_seconds: Option<f64>,
     /// Rows waiting for the next epoch sink commit.
     pub buffered_rows: usize,
     /// Files with a position in the checkpoint.

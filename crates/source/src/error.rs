@@ -30,6 +30,13 @@ pub enum SourceError {
         /// The path as given.
         path: PathBuf,
     },
+    /// In follow mode, nothing matches a pattern yet; the source keeps looking (reported
+    /// once, at the first scan).
+    #[error("no file matches `{pattern}` yet; waiting for one")]
+    NoMatchYet {
+        /// The pattern or path as given.
+        pattern: String,
+    },
     /// A file could not be opened or its metadata read.
     #[error("cannot open `{path}`: {source}")]
     Open {

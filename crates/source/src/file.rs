@@ -511,6 +511,7 @@ impl FileSource {
         let mut found: Vec<(PathBuf, Metadata)> = Vec::new();
         let include = self.cfg.include.clone();
         for pat in &include {
+            let before = found.len();
             if is_pattern(pat) {
                 let Ok(paths) = glob::glob(pat) else { continue };
                 for entry in paths {
@@ -542,6 +543,13 @@ impl FileSource {
                     }
                     Err(source) => self.report_once(SourceError::Open { path: p, source }),
                 }
+            }
+            // Following a path that does not exist yet is right (the server creates it
+            // later), but a typo would otherwise wait in silence.
+            if first && self.cfg.follow && found.len() == before {
+                self.report_once(SourceError::NoMatchYet {
+                    pattern: pat.clone(),
+                });
             }
         }
         let mut seen_ids: HashSet<DevIno> = HashSet::new();

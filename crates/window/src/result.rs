@@ -85,19 +85,23 @@ impl Quantiles {
         if count == 0 {
             return Quantiles::default();
         }
+        let min = s.min().map(|v| v.round() as u64);
+        let max = s.max().map(|v| v.round() as u64);
+        // A sketch's bucket value can lie outside what was seen (one 2,936-byte response has
+        // a p50 of 2,952); the exact extremes bound every quantile.
         let q = |x: f64| {
-            s.quantile(x)
-                .ok()
-                .flatten()
-                .map(|v| v.max(0.0).round() as u64)
+            s.quantile(x).ok().flatten().map(|v| {
+                let v = v.max(0.0).round() as u64;
+                v.clamp(min.unwrap_or(v), max.unwrap_or(v).max(min.unwrap_or(v)))
+            })
         };
         Quantiles {
             count,
-            min: s.min().map(|v| v.round() as u64),
+            min,
             p50: q(0.5),
             p90: q(0.9),
             p99: q(0.99),
-            max: s.max().map(|v| v.round() as u64),
+            max,
             mean: s.sum().map(|v| v / count as f64),
         }
     }
@@ -433,6 +437,25 @@ mod tests {
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
         assert_eq!(rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
         assert_eq!(rfc3339(-62_135_596_800), "0001-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn quantiles_stay_within_the_observed_range() {
+        let mut one = Sketch::new();
+        one.add(2936.0);
+        let q = Quantiles::of(&one);
+        assert_eq!(
+            (q.min, q.p50, q.p90, q.p99, q.max),
+            (Some(2936), Some(2936), Some(2936), Some(2936), Some(2936))
+        );
+        let mut some = Sketch::new();
+        for v in [1.0, 2936.0, 2937.0, 100_003.0] {
+            some.add(v);
+        }
+        let q = Quantiles::of(&some);
+        for p in [q.p50, q.p90, q.p99] {
+            assert!((1..=100_003).contains(&p.unwrap()), "{q:?}");
+        }
     }
 
     #[test]

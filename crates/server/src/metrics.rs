@@ -1,0 +1,210 @@
+//! `/metrics`: the pipeline's health and the traffic counters in Prometheus's text format
+//! (version 0.0.4), written by hand: a dozen families do not need a metrics library.
+
+use std::fmt::Write;
+
+use hitstream_runtime::{Phase, Status};
+
+use crate::live::Traffic;
+
+/// The content type Prometheus expects for this format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A label value escaped as the format requires (backslash, double quote, newline). Methods
+/// come from log lines: anything may be in them.
+fn label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct Out(String);
+
+impl Out {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}");
+        let _ = writeln!(self.0, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], v: f64) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            self.0.push('{');
+            for (i, (k, val)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(',');
+                }
+                let _ = write!(self.0, "{k}=\"{}\"", label(val));
+            }
+            self.0.push('}');
+        }
+        let _ = writeln!(self.0, " {v}");
+    }
+
+    fn one(&mut self, name: &str, kind: &str, help: &str, v: f64) {
+        self.family(name, kind, help);
+        self.sample(name, &[], v);
+    }
+}
+
+/// The metrics text. `live` is false for a server without a pipeline (`hitstream serve`):
+/// then only `hitstream_up` and the traffic families (empty) are written.
+pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
+    let mut o = Out(String::new());
+    o.one(
+        "hitstream_up",
+        "gauge",
+        "1 while a pipeline runs and reads input, 0 otherwise.",
+        if live && st.phase == Phase::Running { 1.0 } else { 0.0 },
+    );
+    if live {
+        let c = &st.counters;
+        o.family(
+            "hitstream_lines_total",
+            "counter",
+            "Lines read, by outcome (ok, degraded: parsed with an oddity, rejected).",
+        );
+        for (outcome, n) in [("ok", c.ok), ("degraded", c.degraded), ("rejected", c.rejected)] {
+            o.sample("hitstream_lines_total", &[("outcome", outcome)], n as f64);
+        }
+        o.one(
+            "hitstream_late_lines_total",
+            "counter",
+            "Lines too late for any window.",
+            c.late as f64,
+        );
+        o.one(
+            "hitstream_lost_lines_total",
+            "counter",
+            "Lines of a repeated epoch that could not be read again.",
+            c.lost as f64,
+        );
+        o.one(
+            "hitstream_windows_total",
+            "counter",
+            "Window results emitted, updates included.",
+            c.windows as f64,
+        );
+        o.one(
+            "hitstream_alerts_total",
+            "counter",
+            "Alerts raised.",
+            c.alerts as f64,
+        );
+        o.one(
+            "hitstream_lines_per_second",
+            "gauge",
+            "Lines read per second over the last status interval.",
+            st.lines_per_sec,
+        );
+        o.one(
+            "hitstream_epoch",
+            "gauge",
+            "The last durable (checkpointed) epoch.",
+            st.epoch as f64,
+        );
+        o.one(
+            "hitstream_checkpoints_total",
+            "counter",
+            "Checkpoints taken by this process.",
+            st.checkpoints as f64,
+        );
+        if let Some(t) = st.last_checkpoint {
+            o.one(
+                "hitstream_last_checkpoint_timestamp_seconds",
+                "gauge",
+                "Unix time of the last checkpoint.",
+                t as f64,
+            );
+        }
+        o.family(
+            "hitstream_epoch_commit_seconds",
+            "summary",
+            "Time spent committing epochs to the epoch sinks (the lake).",
+        );
+        o.sample("hitstream_epoch_commit_seconds_sum", &[], st.commit_seconds);
+        o.sample("hitstream_epoch_commit_seconds_count", &[], st.commits as f64);
+        o.one(
+            "hitstream_buffered_rows",
+            "gauge",
+            "Rows waiting for the next epoch commit.",
+            st.buffered_rows as f64,
+        );
+        if let Some(w) = st.watermark {
+            o.one(
+                "hitstream_watermark_timestamp_seconds",
+                "gauge",
+                "The event-time watermark (Unix seconds).",
+                w as f64,
+            );
+            o.one(
+                "hitstream_watermark_delay_seconds",
+                "gauge",
+                "How far the watermark is behind the wall clock: the lag of the results.",
+                (now - w) as f64,
+            );
+        }
+    }
+    o.family(
+        "hitstream_requests_total",
+        "counter",
+        "Requests in the emitted windows, by status class.",
+    );
+    for (class, n) in &traffic.classes {
+        o.sample("hitstream_requests_total", &[("class", class)], *n as f64);
+    }
+    o.family(
+        "hitstream_requests_by_method_total",
+        "counter",
+        "Requests in the emitted windows, by method.",
+    );
+    for (m, n) in &traffic.methods {
+        o.sample(
+            "hitstream_requests_by_method_total",
+            &[("method", m)],
+            *n as f64,
+        );
+    }
+    o.one(
+        "hitstream_response_bytes_total",
+        "counter",
+        "Response bytes in the emitted windows.",
+        traffic.bytes as f64,
+    );
+    o.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_from_logs_are_escaped() {
+        let mut t = Traffic::default();
+        t.methods.insert("G\"E\\T\nX".into(), 3);
+        let text = render(&Status::default(), &t, true, 0);
+        assert!(
+            text.contains(r#"hitstream_requests_by_method_total{method="G\"E\\T\nX"} 3"#),
+            "{text}"
+        );
+        for line in text.lines() {
+            assert!(!line.is_empty());
+        }
+    }
+
+    #[test]
+    fn every_family_has_help_and_type() {
+        let text = render(&Status::default(), &Traffic::default(), true, 0);
+        let helps = text.lines().filter(|l| l.starts_with("# HELP")).count();
+        let types = text.lines().filter(|l| l.starts_with("# TYPE")).count();
+        assert_eq!(helps, types);
+        assert!(text.contains("hitstream_lines_total{outcome=\"ok\"} 0"));
+    }
+}
