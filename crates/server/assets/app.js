@@ -1,0 +1,241 @@
+// The hitstream dashboard. Everything that comes from a log line is put on the page with
+// textContent or as SVG text nodes, never as markup; charts are SVG drawn here.
+"use strict";
+
+const token = new URLSearchParams(location.search).get("token");
+const withToken = (u) => token ? u + (u.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token) : u;
+const $ = (id) => document.getElementById(id);
+const SVG = "http://www.w3.org/2000/svg";
+
+let windows = new Map(); // "start-end" -> latest revision
+let mode = "live";       // or "range"
+let lastStatus = null;
+
+function fmt(n) {
+  if (n === null || n === undefined) return "–";
+  if (typeof n !== "number") return String(n);
+  if (Math.abs(n) >= 1e9) return (n / 1e9).toFixed(1) + " G";
+  if (Math.abs(n) >= 1e6) return (n / 1e6).toFixed(1) + " M";
+  if (Math.abs(n) >= 1e4) return (n / 1e3).toFixed(1) + " k";
+  return Number.isInteger(n) ? String(n) : n.toFixed(1);
+}
+
+function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
+
+function table(id, rows, cols) {
+  const t = $(id);
+  clear(t);
+  if (!rows.length) {
+    const tr = t.insertRow(); const td = tr.insertCell();
+    td.textContent = "nothing yet"; td.className = "note";
+    return;
+  }
+  for (const r of rows) {
+    const tr = t.insertRow();
+    cols.forEach((c, i) => {
+      const td = tr.insertCell();
+      td.textContent = i === 0 ? String(r[c]) : fmt(r[c]);
+      if (i === 0) td.title = String(r[c]); else td.className = "n";
+    });
+  }
+}
+
+function health(st) {
+  const dl = $("health-list");
+  clear(dl);
+  const c = st.counters || {};
+  const items = [
+    ["lines in", c.lines], ["ok", c.ok], ["degraded", c.degraded], ["rejected", c.rejected],
+    ["late", c.late], ["lost", c.lost], ["lines/s", st.lines_per_sec],
+    ["watermark delay (s)", st.watermark_delay_seconds], ["last epoch", st.epoch],
+    ["last commit (s)", st.last_commit_seconds], ["buffered rows", st.buffered_rows],
+  ];
+  for (const [k, v] of items) {
+    const dt = document.createElement("dt"); dt.textContent = k;
+    const dd = document.createElement("dd"); dd.textContent = fmt(v);
+    dd.dataset.metric = k;
+    dl.append(dt, dd);
+  }
+  const ph = $("phase");
+  ph.textContent = st.live ? (st.ended ? "ended" : st.phase) : "lake only";
+  ph.className = "badge " + (st.ended ? "ended" : st.phase);
+}
+
+// One or two series of [t, value] as lines over a shared time axis.
+function lineChart(el, series, colors, labels) {
+  clear(el);
+  const W = 800, H = 160, P = 30;
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  const all = series.flat();
+  if (!all.length) { el.append(svg); return; }
+  const t0 = Math.min(...all.map((p) => p[0])), t1 = Math.max(...all.map((p) => p[0]));
+  series.forEach((s, i) => {
+    const max = Math.max(1, ...s.map((p) => p[1]));
+    const x = (t) => P + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * (W - 2 * P);
+    const y = (v) => H - P / 2 - (v / max) * (H - P);
+    const path = document.createElementNS(SVG, "polyline");
+    path.setAttribute("points", s.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" "));
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", colors[i]);
+    path.setAttribute("stroke-width", "2");
+    svg.append(path);
+    const label = document.createElementNS(SVG, "text");
+    label.setAttribute("x", String(P + i * 260)); label.setAttribute("y", "12");
+    label.setAttribute("fill", colors[i]); label.setAttribute("font-size", "12");
+    label.textContent = `${labels[i]} (max ${fmt(max)})`;
+    svg.append(label);
+  });
+  el.append(svg);
+}
+
+function stackChart(el, rows, keys, colors) {
+  clear(el);
+  const W = 800, H = 160, P = 20;
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  const max = Math.max(1, ...rows.map((r) => keys.reduce((a, k) => a + (r[k] || 0), 0)));
+  const bw = rows.length ? (W - 2 * P) / rows.length : 0;
+  rows.forEach((r, i) => {
+    let y = H - P / 2;
+    keys.forEach((k, j) => {
+      const h = ((r[k] || 0) / max) * (H - P);
+      const rect = document.createElementNS(SVG, "rect");
+      rect.setAttribute("x", (P + i * bw).toFixed(1));
+      rect.setAttribute("width", Math.max(1, bw - 1).toFixed(1));
+      rect.setAttribute("y", (y - h).toFixed(1));
+      rect.setAttribute("height", h.toFixed(1));
+      rect.setAttribute("fill", colors[j]);
+      y -= h;
+      svg.append(rect);
+    });
+  });
+  keys.forEach((k, j) => {
+    const t = document.createElementNS(SVG, "text");
+    t.setAttribute("x", String(P + j * 60)); t.setAttribute("y", "12");
+    t.setAttribute("fill", colors[j]); t.setAttribute("font-size", "12");
+    t.textContent = k.replace(/^c/, "");
+    svg.append(t);
+  });
+  el.append(svg);
+}
+
+const STATUS_KEYS = ["c2xx", "c3xx", "c4xx", "c5xx"];
+const STATUS_COLORS = ["#3a9d5d", "#2866c6", "#d9822b", "#c0392b"];
+
+function renderLive() {
+  if (mode !== "live") return;
+  const ws = [...windows.values()].sort((a, b) => a.window_start - b.window_start).slice(-120);
+  const rate = ws.map((w) => [w.window_start, w.requests / Math.max(1, w.window_end - w.window_start)]);
+  const bytes = ws.map((w) => [w.window_start, w.bytes / Math.max(1, w.window_end - w.window_start)]);
+  lineChart($("chart-rate"), [rate, bytes], ["#2866c6", "#d9822b"], ["requests/s", "bytes/s"]);
+  stackChart($("chart-status"), ws.map((w) => ({
+    c2xx: w.status_classes["2xx"], c3xx: w.status_classes["3xx"],
+    c4xx: w.status_classes["4xx"], c5xx: w.status_classes["5xx"],
+  })), STATUS_KEYS, STATUS_COLORS);
+  const cur = ws[ws.length - 1];
+  document.querySelectorAll(".scope").forEach((s) => {
+    s.textContent = cur ? `(window ${cur.window_start_rfc3339} – ${cur.window_end_rfc3339})` : "";
+  });
+  if (!cur) return;
+  $("unique").textContent = fmt(cur.unique_clients);
+  $("unique-note").textContent = "distinct clients in the current window (HyperLogLog estimate)";
+  table("methods", cur.methods, ["key", "count"]);
+  table("pages", cur.top_pages, ["key", "count"]);
+  table("clients", cur.top_clients, ["client", "requests", "bytes"]);
+  table("notfound", [{ key: "404 responses", count: cur.not_found }], ["key", "count"]);
+  table("errors", cur.top_error_endpoints, ["key", "count"]);
+}
+
+function addAlert(a, atTop) {
+  const li = document.createElement("li");
+  const head = document.createElement("strong");
+  head.textContent = `${a.rule} · ${a.key} · ${a.window_start_rfc3339}`;
+  const p = document.createElement("div");
+  p.textContent = a.explanation;
+  li.append(head, p);
+  for (const s of a.samples || []) {
+    const pre = document.createElement("pre");
+    pre.textContent = s;
+    li.append(pre);
+  }
+  const ul = $("alerts");
+  if (atTop) ul.prepend(li); else ul.append(li);
+  while (ul.children.length > 50) ul.removeChild(ul.lastChild);
+}
+
+function addWindow(w) {
+  windows.set(`${w.window_start}-${w.window_end}`, w);
+  if (windows.size > 720) windows.delete(windows.keys().next().value);
+}
+
+async function getJson(u) {
+  const r = await fetch(withToken(u));
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error || r.statusText);
+  return body;
+}
+
+function isoLocal(secs) {
+  const d = new Date(secs * 1000);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+}
+
+async function showRange(ev) {
+  if (ev) ev.preventDefault();
+  const from = Math.floor(new Date($("from").value).getTime() / 1000);
+  const to = Math.floor(new Date($("to").value).getTime() / 1000);
+  if (!Number.isFinite(from) || !Number.isFinite(to)) { $("message").textContent = "pick a start and an end"; return; }
+  const q = new URLSearchParams({ from: String(from), to: String(to) });
+  if ($("vhost").value) q.set("vhost", $("vhost").value);
+  try {
+    const h = await getJson("/api/history?" + q.toString());
+    mode = "range";
+    const s = h.series || [];
+    lineChart($("chart-rate"), [s.map((r) => [r.t, r.requests / h.bucket_seconds]), s.map((r) => [r.t, r.bytes / h.bucket_seconds])],
+      ["#2866c6", "#d9822b"], ["requests/s", "bytes/s"]);
+    stackChart($("chart-status"), s, STATUS_KEYS, STATUS_COLORS);
+    document.querySelectorAll(".scope").forEach((e) => { e.textContent = `(${$("from").value} – ${$("to").value})`; });
+    $("unique").textContent = fmt(h.totals.unique_clients);
+    $("unique-note").textContent = `distinct clients in the range; ${fmt(h.totals.requests)} requests`;
+    table("methods", h.methods, ["key", "count"]);
+    table("pages", h.top_pages, ["key", "count"]);
+    table("clients", h.top_clients, ["client", "requests", "bytes"]);
+    table("notfound", h.not_found, ["key", "count"]);
+    table("errors", h.error_endpoints, ["key", "count"]);
+    $("message").textContent = `range from the lake, ${h.bucket_seconds} s buckets`;
+  } catch (e) {
+    $("message").textContent = "history: " + e.message;
+  }
+}
+
+function goLive() { mode = "live"; $("message").textContent = ""; renderLive(); }
+
+async function start() {
+  $("range").addEventListener("submit", showRange);
+  $("live").addEventListener("click", goLive);
+  try {
+    const st = await getJson("/api/status");
+    lastStatus = st; health(st);
+    (await getJson("/api/windows?last=120")).windows.forEach(addWindow);
+    (await getJson("/api/alerts?last=50")).alerts.forEach((a) => addAlert(a, false));
+    renderLive();
+  } catch (e) { $("message").textContent = e.message; }
+  try {
+    const b = await getJson("/api/history/bounds");
+    if (b.first !== null && b.last !== null) {
+      $("from").value = isoLocal(b.first); $("to").value = isoLocal(b.last + 1);
+    }
+    if (lastStatus && !lastStatus.live) await showRange();
+  } catch (e) { /* no lake: live only */ }
+  const es = new EventSource(withToken("/api/events"));
+  es.addEventListener("status", (e) => { lastStatus = JSON.parse(e.data); health(lastStatus); });
+  es.addEventListener("window", (e) => { addWindow(JSON.parse(e.data)); renderLive(); });
+  es.addEventListener("alert", (e) => addAlert(JSON.parse(e.data), true));
+  es.addEventListener("note", (e) => { $("message").textContent = JSON.parse(e.data); });
+  es.addEventListener("end", () => es.close());
+}
+
+start();

@@ -1,0 +1,330 @@
+//! Routes: the embedded page, `/api/*` (JSON), `/api/events` (server-sent events) and
+//! `/metrics`. All `GET`; a token, when set, guards every route.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::stream::Stream;
+use serde_json::json;
+
+use crate::{history, metrics, AppState};
+
+const INDEX: &str = include_str!("../assets/index.html");
+const SCRIPT: &str = include_str!("../assets/app.js");
+const STYLE: &str = include_str!("../assets/style.css");
+
+/// Script and styles come from this server only, and no inline script runs: a log line
+/// that slipped through as markup still could not execute.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The server's routes over `state`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { page(INDEX, "text/html; charset=utf-8") }))
+        .route(
+            "/app.js",
+            get(|| async { page(SCRIPT, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/style.css",
+            get(|| async { page(STYLE, "text/css; charset=utf-8") }),
+        )
+        .route("/api/status", get(status))
+        .route("/api/windows", get(windows))
+        .route("/api/alerts", get(alerts))
+        .route("/api/traffic", get(traffic))
+        .route("/api/history", get(history_range))
+        .route("/api/history/bounds", get(bounds))
+        .route("/api/events", get(events))
+        .route("/metrics", get(metrics_text))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+fn page(body: &'static str, kind: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, kind)], body).into_response()
+}
+
+/// Equal without an early exit, so a wrong token's timing does not tell how much of it was
+/// right.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The token check and the security headers of every response.
+async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(token) = &st.token {
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string);
+        // EventSource cannot set headers: the page passes the token in the query.
+        let query = req.uri().query().and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("token=").map(str::to_string))
+        });
+        let ok = [bearer, query]
+            .into_iter()
+            .flatten()
+            .any(|t| same(t.as_bytes(), token.as_bytes()));
+        if !ok {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "a token is required: Authorization: Bearer TOKEN, or ?token=TOKEN\n",
+            )
+                .into_response();
+        }
+    }
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn number(q: &HashMap<String, String>, key: &str, default: usize, max: usize) -> usize {
+    q.get(key)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+        .min(max)
+}
+
+async fn status(State(st): State<AppState>) -> Json<serde_json::Value> {
+    st.live.status();
+    Json(st.live.status_json())
+}
+
+async fn windows(
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<serde_json::Value> {
+    let n = number(&q, "last", 120, crate::live::KEEP_WINDOWS);
+    Json(json!({ "windows": st.live.windows(n) }))
+}
+
+async fn alerts(
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<serde_json::Value> {
+    let n = number(&q, "last", 50, crate::live::KEEP_ALERTS);
+    Json(json!({ "alerts": st.live.alerts(n) }))
+}
+
+async fn traffic(State(st): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!(st.live.traffic()))
+}
+
+async fn metrics_text(State(st): State<AppState>) -> Response {
+    let status = st.live.status();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let body = metrics::render(&status, &st.live.traffic(), st.live.has_pipeline(), now);
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
+}
+
+fn no_lake() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": "no lake: start with --data DIR to read history" })),
+    )
+        .into_response()
+}
+
+async fn history_range(
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(lake) = &st.lake else {
+        return no_lake();
+    };
+    let range = match history::Range::from_query(&q) {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
+    };
+    let mut lake = lake.lock().await;
+    match history::range(&mut lake, &range).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+async fn bounds(State(st): State<AppState>) -> Response {
+    let Some(lake) = &st.lake else {
+        return no_lake();
+    };
+    let mut lake = lake.lock().await;
+    match history::bounds(&mut lake).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+/// Pushes: `status` at least once a second, `window` and `alert` as they come, `end` when
+/// the pipeline ends. The stream ends with the pipeline or the server.
+async fn events(State(st): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let rx = st.live.subscribe();
+    let first = SseEvent::default()
+        .event("status")
+        .data(st.live.status_json().to_string());
+    let ended = st.live.ended();
+    let state = (rx, st.shutdown.clone(), Some(first), ended);
+    let stream = futures_util::stream::unfold(state, |(mut rx, mut sd, first, ended)| async move {
+        if let Some(ev) = first {
+            return Some((Ok(ev), (rx, sd, None, ended)));
+        }
+        if ended || *sd.borrow() {
+            return None;
+        }
+        loop {
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Ok(p) => {
+                        let done = p.kind == "end";
+                        let ev = SseEvent::default().event(p.kind).data(&*p.data);
+                        return Some((Ok(ev), (rx, sd, None, done)));
+                    }
+                    // A slow client skips what it missed; the next status catches it up.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = sd.wait_for(|s| *s) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    fn state(token: Option<&str>) -> AppState {
+        AppState {
+            live: crate::Live::none(),
+            lake: None,
+            token: token.map(Into::into),
+            shutdown: tokio::sync::watch::channel(false).1,
+        }
+    }
+
+    async fn get(app: Router, uri: &str) -> (StatusCode, String, axum::http::HeaderMap) {
+        let r = app
+            .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = r.status();
+        let headers = r.headers().clone();
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned(), headers)
+    }
+
+    #[tokio::test]
+    async fn the_page_and_the_api_answer_with_security_headers() {
+        let app = router(state(None));
+        let (s, body, h) = get(app.clone(), "/").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.contains("<script src=\"app.js\""), "{body}");
+        assert!(h[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'"));
+        let (s, body, _) = get(app.clone(), "/api/status").await;
+        assert_eq!(s, StatusCode::OK);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["live"], false);
+        let (s, body, h) = get(app.clone(), "/metrics").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain"));
+        assert!(body.contains("hitstream_up 0"), "{body}");
+        let (s, _, _) = get(app, "/api/history").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn a_token_guards_every_route() {
+        let app = router(state(Some("s3cret")));
+        for uri in ["/", "/api/status", "/metrics", "/api/events"] {
+            let (s, _, _) = get(app.clone(), uri).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{uri}");
+        }
+        let (s, _, _) = get(app.clone(), "/api/status?token=wrong").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let (s, _, _) = get(app.clone(), "/api/status?token=s3cret").await;
+        assert_eq!(s, StatusCode::OK);
+        let r = app
+            .oneshot(
+                Request::builder()
+                    .uri("/metrics")
+                    .header("authorization", "Bearer s3cret")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn writes_are_not_routes() {
+        let app = router(state(None));
+        let r = app
+            .oneshot(
+                Request::builder()
+                    .method("POST")
+                    .uri("/api/status")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[test]
+    fn non_loopback_needs_a_token() {
+        let mut cfg = crate::ServerConfig {
+            addr: "0.0.0.0:8080".parse().unwrap(),
+            auth_token: None,
+            insecure_no_auth: false,
+            lake: None,
+        };
+        assert!(cfg.check().is_err());
+        cfg.insecure_no_auth = true;
+        assert!(cfg.check().is_ok());
+        cfg.insecure_no_auth = false;
+        cfg.auth_token = Some("t".into());
+        assert!(cfg.check().is_ok());
+        cfg.addr = "127.0.0.1:0".parse().unwrap();
+        cfg.auth_token = None;
+        assert!(cfg.check().is_ok());
+    }
+}

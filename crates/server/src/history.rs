@@ -1,0 +1,237 @@
+//! History from the lake for the range picker and the vhost filter: the same panels as the
+//! live view, over any span of `requests`, with SQL.
+
+use std::collections::HashMap;
+
+use hitstream_lake::arrow::array::{Array, RecordBatch};
+use hitstream_lake::arrow::util::display::array_value_to_string;
+use hitstream_lake::{utc_day, AsyncLake, LakeError};
+use serde_json::{json, Map, Value};
+
+/// A span of time (UTC seconds, `to` exclusive) and an optional vhost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Range {
+    /// Start, inclusive.
+    pub from: i64,
+    /// End, exclusive.
+    pub to: i64,
+    /// Only this virtual host.
+    pub vhost: Option<String>,
+    /// Rows in the top tables.
+    pub top: usize,
+}
+
+/// Seconds since the epoch, or RFC 3339 / `YYYY-MM-DDTHH:MM[:SS]` (UTC).
+fn instant(v: &str) -> Option<i64> {
+    if let Ok(n) = v.parse::<i64>() {
+        return Some(n);
+    }
+    let v = v.trim_end_matches('Z');
+    let (date, time) = v.split_once('T').unwrap_or((v, "00:00:00"));
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm) = (t.next()??, t.next().flatten().unwrap_or(0));
+    let ss = t.next().flatten().unwrap_or(0);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+impl Range {
+    /// From the query string: `from`, `to` (seconds or RFC 3339), `vhost`, `top`.
+    pub fn from_query(q: &HashMap<String, String>) -> Result<Range, String> {
+        let get = |k: &str| -> Result<i64, String> {
+            let v = q.get(k).ok_or(format!("`{k}` is missing"))?;
+            instant(v).ok_or(format!("`{k}`: `{v}` is not a time (seconds or RFC 3339)"))
+        };
+        let (from, to) = (get("from")?, get("to")?);
+        if to <= from {
+            return Err("`to` must be after `from`".into());
+        }
+        let top = q
+            .get("top")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(10usize)
+            .clamp(1, 100);
+        let vhost = q.get("vhost").filter(|v| !v.is_empty()).cloned();
+        Ok(Range {
+            from,
+            to,
+            vhost,
+            top,
+        })
+    }
+
+    /// The SQL condition. `day` (the local day as written) is within a day of UTC, so the
+    /// bounds one day wider prune the files read.
+    fn condition(&self) -> String {
+        let mut c = format!(
+            "day BETWEEN '{}' AND '{}' AND time >= to_timestamp_seconds({}) \
+             AND time < to_timestamp_seconds({})",
+            utc_day(self.from - 86_400),
+            utc_day(self.to + 86_400),
+            self.from,
+            self.to
+        );
+        if let Some(v) = &self.vhost {
+            c.push_str(&format!(" AND vhost = '{}'", v.replace('\'', "''")));
+        }
+        c
+    }
+
+    /// Chart buckets: about 120 of them, at least a second.
+    fn bucket(&self) -> i64 {
+        let span = self.to - self.from;
+        [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 10_800, 21_600, 86_400]
+            .into_iter()
+            .find(|b| span / b <= 150)
+            .unwrap_or(86_400)
+    }
+}
+
+fn rows(batches: &[RecordBatch]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for b in batches {
+        let schema = b.schema();
+        for r in 0..b.num_rows() {
+            let mut m = Map::new();
+            for (i, f) in schema.fields().iter().enumerate() {
+                let col = b.column(i);
+                let v = if col.is_null(r) {
+                    Value::Null
+                } else {
+                    let s = array_value_to_string(col, r).unwrap_or_default();
+                    match s.parse::<i64>() {
+                        Ok(n) if f.data_type().is_integer() => Value::from(n),
+                        _ => Value::from(s),
+                    }
+                };
+                m.insert(f.name().clone(), v);
+            }
+            out.push(Value::Object(m));
+        }
+    }
+    out
+}
+
+/// The panels over a range.
+pub async fn range(lake: &mut AsyncLake, r: &Range) -> Result<Value, LakeError> {
+    let cond = r.condition();
+    let top = r.top;
+    let b = r.bucket();
+    let totals = lake
+        .sql(&format!(
+            "SELECT count(*) AS requests, coalesce(sum(bytes), 0) AS bytes, \
+             count(DISTINCT client) AS unique_clients, \
+             sum(CASE WHEN status = 404 THEN 1 ELSE 0 END) AS not_found, \
+             sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS server_errors \
+             FROM requests WHERE {cond}"
+        ))
+        .await?;
+    let series = lake
+        .sql(&format!(
+            "SELECT CAST(to_unixtime(time) AS BIGINT) / {b} * {b} AS t, count(*) AS requests, \
+             coalesce(sum(bytes), 0) AS bytes, \
+             sum(CASE WHEN status BETWEEN 200 AND 299 THEN 1 ELSE 0 END) AS c2xx, \
+             sum(CASE WHEN status BETWEEN 300 AND 399 THEN 1 ELSE 0 END) AS c3xx, \
+             sum(CASE WHEN status BETWEEN 400 AND 499 THEN 1 ELSE 0 END) AS c4xx, \
+             sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS c5xx, \
+             count(DISTINCT client) AS unique_clients \
+             FROM requests WHERE {cond} GROUP BY 1 ORDER BY 1"
+        ))
+        .await?;
+    let top_of = |col: &str, extra: &str| {
+        format!(
+            "SELECT {col} AS key, count(*) AS count FROM requests WHERE {cond}{extra} \
+             AND {col} IS NOT NULL GROUP BY {col} ORDER BY count DESC, key LIMIT {top}"
+        )
+    };
+    let methods = lake.sql(&top_of("method", "")).await?;
+    let pages = lake.sql(&top_of("path", "")).await?;
+    let clients = lake
+        .sql(&format!(
+            "SELECT client, count(*) AS requests, coalesce(sum(bytes), 0) AS bytes \
+             FROM requests WHERE {cond} AND client IS NOT NULL GROUP BY client \
+             ORDER BY requests DESC, client LIMIT {top}"
+        ))
+        .await?;
+    let not_found = lake.sql(&top_of("path", " AND status = 404")).await?;
+    let errors = lake
+        .sql(&top_of("path", " AND status IS NOT NULL AND status <> 200"))
+        .await?;
+    let vhosts = lake
+        .sql(&format!(
+            "SELECT vhost AS key, count(*) AS count FROM requests WHERE {} \
+             AND vhost IS NOT NULL GROUP BY vhost ORDER BY count DESC, key LIMIT 50",
+            Range {
+                vhost: None,
+                ..r.clone()
+            }
+            .condition()
+        ))
+        .await?;
+    Ok(json!({
+        "from": r.from,
+        "to": r.to,
+        "vhost": r.vhost,
+        "bucket_seconds": b,
+        "totals": rows(&totals).into_iter().next().unwrap_or_default(),
+        "series": rows(&series),
+        "methods": rows(&methods),
+        "top_pages": rows(&pages),
+        "top_clients": rows(&clients),
+        "not_found": rows(&not_found),
+        "error_endpoints": rows(&errors),
+        "vhosts": rows(&vhosts),
+    }))
+}
+
+/// The span the lake holds (for the range picker's defaults).
+pub async fn bounds(lake: &mut AsyncLake) -> Result<Value, LakeError> {
+    if !lake.exists(hitstream_lake::TableKind::Requests).await? {
+        return Ok(json!({ "first": null, "last": null }));
+    }
+    let b = lake
+        .sql(
+            "SELECT CAST(to_unixtime(min(time)) AS BIGINT) AS first, \
+             CAST(to_unixtime(max(time)) AS BIGINT) AS last FROM requests",
+        )
+        .await?;
+    Ok(rows(&b).into_iter().next().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_either_form() {
+        assert_eq!(instant("804571201"), Some(804_571_201));
+        assert_eq!(instant("1995-07-01T04:00:01Z"), Some(804_571_201));
+        assert_eq!(instant("1995-07-01T04:00"), Some(804_571_200));
+        assert_eq!(instant("1970-01-01"), Some(0));
+        assert_eq!(instant("1995-13-01"), None);
+        assert_eq!(instant("yesterday"), None);
+    }
+
+    #[test]
+    fn a_vhost_cannot_break_out_of_its_string() {
+        let mut q = HashMap::new();
+        q.insert("from".to_string(), "0".to_string());
+        q.insert("to".to_string(), "60".to_string());
+        q.insert("vhost".to_string(), "a' OR '1'='1".to_string());
+        let r = Range::from_query(&q).unwrap();
+        assert!(r.condition().ends_with("vhost = 'a'' OR ''1''=''1'"));
+        q.insert("to".to_string(), "0".to_string());
+        assert!(Range::from_query(&q).is_err());
+    }
+}
