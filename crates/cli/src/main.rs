@@ -65,8 +65,13 @@ fn main() -> std::process::ExitCode {
 fn error_text(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
-        let msg = cause.to_string();
-        let msg = msg.trim();
+        // One line: DataFusion breaks its messages ("... named nope.\nValid fields ...").
+        let msg = cause
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let msg = msg.as_str();
         if msg.is_empty() || out.contains(msg) {
             continue;
         }

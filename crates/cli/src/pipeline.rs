@@ -222,6 +222,8 @@ fn console(events: crossbeam_channel::Receiver<Event>, windows: bool) {
                 let _ = out.flush();
             }
             Event::Alert(a) => eprintln!("{}", crate::console::render_alert(&a)),
+            // The error that ends the run is also what `main` prints, once, as it exits.
+            Event::Note(n) if n.starts_with("error: ") => {}
             Event::Note(n) => eprintln!("{n}"),
             Event::End => return,
             _ => {}

@@ -17,7 +17,7 @@ pub enum RuntimeError {
     #[error("format: {0}")]
     Format(String),
     /// A checkpoint or epoch record could not be read or written.
-    #[error("{what} `{path}`: {source}")]
+    #[error("{}", state_text(what, path, source))]
     State {
         /// What the file is (checkpoint, epoch record).
         what: &'static str,
@@ -72,5 +72,19 @@ impl RuntimeError {
             sink: name.to_string(),
             source,
         }
+    }
+}
+
+/// A full disk is the one state error a user fixes by hand: say so, and that the restart
+/// resumes from the last durable checkpoint.
+fn state_text(what: &str, path: &std::path::Path, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        format!(
+            "no space left on device while writing the {what} `{}`; nothing was lost: \
+             restart when there is room",
+            path.display()
+        )
+    } else {
+        format!("{what} `{}`: {e}", path.display())
     }
 }
