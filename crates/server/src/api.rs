@@ -29,7 +29,10 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 /// The server's routes over `state`.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(|| async { page(INDEX, "text/html; charset=utf-8") }))
+        .route(
+            "/",
+            get(|| async { page(INDEX, "text/html; charset=utf-8") }),
+        )
         .route(
             "/app.js",
             get(|| async { page(SCRIPT, "text/javascript; charset=utf-8") }),
@@ -89,12 +92,18 @@ async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response
     }
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
@@ -187,7 +196,9 @@ async fn bounds(State(st): State<AppState>) -> Response {
 
 /// Pushes: `status` at least once a second, `window` and `alert` as they come, `end` when
 /// the pipeline ends. The stream ends with the pipeline or the server.
-async fn events(State(st): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+async fn events(
+    State(st): State<AppState>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = st.live.subscribe();
     let first = SseEvent::default()
         .event("status")
@@ -202,18 +213,19 @@ async fn events(State(st): State<AppState>) -> Sse<impl Stream<Item = Result<Sse
             return None;
         }
         loop {
-            tokio::select! {
-                r = rx.recv() => match r {
-                    Ok(p) => {
-                        let done = p.kind == "end";
-                        let ev = SseEvent::default().event(p.kind).data(&*p.data);
-                        return Some((Ok(ev), (rx, sd, None, done)));
-                    }
-                    // A slow client skips what it missed; the next status catches it up.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                },
-                _ = sd.wait_for(|s| *s) => return None,
+            let got = tokio::select! {
+                r = rx.recv() => Some(r),
+                _ = sd.wait_for(|s| *s) => None,
+            };
+            match got {
+                Some(Ok(p)) => {
+                    let done = p.kind == "end";
+                    let ev = SseEvent::default().event(p.kind).data(&*p.data);
+                    return Some((Ok(ev), (rx, sd, None, done)));
+                }
+                // A slow client skips what it missed; the next status catches it up.
+                Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+                Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) | None => return None,
             }
         }
     });
@@ -263,7 +275,10 @@ mod tests {
         assert_eq!(v["live"], false);
         let (s, body, h) = get(app.clone(), "/metrics").await;
         assert_eq!(s, StatusCode::OK);
-        assert!(h[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain"));
+        assert!(h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"));
         assert!(body.contains("hitstream_up 0"), "{body}");
         let (s, _, _) = get(app, "/api/history").await;
         assert_eq!(s, StatusCode::NOT_FOUND);

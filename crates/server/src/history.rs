@@ -91,10 +91,12 @@ impl Range {
     /// Chart buckets: about 120 of them, at least a second.
     fn bucket(&self) -> i64 {
         let span = self.to - self.from;
-        [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 10_800, 21_600, 86_400]
-            .into_iter()
-            .find(|b| span / b <= 150)
-            .unwrap_or(86_400)
+        [
+            1, 5, 10, 30, 60, 300, 600, 1800, 3600, 10_800, 21_600, 86_400,
+        ]
+        .into_iter()
+        .find(|b| span / b <= 150)
+        .unwrap_or(86_400)
     }
 }
 

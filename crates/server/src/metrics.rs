@@ -62,7 +62,11 @@ pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
         "hitstream_up",
         "gauge",
         "1 while a pipeline runs and reads input, 0 otherwise.",
-        if live && st.phase == Phase::Running { 1.0 } else { 0.0 },
+        if live && st.phase == Phase::Running {
+            1.0
+        } else {
+            0.0
+        },
     );
     if live {
         let c = &st.counters;
@@ -71,7 +75,11 @@ pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
             "counter",
             "Lines read, by outcome (ok, degraded: parsed with an oddity, rejected).",
         );
-        for (outcome, n) in [("ok", c.ok), ("degraded", c.degraded), ("rejected", c.rejected)] {
+        for (outcome, n) in [
+            ("ok", c.ok),
+            ("degraded", c.degraded),
+            ("rejected", c.rejected),
+        ] {
             o.sample("hitstream_lines_total", &[("outcome", outcome)], n as f64);
         }
         o.one(
@@ -130,7 +138,11 @@ pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
             "Time spent committing epochs to the epoch sinks (the lake).",
         );
         o.sample("hitstream_epoch_commit_seconds_sum", &[], st.commit_seconds);
-        o.sample("hitstream_epoch_commit_seconds_count", &[], st.commits as f64);
+        o.sample(
+            "hitstream_epoch_commit_seconds_count",
+            &[],
+            st.commits as f64,
+        );
         o.one(
             "hitstream_buffered_rows",
             "gauge",
