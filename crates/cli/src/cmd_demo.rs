@@ -38,6 +38,24 @@ pub struct DemoArgs {
     /// `hitstream sql --data DIR "SELECT ..."`).
     #[arg(long, value_name = "DIR")]
     pub data: Option<String>,
+    /// Address of the live web dashboard (a free port when this one is taken).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    pub http: String,
+    /// No web dashboard.
+    #[arg(long)]
+    pub no_http: bool,
+}
+
+/// The dashboard's address: the one asked for, or a free port on the same host when it is
+/// taken (a second demo, another server on 8080).
+fn dashboard_addr(asked: &str) -> anyhow::Result<String> {
+    let addr: std::net::SocketAddr = asked
+        .parse()
+        .with_context(|| format!("--http `{asked}`: expected HOST:PORT"))?;
+    Ok(match std::net::TcpListener::bind(addr) {
+        Ok(_) => asked.to_string(),
+        Err(_) => std::net::SocketAddr::new(addr.ip(), 0).to_string(),
+    })
 }
 
 /// The demo's configuration: combined lines, short windows and lateness, top 5.
@@ -48,6 +66,9 @@ fn config(a: &DemoArgs) -> anyhow::Result<Config> {
     cfg.window.idle_timeout = Duration::from_secs(2);
     cfg.window.top = 5;
     cfg.output.tui = a.tui;
+    if !a.no_http {
+        cfg.http.listen = Some(dashboard_addr(&a.http)?);
+    }
     if let Some(d) = &a.data {
         let local = d.strip_prefix("file://").unwrap_or(d);
         cfg.checkpoint.dir = Some(std::path::Path::new(local).join("_checkpoint"));

@@ -114,6 +114,36 @@ pub struct RunArgs {
     /// With the lake: keep this much history (`30d`), counted back from the newest data.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub retention: Option<Duration>,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// The web dashboard's flags (`run`, `serve`, `demo`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HttpArgs {
+    /// Serve the live dashboard, the JSON API (`/api/`) and `/metrics` on this address
+    /// (`127.0.0.1:8080`). Beyond loopback it needs --auth-token.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub http: Option<String>,
+    /// A token every request must carry: `Authorization: Bearer TOKEN` or `?token=TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
+    pub auth_token: Option<String>,
+    /// Serve beyond loopback without a token.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+}
+
+impl HttpArgs {
+    /// Applies the flags over the config file's `[http]`.
+    pub fn apply(&self, h: &mut crate::config::HttpConfig) {
+        if let Some(a) = &self.http {
+            h.listen = Some(a.clone());
+        }
+        if let Some(t) = &self.auth_token {
+            h.auth_token = Some(t.clone());
+        }
+        h.insecure_no_auth |= self.insecure_no_auth;
+    }
 }
 
 /// Per-window output on stdout.
@@ -265,6 +295,7 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
             cfg.checkpoint.dir = Some(PathBuf::from(local).join("_checkpoint"));
         }
     }
+    a.http.apply(&mut cfg.http);
     let name = a
         .config
         .as_ref()

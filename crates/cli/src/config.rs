@@ -45,6 +45,42 @@ pub struct Config {
     /// Scheduled reports.
     #[serde(default)]
     pub report: ReportConfig,
+    /// The web dashboard, JSON API and metrics.
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+/// `[http]`: the web dashboard, the JSON API and `/metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to serve on (`127.0.0.1:8080`); absent: no server.
+    pub listen: Option<String>,
+    /// A token every request must carry (needed beyond loopback).
+    pub auth_token: Option<String>,
+    /// Serve beyond loopback without a token.
+    #[serde(default)]
+    pub insecure_no_auth: bool,
+}
+
+impl HttpConfig {
+    /// The server's settings, if one is asked for; `lake` is where history is read.
+    pub fn server(&self, lake: Option<&str>) -> anyhow::Result<Option<hitstream_server::ServerConfig>> {
+        let Some(listen) = &self.listen else {
+            return Ok(None);
+        };
+        let addr = listen.parse().map_err(|_| {
+            anyhow::anyhow!("http listen address `{listen}`: expected HOST:PORT (127.0.0.1:8080)")
+        })?;
+        let cfg = hitstream_server::ServerConfig {
+            addr,
+            auth_token: self.auth_token.clone(),
+            insecure_no_auth: self.insecure_no_auth,
+            lake: lake.map(str::to_string),
+        };
+        cfg.check()?;
+        Ok(Some(cfg))
+    }
 }
 
 /// The default data directory of the lake.

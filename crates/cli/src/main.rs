@@ -6,6 +6,7 @@ mod cmd_gen;
 mod cmd_replay;
 mod cmd_report;
 mod cmd_run;
+mod cmd_serve;
 mod cmd_ship;
 mod cmd_sql;
 mod config;
@@ -46,6 +47,8 @@ enum Command {
     Sql(cmd_sql::SqlArgs),
     /// Reports computed from the lake (`report daily`).
     Report(cmd_report::ReportArgs),
+    /// The web dashboard, JSON API and metrics over a lake, without a pipeline.
+    Serve(cmd_serve::ServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -91,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ship(a) => cmd_ship::run(a),
         Command::Replay(a) => cmd_replay::run(a),
         Command::Gen(a) => cmd_gen::run(a),
+        Command::Serve(a) => cmd_serve::run(a),
         Command::Sql(a) => cmd_sql::run(a),
         Command::Report(a) => cmd_report::run(a),
     }

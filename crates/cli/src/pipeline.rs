@@ -173,6 +173,15 @@ pub fn run(cfg: &Config, threads: Option<usize>, extra: Vec<SourceSpec>) -> anyh
         ctrlc::set_handler(move || s.stop()).context("installing the SIGINT/SIGTERM handler")?;
     }
     let o = &cfg.output;
+    let server = match cfg.http.server(cfg.lake.as_ref().map(|l| l.data.as_str()))? {
+        Some(sc) => {
+            let live = hitstream_server::Live::watch(p.watch());
+            let s = hitstream_server::Server::start(&sc, live).context("the dashboard")?;
+            eprintln!("dashboard: {}", s.url());
+            Some(s)
+        }
+        None => None,
+    };
     let handle = p.start()?;
     if o.tui {
         let ui = run_tui(&handle, events, notes);
@@ -180,6 +189,7 @@ pub fn run(cfg: &Config, threads: Option<usize>, extra: Vec<SourceSpec>) -> anyh
             handle.stop();
         }
         let end = handle.wait();
+        drop(server);
         ui?;
         let st = end?;
         summary(&st);
@@ -193,6 +203,8 @@ pub fn run(cfg: &Config, threads: Option<usize>, extra: Vec<SourceSpec>) -> anyh
     let console = std::thread::spawn(move || console(events, windows));
     let end = handle.wait();
     let _ = console.join();
+    // The dashboard stops with the pipeline: open event streams end, then the server.
+    drop(server);
     let st = end?;
     summary(&st);
     Ok(())

@@ -1,0 +1,38 @@
+//! `hitstream serve`: the dashboard, JSON API and metrics over a lake, without a pipeline.
+
+use anyhow::Context;
+
+use crate::cmd_run::HttpArgs;
+use crate::config::{HttpConfig, DEFAULT_DATA};
+
+/// Options of `hitstream serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Data directory or URL of the lake to serve.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA)]
+    pub data: String,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// Runs `hitstream serve` until Ctrl-C or SIGTERM.
+pub fn run(a: ServeArgs) -> anyhow::Result<()> {
+    crate::cmd_sql::open_existing(&a.data)?;
+    let mut h = HttpConfig {
+        listen: Some("127.0.0.1:8080".into()),
+        ..HttpConfig::default()
+    };
+    a.http.apply(&mut h);
+    let cfg = h.server(Some(&a.data))?.expect("an address is set");
+    let server = hitstream_server::Server::start(&cfg, hitstream_server::Live::none())
+        .context("the dashboard")?;
+    eprintln!("dashboard: {} (the lake at {}); Ctrl-C to stop", server.url(), a.data);
+    let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+    ctrlc::set_handler(move || {
+        let _ = tx.try_send(());
+    })
+    .context("installing the SIGINT/SIGTERM handler")?;
+    let _ = rx.recv();
+    server.stop();
+    Ok(())
+}
