@@ -26,7 +26,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let cfg = h.server(Some(&a.data))?.expect("an address is set");
     let server = hitstream_server::Server::start(&cfg, hitstream_server::Live::none())
         .context("the dashboard")?;
-    eprintln!("dashboard: {} (the lake at {}); Ctrl-C to stop", server.url(), a.data);
+    eprintln!(
+        "dashboard: {} (the lake at {}); Ctrl-C to stop",
+        server.url(),
+        a.data
+    );
     let (tx, rx) = crossbeam_channel::bounded::<()>(1);
     ctrlc::set_handler(move || {
         let _ = tx.try_send(());

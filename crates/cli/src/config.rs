@@ -65,7 +65,10 @@ pub struct HttpConfig {
 
 impl HttpConfig {
     /// The server's settings, if one is asked for; `lake` is where history is read.
-    pub fn server(&self, lake: Option<&str>) -> anyhow::Result<Option<hitstream_server::ServerConfig>> {
+    pub fn server(
+        &self,
+        lake: Option<&str>,
+    ) -> anyhow::Result<Option<hitstream_server::ServerConfig>> {
         let Some(listen) = &self.listen else {
             return Ok(None);
         };

@@ -173,7 +173,10 @@ pub fn run(cfg: &Config, threads: Option<usize>, extra: Vec<SourceSpec>) -> anyh
         ctrlc::set_handler(move || s.stop()).context("installing the SIGINT/SIGTERM handler")?;
     }
     let o = &cfg.output;
-    let server = match cfg.http.server(cfg.lake.as_ref().map(|l| l.data.as_str()))? {
+    let server = match cfg
+        .http
+        .server(cfg.lake.as_ref().map(|l| l.data.as_str()))?
+    {
         Some(sc) => {
             let live = hitstream_server::Live::watch(p.watch());
             let s = hitstream_server::Server::start(&sc, live).context("the dashboard")?;
