@@ -254,7 +254,8 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         .next_into(&mut first)
         .with_context(|| format!("cannot read `{}`", inputs[0]))?;
 
-    let spec = if a.format.trim().eq_ignore_ascii_case("auto") {
+    let auto = a.format.trim().eq_ignore_ascii_case("auto");
+    let spec = if auto {
         let sample = first_lines(&first, DETECT_SAMPLE);
         let mut found = detect(sample.iter().copied());
         // An empty or unreadable first file: look at the others.
@@ -284,10 +285,15 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
     } else {
         FormatSpec::from_str_any(&a.format).context("--format")?
     };
-    // What `--format auto` would pick, for the message when the given format rejects most lines.
-    let detected = detect(first_lines(&first, DETECT_SAMPLE).iter().copied())
-        .map(|d| d.spec.name)
-        .filter(|n| *n != spec.name);
+    // What `--format auto` would pick, for the message when the given format rejects most
+    // lines (auto mode has just picked it).
+    let detected = if auto {
+        None
+    } else {
+        detect(first_lines(&first, DETECT_SAMPLE).iter().copied())
+            .map(|d| d.spec.name)
+            .filter(|n| *n != spec.name)
+    };
     let parser = Parser::new(spec);
 
     // Several files: read them in time order of their first line (stdin stays first).

@@ -160,7 +160,7 @@ impl EpochSink for LakeSink {
         self.request_rows = 0;
         for (kind, batches) in tables {
             self.lake.commit(kind, RUN_APP, n, batches).map_err(|e| {
-                if disk_full(&e) {
+                if hitstream_runtime::is_disk_full(&e) {
                     format!(
                         "no space left on device while committing epoch {n} to `{}`; \
                              nothing was lost: restart when there is room",
@@ -209,23 +209,4 @@ impl EpochSink for LakeSink {
         }
         Ok(notes)
     }
-}
-
-/// Whether an error comes from a full disk (anywhere in its chain: delta-rs and object_store
-/// wrap the I/O error, some only in their message).
-pub(crate) fn disk_full(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28) {
-                return true;
-            }
-        }
-        let text = err.to_string();
-        if text.contains("No space left on device") || text.contains("os error 28") {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }

@@ -78,7 +78,7 @@ impl RuntimeError {
 /// A full disk is the one state error a user fixes by hand: say so, and that the restart
 /// resumes from the last durable checkpoint.
 fn state_text(what: &str, path: &std::path::Path, e: &std::io::Error) -> String {
-    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+    if is_disk_full(e) {
         format!(
             "no space left on device while writing the {what} `{}`; nothing was lost: \
              restart when there is room",
@@ -87,4 +87,24 @@ fn state_text(what: &str, path: &std::path::Path, e: &std::io::Error) -> String 
     } else {
         format!("{what} `{}`: {e}", path.display())
     }
+}
+
+/// Whether an error comes from a full disk, anywhere in its chain (the sinks' libraries wrap
+/// the I/O error, some only in their message), so that sinks and the pipeline's own files
+/// tell the user the same thing.
+pub fn is_disk_full(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28) {
+                return true;
+            }
+        }
+        let text = err.to_string();
+        if text.contains("No space left on device") || text.contains("os error 28") {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }

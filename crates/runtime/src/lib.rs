@@ -65,7 +65,7 @@ mod stats;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use error::{BoxError, RuntimeError};
+pub use error::{is_disk_full, BoxError, RuntimeError};
 pub use pipeline::{Event, Handle, Pipeline, PipelineSpec, Stopper, Watch, IN_FLIGHT};
 pub use sink::{EncodedRows, EpochSink, Output, Reject, RowEncoder, RowWriter, Scheduled};
 pub use source::{FileInput, RunSource, SourceFactory, SourceSpec, Stream, Transport};

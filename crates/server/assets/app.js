@@ -61,13 +61,20 @@ function health(st) {
   ph.className = "badge " + (st.ended ? "ended" : st.phase);
 }
 
-// One or two series of [t, value] as lines over a shared time axis.
-function lineChart(el, series, colors, labels) {
-  clear(el);
-  const W = 800, H = 160, P = 30;
+const W = 800, H = 160;
+
+function svgRoot() {
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.setAttribute("preserveAspectRatio", "none");
+  return svg;
+}
+
+// One or two series of [t, value] as lines over a shared time axis.
+function lineChart(el, series, colors, labels) {
+  clear(el);
+  const P = 30;
+  const svg = svgRoot();
   const all = series.flat();
   if (!all.length) { el.append(svg); return; }
   const t0 = Math.min(...all.map((p) => p[0])), t1 = Math.max(...all.map((p) => p[0]));
@@ -92,10 +99,8 @@ function lineChart(el, series, colors, labels) {
 
 function stackChart(el, rows, keys, colors) {
   clear(el);
-  const W = 800, H = 160, P = 20;
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  svg.setAttribute("preserveAspectRatio", "none");
+  const P = 20;
+  const svg = svgRoot();
   const max = Math.max(1, ...rows.map((r) => keys.reduce((a, k) => a + (r[k] || 0), 0)));
   const bw = rows.length ? (W - 2 * P) / rows.length : 0;
   rows.forEach((r, i) => {

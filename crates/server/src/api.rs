@@ -116,7 +116,6 @@ fn number(q: &HashMap<String, String>, key: &str, default: usize, max: usize) ->
 }
 
 async fn status(State(st): State<AppState>) -> Json<serde_json::Value> {
-    st.live.status();
     Json(st.live.status_json())
 }
 
@@ -149,6 +148,14 @@ async fn metrics_text(State(st): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }
 
+fn failed(e: hitstream_lake::LakeError) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({ "error": e.to_string() })),
+    )
+        .into_response()
+}
+
 fn no_lake() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -171,11 +178,7 @@ async fn history_range(
     let mut lake = lake.lock().await;
     match history::range(&mut lake, &range).await {
         Ok(v) => Json(v).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "error": e.to_string() })),
-        )
-            .into_response(),
+        Err(e) => failed(e),
     }
 }
 
@@ -186,11 +189,7 @@ async fn bounds(State(st): State<AppState>) -> Response {
     let mut lake = lake.lock().await;
     match history::bounds(&mut lake).await {
         Ok(v) => Json(v).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "error": e.to_string() })),
-        )
-            .into_response(),
+        Err(e) => failed(e),
     }
 }
 

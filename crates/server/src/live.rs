@@ -183,7 +183,6 @@ impl Live {
                 Ok(Event::Note(n)) => self.push("note", &*n),
                 Ok(Event::Checkpoint { .. }) => {}
                 Ok(Event::End) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                    self.refresh();
                     self.lock().ended = true;
                     self.push("status", &self.status_json());
                     self.push("end", &true);
@@ -192,7 +191,6 @@ impl Live {
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             }
             if last_push.elapsed() >= PUSH_EVERY {
-                self.refresh();
                 self.push("status", &self.status_json());
                 last_push = Instant::now();
             }
@@ -241,14 +239,18 @@ impl Live {
     /// The status as the API serves it: the pipeline's status plus the watermark's delay
     /// behind the wall clock, and whether a pipeline runs.
     pub fn status_json(&self) -> serde_json::Value {
-        let st = self.lock().status.clone();
+        self.refresh();
+        let (st, ended) = {
+            let g = self.lock();
+            (g.status.clone(), g.ended)
+        };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let mut v = serde_json::to_value(&st).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.insert("live".into(), self.has_pipeline().into());
-            o.insert("ended".into(), self.ended().into());
+            o.insert("ended".into(), ended.into());
             o.insert("now".into(), now.into());
             o.insert(
                 "watermark_delay_seconds".into(),
