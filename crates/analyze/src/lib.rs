@@ -4,8 +4,12 @@
 //! [`Partial`], merges the partials and builds a [`Report`]: totals and line outcomes, response
 //! sizes (min, max, mean, stddev, exact p50/p90/p99), status codes and classes, methods, top
 //! clients and endpoints, error endpoints, unique clients per day, requests per day and hour,
-//! the 404 analysis, referers, user agents and the crawler share, and request times. Counts are
-//! exact; memory grows with the number of distinct keys, never with the number of lines.
+//! the 404 analysis, referers, user agents and the crawler share, request times, browsers and
+//! operating systems, static versus dynamic requests, referring sites, and a weekday × hour
+//! heat map. Countries and autonomous systems come from a [`GeoLookup`] the caller provides
+//! ([`GeoReport::build`]). Counts are exact; memory grows with the number of distinct keys,
+//! never with the number of lines. The panels derived from user agents, referers, paths and
+//! clients are computed once per distinct key when the report is built, not per line.
 //!
 //! ```
 //! use hitstream_analyze::{Meta, Options, Partial, Report};
@@ -36,10 +40,16 @@
 
 mod classify;
 mod filter;
+mod geo;
 mod partial;
+mod platform;
 mod report;
+mod url;
 
 pub use classify::{classify, AgentKind, Classifier};
 pub use filter::{Bound, Clock, Filter, StatusSet, TimeBasis};
+pub use geo::{client_ip, AsnRow, CountryRow, GeoInfo, GeoLookup, GeoReport};
 pub use partial::{Options, Partial, RejectSample, REJECT_SAMPLES};
+pub use platform::{Platform, PlatformParser, UNKNOWN};
 pub use report::*;
+pub use url::{is_static, referring_site, static_extension, Referrer, STATIC_EXTENSIONS};

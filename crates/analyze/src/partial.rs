@@ -208,6 +208,8 @@ pub struct Partial {
     pub(crate) endpoints: Map<EndpointStat>,
     pub(crate) not_found_endpoints: Map<u64>,
     pub(crate) referers: Map<u64>,
+    /// Requests whose referer was `-` or empty.
+    pub(crate) no_referer: u64,
     pub(crate) user_agents: Map<u64>,
     pub(crate) vhosts: Map<u64>,
     pub(crate) days: HashMap<i32, DayStat, foldhash::fast::RandomState>,
@@ -251,6 +253,7 @@ impl Partial {
             endpoints: Map::default(),
             not_found_endpoints: Map::default(),
             referers: Map::default(),
+            no_referer: 0,
             user_agents: Map::default(),
             vhosts: Map::default(),
             days: HashMap::default(),
@@ -392,6 +395,8 @@ impl Partial {
             self.has_referer = true;
             if r != b"-" && !r.is_empty() {
                 bump(&mut self.referers, r);
+            } else {
+                self.no_referer += 1;
             }
         }
         if let Some(ua) = rec.get(Text::UserAgent) {
@@ -454,6 +459,7 @@ impl Partial {
         }
         merge_counts(&mut self.not_found_endpoints, other.not_found_endpoints);
         merge_counts(&mut self.referers, other.referers);
+        self.no_referer += other.no_referer;
         merge_counts(&mut self.user_agents, other.user_agents);
         merge_counts(&mut self.vhosts, other.vhosts);
         for (k, v) in other.days {

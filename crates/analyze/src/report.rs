@@ -6,7 +6,10 @@ use hitstream_format::{Oddity, RejectReason};
 use serde::Serialize;
 
 use crate::classify::{AgentKind, Classifier};
+use crate::geo::GeoReport;
 use crate::partial::{Map, Partial, RejectSample};
+use crate::platform::PlatformParser;
+use crate::url::{referring_site, static_extension, Referrer};
 
 /// Name of the JSON schema this report follows.
 pub const SCHEMA: &str = "hitstream.analyze/1";
@@ -18,6 +21,99 @@ pub struct NameCount {
     pub name: String,
     /// Occurrences.
     pub count: u64,
+}
+
+/// A key, how often it occurred, and its share of the panel's requests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShareCount {
+    /// The key.
+    pub name: String,
+    /// Requests.
+    pub count: u64,
+    /// count / the panel's requests (0 when there are none).
+    pub share: f64,
+}
+
+/// Browsers and operating systems from the user agents (woothee), when the format has them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Platforms {
+    /// Requests with a user agent field (shares are of this).
+    pub requests: u64,
+    /// Distinct user agents parsed.
+    pub distinct_agents: u64,
+    /// Top browsers (and crawlers) by name; `unknown` for `-` and unrecognised agents.
+    pub browsers: Vec<ShareCount>,
+    /// Top browsers by name and major version (`Chrome 120`).
+    pub browser_versions: Vec<ShareCount>,
+    /// Top operating systems; `unknown` when the agent names none.
+    pub operating_systems: Vec<ShareCount>,
+    /// Requests by device category (`pc`, `smartphone`, `mobilephone`, `crawler`, `appliance`,
+    /// `misc`, `unknown`).
+    pub categories: Vec<ShareCount>,
+}
+
+/// Requests for one static-file extension.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExtensionRow {
+    /// Lower-case extension (`png`).
+    pub extension: String,
+    /// Requests.
+    pub requests: u64,
+    /// Response bytes.
+    pub bytes: u64,
+}
+
+/// Static files (by the path's extension, see `STATIC_EXTENSIONS`) versus everything else.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StaticDynamic {
+    /// Requests for static files.
+    pub static_requests: u64,
+    /// Response bytes of static files.
+    pub static_bytes: u64,
+    /// All other requests (pages, scripts, APIs, and requests without a path).
+    pub dynamic_requests: u64,
+    /// Response bytes of all other requests.
+    pub dynamic_bytes: u64,
+    /// static_requests / requests.
+    pub static_share: f64,
+    /// Static requests by extension, descending.
+    pub extensions: Vec<ExtensionRow>,
+    /// Most requested static files.
+    pub top_static_files: Vec<EndpointRow>,
+}
+
+/// Referring sites: the host of the referer, when the format has referers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReferringSites {
+    /// Requests with a referer field (shares are of this).
+    pub requests: u64,
+    /// Requests with referer `-` or empty (direct visits, bookmarks, bots).
+    pub direct: u64,
+    /// Requests whose referer names no host (`javascript:...`, `about:blank`, junk).
+    pub no_host: u64,
+    /// Distinct referring hosts.
+    pub distinct_sites: u64,
+    /// Top referring hosts (lower case, without port).
+    pub top_sites: Vec<ShareCount>,
+}
+
+/// Requests on one weekday, by hour.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeekdayRow {
+    /// `Mon` .. `Sun`, in the bucket clock.
+    pub weekday: String,
+    /// Requests that weekday.
+    pub requests: u64,
+    /// Requests per hour of day, 24 entries.
+    pub hours: Vec<u64>,
+}
+
+/// Weekday names, Monday first.
+pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// Weekday (0 = Monday) of a day number counted from 1970-01-01 (a Thursday).
+pub fn weekday(day: i32) -> usize {
+    (i64::from(day) + 3).rem_euclid(7) as usize
 }
 
 /// Where the report came from.
@@ -289,6 +385,203 @@ pub struct Report {
     pub request_time: Option<TimeStats>,
     /// Requests per virtual host, when the format has them.
     pub vhosts: Option<Vec<NameCount>>,
+    /// Browsers and operating systems, when the format has user agents.
+    pub platforms: Option<Platforms>,
+    /// Static files versus dynamic requests.
+    pub static_dynamic: StaticDynamic,
+    /// Referring sites, when the format has referers.
+    pub referring_sites: Option<ReferringSites>,
+    /// Requests by weekday and hour of day (7 rows, Monday first), in the bucket clock.
+    pub weekday_hourly: Vec<WeekdayRow>,
+    /// Countries and autonomous systems; `null` unless a GeoIP database was given.
+    pub geo: Option<GeoReport>,
+}
+
+fn shares(counts: std::collections::HashMap<String, u64>, of: u64, n: usize) -> Vec<ShareCount> {
+    let mut v: Vec<ShareCount> = counts
+        .into_iter()
+        .map(|(name, count)| ShareCount {
+            share: if of == 0 {
+                0.0
+            } else {
+                count as f64 / of as f64
+            },
+            name,
+            count,
+        })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+    v.truncate(n);
+    v
+}
+
+/// Requests per browser, browser version, OS and category.
+#[derive(Default)]
+struct PlatformCounts {
+    browsers: std::collections::HashMap<String, u64>,
+    versions: std::collections::HashMap<String, u64>,
+    oses: std::collections::HashMap<String, u64>,
+    categories: std::collections::HashMap<String, u64>,
+}
+
+impl PlatformCounts {
+    fn of(agents: &[(&[u8], u64)]) -> PlatformCounts {
+        let parser = PlatformParser::new();
+        let mut out = PlatformCounts::default();
+        for (ua, c) in agents {
+            let pl = parser.parse(ua);
+            let version = if pl.major.is_empty() {
+                pl.browser.clone()
+            } else {
+                format!("{} {}", pl.browser, pl.major)
+            };
+            *out.versions.entry(version).or_default() += c;
+            *out.browsers.entry(pl.browser).or_default() += c;
+            *out.oses.entry(pl.os).or_default() += c;
+            *out.categories.entry(pl.category).or_default() += c;
+        }
+        out
+    }
+
+    fn merge(&mut self, o: PlatformCounts) {
+        for (a, b) in [
+            (&mut self.browsers, o.browsers),
+            (&mut self.versions, o.versions),
+            (&mut self.oses, o.oses),
+            (&mut self.categories, o.categories),
+        ] {
+            for (k, v) in b {
+                *a.entry(k).or_default() += v;
+            }
+        }
+    }
+}
+
+/// Distinct agents above which parsing is spread over threads (a parse takes microseconds).
+const PARALLEL_AGENTS: usize = 512;
+
+fn platforms(p: &Partial, top: usize) -> Platforms {
+    let agents: Vec<(&[u8], u64)> = p.user_agents.iter().map(|(k, c)| (&**k, *c)).collect();
+    let requests = agents.iter().map(|a| a.1).sum();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let counts = if agents.len() < PARALLEL_AGENTS || threads < 2 {
+        PlatformCounts::of(&agents)
+    } else {
+        let per = agents.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = agents
+                .chunks(per)
+                .map(|c| s.spawn(move || PlatformCounts::of(c)))
+                .collect();
+            let mut all = PlatformCounts::default();
+            for h in parts {
+                match h.join() {
+                    Ok(c) => all.merge(c),
+                    Err(e) => std::panic::resume_unwind(e),
+                }
+            }
+            all
+        })
+    };
+    Platforms {
+        requests,
+        distinct_agents: agents.len() as u64,
+        browsers: shares(counts.browsers, requests, top),
+        browser_versions: shares(counts.versions, requests, top),
+        operating_systems: shares(counts.oses, requests, top),
+        categories: shares(counts.categories, requests, usize::MAX),
+    }
+}
+
+fn static_dynamic(p: &Partial, top: usize) -> StaticDynamic {
+    let mut exts: std::collections::HashMap<&'static str, (u64, u64)> = Default::default();
+    let mut files: Vec<(&[u8], u64, u64)> = Vec::new();
+    let (mut requests, mut bytes) = (0, 0);
+    for (path, e) in &p.endpoints {
+        if let Some(ext) = static_extension(path) {
+            requests += e.hits;
+            bytes += e.bytes;
+            let x = exts.entry(ext).or_default();
+            x.0 += e.hits;
+            x.1 += e.bytes;
+            files.push((path, e.hits, e.bytes));
+        }
+    }
+    files.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    files.truncate(top);
+    let mut extensions: Vec<ExtensionRow> = exts
+        .into_iter()
+        .map(|(e, (r, b))| ExtensionRow {
+            extension: e.to_string(),
+            requests: r,
+            bytes: b,
+        })
+        .collect();
+    extensions.sort_by(|a, b| {
+        b.requests
+            .cmp(&a.requests)
+            .then_with(|| a.extension.cmp(&b.extension))
+    });
+    StaticDynamic {
+        static_requests: requests,
+        static_bytes: bytes,
+        dynamic_requests: p.requests.saturating_sub(requests),
+        dynamic_bytes: p.bytes.saturating_sub(bytes),
+        static_share: if p.requests == 0 {
+            0.0
+        } else {
+            requests as f64 / p.requests as f64
+        },
+        extensions,
+        top_static_files: files
+            .into_iter()
+            .map(|(k, r, b)| EndpointRow {
+                endpoint: lossy(k),
+                requests: r,
+                bytes: b,
+            })
+            .collect(),
+    }
+}
+
+fn referring_sites(p: &Partial, top: usize) -> ReferringSites {
+    let mut sites: std::collections::HashMap<String, u64> = Default::default();
+    let mut no_host = 0;
+    let mut requests = p.no_referer;
+    for (r, c) in &p.referers {
+        requests += c;
+        match referring_site(r) {
+            Referrer::Site(h) => *sites.entry(h).or_default() += c,
+            Referrer::NoHost => no_host += c,
+            // Never stored, but a stray one still counts where it belongs.
+            Referrer::Direct => requests -= c,
+        }
+    }
+    ReferringSites {
+        requests,
+        direct: p.no_referer,
+        no_host,
+        distinct_sites: sites.len() as u64,
+        top_sites: shares(sites, requests, top),
+    }
+}
+
+fn weekday_hourly(p: &Partial) -> Vec<WeekdayRow> {
+    let mut grid = [[0u64; 24]; 7];
+    for (d, s) in &p.days {
+        for (a, b) in grid[weekday(*d)].iter_mut().zip(s.hours) {
+            *a += b;
+        }
+    }
+    WEEKDAYS
+        .iter()
+        .zip(grid)
+        .map(|(w, hours)| WeekdayRow {
+            weekday: w.to_string(),
+            requests: hours.iter().sum(),
+            hours: hours.to_vec(),
+        })
+        .collect()
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -606,6 +899,11 @@ impl Report {
             agents,
             request_time,
             vhosts: p.has_vhost.then(|| top_counts(&p.vhosts, top.max(20))),
+            platforms: p.has_user_agent.then(|| platforms(p, top)),
+            static_dynamic: static_dynamic(p, top),
+            referring_sites: p.has_referer.then(|| referring_sites(p, top)),
+            weekday_hourly: weekday_hourly(p),
+            geo: None,
         }
     }
 }
@@ -613,6 +911,298 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::partial::Options;
+    use crate::TimeBasis;
+    use hitstream_format::{FormatSpec, Parser, Record};
+    use proptest::prelude::*;
+
+    fn partial_of(lines: &[String], opts: &Options) -> Partial {
+        let parser = Parser::new(FormatSpec::from_str_any("combined").unwrap());
+        let mut rec = Record::new();
+        let mut p = Partial::new(opts);
+        for l in lines {
+            let outcome = parser.parse(l.as_bytes(), &mut rec);
+            assert!(outcome.is_usable(), "{l}");
+            p.add(&rec, &outcome);
+        }
+        p
+    }
+
+    fn line(time: &str, path: &str, bytes: u64, referer: &str, ua: &str) -> String {
+        format!("10.0.0.1 - - [{time}] \"GET {path} HTTP/1.1\" 200 {bytes} \"{referer}\" \"{ua}\"")
+    }
+
+    const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    const FIREFOX: &str =
+        "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:27.0) Gecko/20100101 Firefox/27.0";
+    const GOOGLEBOT: &str =
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+    #[test]
+    fn weekdays() {
+        assert_eq!(WEEKDAYS[weekday(0)], "Thu"); // 1970-01-01
+        assert_eq!(WEEKDAYS[weekday(-1)], "Wed");
+        assert_eq!(WEEKDAYS[weekday(19_723)], "Mon"); // 2024-01-01
+        assert_eq!(WEEKDAYS[weekday(9_312)], "Sat"); // 1995-07-01
+    }
+
+    #[test]
+    fn heatmap_buckets_follow_the_clock() {
+        let lines = [
+            line("01/Jul/1995:00:00:01 -0400", "/", 1, "-", "-"),
+            line("02/Jan/2024:23:30:00 -0400", "/", 1, "-", "-"),
+            line("02/Jan/2024:23:40:00 -0400", "/", 1, "-", "-"),
+        ];
+        let r = Report::build(
+            &partial_of(&lines, &Options::default()),
+            10,
+            Meta::default(),
+        );
+        assert_eq!(r.weekday_hourly.len(), 7);
+        let at = |r: &Report, wd: &str, h: usize| {
+            r.weekday_hourly
+                .iter()
+                .find(|w| w.weekday == wd)
+                .unwrap()
+                .hours[h]
+        };
+        // As written: Saturday 00h, Tuesday 23h.
+        assert_eq!(at(&r, "Sat", 0), 1);
+        assert_eq!(at(&r, "Tue", 23), 2);
+        assert_eq!(r.weekday_hourly[1].requests, 2);
+        let total: u64 = r.weekday_hourly.iter().map(|w| w.requests).sum();
+        assert_eq!(total, 3);
+        // In UTC: Saturday 04h, Wednesday 03h.
+        let utc = Options {
+            basis: TimeBasis::Fixed(0),
+            ..Options::default()
+        };
+        let r = Report::build(&partial_of(&lines, &utc), 10, Meta::default());
+        assert_eq!(at(&r, "Sat", 4), 1);
+        assert_eq!(at(&r, "Wed", 3), 2);
+        assert_eq!(at(&r, "Tue", 23), 0);
+    }
+
+    #[test]
+    fn panels_by_hand() {
+        let t = "01/Jan/2024:10:00:00 +0000";
+        let lines = [
+            line(t, "/", 100, "https://www.Google.com/search?q=x", CHROME),
+            line(
+                t,
+                "/style.css?v=2",
+                10,
+                "https://example.org:8443/a",
+                CHROME,
+            ),
+            line(t, "/logo.PNG", 20, "-", FIREFOX),
+            line(t, "/logo.PNG", 20, "", FIREFOX),
+            line(t, "/robots.txt", 5, "javascript:alert(1)", GOOGLEBOT),
+            line(t, "/index.php?img=a.png", 50, "http://www.google.com/", "-"),
+        ];
+        let r = Report::build(
+            &partial_of(&lines, &Options::default()),
+            10,
+            Meta::default(),
+        );
+        let sd = &r.static_dynamic;
+        assert_eq!((sd.static_requests, sd.static_bytes), (4, 55));
+        assert_eq!((sd.dynamic_requests, sd.dynamic_bytes), (2, 150));
+        assert!((sd.static_share - 4.0 / 6.0).abs() < 1e-12);
+        assert_eq!(sd.extensions[0].extension, "png");
+        assert_eq!(sd.extensions[0].requests, 2);
+        assert_eq!(sd.top_static_files[0].endpoint, "/logo.PNG");
+        assert_eq!(sd.top_static_files.len(), 3);
+
+        let rs = r.referring_sites.as_ref().unwrap();
+        assert_eq!(rs.requests, 6);
+        assert_eq!(rs.direct, 2);
+        assert_eq!(rs.no_host, 1);
+        assert_eq!(rs.distinct_sites, 2);
+        assert_eq!(rs.top_sites[0].name, "www.google.com");
+        assert_eq!(rs.top_sites[0].count, 2);
+        assert_eq!(rs.top_sites[1].name, "example.org");
+
+        let pl = r.platforms.as_ref().unwrap();
+        assert_eq!(pl.requests, 6);
+        assert_eq!(pl.distinct_agents, 4);
+        let get = |v: &[ShareCount], n: &str| v.iter().find(|s| s.name == n).map(|s| s.count);
+        assert_eq!(get(&pl.browsers, "Chrome"), Some(2));
+        assert_eq!(get(&pl.browsers, "Firefox"), Some(2));
+        assert_eq!(get(&pl.browsers, "Googlebot"), Some(1));
+        assert_eq!(get(&pl.browsers, "unknown"), Some(1));
+        assert_eq!(get(&pl.browser_versions, "Chrome 120"), Some(2));
+        assert_eq!(get(&pl.operating_systems, "Windows 10"), Some(2));
+        assert_eq!(get(&pl.operating_systems, "Linux"), Some(2));
+        assert_eq!(get(&pl.operating_systems, "unknown"), Some(2));
+        assert_eq!(get(&pl.categories, "crawler"), Some(1));
+        let b = pl.browsers.iter().find(|s| s.name == "Chrome").unwrap();
+        assert!((b.share - 2.0 / 6.0).abs() < 1e-12);
+        assert!(r.geo.is_none());
+    }
+
+    #[test]
+    fn many_agents_parse_in_parallel_alike() {
+        let t = "01/Jan/2024:10:00:00 +0000";
+        let lines: Vec<String> = (0..PARALLEL_AGENTS as u64 * 2)
+            .map(|i| {
+                let ua = match i % 3 {
+                    0 => format!(
+                        "Mozilla/5.0 (Windows NT 10.0) Chrome/{}.0 Safari/537.36",
+                        i % 90
+                    ),
+                    1 => format!(
+                        "Mozilla/5.0 (X11; Linux x86_64; rv:{i}.0) Gecko/20100101 Firefox/{i}.0"
+                    ),
+                    _ => format!("tool-{i}"),
+                };
+                line(t, "/", 1, "-", &ua)
+            })
+            .collect();
+        let p = partial_of(&lines, &Options::default());
+        assert!(p.user_agents.len() >= PARALLEL_AGENTS);
+        let got = platforms(&p, 1000);
+        let agents: Vec<(&[u8], u64)> = p.user_agents.iter().map(|(k, c)| (&**k, *c)).collect();
+        let seq = PlatformCounts::of(&agents);
+        assert_eq!(got.browsers, shares(seq.browsers, got.requests, 1000));
+        assert_eq!(got.operating_systems, shares(seq.oses, got.requests, 1000));
+        assert_eq!(got.requests, lines.len() as u64);
+        let firefox = got.browsers.iter().find(|b| b.name == "Firefox").unwrap();
+        assert_eq!(firefox.count, lines.len() as u64 / 3);
+    }
+
+    #[test]
+    fn formats_without_referers_or_agents() {
+        let parser = Parser::new(FormatSpec::from_str_any("common").unwrap());
+        let mut rec = Record::new();
+        let mut p = Partial::new(&Options::default());
+        let l = br#"h1 - - [01/Jul/1995:00:00:01 -0400] "GET /a.gif HTTP/1.0" 200 10"#;
+        let o = parser.parse(l, &mut rec);
+        p.add(&rec, &o);
+        let r = Report::build(&p, 10, Meta::default());
+        assert!(r.platforms.is_none() && r.referring_sites.is_none());
+        assert_eq!(r.static_dynamic.static_requests, 1);
+    }
+
+    #[test]
+    fn geo_counts_each_client_once() {
+        let parser = Parser::new(FormatSpec::from_str_any("common").unwrap());
+
+        let mut p = Partial::new(&Options::default());
+        for h in [
+            "8.8.8.8",
+            "8.8.8.8",
+            "1.1.1.1",
+            "piweba3y.prodigy.com",
+            "10.1.1.1",
+            "X.X.X.X",
+        ] {
+            let l = format!(r#"{h} - - [01/Jul/1995:00:00:01 -0400] "GET / HTTP/1.0" 200 1"#);
+            let mut rec = Record::new();
+            let o = parser.parse(l.as_bytes(), &mut rec);
+            p.add(&rec, &o);
+        }
+        let calls = std::cell::Cell::new(0);
+        let lookup = |ip: std::net::IpAddr| {
+            calls.set(calls.get() + 1);
+            match ip.to_string().as_str() {
+                "8.8.8.8" => crate::GeoInfo {
+                    country: Some("us".into()),
+                    asn: Some(15169),
+                    as_org: Some("GOOGLE".into()),
+                },
+                "1.1.1.1" => crate::GeoInfo {
+                    country: Some("AU".into()),
+                    ..Default::default()
+                },
+                _ => crate::GeoInfo::default(),
+            }
+        };
+        let g = GeoReport::build(&p, &lookup, 10, vec!["test".into()]);
+        assert_eq!(calls.get(), 3, "one look-up per distinct IP client");
+        assert_eq!((g.requests, g.clients), (6, 5));
+        assert_eq!(g.countries[0].country, "unknown");
+        assert_eq!((g.countries[0].requests, g.countries[0].clients), (3, 3));
+        assert_eq!(g.countries[1].country, "US");
+        assert_eq!(g.countries[1].requests, 2);
+        assert_eq!(
+            (g.unknown_country_requests, g.unknown_country_clients),
+            (3, 3)
+        );
+        let asns = g.asns.unwrap();
+        assert_eq!(asns[0].name, "unknown");
+        assert_eq!(asns[0].requests, 4);
+        assert_eq!(asns[1].name, "AS15169");
+        assert_eq!(asns[1].organization.as_deref(), Some("GOOGLE"));
+        // A country-only database gives no AS table.
+        let only = |_: std::net::IpAddr| crate::GeoInfo {
+            country: Some("NL".into()),
+            ..Default::default()
+        };
+        let g = GeoReport::build(&p, &only, 1, vec![]);
+        assert!(g.asns.is_none());
+        assert_eq!(g.countries.len(), 1);
+        assert_eq!(g.countries[0].country, "NL");
+        assert_eq!(g.countries[0].requests, 4);
+        assert_eq!(g.unknown_country_requests, 2);
+    }
+
+    const UAS: &[&str] = &[CHROME, FIREFOX, GOOGLEBOT, "-", "curl/8.0", "\\xff junk"];
+    const REFS: &[&str] = &[
+        "-",
+        "",
+        "https://www.google.com/",
+        "http://Example.org:8080/x",
+        "javascript:alert(1)",
+        "http://[2001:db8::1]/",
+    ];
+    const PATHS: &[&str] = &["/", "/a.css", "/b.PNG?x=1", "/api/v1", "/f.woff2", "/p.php"];
+
+    proptest! {
+        // Any split of the lines over partials, merged in any grouping, gives the report of
+        // one partial that saw every line.
+        #[test]
+        fn merge_is_associative_for_new_panels(
+            rows in proptest::collection::vec(
+                (0..UAS.len(), 0..REFS.len(), 0..PATHS.len(), 1u32..=28, 0u32..24, 0u64..1000, 0usize..3),
+                0..60,
+            )
+        ) {
+            let mut parts: [Vec<String>; 3] = Default::default();
+            let mut all = Vec::new();
+            for (ua, rf, path, day, hour, bytes, part) in rows {
+                let l = line(&format!("{day:02}/Feb/2024:{hour:02}:17:00 +0100"), PATHS[path], bytes, REFS[rf], UAS[ua]);
+                parts[part].push(l.clone());
+                all.push(l);
+            }
+            let opts = Options::default();
+            let whole = Report::build(&partial_of(&all, &opts), 5, Meta::default());
+            let [a, b, c] = parts.map(|p| partial_of(&p, &opts));
+            let mut left = a.clone();
+            left.merge(b.clone());
+            left.merge(c.clone());
+            let mut bc = b;
+            bc.merge(c);
+            let mut right = a;
+            right.merge(bc);
+            let left = Report::build(&left, 5, Meta::default());
+            let right = Report::build(&right, 5, Meta::default());
+            prop_assert_eq!(&left.platforms, &whole.platforms);
+            prop_assert_eq!(&left.static_dynamic, &whole.static_dynamic);
+            prop_assert_eq!(&left.referring_sites, &whole.referring_sites);
+            prop_assert_eq!(&left.weekday_hourly, &whole.weekday_hourly);
+            prop_assert_eq!(&right, &left);
+            let heat: u64 = whole.weekday_hourly.iter().map(|w| w.requests).sum();
+            prop_assert_eq!(heat, whole.totals.requests);
+            let sd = &whole.static_dynamic;
+            prop_assert_eq!(sd.static_requests + sd.dynamic_requests, whole.totals.requests);
+            prop_assert_eq!(sd.static_bytes + sd.dynamic_bytes, whole.totals.bytes);
+            if let Some(rs) = &whole.referring_sites {
+                let sites: u64 = rs.top_sites.iter().map(|s| s.count).sum();
+                prop_assert_eq!(rs.direct + rs.no_host + sites, whole.totals.requests);
+            }
+        }
+    }
 
     #[test]
     fn time_formats() {
