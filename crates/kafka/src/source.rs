@@ -146,9 +146,27 @@ struct Context {
     topic: String,
     state: Arc<Mutex<KafkaState>>,
     problems: Mutex<crate::client::Problems>,
+    /// Records in the assigned partitions past the group's committed offsets (committed at
+    /// each checkpoint), from librdkafka's statistics.
+    lag: Mutex<Option<u64>>,
 }
 
 impl ClientContext for Context {
+    // librdkafka reports each partition's consumer lag in its statistics, so the lag costs
+    // no request to the broker.
+    fn stats(&self, stats: rdkafka::Statistics) {
+        let lag = stats.topics.get(&self.topic).and_then(|t| {
+            let known: Vec<u64> = t
+                .partitions
+                .values()
+                .filter(|p| p.partition >= 0 && p.consumer_lag >= 0)
+                .map(|p| p.consumer_lag as u64)
+                .collect();
+            (!known.is_empty()).then(|| known.iter().sum())
+        });
+        *self.lag.lock().unwrap_or_else(|e| e.into_inner()) = lag;
+    }
+
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
             return;
@@ -280,6 +298,7 @@ impl KafkaSource {
             topic: cfg.topic.clone(),
             state: state.clone(),
             problems: Mutex::new(crate::client::Problems::default()),
+            lag: Mutex::new(None),
         };
         let consumer: BaseConsumer<Context> = cfg
             .connection
@@ -297,6 +316,8 @@ impl KafkaSource {
                 ("max.poll.interval.ms", "20000".into()),
                 // End-of-partition events let the merge go on without an idle partition.
                 ("enable.partition.eof", "true".into()),
+                // For the consumer lag (see `Context::stats`).
+                ("statistics.interval.ms", "1000".into()),
             ])
             .create_with_context(ctx)
             .map_err(|e| kafka_err("cannot create the consumer", e))?;
@@ -507,6 +528,18 @@ impl RunSource for KafkaSource {
             }
             None if self.cfg.stop_at_end && self.at_end() => Poll::End,
             None => Poll::Idle,
+        }
+    }
+
+    fn lag(&self) -> hitstream_runtime::Lag {
+        hitstream_runtime::Lag {
+            bytes: None,
+            records: *self
+                .consumer
+                .context()
+                .lag
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
         }
     }
 

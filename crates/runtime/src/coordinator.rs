@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -30,7 +30,7 @@ use crate::parse::{
 };
 use crate::pipeline::{Event, PipelineSpec, Shared};
 use crate::sink::{EpochSink, Output, Reject, Scheduled};
-use crate::source::{RunSource, SourceSpec};
+use crate::source::{Lag, RunSource, SourceSpec};
 use crate::stats::{Counters, Phase, SourceStatus, Status};
 
 pub(crate) struct Parts {
@@ -69,6 +69,8 @@ struct Core {
     dir: Option<PathBuf>,
     /// Sources' control channels: told about each durable checkpoint.
     controls: Vec<Sender<Arc<Checkpoint>>>,
+    /// Each source's lag, written by its thread after every poll.
+    lags: Vec<Arc<Mutex<Lag>>>,
     checkpoints: u64,
     last_checkpoint: Option<i64>,
     /// Epoch commits to the sinks by this process, and their total and last duration.
@@ -389,6 +391,7 @@ fn spawn_source(
     tx: Sender<SourceMsg>,
     control: Receiver<Arc<Checkpoint>>,
     stop: Arc<AtomicBool>,
+    lag: Arc<Mutex<Lag>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut run = || {
@@ -400,6 +403,7 @@ fn spawn_source(
                     }
                 }
                 let p = src.poll(Duration::from_millis(100));
+                *lag.lock().unwrap_or_else(|e| e.into_inner()) = src.lag();
                 for problem in src.take_problems() {
                     if tx.send(SourceMsg::Problem(idx, problem)).is_err() {
                         return;
@@ -535,6 +539,7 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
             name: src.name().to_string(),
             replayable: src.replayable(),
             ended: false,
+            lag: src.lag(),
         });
         sources.push(src);
     }
@@ -553,6 +558,7 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
         log,
         dir: spec.checkpoint_dir.clone(),
         controls: Vec::new(),
+        lags: Vec::new(),
         checkpoints: 0,
         last_checkpoint: None,
         commits: 0,
@@ -580,7 +586,16 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
     for (i, s) in sources.into_iter().enumerate() {
         let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
         core.controls.push(ctl_tx);
-        src_threads.push(spawn_source(i, s, src_tx.clone(), ctl_rx, stop.clone()));
+        let lag = Arc::new(Mutex::new(s.lag()));
+        core.lags.push(lag.clone());
+        src_threads.push(spawn_source(
+            i,
+            s,
+            src_tx.clone(),
+            ctl_rx,
+            stop.clone(),
+            lag,
+        ));
     }
     drop(src_tx);
     core.note(format!(
@@ -776,6 +791,9 @@ fn coordinate(
             }
 
             if last_stats.elapsed() >= Duration::from_millis(250) {
+                for (st, lag) in statuses.iter_mut().zip(&core.lags) {
+                    st.lag = *lag.lock().unwrap_or_else(|e| e.into_inner());
+                }
                 let secs = last_stats.elapsed().as_secs_f64();
                 let rate = (core.counters.lines - rate_lines) as f64 / secs;
                 core.publish_status(statuses, rate, Phase::Running);

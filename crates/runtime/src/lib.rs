@@ -68,5 +68,5 @@ pub mod testing;
 pub use error::{is_disk_full, BoxError, RuntimeError};
 pub use pipeline::{Event, Handle, Pipeline, PipelineSpec, Stopper, Watch, IN_FLIGHT};
 pub use sink::{EncodedRows, EpochSink, Output, Reject, RowEncoder, RowWriter, Scheduled};
-pub use source::{FileInput, RunSource, SourceFactory, SourceSpec, Stream, Transport};
+pub use source::{FileInput, Lag, RunSource, SourceFactory, SourceSpec, Stream, Transport};
 pub use stats::{Counters, Phase, SourceStatus, Status};

@@ -261,6 +261,7 @@ impl Pipeline {
                     name: s.name(),
                     replayable: false,
                     ended: false,
+                    lag: crate::source::Lag::default(),
                 })
                 .collect();
         }

@@ -57,8 +57,23 @@ pub trait RunSource: Send {
         Vec::new()
     }
 
+    /// How far the source is behind its input, when it can tell.
+    fn lag(&self) -> Lag {
+        Lag::default()
+    }
+
     /// The pipeline is done with the source (stop spool threads).
     fn close(&mut self) {}
+}
+
+/// How far a source is behind its input: bytes written to files and not yet read, or records
+/// in a topic not yet consumed. `None` where the source cannot tell (sockets, stdin).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Lag {
+    /// Bytes not yet read (files, spools).
+    pub bytes: Option<u64>,
+    /// Records not yet consumed (Kafka).
+    pub records: Option<u64>,
 }
 
 /// Opens a custom source from the positions of the last checkpoint.
@@ -332,6 +347,12 @@ impl RunSource for FileInput {
             .map_err(|e| SourceError::Config(format!("a recorded file extent is damaged: {e}")))?;
         self.src.reread(&e)
     }
+    fn lag(&self) -> Lag {
+        Lag {
+            bytes: Some(self.src.lag_bytes()),
+            records: None,
+        }
+    }
     fn checkpointed(&mut self, durable: &Checkpoint) -> Vec<Fingerprint> {
         let mut cp = durable.clone();
         self.src.prune_checkpoint(&mut cp, self.forget_after);
@@ -373,6 +394,9 @@ impl RunSource for Spooled {
     }
     fn reread(&mut self, extent: &serde_json::Value) -> Result<Batch, SourceError> {
         self.files.reread(extent)
+    }
+    fn lag(&self) -> Lag {
+        self.files.lag()
     }
     fn checkpointed(&mut self, durable: &Checkpoint) -> Vec<Fingerprint> {
         // Segments read to their end by a durable checkpoint are never needed again, not

@@ -35,6 +35,8 @@ pub struct SourceStatus {
     pub replayable: bool,
     /// Its input ended.
     pub ended: bool,
+    /// How far it is behind its input, at the last status.
+    pub lag: crate::source::Lag,
 }
 
 /// Where the pipeline stands.

@@ -47,6 +47,8 @@ function health(st) {
   const items = [
     ["lines in", c.lines], ["ok", c.ok], ["degraded", c.degraded], ["rejected", c.rejected],
     ["late", c.late], ["lost", c.lost], ["lines/s", st.lines_per_sec],
+    ["lag behind the source", st.lag_records !== null && st.lag_records !== undefined
+      ? fmt(st.lag_records) + " records" : (st.lag_bytes !== null && st.lag_bytes !== undefined ? fmt(st.lag_bytes) + " B" : null)],
     ["watermark delay (s)", st.watermark_delay_seconds], ["last epoch", st.epoch],
     ["last commit (s)", st.last_commit_seconds], ["buffered rows", st.buffered_rows],
   ];
@@ -228,7 +230,7 @@ async function start() {
     (await getJson("/api/alerts?last=50")).alerts.forEach((a) => addAlert(a, false));
     renderLive();
   } catch (e) { $("message").textContent = e.message; }
-  try {
+  if (lastStatus && lastStatus.lake) try {
     const b = await getJson("/api/history/bounds");
     if (b.first !== null && b.last !== null) {
       $("from").value = isoLocal(b.first); $("to").value = isoLocal(b.last + 1);

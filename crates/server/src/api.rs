@@ -116,7 +116,12 @@ fn number(q: &HashMap<String, String>, key: &str, default: usize, max: usize) ->
 }
 
 async fn status(State(st): State<AppState>) -> Json<serde_json::Value> {
-    Json(st.live.status_json())
+    let mut v = st.live.status_json();
+    if let Some(o) = v.as_object_mut() {
+        // The page asks the lake for history only when there is one.
+        o.insert("lake".into(), st.lake.is_some().into());
+    }
+    Json(v)
 }
 
 async fn windows(
@@ -213,6 +218,8 @@ async fn events(
         }
         loop {
             let got = tokio::select! {
+                // Pushes first: the pipeline's `end` that came before the stop is sent.
+                biased;
                 r = rx.recv() => Some(r),
                 _ = sd.wait_for(|s| *s) => None,
             };

@@ -88,6 +88,7 @@ pub struct Server {
     addr: SocketAddr,
     stop: tokio::sync::watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    live: Arc<Live>,
 }
 
 impl Server {
@@ -121,7 +122,7 @@ impl Server {
             source,
         })?;
         let state = AppState {
-            live,
+            live: live.clone(),
             lake,
             token: cfg.auth_token.as_deref().map(Arc::from),
             shutdown: shutdown.clone(),
@@ -144,6 +145,7 @@ impl Server {
             addr,
             stop,
             thread: Some(thread),
+            live,
         })
     }
 
@@ -163,6 +165,8 @@ impl Server {
     }
 
     fn shutdown(&mut self) {
+        // The pipeline's last status and `end` reach the open pages before they close.
+        self.live.wait_ended(std::time::Duration::from_secs(2));
         let _ = self.stop.send(true);
         if let Some(t) = self.thread.take() {
             let _ = t.join();

@@ -236,6 +236,14 @@ impl Live {
         self.lock().ended
     }
 
+    /// Waits up to `limit` for the feed to see the pipeline's end (when it is stopping).
+    pub fn wait_ended(&self, limit: Duration) {
+        let t = Instant::now();
+        while !self.ended() && t.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// The status as the API serves it: the pipeline's status plus the watermark's delay
     /// behind the wall clock, and whether a pipeline runs.
     pub fn status_json(&self) -> serde_json::Value {
@@ -256,6 +264,12 @@ impl Live {
                 "watermark_delay_seconds".into(),
                 st.watermark.map(|w| now - w).into(),
             );
+            let sum = |pick: fn(&hitstream_runtime::Lag) -> Option<u64>| {
+                let known: Vec<u64> = st.sources.iter().filter_map(|s| pick(&s.lag)).collect();
+                (!known.is_empty()).then(|| known.iter().sum::<u64>())
+            };
+            o.insert("lag_bytes".into(), sum(|l| l.bytes).into());
+            o.insert("lag_records".into(), sum(|l| l.records).into());
         }
         v
     }

@@ -149,6 +149,31 @@ pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
             "Rows waiting for the next epoch commit.",
             st.buffered_rows as f64,
         );
+        for (name, help, pick) in [
+            (
+                "hitstream_source_lag_bytes",
+                "Bytes written to a source's files and not yet read.",
+                (|l: &hitstream_runtime::Lag| l.bytes)
+                    as fn(&hitstream_runtime::Lag) -> Option<u64>,
+            ),
+            (
+                "hitstream_source_lag_records",
+                "Records in a source's topic past the committed offsets.",
+                |l: &hitstream_runtime::Lag| l.records,
+            ),
+        ] {
+            let known: Vec<(&str, u64)> = st
+                .sources
+                .iter()
+                .filter_map(|s| pick(&s.lag).map(|v| (s.name.as_str(), v)))
+                .collect();
+            if !known.is_empty() {
+                o.family(name, "gauge", help);
+                for (source, v) in known {
+                    o.sample(name, &[("source", source)], v as f64);
+                }
+            }
+        }
         if let Some(w) = st.watermark {
             o.one(
                 "hitstream_watermark_timestamp_seconds",

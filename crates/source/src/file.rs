@@ -391,6 +391,17 @@ impl FileSource {
             .collect()
     }
 
+    /// Bytes on disk not yet delivered, over the open plain files, as of the last look at
+    /// their sizes: how far the source is behind its input. Compressed files are left out
+    /// (their offsets count content, not bytes on disk).
+    pub fn lag_bytes(&self) -> u64 {
+        self.watched
+            .iter()
+            .filter(|w| !w.closed && !w.gz)
+            .map(|w| w.size.saturating_sub(w.offset))
+            .sum()
+    }
+
     /// Positions of everything delivered so far (the checkpoint the source started from,
     /// advanced by every batch returned). This is *not* what is durable: persist what the
     /// consumer has processed, with [`Checkpoint::apply`].

@@ -1,0 +1,733 @@
+//! End-to-end tests of the dashboard's server: `run --http` over a tailed file, `serve --data`
+//! over the lake it wrote, the token guard, `/metrics` checked by Debian's `promtool` and
+//! scraped by a real Prometheus. Expected numbers come from the lines the test writes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+mod common;
+use common::{bin, free_port};
+
+/// 1995-07-01T00:00:00Z.
+const T0: i64 = 804_556_800;
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+fn clf_time(t: i64) -> String {
+    // Only July 1995 is used: day and time of day are enough.
+    let s = t - T0;
+    format!(
+        "{:02}/{}/1995:{:02}:{:02}:{:02} +0000",
+        1 + s / 86_400,
+        MONTHS[6],
+        s % 86_400 / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
+/// A `vhost_combined` line.
+fn line(vhost: &str, client: &str, t: i64, path: &str, status: u16, bytes: u64) -> String {
+    format!(
+        "{vhost}:80 {client} - - [{}] \"GET {path} HTTP/1.1\" {status} {bytes} \"-\" \"test-agent\"\n",
+        clf_time(t)
+    )
+}
+
+/// `n` lines from `t`, one a second, over two vhosts and a few pages.
+fn lines(n: usize, t: i64) -> Vec<(String, i64, String)> {
+    (0..n)
+        .map(|i| {
+            let vhost = if i % 3 == 0 { "b.example" } else { "a.example" };
+            let path = format!("/page{}", i % 4);
+            (vhost.to_string(), t + i as i64, path)
+        })
+        .collect()
+}
+
+fn text(ls: &[(String, i64, String)]) -> String {
+    ls.iter()
+        .enumerate()
+        .map(|(i, (v, t, p))| line(v, &format!("10.0.0.{}", i % 7), *t, p, 200, 100))
+        .collect()
+}
+
+/// One HTTP/1.0 GET (the server closes the connection after the body): status and body.
+fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {resp:?}"));
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_string());
+    (status, body)
+}
+
+fn get_json(addr: SocketAddr, path: &str) -> Value {
+    let (status, body) = get(addr, path, &[]);
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+}
+
+/// Polls until `done` holds, or fails with what was last seen.
+fn wait_until(what: &str, limit: Duration, mut probe: impl FnMut() -> (bool, String)) {
+    let t = Instant::now();
+    loop {
+        let (done, seen) = probe();
+        if done {
+            return;
+        }
+        assert!(
+            t.elapsed() < limit,
+            "{what}: not within {limit:?}; last seen {seen}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A child whose stderr is read on a thread: the dashboard's address from its
+/// `dashboard: URL` line, and everything it wrote for failure messages.
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    return;
+                }
+            }
+        });
+        let t = Instant::now();
+        let mut seen = Vec::new();
+        let addr = loop {
+            match rx.recv_timeout(Duration::from_secs(1)) {
+                Ok(l) => {
+                    if let Some(url) = l.split("dashboard: http://").nth(1) {
+                        let a = url.split(['/', ' ']).next().unwrap().parse().unwrap();
+                        seen.push(l);
+                        break a;
+                    }
+                    seen.push(l);
+                }
+                Err(_) => {
+                    if let Some(s) = child.try_wait().unwrap() {
+                        panic!("hitstream exited ({s}) before serving: {}", seen.join("\n"));
+                    }
+                }
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "no dashboard URL: {}",
+                seen.join("\n")
+            );
+        };
+        Running {
+            child,
+            addr,
+            stderr: rx,
+        }
+    }
+
+    fn stop(mut self, limit: Duration) -> (std::process::ExitStatus, String) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let t = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if t.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("hitstream did not stop within {limit:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let err: Vec<String> = self.stderr.try_iter().collect();
+        (status, err.join("\n"))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tool(name: &str) -> String {
+    let p = format!("/usr/bin/{name}");
+    assert!(
+        Path::new(&p).exists(),
+        "{p} is missing: scripts/test installs it (Debian's prometheus package)"
+    );
+    p
+}
+
+/// `promtool check metrics` on a scrape: the exposition must be valid.
+fn promtool_check(text: &str) {
+    let mut c = Command::new(tool("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "promtool check metrics failed:\n{}{}\n--- the scrape:\n{text}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A real Prometheus on a free loopback port, scraping `target` every second.
+struct Prometheus {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Prometheus {
+    fn start(dir: &Path, target: SocketAddr) -> Prometheus {
+        let cfg = dir.join("prometheus.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: hitstream\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let child = Command::new(tool("prometheus"))
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .spawn()
+            .unwrap();
+        Prometheus {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        }
+    }
+
+    /// The value of an instant query's single sample, if there is one.
+    fn query(&self, q: &str) -> Option<f64> {
+        let enc: String = q
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let mut s = TcpStream::connect(self.addr).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        write!(s, "GET /api/v1/query?query={enc} HTTP/1.0\r\n\r\n").ok()?;
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).ok()?;
+        let body: Value = serde_json::from_str(resp.split_once("\r\n\r\n")?.1).ok()?;
+        body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Server-sent events read for `d`: the event names seen.
+fn events_for(addr: SocketAddr, d: Duration) -> Vec<String> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    write!(
+        s,
+        "GET /api/events HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let t = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    while t.elapsed() < d {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&got)
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: ").or(l.strip_prefix("event:")))
+        .map(|e| e.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn run_http_serves_the_live_pipeline_and_serve_reads_its_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let lake = dir.path().join("lake");
+    let first = lines(300, T0);
+    std::fs::write(&log, text(&first)).unwrap();
+    let log_s = log.to_str().unwrap();
+    let lake_s = lake.to_str().unwrap();
+    let run = Running::start(&[
+        "run",
+        "--tail",
+        log_s,
+        "--format",
+        "vhost_combined",
+        "--data",
+        lake_s,
+        "--window",
+        "10s",
+        "--lateness",
+        "1s",
+        "--idle-timeout",
+        "1s",
+        "--checkpoint-interval",
+        "500ms",
+        "--emit",
+        "none",
+        "--http",
+        "127.0.0.1:0",
+    ]);
+    let addr = run.addr;
+
+    // The page and its assets are served from the binary.
+    let (s, page) = get(addr, "/", &[]);
+    assert_eq!(s, 200);
+    assert!(page.contains("<script src=\"app.js\""), "{page}");
+    let (s, js) = get(addr, "/app.js", &[]);
+    assert_eq!(s, 200);
+    assert!(js.contains("EventSource"));
+
+    let traffic = |n: u64| {
+        move || {
+            let t = get_json(addr, "/api/traffic");
+            (t["requests"].as_u64() == Some(n), t.to_string())
+        }
+    };
+    wait_until(
+        "the first 300 lines counted",
+        Duration::from_secs(60),
+        traffic(300),
+    );
+    let st = get_json(addr, "/api/status");
+    assert_eq!(st["live"], true, "{st}");
+    assert_eq!(st["counters"]["lines"], 300, "{st}");
+    assert_eq!(st["lag_bytes"], 0, "caught up with the file: {st}");
+
+    // Live: appended lines reach the API.
+    let more = lines(200, T0 + 3600);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(text(&more).as_bytes())
+        .unwrap();
+    wait_until(
+        "the appended lines counted",
+        Duration::from_secs(60),
+        traffic(500),
+    );
+    let t = get_json(addr, "/api/traffic");
+    assert_eq!(t["classes"]["2xx"], 500, "{t}");
+    assert_eq!(t["methods"]["GET"], 500, "{t}");
+    assert_eq!(t["bytes"], 500 * 100, "{t}");
+    let ws = get_json(addr, "/api/windows?last=1000");
+    let sum: u64 = ws["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, 500, "tumbling windows partition the lines");
+
+    // Server-sent events: the status at least once a second.
+    let evs = events_for(addr, Duration::from_millis(2600));
+    let statuses = evs.iter().filter(|e| *e == "status").count();
+    assert!(statuses >= 3, "status pushes in 2.6 s: {evs:?}");
+
+    // Metrics: valid exposition, and a real Prometheus scrapes the request counter.
+    let (s, metrics) = get(addr, "/metrics", &[]);
+    assert_eq!(s, 200);
+    promtool_check(&metrics);
+    assert!(
+        metrics.contains("hitstream_requests_total{class=\"2xx\"} 500"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hitstream_lines_total{outcome=\"ok\"} 500"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("hitstream_source_lag_bytes{"), "{metrics}");
+    let prom = Prometheus::start(dir.path(), addr);
+    let t = Instant::now();
+    let mut last = None;
+    while t.elapsed() < Duration::from_secs(60) {
+        last = prom.query("sum(hitstream_requests_total)");
+        if last == Some(500.0) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        last,
+        Some(500.0),
+        "Prometheus's query of the scrape; its log:\n{}",
+        std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
+    );
+    assert_eq!(prom.query("hitstream_up"), Some(1.0));
+    drop(prom);
+
+    // Graceful stop with an event stream open: the stream ends, the run exits cleanly.
+    let mut sse = TcpStream::connect(addr).unwrap();
+    write!(sse, "GET /api/events HTTP/1.0\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, err) = run.stop(Duration::from_secs(30));
+    assert!(
+        status.success(),
+        "run --http after SIGTERM: {status}\n{err}"
+    );
+    sse.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut rest = Vec::new();
+    assert!(
+        sse.read_to_end(&mut rest).is_ok(),
+        "the open event stream was not ended by the stop"
+    );
+    assert!(String::from_utf8_lossy(&rest).contains("event: end"));
+
+    // `serve`: the same lake without a pipeline, history by range and vhost.
+    let serve = Running::start(&["serve", "--data", lake_s, "--http", "127.0.0.1:0"]);
+    let addr = serve.addr;
+    let st = get_json(addr, "/api/status");
+    assert_eq!(st["live"], false, "{st}");
+    let b = get_json(addr, "/api/history/bounds");
+    assert_eq!(b["first"], T0, "{b}");
+    assert_eq!(b["last"], T0 + 3600 + 199, "{b}");
+    let all = get_json(addr, &format!("/api/history?from={T0}&to={}", T0 + 7200));
+    assert_eq!(all["totals"]["requests"], 500, "{all}");
+    // The first hour only: the first batch of lines.
+    let h1 = get_json(addr, &format!("/api/history?from={T0}&to={}", T0 + 3600));
+    assert_eq!(h1["totals"]["requests"], 300, "{h1}");
+    let series: u64 = h1["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(series, 300);
+    let want_b = first.iter().filter(|(v, _, _)| v == "b.example").count() as u64;
+    let b_only = get_json(
+        addr,
+        &format!("/api/history?from={T0}&to={}&vhost=b.example", T0 + 3600),
+    );
+    assert_eq!(b_only["totals"]["requests"], want_b, "{b_only}");
+    let pages: u64 = b_only["top_pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(pages, want_b);
+    let (s, body) = get(addr, "/api/history?from=10&to=5", &[]);
+    assert_eq!(s, 400, "{body}");
+    let (status, err) = serve.stop(Duration::from_secs(20));
+    assert!(status.success(), "serve after SIGTERM: {status}\n{err}");
+}
+
+#[test]
+fn beyond_loopback_a_token_is_required_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(&log, text(&lines(10, T0))).unwrap();
+    let o = Command::new(bin())
+        .args([
+            "run",
+            "--file",
+            log.to_str().unwrap(),
+            "--http",
+            "0.0.0.0:0",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success(),
+        "served beyond loopback without a token"
+    );
+    assert!(err.contains("--auth-token"), "{err}");
+
+    // With a token, every route needs it.
+    let lake = dir.path().join("lake");
+    let o = Command::new(bin())
+        .args([
+            "run",
+            "--file",
+            log.to_str().unwrap(),
+            "--emit",
+            "none",
+            "--data",
+        ])
+        .arg(&lake)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let port = free_port();
+    let serve = Running::start(&[
+        "serve",
+        "--data",
+        lake.to_str().unwrap(),
+        "--http",
+        &format!("127.0.0.1:{port}"),
+        "--auth-token",
+        "s3cret",
+    ]);
+    let addr = serve.addr;
+    assert_eq!(addr.port(), port);
+    for path in ["/", "/api/status", "/metrics", "/api/history/bounds"] {
+        assert_eq!(get(addr, path, &[]).0, 401, "{path} without the token");
+        assert_eq!(
+            get(addr, path, &[("Authorization", "Bearer wrong")]).0,
+            401,
+            "{path} with a wrong token"
+        );
+        assert_eq!(
+            get(addr, path, &[("Authorization", "Bearer s3cret")]).0,
+            200,
+            "{path} with the token"
+        );
+    }
+    assert_eq!(get(addr, "/api/status?token=s3cret", &[]).0, 200);
+}
+
+/// A `vhost_combined` line with a referer and a user agent of its own.
+fn line_ua(client: &str, t: i64, path: &str, status: u16, referer: &str, ua: &str) -> String {
+    format!(
+        "a.example:80 {client} - - [{}] \"GET {path} HTTP/1.1\" {status} 50 \"{referer}\" \"{ua}\"\n",
+        clf_time(t)
+    )
+}
+
+#[test]
+fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_as_text() {
+    let modules = std::env::var("HITSTREAM_NODE_MODULES").expect(
+        "HITSTREAM_NODE_MODULES is not set: scripts/test installs playwright-core and sets it",
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: scripts/test installs Debian's chromium"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let lake = dir.path().join("lake");
+
+    // The first five minutes of the day: two pages, and one client's burst of 404s whose
+    // path, referer and user agent are markup and script.
+    let mut first = String::new();
+    for i in 0..200 {
+        let path = if i % 2 == 0 { "/home" } else { "/about" };
+        first.push_str(&line_ua(
+            &format!("10.0.0.{}", i % 5),
+            T0 + i,
+            path,
+            200,
+            "-",
+            "Mozilla/5.0",
+        ));
+    }
+    let evil = [
+        "/<script>window.__xss=1</script>",
+        "/<img/src=x/onerror=window.__xss=2>",
+    ];
+    for i in 0..60 {
+        first.push_str(&line_ua(
+            "6.6.6.6",
+            T0 + 120 + i / 10,
+            evil[i as usize % 2],
+            404,
+            "javascript:window.__xss=4",
+            "<script>window.__xss=3</script><img src=x onerror=window.__xss=5>",
+        ));
+    }
+    let mut sorted: Vec<&str> = first.lines().collect();
+    sorted.sort_by_key(|l| l.split('[').nth(1).unwrap()[..20].to_string());
+    let first: String = sorted.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&log, &first).unwrap();
+    // Appended while the page is open: two hours later, another page.
+    let later: String = (0..100)
+        .map(|i| line_ua("10.0.1.1", T0 + 7200 + i, "/later", 200, "-", "Mozilla/5.0"))
+        .collect();
+    let append = dir.path().join("append.txt");
+    std::fs::write(&append, &later).unwrap();
+
+    let run = Running::start(&[
+        "run",
+        "--tail",
+        log.to_str().unwrap(),
+        "--format",
+        "vhost_combined",
+        "--data",
+        lake.to_str().unwrap(),
+        "--window",
+        "10s",
+        "--lateness",
+        "1s",
+        "--idle-timeout",
+        "1s",
+        "--checkpoint-interval",
+        "500ms",
+        "--emit",
+        "none",
+        "--http",
+        "127.0.0.1:0",
+    ]);
+    // The first lines are in before the page opens.
+    wait_until("the first lines read", Duration::from_secs(60), || {
+        let st = get_json(run.addr, "/api/status");
+        (st["counters"]["lines"] == 260, st.to_string())
+    });
+
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("dashboard.png");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/dashboard.mjs");
+    let o = Command::new("node")
+        .arg(&script)
+        .env("TZ", "UTC")
+        .env("HITSTREAM_NODE_MODULES", &modules)
+        .env("DASHBOARD_URL", format!("http://{}/", run.addr))
+        .env("APPEND_FILE", &log)
+        .env("APPEND_TEXT", &append)
+        .env("EXPECT_LINES", "360")
+        .env("RANGE_FROM", "1995-07-01T00:00")
+        .env("RANGE_TO", "1995-07-01T01:00")
+        .env("SCREENSHOT", &shot)
+        .env("USER_DATA_DIR", dir.path().join("chromium-profile"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "the browser script failed:\n{}\n{stdout}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    eprintln!("browser: {r}");
+    eprintln!("screenshot: {}", shot.display());
+
+    assert_eq!(r["console_errors"], serde_json::json!([]), "{r}");
+    assert_eq!(r["page_errors"], serde_json::json!([]), "{r}");
+    assert_eq!(
+        r["outside"],
+        serde_json::json!([]),
+        "requests beyond the server: {r}"
+    );
+    assert!(r["filled_ms"].as_u64().unwrap() < 10_000, "{r}");
+    assert_eq!(r["lines_before"], "260", "{r}");
+    assert_eq!(r["lines_after"], "360", "live update: {r}");
+    let live_pages = r["live_pages"].as_str().unwrap();
+    assert!(live_pages.contains("/later"), "{r}");
+
+    // Log text is shown as text: the payloads are on the page, literally, and none ran.
+    let tables = format!("{}\n{}", r["range_pages"], r["range_errors"]);
+    assert!(
+        tables.contains("/<script>window.__xss=1</script>"),
+        "{tables}"
+    );
+    assert!(
+        tables.contains("/<img/src=x/onerror=window.__xss=2>"),
+        "{tables}"
+    );
+    let alerts = r["alerts_text"].as_str().unwrap();
+    assert!(
+        alerts.contains("client_404_burst"),
+        "the burst's alert: {alerts}"
+    );
+    assert!(
+        alerts.contains("<script>window.__xss=3</script><img src=x onerror=window.__xss=5>"),
+        "the alert's sample lines, user agent included: {alerts}"
+    );
+    assert!(alerts.contains("javascript:window.__xss=4"), "{alerts}");
+    assert_eq!(r["xss"], Value::Null, "a payload ran: {r}");
+    assert_eq!(
+        r["images"], 0,
+        "markup from a log line became an element: {r}"
+    );
+    assert_eq!(r["scripts"].as_array().unwrap().len(), 1, "{r}");
+
+    // The range picker reads the first hour from the lake: other tables than the live ones.
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("range from the lake"),
+        "{r}"
+    );
+    let range_pages = r["range_pages"].as_str().unwrap();
+    assert!(
+        range_pages.contains("/home") && range_pages.contains("/about"),
+        "{r}"
+    );
+    assert!(!range_pages.contains("/later"), "{r}");
+    assert_ne!(range_pages, live_pages);
+    assert!(
+        r["range_unique"].as_str().unwrap().contains("260 requests"),
+        "{r}"
+    );
+
+    assert!(
+        r["phone_overflow"].as_i64().unwrap() <= 0,
+        "wider than a phone: {r}"
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "the screenshot"
+    );
+    let (status, err) = run.stop(Duration::from_secs(30));
+    assert!(status.success(), "{status}\n{err}");
+}
