@@ -661,6 +661,7 @@ fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_
 
     assert_eq!(r["console_errors"], serde_json::json!([]), "{r}");
     assert_eq!(r["page_errors"], serde_json::json!([]), "{r}");
+    assert_eq!(r["requests_failed"], serde_json::json!([]), "{r}");
     assert_eq!(
         r["outside"],
         serde_json::json!([]),

@@ -56,7 +56,10 @@ function health(st) {
     const dt = document.createElement("dt"); dt.textContent = k;
     const dd = document.createElement("dd"); dd.textContent = fmt(v);
     dd.dataset.metric = k;
-    dl.append(dt, dd);
+    // One box per pair, so that a label never wraps away from its value.
+    const item = document.createElement("div");
+    item.append(dt, dd);
+    dl.append(item);
   }
   const ph = $("phase");
   ph.textContent = st.live ? (st.ended ? "ended" : st.phase) : "lake only";

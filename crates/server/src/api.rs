@@ -213,7 +213,8 @@ async fn events(
         if let Some(ev) = first {
             return Some((Ok(ev), (rx, sd, None, ended)));
         }
-        if ended || *sd.borrow() {
+        // Not the stop signal here: pushes queued before it are still sent (below).
+        if ended {
             return None;
         }
         loop {

@@ -34,6 +34,7 @@ try {
   page.on("console", (m) => { if (m.type() === "error") out.console_errors.push(m.text()); });
   page.on("pageerror", (e) => out.page_errors.push(String(e)));
   page.on("requestfailed", (r) => out.requests_failed.push(r.url()));
+  page.on("response", (r) => { if (r.status() >= 400) out.requests_failed.push(`${r.status()} ${r.url()}`); });
   page.on("request", (r) => {
     const u = new URL(r.url());
     if (u.host !== base.host && u.protocol !== "data:") out.outside.push(r.url());
