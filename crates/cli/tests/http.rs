@@ -34,10 +34,23 @@ fn clf_time(t: i64) -> String {
     )
 }
 
-/// A `vhost_combined` line.
-fn line(vhost: &str, client: &str, t: i64, path: &str, status: u16, bytes: u64) -> String {
+const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+
+/// A `vhost_combined` line; every second one comes from a search site, every third from
+/// Chrome on Windows.
+fn line(vhost: &str, client: &str, t: i64, path: &str, i: usize) -> String {
+    let referer = if i.is_multiple_of(2) {
+        "https://Search.Example:443/q?x=1"
+    } else {
+        "-"
+    };
+    let ua = if i.is_multiple_of(3) {
+        CHROME
+    } else {
+        "test-agent"
+    };
     format!(
-        "{vhost}:80 {client} - - [{}] \"GET {path} HTTP/1.1\" {status} {bytes} \"-\" \"test-agent\"\n",
+        "{vhost}:80 {client} - - [{}] \"GET {path} HTTP/1.1\" 200 100 \"{referer}\" \"{ua}\"\n",
         clf_time(t)
     )
 }
@@ -46,8 +59,16 @@ fn line(vhost: &str, client: &str, t: i64, path: &str, status: u16, bytes: u64) 
 fn lines(n: usize, t: i64) -> Vec<(String, i64, String)> {
     (0..n)
         .map(|i| {
-            let vhost = if i % 3 == 0 { "b.example" } else { "a.example" };
-            let path = format!("/page{}", i % 4);
+            let vhost = if i.is_multiple_of(3) {
+                "b.example"
+            } else {
+                "a.example"
+            };
+            let path = if i.is_multiple_of(5) {
+                format!("/static/s{i}.CSS")
+            } else {
+                format!("/page{}", i % 4)
+            };
             (vhost.to_string(), t + i as i64, path)
         })
         .collect()
@@ -56,7 +77,7 @@ fn lines(n: usize, t: i64) -> Vec<(String, i64, String)> {
 fn text(ls: &[(String, i64, String)]) -> String {
     ls.iter()
         .enumerate()
-        .map(|(i, (v, t, p))| line(v, &format!("10.0.0.{}", i % 7), *t, p, 200, 100))
+        .map(|(i, (v, t, p))| line(v, &format!("10.0.0.{}", i % 7), *t, p, i))
         .collect()
 }
 
@@ -466,13 +487,55 @@ fn run_http_serves_the_live_pipeline_and_serve_reads_its_lake() {
         &format!("/api/history?from={T0}&to={}&vhost=b.example", T0 + 3600),
     );
     assert_eq!(b_only["totals"]["requests"], want_b, "{b_only}");
-    let pages: u64 = b_only["top_pages"]
+    // Each page's count within the vhost, as written.
+    for r in b_only["top_pages"].as_array().unwrap() {
+        let page = r["key"].as_str().unwrap();
+        let want = first
+            .iter()
+            .filter(|(v, _, p)| v == "b.example" && p == page)
+            .count() as u64;
+        assert_eq!(r["count"].as_u64(), Some(want), "{page}: {b_only}");
+    }
+    // The visitor panels, counted from how the lines were written.
+    let key_count = |v: &Value, key: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .map(|r| r["count"].as_u64().unwrap())
+    };
+    assert_eq!(key_count(&h1["browsers"], "Chrome"), Some(100), "{h1}");
+    assert_eq!(
+        key_count(&h1["operating_systems"], "Windows 10"),
+        Some(100),
+        "{h1}"
+    );
+    assert_eq!(
+        key_count(&h1["referring_sites"], "search.example"),
+        Some(150),
+        "{h1}"
+    );
+    assert_eq!(
+        key_count(&h1["referring_sites"], "(direct)"),
+        Some(150),
+        "{h1}"
+    );
+    assert_eq!(key_count(&h1["static_dynamic"], "static"), Some(60), "{h1}");
+    assert_eq!(
+        key_count(&h1["static_dynamic"], "dynamic"),
+        Some(240),
+        "{h1}"
+    );
+    // 1995-07-01 was a Saturday; the first lines are all in its first hour (UTC).
+    let heat = &h1["heatmap"]["hours"];
+    assert_eq!(heat[5][0], 300, "{h1}");
+    let cells: u64 = heat
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["count"].as_u64().unwrap())
+        .flat_map(|d| d.as_array().unwrap().iter().map(|n| n.as_u64().unwrap()))
         .sum();
-    assert_eq!(pages, want_b);
+    assert_eq!(cells, 300);
     let (s, body) = get(addr, "/api/history?from=10&to=5", &[]);
     assert_eq!(s, 400, "{body}");
     let (status, err) = serve.stop(Duration::from_secs(20));
@@ -720,6 +783,23 @@ fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_
         "{r}"
     );
 
+    // Panels only history has: agents, referers, the heat map.
+    assert!(
+        r["range_browsers"].as_str().unwrap().contains("unknown"),
+        "{r}"
+    );
+    assert!(
+        r["range_sites"].as_str().unwrap().contains("(no host)"),
+        "{r}"
+    );
+    let cells: Vec<u64> = r["heat_cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .collect();
+    assert_eq!(cells.len(), 7 * 24, "{r}");
+    assert_eq!(cells.iter().sum::<u64>(), 260, "{r}");
     assert!(
         r["phone_overflow"].as_i64().unwrap() <= 0,
         "wider than a phone: {r}"

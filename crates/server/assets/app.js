@@ -215,10 +215,58 @@ async function showRange(ev) {
     table("clients", h.top_clients, ["client", "requests", "bytes"]);
     table("notfound", h.not_found, ["key", "count"]);
     table("errors", h.error_endpoints, ["key", "count"]);
+    visitorPanels(h, `(${$("from").value} – ${$("to").value})`);
     $("message").textContent = `range from the lake, ${h.bucket_seconds} s buckets`;
   } catch (e) {
     $("message").textContent = "history: " + e.message;
   }
+}
+
+// Weekday rows by hour columns, each cell shaded by its share of the busiest cell.
+function heatmap(el, hm) {
+  clear(el);
+  const svg = document.createElementNS(SVG, "svg");
+  const cw = 30, ch = 18, left = 40, top = 16;
+  svg.setAttribute("viewBox", `0 0 ${left + 24 * cw} ${top + 7 * ch}`);
+  svg.setAttribute("class", "heat");
+  const max = Math.max(1, ...hm.hours.flat());
+  for (let h = 0; h < 24; h += 3) {
+    const t = document.createElementNS(SVG, "text");
+    t.setAttribute("x", String(left + h * cw + 2)); t.setAttribute("y", "12");
+    t.setAttribute("font-size", "11"); t.setAttribute("fill", "#777");
+    t.textContent = String(h).padStart(2, "0");
+    svg.append(t);
+  }
+  hm.hours.forEach((row, d) => {
+    const t = document.createElementNS(SVG, "text");
+    t.setAttribute("x", "0"); t.setAttribute("y", String(top + d * ch + 13));
+    t.setAttribute("font-size", "11"); t.setAttribute("fill", "#777");
+    t.textContent = hm.weekdays[d];
+    svg.append(t);
+    row.forEach((n, h) => {
+      const r = document.createElementNS(SVG, "rect");
+      r.setAttribute("x", String(left + h * cw)); r.setAttribute("y", String(top + d * ch));
+      r.setAttribute("width", String(cw - 2)); r.setAttribute("height", String(ch - 2));
+      r.setAttribute("fill", n ? "#2866c6" : "#eee");
+      r.setAttribute("fill-opacity", n ? (0.15 + 0.85 * n / max).toFixed(2) : "1");
+      r.dataset.count = String(n);
+      const tip = document.createElementNS(SVG, "title");
+      tip.textContent = `${hm.weekdays[d]} ${String(h).padStart(2, "0")}:00 — ${n} requests`;
+      r.append(tip);
+      svg.append(r);
+    });
+  });
+  el.append(svg);
+}
+
+// The panels only history has (the windows do not keep agents and referers).
+function visitorPanels(h, scope) {
+  document.querySelectorAll(".vscope").forEach((e) => { e.textContent = scope; });
+  table("browsers", h.browsers || [], ["key", "count"]);
+  table("systems", h.operating_systems || [], ["key", "count"]);
+  table("sites", h.referring_sites || [], ["key", "count"]);
+  table("kinds", h.static_dynamic || [], ["key", "count", "bytes"]);
+  if (h.heatmap) heatmap($("heatmap"), h.heatmap);
 }
 
 function goLive() { mode = "live"; $("message").textContent = ""; renderLive(); }
@@ -239,6 +287,10 @@ async function start() {
       $("from").value = isoLocal(b.first); $("to").value = isoLocal(b.last + 1);
     }
     if (lastStatus && !lastStatus.live) await showRange();
+    else if (b.first !== null && b.last !== null) {
+      const all = await getJson(`/api/history?from=${b.first}&to=${b.last + 1}`);
+      visitorPanels(all, "(all of the lake)");
+    }
   } catch (e) { /* no lake: live only */ }
   const es = new EventSource(withToken("/api/events"));
   es.addEventListener("status", (e) => { lastStatus = JSON.parse(e.data); health(lastStatus); });

@@ -181,6 +181,7 @@ pub async fn range(lake: &mut AsyncLake, r: &Range) -> Result<Value, LakeError> 
             .condition()
         ))
         .await?;
+    let visitors = visitors(lake, &cond, top).await?;
     Ok(json!({
         "from": r.from,
         "to": r.to,
@@ -194,7 +195,165 @@ pub async fn range(lake: &mut AsyncLake, r: &Range) -> Result<Value, LakeError> 
         "not_found": rows(&not_found),
         "error_endpoints": rows(&errors),
         "vhosts": rows(&vhosts),
+        "browsers": visitors.browsers,
+        "operating_systems": visitors.systems,
+        "referring_sites": visitors.sites,
+        "static_dynamic": visitors.kinds,
+        "heatmap": visitors.heatmap,
     }))
+}
+
+/// User agents and referers looked at: the most frequent distinct values in a range. The
+/// requests of rarer ones are shown as `other` rather than read in full.
+const DISTINCT_LIMIT: usize = 5000;
+
+struct Visitors {
+    browsers: Value,
+    systems: Value,
+    sites: Value,
+    kinds: Value,
+    heatmap: Value,
+}
+
+fn ranked(counts: HashMap<String, u64>, top: usize, other: u64) -> Value {
+    let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let rest: u64 = v.iter().skip(top).map(|(_, n)| n).sum::<u64>() + other;
+    let mut out: Vec<Value> = v
+        .into_iter()
+        .take(top)
+        .map(|(k, n)| json!({ "key": k, "count": n }))
+        .collect();
+    if rest > 0 {
+        out.push(json!({ "key": "other", "count": rest }));
+    }
+    Value::Array(out)
+}
+
+/// `(value, count)` rows of a two-column query.
+fn pairs(batches: &[RecordBatch]) -> Vec<(Option<String>, u64)> {
+    rows(batches)
+        .into_iter()
+        .map(|r| {
+            let k = r.get("key").and_then(|v| v.as_str()).map(str::to_string);
+            (k, r.get("count").and_then(Value::as_u64).unwrap_or(0))
+        })
+        .collect()
+}
+
+/// Browsers and systems (woothee, once per distinct agent), referring sites, static and
+/// dynamic requests, and the weekday x hour heat map (UTC), as `analyze` reports them.
+async fn visitors(lake: &mut AsyncLake, cond: &str, top: usize) -> Result<Visitors, LakeError> {
+    let total = |rows: &[(Option<String>, u64)]| rows.iter().map(|r| r.1).sum::<u64>();
+    let all: u64 = rows(
+        &lake
+            .sql(&format!(
+                "SELECT count(*) AS count FROM requests WHERE {cond}"
+            ))
+            .await?,
+    )
+    .first()
+    .and_then(|r| r.get("count").and_then(Value::as_u64))
+    .unwrap_or(0);
+
+    let agents = pairs(
+        &lake
+            .sql(&format!(
+                "SELECT user_agent AS key, count(*) AS count FROM requests WHERE {cond} \
+                 GROUP BY user_agent ORDER BY count DESC, key LIMIT {DISTINCT_LIMIT}"
+            ))
+            .await?,
+    );
+    // No agent or referer (null) counts as unknown and direct.
+    let parser = hitstream_analyze::PlatformParser::new();
+    let (mut browsers, mut systems) = (HashMap::new(), HashMap::new());
+    for (ua, n) in &agents {
+        let p = parser.parse(ua.as_deref().unwrap_or("").as_bytes());
+        *browsers.entry(p.browser).or_insert(0) += n;
+        *systems.entry(p.os).or_insert(0) += n;
+    }
+    let agent_rest = all.saturating_sub(total(&agents));
+
+    let referers = pairs(
+        &lake
+            .sql(&format!(
+                "SELECT referer AS key, count(*) AS count FROM requests WHERE {cond} \
+                 GROUP BY referer ORDER BY count DESC, key LIMIT {DISTINCT_LIMIT}"
+            ))
+            .await?,
+    );
+    let mut sites = HashMap::new();
+    for (r, n) in &referers {
+        use hitstream_analyze::Referrer;
+        let key = match hitstream_analyze::referring_site(r.as_deref().unwrap_or("").as_bytes()) {
+            Referrer::Site(h) => h,
+            Referrer::Direct => "(direct)".to_string(),
+            Referrer::NoHost => "(no host)".to_string(),
+        };
+        *sites.entry(key).or_insert(0) += n;
+    }
+    let referer_rest = all.saturating_sub(total(&referers));
+
+    // The extension of the path's last segment, grouped in SQL (few distinct values), then
+    // classified as `analyze` does.
+    let exts = rows(
+        &lake
+            .sql(&format!(
+                "SELECT lower(regexp_match(regexp_replace(split_part(path, ';', 1), '^.*/', ''), \
+                 '^.+\\.([^.]{{1,5}})$')[1]) AS ext, count(*) AS count, \
+                 coalesce(sum(bytes), 0) AS bytes FROM requests WHERE {cond} AND path IS NOT NULL \
+                 GROUP BY 1"
+            ))
+            .await?,
+    );
+    let mut kinds = [(0u64, 0u64); 2];
+    for r in &exts {
+        let is_static = r
+            .get("ext")
+            .and_then(Value::as_str)
+            .is_some_and(|e| hitstream_analyze::is_static(format!("x.{e}").as_bytes()));
+        let k = &mut kinds[usize::from(is_static)];
+        k.0 += r.get("count").and_then(Value::as_u64).unwrap_or(0);
+        k.1 += r.get("bytes").and_then(Value::as_u64).unwrap_or(0);
+    }
+
+    let cells = rows(
+        &lake
+            .sql(&format!(
+                "SELECT CAST(date_part('dow', time) AS BIGINT) AS dow, \
+                 CAST(date_part('hour', time) AS BIGINT) AS hour, count(*) AS count \
+                 FROM requests WHERE {cond} GROUP BY 1, 2"
+            ))
+            .await?,
+    );
+    // Monday first, as the report's heat map; SQL counts Sunday as 0.
+    let mut heat = vec![vec![0u64; 24]; 7];
+    for c in &cells {
+        let (Some(d), Some(h), Some(n)) = (
+            c.get("dow").and_then(Value::as_u64),
+            c.get("hour").and_then(Value::as_u64),
+            c.get("count").and_then(Value::as_u64),
+        ) else {
+            continue;
+        };
+        if d < 7 && h < 24 {
+            heat[((d + 6) % 7) as usize][h as usize] += n;
+        }
+    }
+    Ok(Visitors {
+        browsers: ranked(browsers, top, agent_rest),
+        systems: ranked(systems, top, agent_rest),
+        sites: ranked(sites, top, referer_rest),
+        kinds: json!([
+            { "key": "dynamic", "count": kinds[0].0, "bytes": kinds[0].1 },
+            { "key": "static", "count": kinds[1].0, "bytes": kinds[1].1 },
+        ]),
+        heatmap: json!({
+            "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            "hours": heat,
+            "time_zone": "UTC",
+        }),
+    })
 }
 
 /// The span the lake holds (for the range picker's defaults).

@@ -87,6 +87,10 @@ try {
   out.range_pages = await page.textContent("#pages");
   out.range_errors = await page.textContent("#errors");
   out.range_unique = await page.textContent("#unique-note");
+  out.range_browsers = await page.textContent("#browsers");
+  out.range_sites = await page.textContent("#sites");
+  out.heat_cells = await page.evaluate(() =>
+    [...document.querySelectorAll("#heatmap rect")].map((r) => Number(r.dataset.count)));
 
   // Nothing from a log line became markup or ran.
   out.xss = await page.evaluate(() => window.__xss ?? null);
