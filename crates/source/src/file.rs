@@ -16,7 +16,9 @@
 //!   change, was truncated: it is read again from 0 as a new identity. The copy has the old
 //!   identity, so if it matches the patterns it is read from the old position: nothing is
 //!   lost and nothing repeated (except what copytruncate itself loses between copy and
-//!   truncate, or when the copy is outside the patterns).
+//!   truncate, or when the copy is outside the patterns). A followed file that gets a new
+//!   identity is read only after the patterns are expanded once more: a copy made just
+//!   before (its older lines) is then known and read first.
 //! - **`.gz`** (by name or by magic bytes) is decompressed and read once to its end, never
 //!   followed; its fingerprint is that of its decompressed content, so `access.log.2.gz`
 //!   made from an `access.log.1` already read is only checked, not read again. An incomplete
@@ -996,6 +998,14 @@ impl FileSource {
                 at_end && self.finishing(i)
             };
             match self.resolve(i, final_) {
+                // A new identity at a followed path may be a copytruncate's new content
+                // whose copy (the older lines) appeared since the last expansion, or any
+                // file created meanwhile. Expand the patterns before reading it, so older
+                // files found now are read first.
+                Resolve::Resolved if self.cfg.follow && !self.watched[i].gone => {
+                    self.rescan = true;
+                    return Step::Progress;
+                }
                 Resolve::Resolved => {}
                 Resolve::Closed => return Step::Progress,
                 Resolve::Deferred => return Step::Nothing,

@@ -169,6 +169,48 @@ fn follow_copytruncate_continues_in_the_copy_and_restarts_the_original() {
         .any(|p| matches!(p, SourceError::Truncated { .. })));
 }
 
+/// The live file is open but has no identity yet (it was empty) when copytruncate runs: its
+/// first bytes are then the new content, and the copy with the older lines is not known until
+/// the patterns are expanded again. The older lines must still come first (with zero allowed
+/// lateness they would otherwise all be late), however long the expansion interval is.
+#[test]
+fn copytruncate_before_the_live_file_is_identified_reads_the_copy_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = d.join("access.log");
+    fs::write(&log, "").unwrap();
+    let cfg = FileSourceConfig {
+        // No periodic expansion during the test.
+        glob_interval_ms: 3_600_000,
+        ..fast(&d.join("access.log*"))
+    };
+    let mut src = FileSource::new(cfg, &Checkpoint::new()).unwrap();
+    let mut cp = Checkpoint::new();
+    let mut got = Vec::new();
+    collect_until(
+        &mut src,
+        &mut cp,
+        &mut got,
+        Duration::from_millis(100),
+        |_| false,
+    );
+    assert!(got.is_empty());
+    let mut w = OpenOptions::new().append(true).open(&log).unwrap();
+    w.write_all(block(0, 40).as_bytes()).unwrap();
+    fs::copy(&log, d.join("access.log.1")).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    w.set_len(0).unwrap();
+    w.write_all(block(40, 100).as_bytes()).unwrap();
+    collect_until(&mut src, &mut cp, &mut got, Duration::from_secs(5), |g| {
+        g.len() >= 100
+    });
+    assert_eq!(
+        numbers(&got),
+        (0..100).collect::<Vec<_>>(),
+        "in the order written"
+    );
+}
+
 #[test]
 fn file_renamed_out_of_the_patterns_delivers_its_partial_last_line_when_idle() {
     let dir = tempfile::tempdir().unwrap();
