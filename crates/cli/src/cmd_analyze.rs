@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use hitstream_analyze::{
-    Bound, Filter, Meta, Options, Partial, RejectSample, Report, StatusSet, TimeBasis,
+    Bound, Filter, GeoReport, Meta, Options, Partial, RejectSample, Report, StatusSet, TimeBasis,
 };
 use hitstream_format::{detect, FormatSpec, Outcome, Parser, Record};
 use hitstream_lake::{RejectRows, RequestRows};
@@ -100,6 +100,12 @@ pub struct AnalyzeArgs {
     /// Data directory or `file://` URL of the lake (with --store).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA)]
     pub data: String,
+
+    /// A MaxMind-format database (`.mmdb`: GeoLite2/GeoIP2 Country, City or ASN, or a flat
+    /// `country_code` database) for the countries and autonomous systems of the clients. May be
+    /// given twice (a country and an ASN database); the first that knows a field wins.
+    #[arg(long, value_name = "FILE.mmdb")]
+    pub geoip: Vec<PathBuf>,
 }
 
 /// Parses `--tz`.
@@ -240,6 +246,12 @@ fn first_time(path: &str, parser: &Parser) -> Option<i64> {
 /// Runs `hitstream analyze`.
 pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
     let (opts, filters) = build_options(&a)?;
+    // Opened first: a wrong path should fail before minutes of reading.
+    let geo = if a.geoip.is_empty() {
+        None
+    } else {
+        Some(geoip::Mmdb::open(&a.geoip)?)
+    };
     if a.files.iter().filter(|f| *f == "-").count() > 1 {
         bail!("stdin (`-`) can be given only once");
     }
@@ -350,7 +362,11 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         filters,
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let report = Report::build(&result, a.top, meta);
+    let mut report = Report::build(&result, a.top, meta);
+    if let Some(g) = &geo {
+        let lookup = |ip| g.lookup(ip);
+        report.geo = Some(GeoReport::build(&result, &lookup, a.top, g.names()));
+    }
     let hint = match &detected {
         Some(name) => format!("the first lines look like `{name}`: try --format {name} (or --format auto)"),
         None => "give the format as an nginx log_format or Apache LogFormat string, or try --format auto".to_string(),
@@ -631,6 +647,123 @@ fn pipeline(
         };
         Ok((total.unwrap_or_else(|| Partial::new(opts)), loaded))
     })
+}
+
+/// MaxMind-format databases for `--geoip`.
+mod geoip {
+    use std::net::IpAddr;
+    use std::path::PathBuf;
+
+    use anyhow::Context;
+    use hitstream_analyze::GeoInfo;
+    use maxminddb::{path, LookupResult, Reader};
+
+    /// Open databases, consulted in order.
+    pub struct Mmdb {
+        dbs: Vec<(String, Reader<Vec<u8>>)>,
+    }
+
+    impl Mmdb {
+        /// Reads each file into memory and checks that it is a MaxMind DB.
+        pub fn open(paths: &[PathBuf]) -> anyhow::Result<Mmdb> {
+            let mut dbs = Vec::new();
+            for p in paths {
+                let r = Reader::open_readfile(p).with_context(|| {
+                    format!(
+                        "--geoip `{}`: cannot read it as a MaxMind database (.mmdb)",
+                        p.display()
+                    )
+                })?;
+                let kind = &r.metadata().database_type;
+                let name = if kind.is_empty() {
+                    p.display().to_string()
+                } else {
+                    format!("{} ({kind})", p.display())
+                };
+                dbs.push((name, r));
+            }
+            Ok(Mmdb { dbs })
+        }
+
+        /// The databases, as the report names them.
+        pub fn names(&self) -> Vec<String> {
+            self.dbs.iter().map(|(n, _)| n.clone()).collect()
+        }
+
+        /// What the databases know about `ip`. Addresses they do not hold, IPv6 addresses in an
+        /// IPv4 database and records of another shape give nothing, never an error.
+        pub fn lookup(&self, ip: IpAddr) -> GeoInfo {
+            let mut info = GeoInfo::default();
+            for (_, db) in &self.dbs {
+                let Ok(found) = db.lookup(ip) else { continue };
+                if !found.has_data() {
+                    continue;
+                }
+                if info.country.is_none() {
+                    info.country = country(&found);
+                }
+                if info.asn.is_none() {
+                    info.asn = found
+                        .decode_path::<AnyNumber>(&path!["autonomous_system_number"])
+                        .ok()
+                        .flatten()
+                        .and_then(|n| u32::try_from(n.0).ok());
+                }
+                if info.as_org.is_none() {
+                    info.as_org = string(&found, &path!["autonomous_system_organization"]);
+                }
+            }
+            info
+        }
+    }
+
+    /// A number stored as any unsigned or signed integer type, or as text (`15169`, `AS15169`):
+    /// the decoder asks for the exact MaxMind type, and writers pick the smallest one.
+    struct AnyNumber(u64);
+
+    impl<'de> serde::Deserialize<'de> for AnyNumber {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl serde::de::Visitor<'_> for V {
+                type Value = AnyNumber;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an AS number")
+                }
+                fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<AnyNumber, E> {
+                    Ok(AnyNumber(v))
+                }
+                fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<AnyNumber, E> {
+                    u64::try_from(v)
+                        .map(AnyNumber)
+                        .map_err(|_| E::custom("negative AS number"))
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AnyNumber, E> {
+                    let t = v.trim();
+                    let t = t
+                        .strip_prefix("AS")
+                        .or_else(|| t.strip_prefix("as"))
+                        .unwrap_or(t);
+                    t.parse().map(AnyNumber).map_err(E::custom)
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    fn string(r: &LookupResult<'_, Vec<u8>>, p: &[maxminddb::PathElement<'_>]) -> Option<String> {
+        r.decode_path::<String>(p)
+            .ok()
+            .flatten()
+            .filter(|s| !s.is_empty())
+    }
+
+    /// GeoLite2/GeoIP2 keep the code under `country` (or only `registered_country` for some
+    /// networks); flat databases (ip-location-db, DB-IP lite) have `country_code`.
+    fn country(r: &LookupResult<'_, Vec<u8>>) -> Option<String> {
+        string(r, &path!["country", "iso_code"])
+            .or_else(|| string(r, &path!["country_code"]))
+            .or_else(|| string(r, &path!["registered_country", "iso_code"]))
+    }
 }
 
 fn trim_cr(l: &[u8]) -> &[u8] {

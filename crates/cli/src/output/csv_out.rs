@@ -262,5 +262,65 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
     if let Some(v) = &r.vhosts {
         d.counts("vhosts.csv", "vhost", v)?;
     }
+    let shares = &["name", "count", "share"];
+    if let Some(p) = &r.platforms {
+        d.rows("browsers.csv", shares, &p.browsers)?;
+        d.rows("browser_versions.csv", shares, &p.browser_versions)?;
+        d.rows("operating_systems.csv", shares, &p.operating_systems)?;
+        d.rows("device_categories.csv", shares, &p.categories)?;
+    }
+    if let Some(rs) = &r.referring_sites {
+        d.rows("referring_sites.csv", shares, &rs.top_sites)?;
+    }
+    let sd = &r.static_dynamic;
+    d.rows(
+        "static_dynamic.csv",
+        &["kind", "requests", "bytes"],
+        &[
+            ("static", sd.static_requests, sd.static_bytes),
+            ("dynamic", sd.dynamic_requests, sd.dynamic_bytes),
+        ],
+    )?;
+    d.rows(
+        "top_static_files.csv",
+        &["endpoint", "requests", "bytes"],
+        &sd.top_static_files,
+    )?;
+    let heat: Vec<(String, usize, u64)> = r
+        .weekday_hourly
+        .iter()
+        .flat_map(|w| {
+            w.hours
+                .iter()
+                .enumerate()
+                .map(|(h, c)| (w.weekday.clone(), h, *c))
+        })
+        .collect();
+    d.rows(
+        "weekday_hourly.csv",
+        &["weekday", "hour", "requests"],
+        &heat,
+    )?;
+    if let Some(g) = &r.geo {
+        d.rows(
+            "countries.csv",
+            &["country", "requests", "share", "clients"],
+            &g.countries,
+        )?;
+        if let Some(a) = &g.asns {
+            d.rows(
+                "asns.csv",
+                &[
+                    "asn",
+                    "name",
+                    "organization",
+                    "requests",
+                    "share",
+                    "clients",
+                ],
+                a,
+            )?;
+        }
+    }
     Ok(d.written)
 }

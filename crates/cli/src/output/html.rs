@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use hitstream_analyze::{NameCount, Report};
+use hitstream_analyze::{NameCount, Report, ShareCount, WeekdayRow};
 
 use crate::output::table::thousands;
 
@@ -75,6 +75,12 @@ pub fn render(report: &Report) -> String {
     if r.top_referers.is_some() || has_agents {
         links.push(("agents", "Referers & agents"));
     }
+    if r.platforms.is_some() {
+        links.push(("platforms", "Browsers & OS"));
+    }
+    if r.geo.is_some() {
+        links.push(("geo", "Countries"));
+    }
     if r.vhosts.is_some() {
         links.push(("vhosts", "Virtual hosts"));
     }
@@ -95,6 +101,8 @@ pub fn render(report: &Report) -> String {
     if r.top_referers.is_some() || has_agents {
         section_agents(&mut o, r);
     }
+    section_platforms(&mut o, r);
+    section_geo(&mut o, r);
     if let Some(v) = &r.vhosts {
         o.push_str("<section id=\"vhosts\"><h2>Virtual hosts</h2>\n");
         let rows: Vec<(&str, u64)> = v.iter().map(|n| (n.name.as_str(), n.count)).collect();
@@ -637,6 +645,10 @@ fn section_time(o: &mut String, r: &Report) {
         card_close(o);
     }
 
+    card_open(o, "Requests by weekday and hour", true);
+    weekday_heat(o, &r.weekday_hourly);
+    card_close(o);
+
     o.push_str("<div class=\"grid\">\n");
     card_open(o, "Daily", false);
     let tb = table_open(
@@ -709,6 +721,105 @@ fn section_endpoints(o: &mut String, r: &Report) {
         .collect();
     hbar_chart(o, "Top endpoints by requests", &rows, ACCENT);
     card_close(o);
+
+    let sd = &r.static_dynamic;
+    card_open(o, "Static files and dynamic requests", true);
+    o.push_str(
+        "<p class=\"hint\">Static: the path ends in a file extension such as .css, .js, \
+         .png, .woff2, .mp4, .pdf, .zip (the query string is ignored). Everything else \
+         (pages, scripts, APIs) is dynamic.</p>",
+    );
+    stacked_bar(
+        o,
+        "Static and dynamic requests",
+        &[
+            ("static files", sd.static_requests, "#0891b2"),
+            ("dynamic", sd.dynamic_requests, ACCENT),
+        ],
+    );
+    let tb = table_open(
+        o,
+        &[
+            ("Kind", false),
+            ("Requests", true),
+            ("Share", true),
+            ("Bytes", true),
+            ("Share of bytes", true),
+        ],
+    );
+    for (name, n, b) in [
+        ("static files", sd.static_requests, sd.static_bytes),
+        ("dynamic", sd.dynamic_requests, sd.dynamic_bytes),
+    ] {
+        tb.row(
+            o,
+            &[
+                name.to_string(),
+                thousands(n),
+                share_cell(n, total),
+                human_bytes(b),
+                share_cell(b, r.totals.bytes),
+            ],
+        );
+    }
+    table_close(o);
+    card_close(o);
+    o.push_str("<div class=\"grid\">\n");
+    card_open(o, "Top static files", false);
+    let tb = table_open(
+        o,
+        &[
+            ("#", true),
+            ("File", false),
+            ("Requests", true),
+            ("Share", true),
+            ("Bytes", true),
+        ],
+    );
+    for (i, e) in sd.top_static_files.iter().enumerate() {
+        tb.row(
+            o,
+            &[
+                (i + 1).to_string(),
+                data_cell(&e.endpoint),
+                thousands(e.requests),
+                share_cell(e.requests, total),
+                human_bytes(e.bytes),
+            ],
+        );
+    }
+    table_close(o);
+    if sd.top_static_files.is_empty() {
+        empty_note(o);
+    }
+    card_close(o);
+    card_open(o, "Static requests by extension", false);
+    let tb = table_open(
+        o,
+        &[
+            ("Extension", false),
+            ("Requests", true),
+            ("Share of static", true),
+            ("Bytes", true),
+        ],
+    );
+    for x in &sd.extensions {
+        tb.row(
+            o,
+            &[
+                format!(".{}", escape(&x.extension)),
+                thousands(x.requests),
+                share_cell(x.requests, sd.static_requests),
+                human_bytes(x.bytes),
+            ],
+        );
+    }
+    table_close(o);
+    if sd.extensions.is_empty() {
+        empty_note(o);
+    }
+    card_close(o);
+    o.push_str("</div>\n");
 
     o.push_str("<div class=\"grid\">\n");
     card_open(o, "Top endpoints", false);
@@ -947,6 +1058,35 @@ fn section_agents(o: &mut String, r: &Report) {
         table_close(o);
         card_close(o);
     }
+    if let Some(rs) = &r.referring_sites {
+        card_open(o, "Referring sites", true);
+        let sites = rs
+            .requests
+            .saturating_sub(rs.direct)
+            .saturating_sub(rs.no_host);
+        stacked_bar(
+            o,
+            "Requests by referer",
+            &[
+                ("from other sites", sites, ACCENT),
+                ("direct / none (-)", rs.direct, "#64748b"),
+                ("no host (about:blank, junk)", rs.no_host, "#f59e0b"),
+            ],
+        );
+        let rows: Vec<(&str, u64)> = rs
+            .top_sites
+            .iter()
+            .map(|s| (s.name.as_str(), s.count))
+            .collect();
+        hbar_chart(o, "Top referring sites", &rows, "#0891b2");
+        w!(
+            o,
+            "<p class=\"hint\">{} distinct referring hosts (lower case, port removed).</p>",
+            thousands(rs.distinct_sites)
+        );
+        share_table(o, "Site", &rs.top_sites, rs.requests);
+        card_close(o);
+    }
     // Referers and user agents are long: one full-width card each.
     if let Some(v) = &r.top_referers {
         card_open(o, "Top referers", true);
@@ -964,6 +1104,116 @@ fn section_agents(o: &mut String, r: &Report) {
         card_close(o);
     }
     o.push_str("</section>\n");
+}
+
+fn section_platforms(o: &mut String, r: &Report) {
+    let Some(p) = &r.platforms else { return };
+    o.push_str("<section id=\"platforms\"><h2>Browsers and operating systems</h2>\n");
+    w!(
+        o,
+        "<p class=\"lead\">From the user agents of {} requests ({} distinct agents), as the \
+         woothee project names them; <code>unknown</code> for <code>-</code> and agents it does \
+         not recognise.</p>\n",
+        thousands(p.requests),
+        thousands(p.distinct_agents)
+    );
+    o.push_str("<div class=\"grid\">\n");
+    // Half-width cards: the share bars in the tables are the chart (an SVG would be too small).
+    for (title, key, rows) in [
+        ("Browsers", "Browser", &p.browsers),
+        (
+            "Operating systems",
+            "Operating system",
+            &p.operating_systems,
+        ),
+        ("Browser versions", "Browser version", &p.browser_versions),
+        ("Device categories", "Category", &p.categories),
+    ] {
+        card_open(o, title, false);
+        share_table(o, key, rows, p.requests);
+        card_close(o);
+    }
+    o.push_str("</div>\n</section>\n");
+}
+
+fn section_geo(o: &mut String, r: &Report) {
+    let Some(g) = &r.geo else { return };
+    o.push_str("<section id=\"geo\"><h2>Countries and networks</h2>\n");
+    w!(
+        o,
+        "<p class=\"lead\">{} distinct clients looked up in {}. Clients that are not IP \
+         addresses (host names, redacted addresses) and addresses the database does not hold \
+         are <code>unknown</code>: {} clients, {} of requests.</p>\n",
+        thousands(g.clients),
+        g.databases
+            .iter()
+            .map(|d| format!("<code>{}</code>", escape(d)))
+            .collect::<Vec<_>>()
+            .join(" and "),
+        thousands(g.unknown_country_clients),
+        pct(g.unknown_country_requests, g.requests)
+    );
+    o.push_str("<div class=\"grid\">\n");
+    let wide = g.asns.is_none();
+    card_open(o, "Countries", wide);
+    if wide {
+        let bars: Vec<(&str, u64)> = g
+            .countries
+            .iter()
+            .map(|c| (c.country.as_str(), c.requests))
+            .collect();
+        hbar_chart(o, "Requests by country", &bars, ACCENT);
+    }
+    let tb = table_open(
+        o,
+        &[
+            ("Country", false),
+            ("Requests", true),
+            ("Share", true),
+            ("Clients", true),
+        ],
+    );
+    for c in &g.countries {
+        tb.row(
+            o,
+            &[
+                data_cell(&c.country),
+                thousands(c.requests),
+                share_cell(c.requests, g.requests),
+                thousands(c.clients),
+            ],
+        );
+    }
+    table_close(o);
+    card_close(o);
+    if let Some(asns) = &g.asns {
+        card_open(o, "Autonomous systems", false);
+        let tb = table_open(
+            o,
+            &[
+                ("AS", false),
+                ("Organization", false),
+                ("Requests", true),
+                ("Share", true),
+                ("Clients", true),
+            ],
+        );
+        for a in asns {
+            tb.row(
+                o,
+                &[
+                    escape(&a.name),
+                    data_cell(a.organization.as_deref().unwrap_or("")),
+                    thousands(a.requests),
+                    share_cell(a.requests, g.requests),
+                    thousands(a.clients),
+                ],
+            );
+        }
+        table_close(o);
+        card_close(o);
+    }
+    o.push_str("</div>\n</section>\n");
 }
 
 fn section_about(o: &mut String, r: &Report) {
@@ -1098,6 +1348,26 @@ fn name_count_table(o: &mut String, key: &str, rows: &[NameCount], total: u64) {
         return;
     }
     let tb = table_open(o, &[(key, false), ("Count", true), ("Share", true)]);
+    for n in rows {
+        tb.row(
+            o,
+            &[
+                data_cell(&n.name),
+                thousands(n.count),
+                share_cell(n.count, total),
+            ],
+        );
+    }
+    table_close(o);
+}
+
+/// A name/requests table with shares of `total`, or a "none" note.
+fn share_table(o: &mut String, key: &str, rows: &[ShareCount], total: u64) {
+    if rows.is_empty() {
+        w!(o, "<p class=\"empty\">{}: none.</p>", escape(key));
+        return;
+    }
+    let tb = table_open(o, &[(key, false), ("Requests", true), ("Share", true)]);
     for n in rows {
         tb.row(
             o,
@@ -1434,6 +1704,45 @@ fn heatmap(o: &mut String, r: &Report) {
     o.push_str("</svg></div>\n");
 }
 
+/// Weekday × hour of day as an HTML table, each cell shaded by its share of the busiest cell.
+fn weekday_heat(o: &mut String, rows: &[WeekdayRow]) {
+    let max = rows
+        .iter()
+        .flat_map(|r| r.hours.iter())
+        .copied()
+        .max()
+        .unwrap_or(0);
+    if rows.is_empty() || max == 0 {
+        no_data_svg(o, "Requests by weekday and hour", 120.0);
+        return;
+    }
+    o.push_str("<div class=\"tw\"><table class=\"heat\"><thead><tr><th></th>");
+    for h in 0..24 {
+        w!(o, "<th>{h:02}</th>");
+    }
+    o.push_str("<th class=\"num\">Total</th></tr></thead><tbody>\n");
+    for r in rows {
+        let day = escape(&r.weekday);
+        w!(o, "<tr><th>{day}</th>");
+        for (h, c) in r.hours.iter().enumerate() {
+            if *c == 0 {
+                w!(o, "<td title=\"{day} {h:02}:00: 0\"></td>");
+                continue;
+            }
+            let a = fin(0.08 + 0.92 * ratio(*c, max)).clamp(0.0, 1.0);
+            w!(
+                o,
+                "<td style=\"background:rgba(79,70,229,{a:.3})\"{} title=\"{day} {h:02}:00: {}\">{}</td>",
+                if a > 0.55 { " class=\"hi\"" } else { "" },
+                thousands(*c),
+                compact(*c as f64)
+            );
+        }
+        w!(o, "<td class=\"num\">{}</td></tr>\n", thousands(r.requests));
+    }
+    o.push_str("</tbody></table></div>\n");
+}
+
 const CSS: &str = r#"
 :root{--bg:#f4f5fa;--card:#fff;--fg:#1e2230;--muted:#6b7280;--grid:#e8eaf0;--border:#e3e6ee;--track:#eef0f6;--accent:#4f46e5;--code:#f3f4f8}
 @media (prefers-color-scheme:dark){:root{--bg:#0f1117;--card:#171a23;--fg:#e6e8ee;--muted:#9aa1b0;--grid:#262b38;--border:#272c39;--track:#20242f;--accent:#818cf8;--code:#1f2330}}
@@ -1498,6 +1807,13 @@ table.stats td{font-variant-numeric:tabular-nums}
 .sb span{display:block;height:100%;background:var(--accent);border-radius:3px}
 .pv{display:inline-block;min-width:3.4em;text-align:right}
 .dot{display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:7px}
+table.heat{table-layout:fixed;min-width:760px}
+table.heat th,table.heat td{padding:4px 1px;text-align:center;font-size:11px;font-variant-numeric:tabular-nums;border-bottom:1px solid var(--card)}
+table.heat tbody th{text-align:left;width:44px;color:var(--muted);font-weight:600}
+table.heat thead th{font-size:11px;letter-spacing:0;padding:2px 1px}
+table.heat td.hi{color:#fff}
+table.heat td.num{text-align:right;padding-left:6px;width:84px}
+table.heat thead th.num{width:84px}
 footer{color:var(--muted);font-size:12px;padding:26px 24px 40px}
 @media (max-width:600px){.wrap{padding:0 12px}.card{padding:12px}header.top h1{font-size:19px}.kpi .v{font-size:22px}}
 "#;
@@ -1782,6 +2098,147 @@ mod tests {
             html.matches(">https://evil.example/&#39;&quot;&lt;b&gt;<")
                 .count()
         );
+    }
+
+    fn sc(name: &str, count: u64, share: f64) -> ShareCount {
+        ShareCount {
+            name: name.to_string(),
+            count,
+            share,
+        }
+    }
+
+    fn with_new_panels(evil: &str) -> Report {
+        use hitstream_analyze::{
+            AsnRow, CountryRow, EndpointRow, ExtensionRow, GeoReport, Platforms, ReferringSites,
+            StaticDynamic,
+        };
+        let mut r = sample();
+        r.platforms = Some(Platforms {
+            requests: 4,
+            distinct_agents: 2,
+            browsers: vec![sc("Chrome", 3, 0.75), sc(evil, 1, 0.25)],
+            browser_versions: vec![sc("Chrome 120", 3, 0.75)],
+            operating_systems: vec![sc("Windows 10", 3, 0.75), sc("unknown", 1, 0.25)],
+            categories: vec![sc("pc", 3, 0.75)],
+        });
+        r.referring_sites = Some(ReferringSites {
+            requests: 4,
+            direct: 2,
+            no_host: 1,
+            distinct_sites: 1,
+            top_sites: vec![sc(evil, 1, 0.25)],
+        });
+        r.static_dynamic = StaticDynamic {
+            static_requests: 1,
+            static_bytes: 10,
+            dynamic_requests: 3,
+            dynamic_bytes: 3_499_990,
+            static_share: 0.25,
+            extensions: vec![ExtensionRow {
+                extension: "png".into(),
+                requests: 1,
+                bytes: 10,
+            }],
+            top_static_files: vec![EndpointRow {
+                endpoint: format!("/img/{evil}.png"),
+                requests: 1,
+                bytes: 10,
+            }],
+        };
+        r.weekday_hourly = hitstream_analyze::WEEKDAYS
+            .iter()
+            .enumerate()
+            .map(|(i, w)| hitstream_analyze::WeekdayRow {
+                weekday: w.to_string(),
+                requests: if i == 1 { 4 } else { 0 },
+                hours: (0..24)
+                    .map(|h| u64::from(i == 1 && (h == 10 || h == 11)) * 2)
+                    .collect(),
+            })
+            .collect();
+        r.geo = Some(GeoReport {
+            databases: vec![format!("{evil}.mmdb")],
+            requests: 4,
+            clients: 2,
+            unknown_country_requests: 1,
+            unknown_country_clients: 1,
+            countries: vec![
+                CountryRow {
+                    country: "US".into(),
+                    requests: 3,
+                    share: 0.75,
+                    clients: 1,
+                },
+                CountryRow {
+                    country: evil.into(),
+                    requests: 1,
+                    share: 0.25,
+                    clients: 1,
+                },
+            ],
+            asns: Some(vec![AsnRow {
+                asn: Some(15169),
+                name: "AS15169".into(),
+                organization: Some(evil.into()),
+                requests: 3,
+                share: 0.75,
+                clients: 1,
+            }]),
+        });
+        r
+    }
+
+    #[test]
+    fn new_panels_render_and_escape() {
+        let evil = "<script>alert(1)</script>";
+        let html = render(&with_new_panels(evil));
+        for needle in [
+            "id=\"platforms\"",
+            "Browsers and operating systems",
+            "Windows 10",
+            "Chrome 120",
+            "Static files and dynamic requests",
+            "Static requests by extension",
+            ".png",
+            "Referring sites",
+            "direct / none (-)",
+            "Requests by weekday and hour",
+            "<table class=\"heat\">",
+            "title=\"Tue 10:00: 2\"",
+            "id=\"geo\"",
+            "Countries and networks",
+            "AS15169",
+            "href=\"#geo\"",
+            "href=\"#platforms\"",
+        ] {
+            assert!(html.contains(needle), "missing {needle:?}");
+        }
+        assert!(!html.to_ascii_lowercase().contains("<script"));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert_self_contained(&html);
+        assert_finite(&html);
+        // The busiest cells are fully shaded, empty ones not at all.
+        assert!(html.contains("background:rgba(79,70,229,1.000)"));
+        assert!(html.contains("title=\"Mon 00:00: 0\"></td>"));
+        // Without a database and without agents the panels are absent, not empty.
+        let mut r = with_new_panels("x");
+        r.geo = None;
+        r.platforms = None;
+        let html = render(&r);
+        assert!(!html.contains("id=\"geo\"") && !html.contains("id=\"platforms\""));
+        let text = crate::output::table::render(&with_new_panels(evil));
+        for needle in [
+            "Browsers",
+            "Operating systems",
+            "Top referring sites",
+            "Static files and dynamic requests",
+            "Requests by weekday and hour",
+            "Countries (",
+            "Autonomous systems",
+        ] {
+            assert!(text.contains(needle), "table lacks {needle:?}");
+        }
     }
 
     #[test]

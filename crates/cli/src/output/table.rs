@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
-use hitstream_analyze::{NameCount, Report};
+use hitstream_analyze::{NameCount, Report, ShareCount, WeekdayRow};
 
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
@@ -90,6 +90,62 @@ fn counts(out: &mut String, title: &str, key: &str, rows: &[NameCount], of: u64)
     }
     right(&mut t, &[1, 2]);
     section(out, title, &t);
+}
+
+fn shares(out: &mut String, title: &str, key: &str, rows: &[ShareCount]) {
+    if rows.is_empty() {
+        return;
+    }
+    let mut t = table(&[key, "requests", "share"]);
+    for r in rows {
+        t.add_row(vec![
+            cut(&r.name, 90),
+            thousands(r.count),
+            format!("{:.2}%", r.share * 100.0),
+        ]);
+    }
+    right(&mut t, &[1, 2]);
+    section(out, title, &t);
+}
+
+/// Shades from empty to the busiest cell.
+const SHADES: [char; 5] = [' ', '░', '▒', '▓', '█'];
+
+/// The weekday × hour heat map as text: two shade characters per hour.
+fn heat(out: &mut String, rows: &[WeekdayRow]) {
+    let max = rows
+        .iter()
+        .flat_map(|r| r.hours.iter())
+        .copied()
+        .max()
+        .unwrap_or(0);
+    if max == 0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nRequests by weekday and hour (busiest hour █ = {})",
+        thousands(max)
+    );
+    let mut head = String::from("     ");
+    for h in (0..24).step_by(3) {
+        let _ = write!(head, "{h:02}    ");
+    }
+    let _ = writeln!(out, "{}", head.trim_end());
+    for r in rows {
+        let mut line = format!("{:<4} ", cut(&r.weekday, 4));
+        for c in &r.hours {
+            // Any request at all shows, however small next to the busiest hour.
+            let i = if *c == 0 {
+                0
+            } else {
+                (((*c as f64 / max as f64) * 4.0).ceil() as usize).clamp(1, 4)
+            };
+            line.push(SHADES[i]);
+            line.push(SHADES[i]);
+        }
+        let _ = writeln!(out, "{line} {:>12}", thousands(r.requests));
+    }
 }
 
 /// Renders the report as text tables.
@@ -341,6 +397,113 @@ pub fn render(r: &Report) -> String {
         section(&mut out, "Clients by user agent", &t);
         counts(&mut out, "Top bots", "bot", &a.top_bots, a.requests);
     }
+    if let Some(p) = &r.platforms {
+        shares(&mut out, "Browsers", "browser", &p.browsers);
+        shares(
+            &mut out,
+            "Browser versions",
+            "browser version",
+            &p.browser_versions,
+        );
+        shares(
+            &mut out,
+            "Operating systems",
+            "operating system",
+            &p.operating_systems,
+        );
+        shares(&mut out, "Device categories", "category", &p.categories);
+    }
+    if let Some(rs) = &r.referring_sites {
+        let mut t = table(&["referer", "requests", "share"]);
+        let of = |n: u64| pct(n, rs.requests);
+        t.add_row(vec![
+            "direct / none (-)".into(),
+            thousands(rs.direct),
+            of(rs.direct),
+        ]);
+        t.add_row(vec![
+            "no host (javascript:, junk)".into(),
+            thousands(rs.no_host),
+            of(rs.no_host),
+        ]);
+        let sites = rs
+            .requests
+            .saturating_sub(rs.direct)
+            .saturating_sub(rs.no_host);
+        t.add_row(vec![
+            format!("from {} sites", thousands(rs.distinct_sites)),
+            thousands(sites),
+            of(sites),
+        ]);
+        right(&mut t, &[1, 2]);
+        section(&mut out, "Referers", &t);
+        shares(&mut out, "Top referring sites", "site", &rs.top_sites);
+    }
+
+    let sd = &r.static_dynamic;
+    let mut t = table(&["kind", "requests", "share", "bytes"]);
+    t.add_row(vec![
+        "static files".into(),
+        thousands(sd.static_requests),
+        pct(sd.static_requests, tot.requests),
+        human_bytes(sd.static_bytes),
+    ]);
+    t.add_row(vec![
+        "dynamic".into(),
+        thousands(sd.dynamic_requests),
+        pct(sd.dynamic_requests, tot.requests),
+        human_bytes(sd.dynamic_bytes),
+    ]);
+    right(&mut t, &[1, 2, 3]);
+    section(&mut out, "Static files and dynamic requests", &t);
+    if !sd.top_static_files.is_empty() {
+        let mut t = table(&["static file", "requests", "share", "bytes"]);
+        for e in &sd.top_static_files {
+            t.add_row(vec![
+                cut(&e.endpoint, 90),
+                thousands(e.requests),
+                pct(e.requests, tot.requests),
+                human_bytes(e.bytes),
+            ]);
+        }
+        right(&mut t, &[1, 2, 3]);
+        section(&mut out, &format!("Top {} static files", r.meta.top), &t);
+    }
+
+    heat(&mut out, &r.weekday_hourly);
+
+    if let Some(g) = &r.geo {
+        let mut t = table(&["country", "requests", "share", "clients"]);
+        for c in &g.countries {
+            t.add_row(vec![
+                cut(&c.country, 40),
+                thousands(c.requests),
+                format!("{:.2}%", c.share * 100.0),
+                thousands(c.clients),
+            ]);
+        }
+        right(&mut t, &[1, 2, 3]);
+        section(
+            &mut out,
+            &format!("Countries ({})", g.databases.join(", ")),
+            &t,
+        );
+        if let Some(asns) = &g.asns {
+            let mut t = table(&["AS", "organization", "requests", "share", "clients"]);
+            for a in asns {
+                t.add_row(vec![
+                    a.name.clone(),
+                    cut(a.organization.as_deref().unwrap_or(""), 60),
+                    thousands(a.requests),
+                    format!("{:.2}%", a.share * 100.0),
+                    thousands(a.clients),
+                ]);
+            }
+            right(&mut t, &[2, 3, 4]);
+            section(&mut out, "Autonomous systems", &t);
+        }
+    }
+
     if let Some(q) = &r.request_time {
         let mut t = table(&[
             "requests", "min", "mean", "stddev", "p50", "p90", "p99", "max",
