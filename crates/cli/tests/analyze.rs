@@ -569,6 +569,9 @@ fn html_is_one_self_contained_page() {
     text.push_str(
         "4.4.4.4 - - [02/Jan/2024:11:00:00 -0400] \"GET /<script>alert(1)</script> HTTP/1.1\" 404 1 \"-\" \"x\"\n",
     );
+    text.push_str(
+        "5.5.5.5 - - [02/Jan/2024:11:00:00 -0400] \"GET /<script>.png HTTP/1.1\" 200 1 \"http://<script>x.example/\" \"<script>alert(2)</script> Chrome/1\"\n",
+    );
     std::fs::write(&f, text).unwrap();
     let page = tmp.path().join("r.html");
     let out = hs()
@@ -597,6 +600,382 @@ fn html_is_one_self_contained_page() {
         "data must be escaped, and no scripts are needed"
     );
     assert!(html.contains("&lt;script&gt;"));
+    assert!(html.contains("&lt;script&gt;alert(2)&lt;/script&gt; Chrome/1"));
+    assert!(html.contains("http://&lt;script&gt;x.example/"));
     assert!(!html.contains("<link"));
     assert!(!html.contains("NaN"));
+    for section in [
+        "id=\"platforms\"",
+        "Browsers and operating systems",
+        "Referring sites",
+        "Static files and dynamic requests",
+        "Requests by weekday and hour",
+        "<table class=\"heat\">",
+        "Top static files",
+    ] {
+        assert!(html.contains(section), "html lacks {section:?}");
+    }
+    assert!(!html.contains("id=\"geo\""), "no --geoip, no countries");
+}
+
+/// Static extensions as the README lists them, written out again here so that the test does
+/// not read the list from the code under test.
+const STATIC_EXTS: &str = "css js mjs map png jpg jpeg gif ico svg webp avif bmp tif tiff xbm \
+    woff woff2 ttf otf eot mp3 mp4 m4a m4v webm ogg ogv oga wav flac mov avi mpg mpeg flv swf \
+    pdf txt csv doc docx xls xlsx ppt pptx zip gz tgz bz2 xz zst 7z rar tar iso deb rpm dmg exe msi";
+
+fn test_is_static(path: &str) -> bool {
+    let path = path.split(['?', '#', ';']).next().unwrap_or("");
+    let name = path.rsplit('/').next().unwrap_or("");
+    match name.rfind('.') {
+        Some(dot) if dot > 0 => {
+            let ext = name[dot + 1..].to_ascii_lowercase();
+            !ext.is_empty() && ext.len() <= 5 && STATIC_EXTS.split_whitespace().any(|e| e == ext)
+        }
+        _ => false,
+    }
+}
+
+/// Days from 1970-01-01 of a civil date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A combined-format line cut at its quotes: (time, request, status and size, referer, agent).
+fn fields(line: &str) -> (&str, &str, &str, &str, &str) {
+    let parts: Vec<&str> = line.splitn(7, '"').collect();
+    let time = line
+        .split_once('[')
+        .and_then(|(_, r)| r.split_once(']'))
+        .map_or("", |(t, _)| t);
+    (
+        time,
+        parts.get(1).copied().unwrap_or(""),
+        parts.get(2).copied().unwrap_or("").trim(),
+        parts.get(3).copied().unwrap_or(""),
+        parts.get(5).copied().unwrap_or(""),
+    )
+}
+
+#[test]
+fn elastic_apache_new_panels_match_simple_counts() {
+    let f = data("elastic-apache-logs-2015/apache_logs");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let (mut st_n, mut st_b, mut dyn_n, mut dyn_b) = (0u64, 0u64, 0u64, 0u64);
+    let mut direct = 0u64;
+    let mut sites: std::collections::HashMap<String, u64> = Default::default();
+    let mut grid = [[0u64; 24]; 7];
+    let mut dash_agents = 0u64;
+    let months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    for line in text.lines() {
+        let (time, request, status_size, referer, agent) = fields(line);
+        let path = request.split(' ').nth(1).unwrap_or("");
+        let bytes: u64 = status_size
+            .split(' ')
+            .nth(1)
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(0);
+        if test_is_static(path) {
+            st_n += 1;
+            st_b += bytes;
+        } else {
+            dyn_n += 1;
+            dyn_b += bytes;
+        }
+        if referer == "-" || referer.is_empty() {
+            direct += 1;
+        } else if let Some((_, rest)) = referer.split_once("://") {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = host.split(':').next().unwrap_or("").to_ascii_lowercase();
+            if !host.is_empty() && !host.contains('\\') {
+                *sites.entry(host).or_default() += 1;
+            }
+        }
+        if agent == "-" {
+            dash_agents += 1;
+        }
+        // 17/May/2015:10:05:03 +0000, in the clock written in the log.
+        let d: i64 = time[0..2].parse().unwrap();
+        let m = months.find(&time[3..6]).unwrap() as i64 / 3 + 1;
+        let y: i64 = time[7..11].parse().unwrap();
+        let h: usize = time[12..14].parse().unwrap();
+        let wd = (days_from_civil(y, m, d) + 3).rem_euclid(7) as usize;
+        grid[wd][h] += 1;
+    }
+    assert_eq!(st_n + dyn_n, 10_000);
+
+    let r = json(&[s(&f), "--top", "1000"]);
+    let sd = &r["static_dynamic"];
+    assert_eq!(sd["static_requests"], st_n);
+    assert_eq!(sd["static_bytes"], st_b);
+    assert_eq!(sd["dynamic_requests"], dyn_n);
+    assert_eq!(sd["dynamic_bytes"], dyn_b);
+    assert!(
+        st_n > 1000 && dyn_n > 1000,
+        "both kinds occur: {st_n} {dyn_n}"
+    );
+
+    let rs = &r["referring_sites"];
+    assert_eq!(rs["requests"], 10_000);
+    assert_eq!(rs["direct"], direct);
+    let top = rs["top_sites"].as_array().unwrap();
+    assert!(top.len() >= 5);
+    for t in &top[..5] {
+        let name = t["name"].as_str().unwrap();
+        assert_eq!(t["count"], sites[name], "referring site {name}");
+    }
+    let mut by_count: Vec<(&String, &u64)> = sites.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    assert_eq!(top[0]["name"], by_count[0].0.as_str());
+
+    let heat = r["weekday_hourly"].as_array().unwrap();
+    let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    assert_eq!(heat.len(), 7);
+    for (i, row) in heat.iter().enumerate() {
+        assert_eq!(row["weekday"], names[i]);
+        let hours: Vec<u64> = row["hours"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(hours, grid[i].to_vec(), "{}", names[i]);
+        assert_eq!(row["requests"], grid[i].iter().sum::<u64>());
+    }
+
+    // Browsers: every request with an agent is in exactly one row; `-` agents are unknown.
+    let p = &r["platforms"];
+    assert_eq!(p["requests"], 10_000);
+    for key in ["browsers", "operating_systems", "categories"] {
+        let sum: u64 = p[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(sum, 10_000, "{key}");
+    }
+    assert!(named(&p["browsers"], "unknown") >= dash_agents);
+    assert!(named(&p["browsers"], "Chrome") > 1000);
+    assert!(named(&p["operating_systems"], "Windows 7") > 1000);
+    let chrome_share = p["browsers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "Chrome")
+        .unwrap()["share"]
+        .as_f64()
+        .unwrap();
+    assert!((chrome_share - named(&p["browsers"], "Chrome") as f64 / 10_000.0).abs() < 1e-9);
+    assert!(r["geo"].is_null(), "no --geoip, no geo panel");
+
+    // The same report in the terminal has the new tables.
+    let out = hs().args(["analyze", s(&f), "-q"]).output().unwrap();
+    let table = common::ok(out);
+    for needle in [
+        "Browsers",
+        "Operating systems",
+        "Top referring sites",
+        "Static files and dynamic requests",
+        "Requests by weekday and hour",
+    ] {
+        assert!(table.contains(needle), "table lacks {needle:?}");
+    }
+}
+
+#[test]
+fn nasa_static_share_and_no_referers() {
+    // NCSA common: no referers or agents, so those panels are null; static files still count.
+    let r = json(&[s(&data(common::NASA))]);
+    assert!(r["referring_sites"].is_null());
+    assert!(r["platforms"].is_null());
+    let text = common::nasa_text();
+    let text = String::from_utf8_lossy(&text);
+    let mut gifs = 0u64;
+    for line in text.lines() {
+        // The path is what lies between the method and the protocol: a few requests have a
+        // space in it (`GET /images/NASA-logosmall.gif align=left HTTP/1.0`), and those end
+        // in `align=left`, not `.gif`.
+        let request = line.split('"').nth(1).unwrap_or("").trim();
+        let request = request
+            .rsplit_once(' ')
+            .filter(|(_, proto)| proto.starts_with("HTTP/"))
+            .map_or(request, |(r, _)| r);
+        let path = request.split_once(' ').map_or("", |(_, p)| p);
+        let path = path.split('?').next().unwrap();
+        if path.to_ascii_lowercase().ends_with(".gif") {
+            gifs += 1;
+        }
+    }
+    let exts = r["static_dynamic"]["extensions"].as_array().unwrap();
+    let gif = exts.iter().find(|e| e["extension"] == "gif").unwrap();
+    assert_eq!(gif["requests"], gifs);
+    assert_eq!(exts[0]["extension"], "gif");
+    let sd = &r["static_dynamic"];
+    assert_eq!(
+        sd["static_requests"].as_u64().unwrap() + sd["dynamic_requests"].as_u64().unwrap(),
+        200_000
+    );
+}
+
+/// The country database the test script installs, or `None` (and a note) when it is not set.
+fn geoip_db() -> Option<PathBuf> {
+    match std::env::var_os("HITSTREAM_GEOIP_MMDB") {
+        Some(p) if !p.is_empty() => {
+            let p = PathBuf::from(p);
+            assert!(
+                p.exists(),
+                "HITSTREAM_GEOIP_MMDB={} does not exist",
+                p.display()
+            );
+            Some(p)
+        }
+        _ => {
+            eprintln!("skipped: HITSTREAM_GEOIP_MMDB not set");
+            None
+        }
+    }
+}
+
+#[test]
+fn geoip_countries_from_a_real_database() {
+    let Some(db) = geoip_db() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("geo.log");
+    // Countries checked with the Python `maxminddb` reader on the same database.
+    let clients = [
+        ("8.8.8.8", 3),              // US
+        ("2001:4860:4860::8888", 1), // US
+        ("9.9.9.9", 1),              // US
+        ("1.1.1.1", 2),              // AU
+        ("193.0.6.139", 1),          // NL
+        ("83.149.9.216", 1),         // RU
+        ("piweba3y.prodigy.com", 4), // a host name: unknown
+        ("X.X.X.X", 1),              // redacted: unknown
+        ("10.0.0.1", 1),             // private, not in the database: unknown
+    ];
+    let mut text = String::new();
+    for (c, n) in clients {
+        for _ in 0..n {
+            text.push_str(&format!(
+                "{c} - - [01/Jul/1995:00:00:01 -0400] \"GET / HTTP/1.0\" 200 10\n"
+            ));
+        }
+    }
+    std::fs::write(&f, text).unwrap();
+    let r = json(&[s(&f), "--format", "common", "--geoip", s(&db)]);
+    let g = &r["geo"];
+    assert_eq!(g["requests"], 15);
+    assert_eq!(g["clients"], 9);
+    let country = |code: &str| {
+        g["countries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["country"] == code)
+            .map(|c| {
+                (
+                    c["requests"].as_u64().unwrap(),
+                    c["clients"].as_u64().unwrap(),
+                )
+            })
+    };
+    assert_eq!(country("US"), Some((5, 3)));
+    assert_eq!(country("AU"), Some((2, 1)));
+    assert_eq!(country("NL"), Some((1, 1)));
+    assert_eq!(country("RU"), Some((1, 1)));
+    assert_eq!(country("unknown"), Some((6, 3)));
+    assert_eq!(g["unknown_country_requests"], 6);
+    assert_eq!(g["countries"][0]["country"], "unknown");
+    assert!(
+        g["asns"].is_null(),
+        "a country-only database has no AS numbers"
+    );
+    assert!(g["databases"][0]
+        .as_str()
+        .unwrap()
+        .contains("geo-whois-asn-country"));
+
+    // Text and HTML show the panel.
+    let out = hs()
+        .args([
+            "analyze",
+            s(&f),
+            "--format",
+            "common",
+            "-q",
+            "--geoip",
+            s(&db),
+        ])
+        .output()
+        .unwrap();
+    let table = common::ok(out);
+    assert!(table.contains("Countries ("), "{table}");
+    let out = hs()
+        .args([
+            "analyze",
+            s(&f),
+            "--format",
+            "common",
+            "-q",
+            "-o",
+            "html",
+            "--geoip",
+            s(&db),
+        ])
+        .output()
+        .unwrap();
+    let html = common::ok(out);
+    assert!(html.contains("id=\"geo\"") && html.contains("Countries and networks"));
+}
+
+#[test]
+fn geoip_on_redacted_and_host_name_logs_is_all_unknown() {
+    let Some(db) = geoip_db() else { return };
+    let r = json(&[
+        s(&data("kitware-nginx-2020/access.log.10.gz")),
+        "--geoip",
+        s(&db),
+    ]);
+    let g = &r["geo"];
+    assert_eq!(g["requests"], 66_772);
+    assert_eq!(g["unknown_country_requests"], 66_772);
+    assert_eq!(g["countries"].as_array().unwrap().len(), 1);
+    // NASA clients are host names, with a few bare addresses among them.
+    let r = json(&[s(&data(common::NASA)), "--geoip", s(&db)]);
+    let g = &r["geo"];
+    let text = common::nasa_text();
+    let text = String::from_utf8_lossy(&text);
+    let names: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|l| l.split(' ').next())
+        .filter(|c| c.parse::<std::net::IpAddr>().is_err())
+        .collect();
+    assert_eq!(g["clients"], 14_867);
+    assert!(g["unknown_country_clients"].as_u64().unwrap() >= names.len() as u64);
+    assert!(names.len() > 10_000);
+}
+
+#[test]
+fn geoip_bad_database_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = small_file(tmp.path());
+    let junk = tmp.path().join("junk.mmdb");
+    std::fs::write(&junk, b"this is not a MaxMind database\n").unwrap();
+    let missing = tmp.path().join("missing.mmdb");
+    for db in [&junk, &missing] {
+        let out = hs()
+            .args(["analyze", s(&f), "--format", "combined", "--geoip", s(db)])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{} should fail", db.display());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(s(db)) && err.contains("--geoip"), "{err}");
+    }
 }
