@@ -316,6 +316,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn events_are_a_stream_that_ends_with_the_pipeline() {
+        // No pipeline: the first status, then the stream ends (a live one would go on).
+        let (s, body, h) = get(router(state(None)), "/api/events").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(h[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        assert!(body.starts_with("event: status\ndata: {"), "{body}");
+        let data = body.lines().nth(1).unwrap().strip_prefix("data: ").unwrap();
+        let v: serde_json::Value = serde_json::from_str(data).unwrap();
+        assert_eq!(v["live"], false);
+    }
+
+    #[tokio::test]
     async fn writes_are_not_routes() {
         let app = router(state(None));
         let r = app
