@@ -834,3 +834,149 @@ mod tests {
         assert_eq!(count_lines(b"a\nb"), 2);
     }
 }
+
+#[cfg(test)]
+mod geoip_tests {
+    use super::geoip::Mmdb;
+    use hitstream_analyze::GeoInfo;
+
+    fn s(v: &str) -> Vec<u8> {
+        // Sizes from 29 to 284 take one more byte.
+        let mut o = if v.len() < 29 {
+            vec![0x40 | v.len() as u8]
+        } else {
+            vec![0x40 | 29, (v.len() - 29) as u8]
+        };
+        o.extend_from_slice(v.as_bytes());
+        o
+    }
+    fn u16v(v: u16) -> Vec<u8> {
+        let mut o = vec![0xA0 | 2];
+        o.extend_from_slice(&v.to_be_bytes());
+        o
+    }
+    fn u32v(v: u32) -> Vec<u8> {
+        let mut o = vec![0xC0 | 4];
+        o.extend_from_slice(&v.to_be_bytes());
+        o
+    }
+    fn map(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut o = vec![0xE0 | entries.len() as u8];
+        for (k, v) in entries {
+            o.extend(s(k));
+            o.extend_from_slice(v);
+        }
+        o
+    }
+
+    /// A MaxMind DB (IPv4, 24-bit records) holding one record for 8.0.0.0/8, written by hand
+    /// so that each record shape can be tested without shipping a database.
+    fn mmdb(kind: &str, record: Vec<u8>) -> Vec<u8> {
+        let nodes = 8u32;
+        let data_ptr = nodes + 16;
+        let mut out = Vec::new();
+        for (depth, bit) in [0u8, 0, 0, 0, 1, 0, 0, 0].iter().enumerate() {
+            let next = if depth == 7 {
+                data_ptr
+            } else {
+                depth as u32 + 1
+            };
+            let (l, r) = if *bit == 0 {
+                (next, nodes)
+            } else {
+                (nodes, next)
+            };
+            out.extend_from_slice(&l.to_be_bytes()[1..]);
+            out.extend_from_slice(&r.to_be_bytes()[1..]);
+        }
+        out.extend_from_slice(&[0; 16]);
+        out.extend(record);
+        out.extend_from_slice(b"\xAB\xCD\xEFMaxMind.com");
+        let mut epoch = vec![0x08, 0x02];
+        epoch.extend_from_slice(&1_700_000_000u64.to_be_bytes());
+        out.extend(map(&[
+            ("binary_format_major_version", u16v(2)),
+            ("binary_format_minor_version", u16v(0)),
+            ("build_epoch", epoch),
+            ("database_type", s(kind)),
+            ("description", map(&[])),
+            ("ip_version", u16v(4)),
+            ("languages", vec![0x00, 0x04]),
+            ("node_count", u32v(nodes)),
+            ("record_size", u16v(24)),
+        ]));
+        out
+    }
+
+    fn open(dbs: &[(&str, Vec<u8>)]) -> Mmdb {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<std::path::PathBuf> = dbs
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, record))| {
+                let p = dir.path().join(format!("{i}.mmdb"));
+                std::fs::write(&p, mmdb(kind, record.clone())).unwrap();
+                p
+            })
+            .collect();
+        Mmdb::open(&paths).unwrap()
+    }
+
+    #[test]
+    fn record_shapes() {
+        let ip = "8.8.8.8".parse().unwrap();
+        let city = (
+            "GeoLite2-City",
+            map(&[("country", map(&[("iso_code", s("US"))]))]),
+        );
+        // AS numbers as the smallest integer type that holds them, as some writers do.
+        let asn = (
+            "GeoLite2-ASN",
+            map(&[
+                ("autonomous_system_number", u16v(15169)),
+                ("autonomous_system_organization", s("GOOGLE")),
+            ]),
+        );
+        let both = open(&[city.clone(), asn.clone()]);
+        assert_eq!(
+            both.lookup(ip),
+            GeoInfo {
+                country: Some("US".into()),
+                asn: Some(15169),
+                as_org: Some("GOOGLE".into()),
+            }
+        );
+        assert_eq!(both.names().len(), 2);
+        assert!(both.names()[0].contains("GeoLite2-City"));
+        // Outside the network, and IPv6 in an IPv4 database: nothing, no error.
+        assert_eq!(both.lookup("9.9.9.9".parse().unwrap()), GeoInfo::default());
+        assert_eq!(
+            both.lookup("2001:db8::1".parse().unwrap()),
+            GeoInfo::default()
+        );
+
+        let asn32 = (
+            "ASN",
+            map(&[("autonomous_system_number", u32v(4_200_000_000))]),
+        );
+        assert_eq!(open(&[asn32]).lookup(ip).asn, Some(4_200_000_000));
+        let text = ("ASN", map(&[("autonomous_system_number", s("AS13335"))]));
+        assert_eq!(open(&[text]).lookup(ip).asn, Some(13335));
+        let registered = (
+            "GeoIP2-Country",
+            map(&[("registered_country", map(&[("iso_code", s("AU"))]))]),
+        );
+        assert_eq!(
+            open(&[registered]).lookup(ip).country.as_deref(),
+            Some("AU")
+        );
+        let flat = ("geo-whois-asn-country", map(&[("country_code", s("NL"))]));
+        assert_eq!(open(&[flat]).lookup(ip).country.as_deref(), Some("NL"));
+        // A field of an unexpected type is skipped, not an error.
+        let odd = (
+            "odd",
+            map(&[("country", s("US")), ("country_code", u16v(7))]),
+        );
+        assert_eq!(open(&[odd]).lookup(ip), GeoInfo::default());
+    }
+}
