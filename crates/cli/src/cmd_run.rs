@@ -131,6 +131,9 @@ pub struct HttpArgs {
     /// Serve beyond loopback without a token.
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// A MaxMind-format database (.mmdb) for the dashboard's countries panel (repeatable).
+    #[arg(long = "geoip", value_name = "FILE.mmdb")]
+    pub geoip: Vec<std::path::PathBuf>,
 }
 
 impl HttpArgs {
@@ -143,6 +146,9 @@ impl HttpArgs {
             h.auth_token = Some(t.clone());
         }
         h.insecure_no_auth |= self.insecure_no_auth;
+        if !self.geoip.is_empty() {
+            h.geoip = self.geoip.clone();
+        }
     }
 }
 

@@ -61,6 +61,9 @@ pub struct HttpConfig {
     /// Serve beyond loopback without a token.
     #[serde(default)]
     pub insecure_no_auth: bool,
+    /// MaxMind-format databases for the countries panel (`geoip = ["GeoLite2-Country.mmdb"]`).
+    #[serde(default)]
+    pub geoip: Vec<std::path::PathBuf>,
 }
 
 impl HttpConfig {
@@ -75,11 +78,18 @@ impl HttpConfig {
         let addr = listen.parse().map_err(|_| {
             anyhow::anyhow!("http listen address `{listen}`: expected HOST:PORT (127.0.0.1:8080)")
         })?;
+        let geo = if self.geoip.is_empty() {
+            None
+        } else {
+            let db = crate::geoip::Mmdb::open(&self.geoip)?;
+            Some(hitstream_server::Geo(std::sync::Arc::new(db)))
+        };
         let cfg = hitstream_server::ServerConfig {
             addr,
             auth_token: self.auth_token.clone(),
             insecure_no_auth: self.insecure_no_auth,
             lake: lake.map(str::to_string),
+            geo,
         };
         cfg.check()?;
         Ok(Some(cfg))

@@ -74,10 +74,20 @@ fn lines(n: usize, t: i64) -> Vec<(String, i64, String)> {
         .collect()
 }
 
+/// Every seventh request from a public address (Google's resolver, in the US), the others
+/// from a private one (unknown to any database).
+fn client(i: usize) -> String {
+    if i.is_multiple_of(7) {
+        "8.8.8.8".to_string()
+    } else {
+        format!("10.0.0.{}", i % 7)
+    }
+}
+
 fn text(ls: &[(String, i64, String)]) -> String {
     ls.iter()
         .enumerate()
-        .map(|(i, (v, t, p))| line(v, &format!("10.0.0.{}", i % 7), *t, p, i))
+        .map(|(i, (v, t, p))| line(v, &client(i), *t, p, i))
         .collect()
 }
 
@@ -462,7 +472,15 @@ fn run_http_serves_the_live_pipeline_and_serve_reads_its_lake() {
     assert!(String::from_utf8_lossy(&rest).contains("event: end"));
 
     // `serve`: the same lake without a pipeline, history by range and vhost.
-    let serve = Running::start(&["serve", "--data", lake_s, "--http", "127.0.0.1:0"]);
+    // With the real country database when the test script provides it.
+    let mmdb = std::env::var("HITSTREAM_GEOIP_MMDB").ok();
+    let mut args = vec!["serve", "--data", lake_s, "--http", "127.0.0.1:0"];
+    if let Some(m) = &mmdb {
+        args.extend(["--geoip", m.as_str()]);
+    } else {
+        eprintln!("countries panel skipped: HITSTREAM_GEOIP_MMDB not set");
+    }
+    let serve = Running::start(&args);
     let addr = serve.addr;
     let st = get_json(addr, "/api/status");
     assert_eq!(st["live"], false, "{st}");
@@ -536,6 +554,17 @@ fn run_http_serves_the_live_pipeline_and_serve_reads_its_lake() {
         .flat_map(|d| d.as_array().unwrap().iter().map(|n| n.as_u64().unwrap()))
         .sum();
     assert_eq!(cells, 300);
+    if mmdb.is_some() {
+        let us = (0..300).filter(|i: &usize| i.is_multiple_of(7)).count() as u64;
+        assert_eq!(key_count(&h1["countries"], "US"), Some(us), "{h1}");
+        assert_eq!(
+            key_count(&h1["countries"], "unknown"),
+            Some(300 - us),
+            "{h1}"
+        );
+    } else {
+        assert_eq!(h1["countries"], Value::Null);
+    }
     let (s, body) = get(addr, "/api/history?from=10&to=5", &[]);
     assert_eq!(s, 400, "{body}");
     let (status, err) = serve.stop(Duration::from_secs(20));

@@ -267,6 +267,9 @@ function visitorPanels(h, scope) {
   table("sites", h.referring_sites || [], ["key", "count"]);
   table("kinds", h.static_dynamic || [], ["key", "count", "bytes"]);
   if (h.heatmap) heatmap($("heatmap"), h.heatmap);
+  // Only with a --geoip database.
+  $("countries-panel").hidden = !h.countries;
+  if (h.countries) table("countries", h.countries, ["key", "count"]);
 }
 
 function goLive() { mode = "live"; $("message").textContent = ""; renderLive(); }

@@ -181,7 +181,7 @@ async fn history_range(
         Err(e) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
     };
     let mut lake = lake.lock().await;
-    match history::range(&mut lake, &range).await {
+    match history::range(&mut lake, &range, st.geo.as_ref()).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => failed(e),
     }
@@ -251,6 +251,7 @@ mod tests {
             live: crate::Live::none(),
             lake: None,
             token: token.map(Into::into),
+            geo: None,
             shutdown: tokio::sync::watch::channel(false).1,
         }
     }
@@ -353,6 +354,7 @@ mod tests {
             auth_token: None,
             insecure_no_auth: false,
             lake: None,
+            geo: None,
         };
         assert!(cfg.check().is_err());
         cfg.insecure_no_auth = true;

@@ -126,7 +126,11 @@ fn rows(batches: &[RecordBatch]) -> Vec<Value> {
 }
 
 /// The panels over a range.
-pub async fn range(lake: &mut AsyncLake, r: &Range) -> Result<Value, LakeError> {
+pub async fn range(
+    lake: &mut AsyncLake,
+    r: &Range,
+    geo: Option<&crate::Geo>,
+) -> Result<Value, LakeError> {
     let cond = r.condition();
     let top = r.top;
     let b = r.bucket();
@@ -182,6 +186,10 @@ pub async fn range(lake: &mut AsyncLake, r: &Range) -> Result<Value, LakeError> 
         ))
         .await?;
     let visitors = visitors(lake, &cond, top).await?;
+    let countries = match geo {
+        Some(g) => countries(lake, &cond, top, g).await?,
+        None => Value::Null,
+    };
     Ok(json!({
         "from": r.from,
         "to": r.to,
@@ -200,6 +208,7 @@ pub async fn range(lake: &mut AsyncLake, r: &Range) -> Result<Value, LakeError> 
         "referring_sites": visitors.sites,
         "static_dynamic": visitors.kinds,
         "heatmap": visitors.heatmap,
+        "countries": countries,
     }))
 }
 
@@ -239,6 +248,46 @@ fn pairs(batches: &[RecordBatch]) -> Vec<(Option<String>, u64)> {
             (k, r.get("count").and_then(Value::as_u64).unwrap_or(0))
         })
         .collect()
+}
+
+/// Requests by the country of their client (one look-up per distinct client). Clients that
+/// are not addresses (host names, `X.X.X.X`) and addresses the database lacks are `unknown`.
+async fn countries(
+    lake: &mut AsyncLake,
+    cond: &str,
+    top: usize,
+    geo: &crate::Geo,
+) -> Result<Value, LakeError> {
+    let clients = pairs(
+        &lake
+            .sql(&format!(
+                "SELECT client AS key, count(*) AS count FROM requests WHERE {cond} \
+                 GROUP BY client ORDER BY count DESC, key LIMIT {DISTINCT_LIMIT}"
+            ))
+            .await?,
+    );
+    let all = rows(
+        &lake
+            .sql(&format!(
+                "SELECT count(*) AS count FROM requests WHERE {cond}"
+            ))
+            .await?,
+    )
+    .first()
+    .and_then(|r| r.get("count").and_then(Value::as_u64))
+    .unwrap_or(0);
+    let mut by = HashMap::new();
+    let mut seen = 0;
+    for (c, n) in &clients {
+        seen += n;
+        let country = c
+            .as_deref()
+            .and_then(|c| hitstream_analyze::client_ip(c.as_bytes()))
+            .and_then(|ip| geo.0.lookup(ip).country)
+            .unwrap_or_else(|| hitstream_analyze::UNKNOWN.to_string());
+        *by.entry(country).or_insert(0) += n;
+    }
+    Ok(ranked(by, top, all.saturating_sub(seen)))
 }
 
 /// Browsers and systems (woothee, once per distinct agent), referring sites, static and

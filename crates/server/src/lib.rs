@@ -46,6 +46,16 @@ pub enum ServerError {
     Runtime(std::io::Error),
 }
 
+/// A client look-up for the countries panel; the CLI opens the `--geoip` databases.
+#[derive(Clone)]
+pub struct Geo(pub Arc<dyn hitstream_analyze::GeoLookup + Send + Sync>);
+
+impl std::fmt::Debug for Geo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Geo(..)")
+    }
+}
+
 /// Settings of the server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -57,6 +67,8 @@ pub struct ServerConfig {
     pub insecure_no_auth: bool,
     /// The lake to read history from (`--data`), if any.
     pub lake: Option<String>,
+    /// Countries of clients in history, if a database is given.
+    pub geo: Option<Geo>,
 }
 
 impl ServerConfig {
@@ -78,6 +90,8 @@ pub struct AppState {
     pub lake: Option<Arc<tokio::sync::Mutex<hitstream_lake::AsyncLake>>>,
     /// The token, if one is required.
     pub token: Option<Arc<str>>,
+    /// Countries of clients in history.
+    pub geo: Option<Geo>,
     /// Fires when the server stops (ends server-sent-event streams).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -125,6 +139,7 @@ impl Server {
             live: live.clone(),
             lake,
             token: cfg.auth_token.as_deref().map(Arc::from),
+            geo: cfg.geo.clone(),
             shutdown: shutdown.clone(),
         };
         let app = router(state);
