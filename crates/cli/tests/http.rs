@@ -335,23 +335,17 @@ fn events_for(addr: SocketAddr, d: Duration) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn run_http_serves_the_live_pipeline_and_serve_reads_its_lake() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("access.log");
-    let lake = dir.path().join("lake");
-    let first = lines(300, T0);
-    std::fs::write(&log, text(&first)).unwrap();
-    let log_s = log.to_str().unwrap();
-    let lake_s = lake.to_str().unwrap();
-    let run = Running::start(&[
+/// `run --tail LOG --data LAKE --http 127.0.0.1:0`, with short windows that close soon after
+/// the input stops.
+fn run_http(log: &Path, lake: &Path) -> Running {
+    Running::start(&[
         "run",
         "--tail",
-        log_s,
+        log.to_str().unwrap(),
         "--format",
         "vhost_combined",
         "--data",
-        lake_s,
+        lake.to_str().unwrap(),
         "--window",
         "10s",
         "--lateness",
@@ -364,7 +358,18 @@ fn run_http_serves_the_live_pipeline_and_serve_reads_its_lake() {
         "none",
         "--http",
         "127.0.0.1:0",
-    ]);
+    ])
+}
+
+#[test]
+fn run_http_serves_the_live_pipeline_and_serve_reads_its_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let lake = dir.path().join("lake");
+    let first = lines(300, T0);
+    std::fs::write(&log, text(&first)).unwrap();
+    let lake_s = lake.to_str().unwrap();
+    let run = run_http(&log, &lake);
     let addr = run.addr;
 
     // The page and its assets are served from the binary.
@@ -696,27 +701,7 @@ fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_
     let append = dir.path().join("append.txt");
     std::fs::write(&append, &later).unwrap();
 
-    let run = Running::start(&[
-        "run",
-        "--tail",
-        log.to_str().unwrap(),
-        "--format",
-        "vhost_combined",
-        "--data",
-        lake.to_str().unwrap(),
-        "--window",
-        "10s",
-        "--lateness",
-        "1s",
-        "--idle-timeout",
-        "1s",
-        "--checkpoint-interval",
-        "500ms",
-        "--emit",
-        "none",
-        "--http",
-        "127.0.0.1:0",
-    ]);
+    let run = run_http(&log, &lake);
     // The first lines are in before the page opens.
     wait_until("the first lines read", Duration::from_secs(60), || {
         let st = get_json(run.addr, "/api/status");

@@ -250,23 +250,25 @@ fn pairs(batches: &[RecordBatch]) -> Vec<(Option<String>, u64)> {
         .collect()
 }
 
-/// Requests by the country of their client (one look-up per distinct client). Clients that
-/// are not addresses (host names, `X.X.X.X`) and addresses the database lacks are `unknown`.
-async fn countries(
+/// The most frequent values of `col` in a range (at most [`DISTINCT_LIMIT`]; null is a value).
+async fn frequent(
     lake: &mut AsyncLake,
+    col: &str,
     cond: &str,
-    top: usize,
-    geo: &crate::Geo,
-) -> Result<Value, LakeError> {
-    let clients = pairs(
+) -> Result<Vec<(Option<String>, u64)>, LakeError> {
+    Ok(pairs(
         &lake
             .sql(&format!(
-                "SELECT client AS key, count(*) AS count FROM requests WHERE {cond} \
-                 GROUP BY client ORDER BY count DESC, key LIMIT {DISTINCT_LIMIT}"
+                "SELECT {col} AS key, count(*) AS count FROM requests WHERE {cond} \
+                 GROUP BY {col} ORDER BY count DESC, key LIMIT {DISTINCT_LIMIT}"
             ))
             .await?,
-    );
-    let all = rows(
+    ))
+}
+
+/// Requests in a range.
+async fn count(lake: &mut AsyncLake, cond: &str) -> Result<u64, LakeError> {
+    Ok(rows(
         &lake
             .sql(&format!(
                 "SELECT count(*) AS count FROM requests WHERE {cond}"
@@ -275,7 +277,19 @@ async fn countries(
     )
     .first()
     .and_then(|r| r.get("count").and_then(Value::as_u64))
-    .unwrap_or(0);
+    .unwrap_or(0))
+}
+
+/// Requests by the country of their client (one look-up per distinct client). Clients that
+/// are not addresses (host names, `X.X.X.X`) and addresses the database lacks are `unknown`.
+async fn countries(
+    lake: &mut AsyncLake,
+    cond: &str,
+    top: usize,
+    geo: &crate::Geo,
+) -> Result<Value, LakeError> {
+    let clients = frequent(lake, "client", cond).await?;
+    let all = count(lake, cond).await?;
     let mut by = HashMap::new();
     let mut seen = 0;
     for (c, n) in &clients {
@@ -294,25 +308,9 @@ async fn countries(
 /// dynamic requests, and the weekday x hour heat map (UTC), as `analyze` reports them.
 async fn visitors(lake: &mut AsyncLake, cond: &str, top: usize) -> Result<Visitors, LakeError> {
     let total = |rows: &[(Option<String>, u64)]| rows.iter().map(|r| r.1).sum::<u64>();
-    let all: u64 = rows(
-        &lake
-            .sql(&format!(
-                "SELECT count(*) AS count FROM requests WHERE {cond}"
-            ))
-            .await?,
-    )
-    .first()
-    .and_then(|r| r.get("count").and_then(Value::as_u64))
-    .unwrap_or(0);
+    let all = count(lake, cond).await?;
 
-    let agents = pairs(
-        &lake
-            .sql(&format!(
-                "SELECT user_agent AS key, count(*) AS count FROM requests WHERE {cond} \
-                 GROUP BY user_agent ORDER BY count DESC, key LIMIT {DISTINCT_LIMIT}"
-            ))
-            .await?,
-    );
+    let agents = frequent(lake, "user_agent", cond).await?;
     // No agent or referer (null) counts as unknown and direct.
     let parser = hitstream_analyze::PlatformParser::new();
     let (mut browsers, mut systems) = (HashMap::new(), HashMap::new());
@@ -323,14 +321,7 @@ async fn visitors(lake: &mut AsyncLake, cond: &str, top: usize) -> Result<Visito
     }
     let agent_rest = all.saturating_sub(total(&agents));
 
-    let referers = pairs(
-        &lake
-            .sql(&format!(
-                "SELECT referer AS key, count(*) AS count FROM requests WHERE {cond} \
-                 GROUP BY referer ORDER BY count DESC, key LIMIT {DISTINCT_LIMIT}"
-            ))
-            .await?,
-    );
+    let referers = frequent(lake, "referer", cond).await?;
     let mut sites = HashMap::new();
     for (r, n) in &referers {
         use hitstream_analyze::Referrer;
