@@ -34,8 +34,9 @@ pub struct DemoArgs {
     /// Random seed of the traffic.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Also store rows, windows and alerts in the lake at this directory (then try
-    /// `hitstream sql --data DIR "SELECT ..."`).
+    /// Store rows, windows and alerts in the lake at this directory (then try
+    /// `hitstream sql --data DIR "SELECT ..."`); default: a new directory under the system's
+    /// temporary directory, kept after the demo.
     #[arg(long, value_name = "DIR")]
     pub data: Option<String>,
     /// Address of the live web dashboard (a free port when this one is taken).
@@ -58,8 +59,9 @@ fn dashboard_addr(asked: &str) -> anyhow::Result<String> {
     })
 }
 
-/// The demo's configuration: combined lines, short windows and lateness, top 5.
-fn config(a: &DemoArgs) -> anyhow::Result<Config> {
+/// The demo's configuration: combined lines, short windows and lateness, top 5, the lake at
+/// `data`.
+fn config(a: &DemoArgs, data: &str) -> anyhow::Result<Config> {
     let mut cfg = Config::parse_unchecked("format = \"combined\"", "(demo)")?;
     cfg.window.size = a.window;
     cfg.window.lateness = Duration::from_secs(2);
@@ -69,18 +71,26 @@ fn config(a: &DemoArgs) -> anyhow::Result<Config> {
     if !a.no_http {
         cfg.http.listen = Some(dashboard_addr(&a.http)?);
     }
-    if let Some(d) = &a.data {
-        let local = d.strip_prefix("file://").unwrap_or(d);
-        cfg.checkpoint.dir = Some(std::path::Path::new(local).join("_checkpoint"));
-        cfg.lake = Some(LakeConfig::at(d.clone()));
-    }
+    let local = data.strip_prefix("file://").unwrap_or(data);
+    cfg.checkpoint.dir = Some(std::path::Path::new(local).join("_checkpoint"));
+    cfg.lake = Some(LakeConfig::at(data.to_string()));
     cfg.check_without_sources("(demo)")?;
     Ok(cfg)
 }
 
 /// Runs `hitstream demo`.
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
-    let cfg = config(&a)?;
+    let data = match &a.data {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir()
+            .join(format!(
+                "hitstream-demo-{}",
+                jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S")
+            ))
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let cfg = config(&a, &data)?;
     let now = jiff::Timestamp::now();
     let gen_cfg = GenConfig {
         count: None,
@@ -124,5 +134,21 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
             Ok(Box::new(Stream::new("generated traffic", Box::new(src))) as Box<dyn RunSource>)
         }),
     };
-    crate::pipeline::run(&cfg, None, vec![traffic])
+    crate::pipeline::run(&cfg, None, vec![traffic])?;
+    // The batch half: today's report from the lake the stream just filled.
+    let report = crate::cmd_report::DailyArgs {
+        date: None,
+        top: 5,
+        tz: Some("UTC".into()),
+        data: data.clone(),
+        output: crate::cmd_sql::Tabular::Table,
+        out: None,
+        no_save: false,
+    };
+    println!();
+    crate::cmd_report::print(&report, now.to_zoned(jiff::tz::TimeZone::UTC).date())?;
+    eprintln!(
+        "the lake is at {data}: hitstream sql --data {data} \"SELECT count(*) FROM requests\""
+    );
+    Ok(())
 }

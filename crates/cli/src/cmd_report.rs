@@ -68,6 +68,11 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
             .to_zoned(zone(a.tz.as_deref())?)
             .date(),
     };
+    print(&a, date)
+}
+
+/// Computes, stores (unless `--no-save`) and prints the daily report of `date`.
+pub fn print(a: &DailyArgs, date: jiff::civil::Date) -> anyhow::Result<()> {
     let mut lake = cmd_sql::open_existing(&a.data)?;
     let daily = daily(&mut lake, date, a.top, a.tz.as_deref())?;
     if daily.rows == 0 {

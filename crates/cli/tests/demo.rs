@@ -1,0 +1,78 @@
+//! `hitstream demo`, the README's first command: generated traffic through the pipeline into
+//! a lake, window tables and alerts on the console, the dashboard's URL, and the daily report
+//! of the same lake at the end.
+
+use std::process::Command;
+
+mod common;
+use common::{bin, ok};
+
+#[test]
+fn demo_streams_into_a_lake_serves_the_dashboard_and_ends_with_the_daily_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let o = Command::new(bin())
+        .args([
+            "demo",
+            "--duration",
+            "6s",
+            "--window",
+            "2s",
+            "--rate",
+            "500",
+        ])
+        .args(["--http", "127.0.0.1:0", "--data"])
+        .arg(&lake)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let out = ok(o);
+    assert!(err.contains("dashboard: http://127.0.0.1:"), "{err}");
+    assert!(out.contains("── "), "window tables: {out}");
+    assert!(out.contains("Daily report for"), "{out}");
+    assert!(
+        err.contains("ALERT client_404_burst"),
+        "the scanners' alert: {err}"
+    );
+
+    // The report counts what the stream stored: the summary's lines, the lake's rows.
+    let summary = err
+        .lines()
+        .filter(|l| l.contains(" lines ("))
+        .find_map(|l| l.strip_prefix("hitstream run: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no summary line: {err}"));
+    assert!(summary > 1000, "{err}");
+    let rows = ok(Command::new(bin())
+        .args(["sql", "-o", "csv", "--data"])
+        .arg(&lake)
+        .arg("SELECT count(*) FROM requests")
+        .output()
+        .unwrap());
+    assert_eq!(rows.lines().last().unwrap().trim(), summary.to_string());
+    let reports = ok(Command::new(bin())
+        .args(["sql", "-o", "csv", "--data"])
+        .arg(&lake)
+        .arg("SELECT requests FROM reports")
+        .output()
+        .unwrap());
+    assert_eq!(reports.lines().last().unwrap().trim(), summary.to_string());
+    assert!(
+        out.contains(&format!("{summary}")) || out.contains(&group(summary)),
+        "the report's total: {out}"
+    );
+}
+
+/// `12345` as the tables print it (`12,345`).
+fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
