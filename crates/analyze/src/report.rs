@@ -108,6 +108,16 @@ pub struct WeekdayRow {
     pub hours: Vec<u64>,
 }
 
+/// Requests in the busiest weekday-hour cell (0 when there are none): what heat maps shade
+/// against.
+pub fn busiest_hour(rows: &[WeekdayRow]) -> u64 {
+    rows.iter()
+        .flat_map(|r| r.hours.iter())
+        .copied()
+        .max()
+        .unwrap_or(0)
+}
+
 /// Weekday names, Monday first.
 pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 

@@ -185,9 +185,11 @@ pub async fn range(
             .condition()
         ))
         .await?;
-    let visitors = visitors(lake, &cond, top).await?;
+    let totals = rows(&totals).into_iter().next().unwrap_or_default();
+    let all = totals.get("requests").and_then(Value::as_u64).unwrap_or(0);
+    let visitors = visitors(lake, &cond, top, all).await?;
     let countries = match geo {
-        Some(g) => countries(lake, &cond, top, g).await?,
+        Some(g) => countries(lake, &cond, top, all, g).await?,
         None => Value::Null,
     };
     Ok(json!({
@@ -195,7 +197,7 @@ pub async fn range(
         "to": r.to,
         "vhost": r.vhost,
         "bucket_seconds": b,
-        "totals": rows(&totals).into_iter().next().unwrap_or_default(),
+        "totals": totals,
         "series": rows(&series),
         "methods": rows(&methods),
         "top_pages": rows(&pages),
@@ -266,30 +268,16 @@ async fn frequent(
     ))
 }
 
-/// Requests in a range.
-async fn count(lake: &mut AsyncLake, cond: &str) -> Result<u64, LakeError> {
-    Ok(rows(
-        &lake
-            .sql(&format!(
-                "SELECT count(*) AS count FROM requests WHERE {cond}"
-            ))
-            .await?,
-    )
-    .first()
-    .and_then(|r| r.get("count").and_then(Value::as_u64))
-    .unwrap_or(0))
-}
-
 /// Requests by the country of their client (one look-up per distinct client). Clients that
 /// are not addresses (host names, `X.X.X.X`) and addresses the database lacks are `unknown`.
 async fn countries(
     lake: &mut AsyncLake,
     cond: &str,
     top: usize,
+    all: u64,
     geo: &crate::Geo,
 ) -> Result<Value, LakeError> {
     let clients = frequent(lake, "client", cond).await?;
-    let all = count(lake, cond).await?;
     let mut by = HashMap::new();
     let mut seen = 0;
     for (c, n) in &clients {
@@ -306,9 +294,14 @@ async fn countries(
 
 /// Browsers and systems (woothee, once per distinct agent), referring sites, static and
 /// dynamic requests, and the weekday x hour heat map (UTC), as `analyze` reports them.
-async fn visitors(lake: &mut AsyncLake, cond: &str, top: usize) -> Result<Visitors, LakeError> {
+/// `all` is the range's request count.
+async fn visitors(
+    lake: &mut AsyncLake,
+    cond: &str,
+    top: usize,
+    all: u64,
+) -> Result<Visitors, LakeError> {
     let total = |rows: &[(Option<String>, u64)]| rows.iter().map(|r| r.1).sum::<u64>();
-    let all = count(lake, cond).await?;
 
     let agents = frequent(lake, "user_agent", cond).await?;
     // No agent or referer (null) counts as unknown and direct.

@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use hitstream_analyze::{NameCount, Report, ShareCount, WeekdayRow};
+use hitstream_analyze::{busiest_hour, EndpointRow, NameCount, Report, ShareCount, WeekdayRow};
 
 use crate::output::table::thousands;
 
@@ -765,34 +765,7 @@ fn section_endpoints(o: &mut String, r: &Report) {
     table_close(o);
     card_close(o);
     o.push_str("<div class=\"grid\">\n");
-    card_open(o, "Top static files", false);
-    let tb = table_open(
-        o,
-        &[
-            ("#", true),
-            ("File", false),
-            ("Requests", true),
-            ("Share", true),
-            ("Bytes", true),
-        ],
-    );
-    for (i, e) in sd.top_static_files.iter().enumerate() {
-        tb.row(
-            o,
-            &[
-                (i + 1).to_string(),
-                data_cell(&e.endpoint),
-                thousands(e.requests),
-                share_cell(e.requests, total),
-                human_bytes(e.bytes),
-            ],
-        );
-    }
-    table_close(o);
-    if sd.top_static_files.is_empty() {
-        empty_note(o);
-    }
-    card_close(o);
+    endpoint_card(o, "Top static files", "File", &sd.top_static_files, total);
     card_open(o, "Static requests by extension", false);
     let tb = table_open(
         o,
@@ -822,34 +795,7 @@ fn section_endpoints(o: &mut String, r: &Report) {
     o.push_str("</div>\n");
 
     o.push_str("<div class=\"grid\">\n");
-    card_open(o, "Top endpoints", false);
-    let tb = table_open(
-        o,
-        &[
-            ("#", true),
-            ("Endpoint", false),
-            ("Requests", true),
-            ("Share", true),
-            ("Bytes", true),
-        ],
-    );
-    for (i, e) in r.top_endpoints.iter().enumerate() {
-        tb.row(
-            o,
-            &[
-                (i + 1).to_string(),
-                data_cell(&e.endpoint),
-                thousands(e.requests),
-                share_cell(e.requests, total),
-                human_bytes(e.bytes),
-            ],
-        );
-    }
-    table_close(o);
-    if r.top_endpoints.is_empty() {
-        empty_note(o);
-    }
-    card_close(o);
+    endpoint_card(o, "Top endpoints", "Endpoint", &r.top_endpoints, total);
 
     card_open(o, "Top error endpoints (status other than 200)", false);
     let errors: u64 = r
@@ -1704,14 +1650,41 @@ fn heatmap(o: &mut String, r: &Report) {
     o.push_str("</svg></div>\n");
 }
 
+/// A card of ranked endpoints (or files) with their requests, share of `total` and bytes.
+fn endpoint_card(o: &mut String, title: &str, label: &str, rows: &[EndpointRow], total: u64) {
+    card_open(o, title, false);
+    let tb = table_open(
+        o,
+        &[
+            ("#", true),
+            (label, false),
+            ("Requests", true),
+            ("Share", true),
+            ("Bytes", true),
+        ],
+    );
+    for (i, e) in rows.iter().enumerate() {
+        tb.row(
+            o,
+            &[
+                (i + 1).to_string(),
+                data_cell(&e.endpoint),
+                thousands(e.requests),
+                share_cell(e.requests, total),
+                human_bytes(e.bytes),
+            ],
+        );
+    }
+    table_close(o);
+    if rows.is_empty() {
+        empty_note(o);
+    }
+    card_close(o);
+}
+
 /// Weekday × hour of day as an HTML table, each cell shaded by its share of the busiest cell.
 fn weekday_heat(o: &mut String, rows: &[WeekdayRow]) {
-    let max = rows
-        .iter()
-        .flat_map(|r| r.hours.iter())
-        .copied()
-        .max()
-        .unwrap_or(0);
+    let max = busiest_hour(rows);
     if rows.is_empty() || max == 0 {
         no_data_svg(o, "Requests by weekday and hour", 120.0);
         return;

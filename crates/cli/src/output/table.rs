@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
-use hitstream_analyze::{NameCount, Report, ShareCount, WeekdayRow};
+use hitstream_analyze::{busiest_hour, EndpointRow, NameCount, Report, ShareCount, WeekdayRow};
 
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
@@ -108,17 +108,27 @@ fn shares(out: &mut String, title: &str, key: &str, rows: &[ShareCount]) {
     section(out, title, &t);
 }
 
+/// Ranked endpoints (or files) with their requests, share of `total` and bytes.
+fn endpoint_table(label: &str, rows: &[EndpointRow], total: u64) -> Table {
+    let mut t = table(&[label, "requests", "share", "bytes"]);
+    for e in rows {
+        t.add_row(vec![
+            cut(&e.endpoint, 90),
+            thousands(e.requests),
+            pct(e.requests, total),
+            human_bytes(e.bytes),
+        ]);
+    }
+    right(&mut t, &[1, 2, 3]);
+    t
+}
+
 /// Shades from empty to the busiest cell.
 const SHADES: [char; 5] = [' ', '░', '▒', '▓', '█'];
 
 /// The weekday × hour heat map as text: two shade characters per hour.
 fn heat(out: &mut String, rows: &[WeekdayRow]) {
-    let max = rows
-        .iter()
-        .flat_map(|r| r.hours.iter())
-        .copied()
-        .max()
-        .unwrap_or(0);
+    let max = busiest_hour(rows);
     if max == 0 {
         return;
     }
@@ -291,16 +301,7 @@ pub fn render(r: &Report) -> String {
     right(&mut t, &[1, 2, 3]);
     section(&mut out, &format!("Top {} hosts", r.meta.top), &t);
 
-    let mut t = table(&["endpoint", "requests", "share", "bytes"]);
-    for e in &r.top_endpoints {
-        t.add_row(vec![
-            cut(&e.endpoint, 90),
-            thousands(e.requests),
-            pct(e.requests, tot.requests),
-            human_bytes(e.bytes),
-        ]);
-    }
-    right(&mut t, &[1, 2, 3]);
+    let t = endpoint_table("endpoint", &r.top_endpoints, tot.requests);
     section(&mut out, &format!("Top {} endpoints", r.meta.top), &t);
 
     let mut t = table(&["endpoint", "responses ≠ 200"]);
@@ -457,16 +458,7 @@ pub fn render(r: &Report) -> String {
     right(&mut t, &[1, 2, 3]);
     section(&mut out, "Static files and dynamic requests", &t);
     if !sd.top_static_files.is_empty() {
-        let mut t = table(&["static file", "requests", "share", "bytes"]);
-        for e in &sd.top_static_files {
-            t.add_row(vec![
-                cut(&e.endpoint, 90),
-                thousands(e.requests),
-                pct(e.requests, tot.requests),
-                human_bytes(e.bytes),
-            ]);
-        }
-        right(&mut t, &[1, 2, 3]);
+        let t = endpoint_table("static file", &sd.top_static_files, tot.requests);
         section(&mut out, &format!("Top {} static files", r.meta.top), &t);
     }
 
