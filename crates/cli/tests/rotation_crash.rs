@@ -6,7 +6,8 @@
 //! Expected numbers come from what the writer wrote, never from hitstream's output.
 //!
 //! Test-only environment variables:
-//! - `HITSTREAM_TEST_SEEDS`: how many kill schedules (seeds 0, 1, ...) to run, default 3;
+//! - `HITSTREAM_TEST_SEEDS`: how many kill schedules to run, default 3;
+//! - `HITSTREAM_TEST_FIRST_SEED`: the first of them, default 0 (then 1, 2, ...);
 //! - `HITSTREAM_TEST_LINES`: lines written per seed, default 120,000 (the lake test; the
 //!   JSON-lines test writes half as many).
 //!
@@ -644,7 +645,8 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn run_seeds(name: &str, out: Output, mode: Mode, seeds: u64, total: u64) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut failed = Vec::new();
-    for seed in 0..seeds {
+    let first = env_u64("HITSTREAM_TEST_FIRST_SEED", 0);
+    for seed in first..first + seeds {
         match scenario(out, mode, seed, total) {
             Ok(s) => eprintln!("{name} seed {seed}: ok: {s}"),
             Err((headline, story)) => {
