@@ -527,9 +527,11 @@ fn run_makes_the_scheduled_daily_report() {
     // The next whole minute (UTC), at least 5 s away.
     let due = (now + 5).div_ceil(60) * 60;
     let (h, m) = ((due / 3600) % 24, (due / 60) % 60);
-    let day = hitstream_day(now);
+    // The report covers the day the schedule fires in, which is tomorrow when the next
+    // minute is past midnight.
+    let day = hitstream_day(due);
     let log = tmp.path().join("a.log");
-    let t = now - now % 86_400 + 1;
+    let t = due - due % 86_400 + 1;
     let clf = clf_utc(t);
     std::fs::write(
         &log,
