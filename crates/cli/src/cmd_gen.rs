@@ -1,7 +1,8 @@
-//! `hitstream gen`: realistic synthetic access logs, to a file or stdout.
+//! `hitstream gen`: realistic synthetic access logs, to a file or stdout, or sent as real
+//! HTTP requests to a server (`--http URL`, the load-tester role).
 //!
-//! The engine is `hitstream-gen`; this module turns flags into a [`GenConfig`], opens the
-//! output and reports what was written.
+//! The engines are `hitstream-gen` and `hitstream-load`; this module turns flags into their
+//! configurations, opens the output and reports what was written or sent.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -23,7 +24,14 @@ and timestamps advance at that rate; --count then defaults to endless.
 Examples:
   hitstream gen --count 5000000 -o access.log
   hitstream gen --format nginx --rate 50 --start now | hitstream run
-  hitstream gen --paths '/product1=50,/product2=25,/product3=15,/product4=8,/product5=2'")]
+  hitstream gen --paths '/product1=50,/product2=25,/product3=15,/product4=8,/product5=2'
+
+With --http URL, the same traffic goes to a web server as HTTP/1.1 requests (path, method,
+user agent, referer, and the client as X-Forwarded-For), over --concurrency kept-alive
+connections, bounded by --count and/or --duration, paced by --rate (total requests/s).
+It prints a summary like JMeter's aggregate report; --output json prints it as JSON.
+  hitstream gen --http http://127.0.0.1:8080 --scanners 0 --count 10000 --concurrency 8 \
+      --paths '/product1=50,/product2=25,/product3=15,/product4=8,/product5=2'")]
 pub struct GenArgs {
     /// Lines to write; 0 means endless [default: 1000, or endless with --rate].
     #[arg(long, value_name = "N")]
@@ -71,9 +79,30 @@ pub struct GenArgs {
     #[arg(long, value_name = "OFFSET", allow_hyphen_values = true)]
     pub tz_offset: Option<String>,
 
-    /// Write to FILE instead of stdout.
+    /// Write to FILE instead of stdout. With --http: the summary's format, `text` or `json`.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Send the traffic as HTTP requests to this server (`http://HOST:PORT[/PREFIX]`) instead
+    /// of writing log lines.
+    #[arg(long, value_name = "URL")]
+    pub http: Option<String>,
+
+    /// With --http: stop after this long ('30s', '5m'), or at --count, whichever comes first.
+    #[arg(long, value_name = "TIME", requires = "http", value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// With --http: connections kept busy at once.
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "http")]
+    pub concurrency: usize,
+
+    /// With --http: longest wait for a connection or a whole response.
+    #[arg(long, value_name = "TIME", default_value = "10s", requires = "http", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// With --http: paths shown in the text summary (--output json lists all).
+    #[arg(long, value_name = "N", default_value_t = 20, requires = "http")]
+    pub top: usize,
 
     /// Clients in the pool: browsers, crawlers and tools, with heavy-tailed activity.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CLIENTS)]
@@ -90,6 +119,9 @@ pub struct GenArgs {
 
 /// Runs `hitstream gen`.
 pub fn run(args: GenArgs) -> anyhow::Result<()> {
+    if let Some(url) = &args.http {
+        return run_http(url, &args);
+    }
     let config = config_from(&args)?;
     let mut generator = Generator::new(config).context("configuring the generator")?;
     let began = Instant::now();
@@ -119,6 +151,60 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
             bytes as f64 / 1e6,
             path.display(),
             lines as f64 / secs.max(1e-9),
+        );
+    }
+    Ok(())
+}
+
+/// `gen --http`: the generator's traffic as real requests, then the summary on stdout.
+fn run_http(url: &str, args: &GenArgs) -> anyhow::Result<()> {
+    let json = match args.output.as_deref().and_then(|p| p.to_str()) {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(other) => {
+            bail!("with --http, --output is the summary's format, `text` or `json`, not `{other}`")
+        }
+    };
+    let target = hitstream_load::Target::parse(url).context("reading --http")?;
+    let mut gen_config = config_from(args)?;
+    // The generator only draws requests here; the count, the pacing and the clock are the
+    // load's.
+    let count = match (args.count, args.duration, args.rate) {
+        (Some(0), _, _) => None,
+        (Some(n), _, _) => Some(n),
+        (None, Some(_), _) | (None, None, Some(_)) => None,
+        (None, None, None) => Some(DEFAULT_COUNT),
+    };
+    gen_config.count = None;
+    gen_config.rate = None;
+    let generator = Generator::new(gen_config).context("configuring the generator")?;
+    let config = hitstream_load::LoadConfig {
+        target,
+        count,
+        duration: args.duration,
+        concurrency: args.concurrency,
+        rate: args.rate,
+        timeout: args.timeout,
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
+        .context("installing the SIGINT/SIGTERM handler")?;
+    let summary = hitstream_load::run(&config, generator, stop)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", crate::output::table::load_summary(&summary, args.top));
+    }
+    if summary.requests > 0 && summary.responses == 0 {
+        bail!(
+            "no request to {url} got a response ({})",
+            summary
+                .errors_by_kind
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(())

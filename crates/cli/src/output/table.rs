@@ -538,3 +538,103 @@ mod tests {
         assert!(!s.contains("NaN"));
     }
 }
+
+/// The aggregate report of `gen --http`: totals, per-path rows (the `top` most requested) and
+/// errors by kind.
+pub fn load_summary(s: &hitstream_load::Summary, top: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {} requests in {:.2} s over {} connection{}{}{}",
+        s.url,
+        thousands(s.requests),
+        s.elapsed_s,
+        s.concurrency,
+        if s.concurrency == 1 { "" } else { "s" },
+        s.rate
+            .map(|r| format!(", paced at {r} requests/s"))
+            .unwrap_or_default(),
+        if s.interrupted { " (interrupted)" } else { "" },
+    );
+    let _ = writeln!(
+        out,
+        "throughput {:.1} requests/s; {} responses; received {} ({}/s)",
+        s.throughput_rps,
+        thousands(s.responses),
+        human_bytes(s.received_bytes),
+        human_bytes((s.received_bytes as f64 / s.elapsed_s.max(1e-9)) as u64),
+    );
+    match &s.latency_ms {
+        Some(l) => {
+            let _ = writeln!(
+                out,
+                "latency ms: mean {:.2}, min {:.2}, p50 {:.2}, p90 {:.2}, p95 {:.2}, p99 {:.2}, max {:.2}",
+                l.mean, l.min, l.p50, l.p90, l.p95, l.p99, l.max
+            );
+        }
+        None => out.push_str("latency: no responses\n"),
+    }
+    let _ = writeln!(
+        out,
+        "errors: {} ({:.2}%)",
+        thousands(s.errors),
+        s.error_rate * 100.0
+    );
+    let ms = |l: &Option<hitstream_load::Latency>, f: fn(&hitstream_load::Latency) -> f64| {
+        l.as_ref()
+            .map(|l| format!("{:.2}", f(l)))
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut t = table(&[
+        "path", "requests", "share", "errors", "error %", "p50 ms", "p90 ms", "p99 ms",
+    ]);
+    for p in s.paths.iter().take(top) {
+        t.add_row(vec![
+            cut(&p.path, 60),
+            thousands(p.requests),
+            format!("{:.2}%", p.share * 100.0),
+            thousands(p.errors),
+            pct(p.errors, p.requests),
+            ms(&p.latency_ms, |l| l.p50),
+            ms(&p.latency_ms, |l| l.p90),
+            ms(&p.latency_ms, |l| l.p99),
+        ]);
+    }
+    t.add_row(vec![
+        "TOTAL".to_string(),
+        thousands(s.requests),
+        if s.requests > 0 { "100.00%" } else { "-" }.to_string(),
+        thousands(s.errors),
+        pct(s.errors, s.requests),
+        ms(&s.latency_ms, |l| l.p50),
+        ms(&s.latency_ms, |l| l.p90),
+        ms(&s.latency_ms, |l| l.p99),
+    ]);
+    right(&mut t, &[1, 2, 3, 4, 5, 6, 7]);
+    let more = s.paths.len().saturating_sub(top);
+    let title = if more > 0 {
+        format!("requests by path (top {top}; {more} more with --output json)")
+    } else {
+        "requests by path".to_string()
+    };
+    section(&mut out, &title, &t);
+    if !s.statuses.is_empty() {
+        let list: Vec<String> = s
+            .statuses
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", thousands(*v)))
+            .collect();
+        let _ = writeln!(out, "\nstatuses: {}", list.join(", "));
+    }
+    if !s.errors_by_kind.is_empty() {
+        let mut t = table(&["error", "count", "share of requests"]);
+        let mut kinds: Vec<_> = s.errors_by_kind.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (k, v) in kinds {
+            t.add_row(vec![cut(k, 60), thousands(*v), pct(*v, s.requests)]);
+        }
+        right(&mut t, &[1, 2]);
+        section(&mut out, "errors by kind", &t);
+    }
+    out
+}
