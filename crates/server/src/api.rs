@@ -208,34 +208,55 @@ async fn events(
         .event("status")
         .data(st.live.status_json().to_string());
     let ended = st.live.ended();
-    let state = (rx, st.shutdown.clone(), Some(first), ended);
-    let stream = futures_util::stream::unfold(state, |(mut rx, mut sd, first, ended)| async move {
-        if let Some(ev) = first {
-            return Some((Ok(ev), (rx, sd, None, ended)));
-        }
-        // Not the stop signal here: pushes queued before it are still sent (below).
-        if ended {
-            return None;
-        }
-        loop {
-            let got = tokio::select! {
-                // Pushes first: the pipeline's `end` that came before the stop is sent.
-                biased;
-                r = rx.recv() => Some(r),
-                _ = sd.wait_for(|s| *s) => None,
-            };
-            match got {
-                Some(Ok(p)) => {
-                    let done = p.kind == "end";
-                    let ev = SseEvent::default().event(p.kind).data(&*p.data);
-                    return Some((Ok(ev), (rx, sd, None, done)));
-                }
-                // A slow client skips what it missed; the next status catches it up.
-                Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
-                Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) | None => return None,
+    let state = (rx, st.shutdown.clone(), Some(first), ended, false);
+    let stream = futures_util::stream::unfold(
+        state,
+        |(mut rx, mut sd, first, ended, mut closing)| async move {
+            if let Some(ev) = first {
+                return Some((Ok(ev), (rx, sd, None, ended, closing)));
             }
-        }
-    });
+            if ended {
+                return None;
+            }
+            loop {
+                if closing {
+                    // The server stops: what was queued goes out, then `end`, even when the
+                    // pipeline's own `end` has not reached the queue yet (it is relayed by
+                    // another thread), so a client always learns that the stream ended.
+                    use tokio::sync::broadcast::error::TryRecvError;
+                    return match rx.try_recv() {
+                        Ok(p) => {
+                            let done = p.kind == "end";
+                            let ev = SseEvent::default().event(p.kind).data(&*p.data);
+                            Some((Ok(ev), (rx, sd, None, done, true)))
+                        }
+                        Err(TryRecvError::Lagged(_)) => continue,
+                        Err(_) => {
+                            let ev = SseEvent::default().event("end").data("true");
+                            Some((Ok(ev), (rx, sd, None, true, true)))
+                        }
+                    };
+                }
+                let got = tokio::select! {
+                    // Pushes first: the pipeline's `end` that came before the stop is sent.
+                    biased;
+                    r = rx.recv() => Some(r),
+                    _ = sd.wait_for(|s| *s) => None,
+                };
+                match got {
+                    Some(Ok(p)) => {
+                        let done = p.kind == "end";
+                        let ev = SseEvent::default().event(p.kind).data(&*p.data);
+                        return Some((Ok(ev), (rx, sd, None, done, closing)));
+                    }
+                    // A slow client skips what it missed; the next status catches it up.
+                    Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+                    Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
+                    None => closing = true,
+                }
+            }
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
 }
 
@@ -329,6 +350,30 @@ mod tests {
         let data = body.lines().nth(1).unwrap().strip_prefix("data: ").unwrap();
         let v: serde_json::Value = serde_json::from_str(data).unwrap();
         assert_eq!(v["live"], false);
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_by_the_server_stopping_still_ends_with_end() {
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        // Held here as the running server holds it: the stream outlives the request's router.
+        let live = crate::Live::idle();
+        let st = AppState {
+            live: live.clone(),
+            shutdown,
+            ..state(None)
+        };
+        let req = get(router(st), "/api/events");
+        let stopper = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stop.send(true).unwrap();
+        };
+        let ((s, body, _), ()) = tokio::join!(req, stopper);
+        assert_eq!(s, StatusCode::OK);
+        assert!(body.starts_with("event: status\n"), "{body}");
+        assert!(
+            body.trim_end().ends_with("event: end\ndata: true"),
+            "{body}"
+        );
     }
 
     #[tokio::test]

@@ -154,6 +154,16 @@ impl Live {
         })
     }
 
+    /// A live side whose pipeline has not ended and pushes nothing (tests of the streams).
+    #[cfg(test)]
+    pub(crate) fn idle() -> Arc<Live> {
+        Arc::new(Live {
+            state: Mutex::new(State::default()),
+            pushes: broadcast::channel(16).0,
+            watch: None,
+        })
+    }
+
     /// Whether a pipeline is watched.
     pub fn has_pipeline(&self) -> bool {
         self.watch.is_some()
