@@ -660,9 +660,7 @@ impl SyslogSource {
                 addr: addr.clone(),
                 source,
             };
-            let sock = UdpSocket::bind(addr).map_err(bind_err)?;
-            sock.set_read_timeout(Some(Duration::from_millis(100)))
-                .map_err(bind_err)?;
+            let sock = bind_udp(addr).map_err(bind_err)?;
             let local = sock.local_addr().map_err(bind_err)?;
             udp_addr = Some(local);
             let (hub2, tx2) = (hub.clone(), tx.clone());
@@ -727,17 +725,61 @@ impl SyslogSource {
     }
 }
 
+/// Receive buffer asked for the UDP socket: a burst of datagrams waits in the kernel while
+/// a batch is handed on, instead of being dropped (the kernel caps it at `net.core.rmem_max`).
+const UDP_RECV_BUFFER: usize = 4 << 20;
+/// Datagrams gathered into one batch at most.
+const UDP_BATCH_LINES: usize = 1024;
+/// Longest time a received datagram waits for others before its batch is handed on.
+const UDP_BATCH_WAIT: Duration = Duration::from_millis(10);
+
+fn bind_udp(addr: &str) -> io::Result<UdpSocket> {
+    let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(addr)?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // A smaller buffer than asked for still works: the datagrams beyond it are what UDP loses.
+    let _ = sock.set_recv_buffer_size(UDP_RECV_BUFFER);
+    sock.bind(&addr.into())?;
+    let sock: UdpSocket = sock.into();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))?;
+    Ok(sock)
+}
+
 fn udp_loop(sock: UdpSocket, local: SocketAddr, lim: Limits, hub: &Hub, tx: &SyncSender<Batch>) {
     let mut buf = vec![0u8; 65_536];
     let mut out = Batch::new(Origin::Syslog { local });
+    // One batch per datagram would cost the pipeline a batch per line: datagrams are gathered
+    // until the batch is full or the first of them has waited `UDP_BATCH_WAIT`.
+    let mut first: Option<std::time::Instant> = None;
+    let mut timeout = Duration::ZERO;
     while !hub.shutdown.load(Ordering::Relaxed) {
+        let due = first.is_some_and(|t| t.elapsed() >= UDP_BATCH_WAIT);
+        if out.len() >= UDP_BATCH_LINES || (due && !out.is_void()) {
+            if !flush(tx, &mut out, hub) {
+                return;
+            }
+            first = None;
+        }
+        let wait = match first {
+            Some(t) => UDP_BATCH_WAIT
+                .saturating_sub(t.elapsed())
+                .max(Duration::from_millis(1)),
+            None => Duration::from_millis(100),
+        };
+        if wait != timeout {
+            let _ = sock.set_read_timeout(Some(wait));
+            timeout = wait;
+        }
         match sock.recv_from(&mut buf) {
             Ok((n, peer)) => {
                 hub.counters.datagrams.fetch_add(1, Ordering::Relaxed);
                 deliver(&buf[..n], Some(peer), &lim, &mut out);
-                if !flush(tx, &mut out, hub) {
-                    return;
-                }
+                first.get_or_insert_with(std::time::Instant::now);
             }
             Err(e)
                 if matches!(
@@ -745,7 +787,13 @@ fn udp_loop(sock: UdpSocket, local: SocketAddr, lim: Limits, hub: &Hub, tx: &Syn
                     io::ErrorKind::WouldBlock
                         | io::ErrorKind::TimedOut
                         | io::ErrorKind::Interrupted
-                ) => {}
+                ) =>
+            {
+                if !out.is_void() && !flush(tx, &mut out, hub) {
+                    return;
+                }
+                first = None;
+            }
             Err(source) => {
                 hub.problem(SourceError::Network {
                     what: "recv",
@@ -757,6 +805,8 @@ fn udp_loop(sock: UdpSocket, local: SocketAddr, lim: Limits, hub: &Hub, tx: &Syn
             }
         }
     }
+    // What was gathered when the source closed goes on like the rest.
+    let _ = flush(tx, &mut out, hub);
 }
 
 impl Drop for SyslogSource {

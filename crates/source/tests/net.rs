@@ -151,6 +151,35 @@ fn syslog_udp_rfc3164_rfc5424_and_malformed() {
 }
 
 #[test]
+fn a_udp_burst_is_gathered_into_few_batches_and_kept_while_the_reader_is_slow() {
+    let mut src = SyslogSource::bind(SyslogConfig {
+        udp: Some("127.0.0.1:0".into()),
+        ..SyslogConfig::default()
+    })
+    .unwrap();
+    let addr = src.udp_addr().unwrap();
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let n = 5000;
+    for i in 0..n {
+        let msg = format!("<190>Nov 21 23:12:01 web1 nginx: {NGINX_LINE} {i}");
+        tx.send_to(msg.as_bytes(), addr).unwrap();
+    }
+    // A slow reader: the datagrams wait in the socket's buffer and the batch channel.
+    let start = Instant::now();
+    let (mut lines, mut batches) = (0, 0);
+    while lines < n && start.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(20));
+        if let Poll::Batch(b) = src.poll(Duration::from_millis(100)) {
+            lines += b.len();
+            batches += 1;
+        }
+    }
+    assert_eq!(lines, n, "lost {} of {n} datagrams", n - lines);
+    // One batch per datagram would be 5000.
+    assert!(batches <= 100, "{batches} batches for {n} datagrams");
+}
+
+#[test]
 fn syslog_tcp_octet_counting_newline_framing_and_malformed() {
     let mut src = SyslogSource::bind(SyslogConfig {
         tcp: Some("127.0.0.1:0".into()),

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Deployment 3: Kafka → streaming status counts and top clients → stored rows, console tables
+# and checkpoints, with `run` killed (SIGKILL) mid-way and restarted, several times.
+#
+#   NASA log ──▶ ship ──▶ topic weblogs (3 partitions) ──▶ run (killed with -9, restarted)
+#                                                          ├─▶ console: status and top clients per minute
+#                                                          └─▶ lake: requests, windows (epoch state = Kafka offsets)
+#
+# The exactly-once rule: partition offsets are part of each epoch the lake commits, so a
+# restarted run seeks to where the last committed epoch ended; what a killed run had read
+# past that is read again and stored once.
+# LIMIT (lines, default 200000) and KILLS (default 3) size the run.
+source "$(dirname "$0")/../lib.sh"
+NASA="${NASA:-$DATA/nasa-http-1995/NASA_access_log_Jul95.first200000.gz}"
+LIMIT=${LIMIT:-200000}
+KILLS=${KILLS:-3}
+
+step "the first $LIMIT lines of $(basename "$NASA")"
+gzip -dc "$NASA" | head -n "$LIMIT" >"$WORK/access.log"
+LINES=$(wc -l <"$WORK/access.log")
+echo "$LINES lines"
+
+step "Kafka-protocol broker, and ship → topic weblogs (3 partitions)"
+start_broker
+hitstream ship --file "$WORK/access.log" --kafka "$BROKER" --topic weblogs --create-topic \
+    --partitions 3 --checkpoint-dir "$WORK/ship" 2>"$WORK/ship.err"
+tail -1 "$WORK/ship.err"
+
+# A killed member stays in the group until its session times out; a short session lets the
+# restarted run get every partition back quickly.
+RUN=(run --kafka "$BROKER" --topic weblogs --group status --kafka-stop-at-end
+    --kafka-option session.timeout.ms=6000 --data "$WORK/lake" --window 60s --lateness 6h
+    --top 5 --checkpoint-interval 500ms --emit console)
+
+step "run, killed with SIGKILL $KILLS times"
+kills=0
+while [ "$kills" -lt "$KILLS" ]; do
+    hitstream "${RUN[@]}" >>"$WORK/console.txt" 2>>"$WORK/run.err" &
+    pid=$!
+    sleep "$(python3 -c "import random; print(round(random.uniform(2.0, 4.0), 2))")"
+    if ! kill -0 "$pid" 2>/dev/null; then
+        break # it finished before this kill
+    fi
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null || true
+    kills=$((kills + 1))
+    stored=$(hitstream sql --data "$WORK/lake" -o csv 'SELECT count(*) FROM requests' 2>/dev/null | tail -1 || echo 0)
+    echo "kill -9 number $kills; rows stored so far: ${stored:-0}"
+done
+
+step "run to the end of the topic"
+hitstream "${RUN[@]}" >>"$WORK/console.txt" 2>>"$WORK/run.err" || { tail -20 "$WORK/run.err"; exit 1; }
+tail -1 "$WORK/run.err"
+echo "the last windows printed:"
+tail -30 "$WORK/console.txt"
+
+step "status counts in the lake"
+hitstream sql --data "$WORK/lake" "SELECT status, count(*) AS requests FROM requests GROUP BY status ORDER BY status"
+hitstream analyze "$WORK/access.log" -o json >"$WORK/analyze.json"
+
+step "checks (against analyze of the same file, and the file itself)"
+q() { hitstream sql --data "$WORK/lake" -o csv "$1" | tail -n +2; }
+PARSED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["totals"]["requests"])' "$WORK/analyze.json")
+check "killed at least once" yes "$([ "$kills" -ge 1 ] && echo yes || echo "no ($kills)")"
+check "rows = requests in the file (nothing lost)" "$PARSED" "$(q 'SELECT count(*) FROM requests')"
+check "distinct (source, offset) = rows (nothing twice)" "$PARSED" \
+    "$(q 'SELECT count(*) FROM (SELECT DISTINCT source, "offset" FROM requests)')"
+check "status counts = analyze" \
+    "$(python3 -c 'import json,sys; print(" ".join(f"{s["status"]}:{s["count"]}" for s in sorted(json.load(open(sys.argv[1]))["status"], key=lambda s: s["status"])))' "$WORK/analyze.json")" \
+    "$(q 'SELECT status, count(*) FROM requests GROUP BY status ORDER BY status' | tr ',' ':' | tr '\n' ' ' | sed 's/ $//')"
+check "window requests (highest revision of each) = requests" "$PARSED" \
+    "$(q "SELECT sum(value) FROM (SELECT value, row_number() OVER (PARTITION BY window_start ORDER BY revision DESC) AS r FROM windows WHERE metric = 'requests') WHERE r = 1")"
+finish
