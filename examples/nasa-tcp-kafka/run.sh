@@ -109,8 +109,8 @@ for start in sorted(set(methods) | set(last)):
         bad_u.append(f"{w['window_start_rfc3339']}: {w['unique_clients']} vs {n}")
 print("windows", len(last), "minutes", len(methods))
 print("methods", "ok" if not bad_m else "; ".join(bad_m[:5]) + f" ({len(bad_m)} windows differ)")
-print("top hosts", "ok" if not bad_h else "; ".join(bad_h[:5]) + f" ({len(bad_h)} windows differ)")
-print("unique hosts", "ok" if not bad_u else "; ".join(bad_u[:5]) + f" ({len(bad_u)} windows differ)")
+print("top_hosts", "ok" if not bad_h else "; ".join(bad_h[:5]) + f" ({len(bad_h)} windows differ)")
+print("unique_hosts", "ok" if not bad_u else "; ".join(bad_u[:5]) + f" ({len(bad_u)} windows differ)")
 EOF
 cat "$WORK/checks.txt"
 field() { grep "^$1 " "$WORK/checks.txt" | cut -d' ' -f2-; }
@@ -118,6 +118,6 @@ check "rows by day = lines by day in the file" ok "$(field days)"
 check "rows = lines that parse" "$(field rows | awk '{print $3}')" "$(field rows | awk '{print $1}')"
 check "a window for every minute of the file" "$(field windows | awk '{print $3}')" "$(field windows | awk '{print $1}')"
 check "methods per minute = the file's" ok "$(field methods)"
-check "top 5 hosts per minute = the file's" ok "$(field 'top hosts')"
-check "unique hosts per minute = the file's (within 3%)" ok "$(field 'unique hosts')"
+check "top 5 hosts per minute = the file's" ok "$(field top_hosts)"
+check "unique hosts per minute = the file's (within 3%)" ok "$(field unique_hosts)"
 finish
