@@ -29,7 +29,8 @@ ln -sf "$(cd "$(dirname "$HITSTREAM")" && pwd)/$(basename "$HITSTREAM")" "$WORK/
 export PATH="$WORK/bin:$PATH"
 PIDS=()
 cleanup() {
-    local pid
+    local status=$? pid
+    [ "$status" = 0 ] || FAILED=1
     for pid in "${PIDS[@]}"; do
         kill "$pid" 2>/dev/null || true
     done

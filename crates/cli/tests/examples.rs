@@ -115,3 +115,18 @@ fn nasa_replay_over_tcp_to_kafka_windows_and_days() {
         ],
     );
 }
+
+#[test]
+fn kafka_run_killed_with_sigkill_and_restarted_stores_every_line_once() {
+    example(
+        "kafka-restart",
+        &[("KILLS", "3")],
+        &[
+            "run killed with SIGKILL while storing, times: 3",
+            "rows = requests in the file (nothing lost)",
+            "rows = the file's lines, one for one",
+            "status counts = analyze",
+            "window requests (highest revision of each) = requests",
+        ],
+    );
+}
