@@ -979,3 +979,43 @@ fn geoip_bad_database_is_a_clear_error() {
         assert!(err.contains(s(db)) && err.contains("--geoip"), "{err}");
     }
 }
+
+/// Every field of the JSON document, at the top level and in each object section, has a row
+/// in docs/analyze-json.md, so the reference cannot fall behind the code unseen. Combined with
+/// a country database when the test script provides one, so that `geo` is filled in too.
+#[test]
+fn every_json_field_is_documented() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/analyze-json.md"),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let log = small_file(tmp.path());
+    let mmdb = std::env::var("HITSTREAM_GEOIP_MMDB").ok();
+    let mut args = vec![s(&log)];
+    if let Some(m) = &mmdb {
+        args.extend(["--geoip", m.as_str()]);
+    }
+    let r = json(&args);
+    let mut missing = Vec::new();
+    let mut look = |key: &str, within: &str| {
+        if !doc.contains(&format!("| `{key}` |")) {
+            missing.push(format!("{within}{key}"));
+        }
+    };
+    for (k, v) in r.as_object().unwrap() {
+        look(k, "");
+        if let Some(obj) = v.as_object() {
+            for (k2, _) in obj {
+                look(k2, &format!("{k}."));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not in docs/analyze-json.md: {missing:?}"
+    );
+    if mmdb.is_some() {
+        assert!(r["geo"].is_object(), "{}", r["geo"]);
+    }
+}

@@ -516,29 +516,6 @@ pub fn render(r: &Report) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(thousands(100), "100");
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(cut("abcdef", 4), "abc…");
-        assert_eq!(cut("a\u{1}b", 10), "a\u{fffd}b");
-    }
-
-    #[test]
-    fn empty_report_renders() {
-        let s = render(&Report::default());
-        assert!(s.contains("Summary"));
-        assert!(!s.contains("NaN"));
-    }
-}
-
 /// The aggregate report of `gen --http`: totals, per-path rows (the `top` most requested) and
 /// errors by kind.
 pub fn load_summary(s: &hitstream_load::Summary, top: usize) -> String {
@@ -637,4 +614,27 @@ pub fn load_summary(s: &hitstream_load::Summary, top: usize) -> String {
         section(&mut out, "errors by kind", &t);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(100), "100");
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("a\u{1}b", 10), "a\u{fffd}b");
+    }
+
+    #[test]
+    fn empty_report_renders() {
+        let s = render(&Report::default());
+        assert!(s.contains("Summary"));
+        assert!(!s.contains("NaN"));
+    }
 }
