@@ -177,7 +177,11 @@ function addAlert(a, atTop) {
 }
 
 function addWindow(w) {
-  windows.set(`${w.window_start}-${w.window_end}`, w);
+  const k = `${w.window_start}-${w.window_end}`;
+  // A push and the first fetch can bring the same window: the later revision wins.
+  const had = windows.get(k);
+  if (had && had.revision > w.revision) return;
+  windows.set(k, w);
   if (windows.size > 720) windows.delete(windows.keys().next().value);
 }
 
@@ -277,13 +281,41 @@ function goLive() { mode = "live"; $("message").textContent = ""; renderLive(); 
 async function start() {
   $("range").addEventListener("submit", showRange);
   $("live").addEventListener("click", goLive);
+  // Subscribed before the first fetches, so that nothing emitted meanwhile is missed; what
+  // is pushed before they are done waits in `early` and is applied after them.
+  let early = [];
+  const es = new EventSource(withToken("/api/events"));
+  es.addEventListener("status", (e) => { lastStatus = JSON.parse(e.data); health(lastStatus); });
+  es.addEventListener("window", (e) => {
+    const w = JSON.parse(e.data);
+    if (early) early.push(["window", w]); else { addWindow(w); renderLive(); }
+  });
+  es.addEventListener("alert", (e) => {
+    const a = JSON.parse(e.data);
+    if (early) early.push(["alert", a]); else addAlert(a, true);
+  });
+  es.addEventListener("note", (e) => { $("message").textContent = JSON.parse(e.data); });
+  es.addEventListener("end", () => es.close());
+  // The server subscribes the stream before it answers, so once it is open nothing is missed.
+  await new Promise((ok) => {
+    es.addEventListener("open", ok, { once: true });
+    es.addEventListener("error", ok, { once: true });
+    setTimeout(ok, 3000);
+  });
+  const alertId = (a) => `${a.rule}\u0000${a.key}\u0000${a.window_start}`;
+  const shown = new Set();
   try {
     const st = await getJson("/api/status");
     lastStatus = st; health(st);
     (await getJson("/api/windows?last=120")).windows.forEach(addWindow);
-    (await getJson("/api/alerts?last=50")).alerts.forEach((a) => addAlert(a, false));
-    renderLive();
+    (await getJson("/api/alerts?last=50")).alerts.forEach((a) => { shown.add(alertId(a)); addAlert(a, false); });
   } catch (e) { $("message").textContent = e.message; }
+  for (const [kind, v] of early) {
+    if (kind === "window") addWindow(v);
+    else if (!shown.has(alertId(v))) addAlert(v, true);
+  }
+  early = null;
+  renderLive();
   if (lastStatus && lastStatus.lake) try {
     const b = await getJson("/api/history/bounds");
     if (b.first !== null && b.last !== null) {
@@ -295,12 +327,6 @@ async function start() {
       visitorPanels(all, "(all of the lake)");
     }
   } catch (e) { /* no lake: live only */ }
-  const es = new EventSource(withToken("/api/events"));
-  es.addEventListener("status", (e) => { lastStatus = JSON.parse(e.data); health(lastStatus); });
-  es.addEventListener("window", (e) => { addWindow(JSON.parse(e.data)); renderLive(); });
-  es.addEventListener("alert", (e) => addAlert(JSON.parse(e.data), true));
-  es.addEventListener("note", (e) => { $("message").textContent = JSON.parse(e.data); });
-  es.addEventListener("end", () => es.close());
 }
 
 start();
