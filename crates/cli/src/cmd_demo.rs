@@ -1,6 +1,8 @@
 //! `hitstream demo`: the real-time pipeline on a fresh machine with nothing else. Generated
 //! traffic (with scanners probing for admin pages) flows at a steady rate through `run`:
 //! event-time windows close as the clock moves, tables and alerts print as they happen.
+//! With `--kafka`, the same traffic goes through a local Kafka-protocol broker started for
+//! the demo: shipped into a 3-partition topic, read back by the pipeline.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -45,7 +47,85 @@ pub struct DemoArgs {
     /// No web dashboard.
     #[arg(long)]
     pub no_http: bool,
+    /// Through Kafka: start a local Kafka-protocol broker (`tansu`, on a free loopback port,
+    /// memory storage), ship the traffic into a 3-partition topic and read it back.
+    #[arg(long)]
+    pub kafka: bool,
 }
+
+/// The demo's broker: a `tansu` child process, stopped with the demo.
+struct LocalBroker {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl LocalBroker {
+    fn start(log: &std::path::Path) -> anyhow::Result<LocalBroker> {
+        let tansu = std::env::var_os("HITSTREAM_TANSU")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("PATH").and_then(|ps| {
+                    std::env::split_paths(&ps)
+                        .map(|d| d.join("tansu"))
+                        .find(|p| p.is_file())
+                })
+            })
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|h| std::path::Path::new(&h).join(".cargo/bin/tansu"))
+                    .filter(|p| p.is_file())
+            })
+            .context(
+                "demo --kafka needs a Kafka-protocol broker and found none: install one with \
+                 `cargo install tansu --version 0.6.0 --locked --features dynostore,libsql`",
+            )?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let url = format!("tcp://{addr}");
+        let out = std::fs::File::create(log)
+            .with_context(|| format!("creating the broker's log {}", log.display()))?;
+        let child = std::process::Command::new(&tansu)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("starting the broker {}", tansu.display()))?;
+        let mut b = LocalBroker { child, addr };
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(&b.addr).is_err() {
+            if let Some(st) = b.child.try_wait()? {
+                anyhow::bail!("the broker exited ({st}); its log is {}", log.display());
+            }
+            if t0.elapsed() > Duration::from_secs(30) {
+                anyhow::bail!(
+                    "the broker did not listen within 30 s; its log is {}",
+                    log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(b)
+    }
+}
+
+impl Drop for LocalBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The demo's topic.
+const TOPIC: &str = "hitstream-demo";
 
 /// The dashboard's address: the one asked for, or a free port on the same host when it is
 /// taken (a second demo, another server on 8080).
@@ -76,6 +156,86 @@ fn config(a: &DemoArgs, data: &str) -> anyhow::Result<Config> {
     cfg.lake = Some(LakeConfig::at(data.to_string()));
     cfg.check_without_sources("(demo)")?;
     Ok(cfg)
+}
+
+/// The traffic through a local broker: `ship` of the generator's stream into a 3-partition
+/// topic on one thread, the pipeline reading the topic. When the traffic ends (`--duration`),
+/// the pipeline is stopped once it has read every line that was delivered.
+fn run_through_kafka(
+    mut cfg: Config,
+    data: &str,
+    reader: std::io::PipeReader,
+    bounded: bool,
+) -> anyhow::Result<()> {
+    let local = std::path::Path::new(data.strip_prefix("file://").unwrap_or(data));
+    std::fs::create_dir_all(local).with_context(|| format!("creating {}", local.display()))?;
+    let broker = LocalBroker::start(&local.join("broker.log"))?;
+    eprintln!(
+        "demo: Kafka-protocol broker on {}, topic {TOPIC} (3 partitions)",
+        broker.addr
+    );
+    let conn = hitstream_kafka::Connection::new(&broker.addr);
+    hitstream_kafka::create_topic(&conn, TOPIC, 3, Duration::from_secs(30))
+        .with_context(|| format!("creating topic {TOPIC} on {}", broker.addr))?;
+    let ship_cfg = hitstream_kafka::ShipConfig::new(conn, TOPIC, local.join("_ship.json"));
+    let delivered = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let shipped = Arc::new(AtomicBool::new(false));
+    {
+        let (delivered, shipped) = (delivered.clone(), shipped.clone());
+        std::thread::spawn(move || {
+            let src = StreamSource::new("demo traffic", reader, LineLimits::default());
+            let src = Box::new(Stream::new("generated traffic", Box::new(src)));
+            let never = AtomicBool::new(false);
+            let r = hitstream_kafka::ship(&ship_cfg, src, &never, |st, notes| {
+                for n in notes {
+                    eprintln!("ship: {n}");
+                }
+                delivered.store(st.delivered, Ordering::SeqCst);
+            });
+            match r {
+                Ok(st) => delivered.store(st.delivered, Ordering::SeqCst),
+                Err(e) => eprintln!("demo: shipping into Kafka failed: {e}"),
+            }
+            shipped.store(true, Ordering::SeqCst);
+        });
+    }
+    cfg.sources = crate::config::Config::parse_unchecked(
+        &format!(
+            "[[source]]\ntype = \"kafka\"\nbrokers = \"{}\"\ntopic = \"{TOPIC}\"\ngroup = \"demo\"\n",
+            broker.addr
+        ),
+        "(demo)",
+    )?
+    .sources;
+    let window = cfg.window.size.as_secs().max(1) as i64;
+    let on_start: Option<crate::pipeline::OnStart> = bounded.then(|| {
+        Box::new(
+            move |stop: hitstream_runtime::Stopper, watch: hitstream_runtime::Watch| {
+                while !shipped.load(Ordering::SeqCst)
+                    || watch.status().counters.lines < delivered.load(Ordering::SeqCst)
+                {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                // A topic does not end as a pipe does: the last windows close when the
+                // watermark, moved by the clock once input is idle, passes their end.
+                eprintln!("demo: every delivered line is read; closing the last windows");
+                let last = jiff::Timestamp::now().as_second();
+                let close_at = (last / window + 1) * window;
+                let limit = Instant::now() + Duration::from_secs(window as u64 + 15);
+                while Instant::now() < limit
+                    && watch.status().watermark.is_none_or(|w| w < close_at)
+                {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                // The window's emission reaches the outputs with the next epoch.
+                std::thread::sleep(Duration::from_millis(1500));
+                stop.stop();
+            },
+        ) as crate::pipeline::OnStart
+    });
+    crate::pipeline::run_with(&cfg, None, Vec::new(), on_start)?;
+    drop(broker);
+    Ok(())
 }
 
 /// Runs `hitstream demo`.
@@ -127,14 +287,18 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
             humantime::format_duration(a.window)
         );
     }
-    let traffic = SourceSpec::Custom {
-        name: "generated traffic".into(),
-        factory: Box::new(move |_: &hitstream_source::Checkpoint| {
-            let src = StreamSource::new("demo traffic", reader, LineLimits::default());
-            Ok(Box::new(Stream::new("generated traffic", Box::new(src))) as Box<dyn RunSource>)
-        }),
-    };
-    crate::pipeline::run(&cfg, None, vec![traffic])?;
+    if a.kafka {
+        run_through_kafka(cfg, &data, reader, a.duration.is_some())?;
+    } else {
+        let traffic = SourceSpec::Custom {
+            name: "generated traffic".into(),
+            factory: Box::new(move |_: &hitstream_source::Checkpoint| {
+                let src = StreamSource::new("demo traffic", reader, LineLimits::default());
+                Ok(Box::new(Stream::new("generated traffic", Box::new(src))) as Box<dyn RunSource>)
+            }),
+        };
+        crate::pipeline::run(&cfg, None, vec![traffic])?;
+    }
     // The batch half: today's report from the lake the stream just filled.
     let report = crate::cmd_report::DailyArgs {
         date: None,

@@ -165,7 +165,22 @@ pub fn build(
 /// Runs the pipeline of a configuration to its end (bounded input, Ctrl-C, SIGTERM, `q` in
 /// the live view), with the console or the live view reading its events.
 pub fn run(cfg: &Config, threads: Option<usize>, extra: Vec<SourceSpec>) -> anyhow::Result<()> {
+    run_with(cfg, threads, extra, None)
+}
+
+/// Called on its own thread once the pipeline runs, with what stops it and what watches it:
+/// for a caller that decides when an unbounded source is done (the demo through Kafka).
+pub type OnStart = Box<dyn FnOnce(hitstream_runtime::Stopper, hitstream_runtime::Watch) + Send>;
+
+/// [`run`], and `on_start` once the pipeline runs.
+pub fn run_with(
+    cfg: &Config,
+    threads: Option<usize>,
+    extra: Vec<SourceSpec>,
+    on_start: Option<OnStart>,
+) -> anyhow::Result<()> {
     let (mut p, notes) = build(cfg, threads, extra)?;
+    let watch = p.watch();
     let events = p.subscribe();
     let stopper = p.stopper();
     {
@@ -186,6 +201,10 @@ pub fn run(cfg: &Config, threads: Option<usize>, extra: Vec<SourceSpec>) -> anyh
         None => None,
     };
     let handle = p.start()?;
+    if let Some(f) = on_start {
+        let s = stopper.clone();
+        std::thread::spawn(move || f(s, watch));
+    }
     if o.tui {
         let ui = run_tui(&handle, events, notes);
         if ui.is_err() {

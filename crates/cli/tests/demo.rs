@@ -76,3 +76,58 @@ fn group(n: u64) -> String {
     }
     out
 }
+
+/// `demo --kafka`: the same traffic through a broker the demo starts itself (the real one
+/// scripts/test installs, found through `HITSTREAM_TANSU` or `~/.cargo/bin`). Every line the
+/// stream stored went through the topic, and the windows closed before the end hold them all.
+#[test]
+fn demo_through_kafka_stores_every_line_and_closes_its_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let o = Command::new(bin())
+        .args([
+            "demo",
+            "--kafka",
+            "--duration",
+            "5s",
+            "--window",
+            "2s",
+            "--rate",
+            "500",
+            "--no-http",
+            "--data",
+        ])
+        .arg(&lake)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let out = ok(o);
+    assert!(err.contains("Kafka-protocol broker on 127.0.0.1:"), "{err}");
+    assert!(err.contains("hitstream run: kafka hitstream-demo"), "{err}");
+    assert!(out.contains("── "), "window tables: {out}");
+    assert!(out.contains("Daily report for"), "{out}");
+    let summary = err
+        .lines()
+        .filter(|l| l.contains(" lines ("))
+        .find_map(|l| l.strip_prefix("hitstream run: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no summary line: {err}"));
+    // 5 s at 500 lines/s.
+    assert!(summary > 1500, "{err}");
+    let q = |sql: &str| {
+        let out = ok(Command::new(bin())
+            .args(["sql", "-o", "csv", "--data"])
+            .arg(&lake)
+            .arg(sql)
+            .output()
+            .unwrap());
+        out.lines().last().unwrap().trim().to_string()
+    };
+    assert_eq!(q("SELECT count(*) FROM requests"), summary.to_string());
+    assert_eq!(
+        q("SELECT sum(value) FROM (SELECT value, row_number() OVER (PARTITION BY window_start ORDER BY revision DESC) AS r FROM windows WHERE metric = 'requests') WHERE r = 1"),
+        summary.to_string(),
+        "the last windows closed before the demo ended"
+    );
+}
