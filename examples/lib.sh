@@ -117,3 +117,17 @@ start_nginx() {
         >>"$prefix/logs/stderr.log" 2>&1 &
     PIDS+=("$!")
 }
+
+# stop_ship_when_delivered PID ERRFILE LINES: waits until `ship --progress` (PID, its stderr
+# in ERRFILE) says LINES are delivered (a minute at most), then stops it with SIGTERM.
+stop_ship_when_delivered() {
+    local pid=$1 err=$2 lines=$3 delivered
+    for _ in $(seq 600); do
+        delivered=$(grep -Eo '[0-9]+ delivered' "$err" | tail -1 | cut -d' ' -f1)
+        [ "${delivered:-0}" -ge "$lines" ] && break
+        sleep 0.1
+    done
+    kill -TERM "$pid"
+    wait "$pid" || true
+    tail -1 "$err"
+}

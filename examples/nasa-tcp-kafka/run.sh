@@ -27,14 +27,7 @@ wait_port "$TCP_PORT" "ship --tcp"
 
 step "replay: the first $LIMIT lines of $(basename "$NASA") at $SPEED× real time"
 hitstream replay "$NASA" --speed "$SPEED" --limit "$LIMIT" --to "127.0.0.1:$TCP_PORT"
-for _ in $(seq 600); do
-    delivered=$(grep -Eo '[0-9]+ delivered' "$WORK/ship.err" | tail -1 | cut -d' ' -f1)
-    [ "${delivered:-0}" -ge "$LIMIT" ] && break
-    sleep 0.1
-done
-kill -TERM "$SHIP"
-wait "$SHIP" || true
-tail -1 "$WORK/ship.err"
+stop_ship_when_delivered "$SHIP" "$WORK/ship.err" "$LIMIT"
 
 # The three partitions are read side by side but not at the same pace, and a group may hand
 # them over one at a time, so across them event time can go back by as much as the whole

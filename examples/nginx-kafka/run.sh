@@ -59,15 +59,7 @@ hitstream gen --http "http://127.0.0.1:$LB" --paths "$WEIGHTS" --scanners 0 \
 
 LINES=$(wc -l <"$LOG")
 echo "the balancer logged $LINES lines"
-# ship has delivered everything once its progress line says so.
-for _ in $(seq 600); do
-    delivered=$(grep -Eo '[0-9]+ delivered' "$WORK/ship.err" | tail -1 | cut -d' ' -f1)
-    [ "${delivered:-0}" -ge "$LINES" ] && break
-    sleep 0.1
-done
-kill -TERM "$SHIP"
-wait "$SHIP" || true
-tail -1 "$WORK/ship.err"
+stop_ship_when_delivered "$SHIP" "$WORK/ship.err" "$LINES"
 
 step "two consumer groups on RAWLOG (fan-out): raw rows, and top 3 pages every minute"
 hitstream run --kafka "$BROKER" --topic RAWLOG --group raw --kafka-stop-at-end \

@@ -13,7 +13,7 @@ use hitstream_gen::{GenConfig, Generator};
 use hitstream_runtime::{RunSource, SourceSpec, Stream};
 use hitstream_source::{LineLimits, StreamSource};
 
-use crate::config::{Config, LakeConfig};
+use crate::config::{Config, LakeConfig, SourceConfig, SourceKind};
 
 /// Options of `hitstream demo`.
 #[derive(Debug, clap::Args)]
@@ -127,6 +127,12 @@ impl Drop for LocalBroker {
 /// The demo's topic.
 const TOPIC: &str = "hitstream-demo";
 
+/// The generator's pipe as a source, for the pipeline or for `ship`.
+fn traffic(reader: std::io::PipeReader) -> Box<dyn RunSource> {
+    let src = StreamSource::new("demo traffic", reader, LineLimits::default());
+    Box::new(Stream::new("generated traffic", Box::new(src)))
+}
+
 /// The dashboard's address: the one asked for, or a free port on the same host when it is
 /// taken (a second demo, another server on 8080).
 fn dashboard_addr(asked: &str) -> anyhow::Result<String> {
@@ -183,8 +189,7 @@ fn run_through_kafka(
     {
         let (delivered, shipped) = (delivered.clone(), shipped.clone());
         std::thread::spawn(move || {
-            let src = StreamSource::new("demo traffic", reader, LineLimits::default());
-            let src = Box::new(Stream::new("generated traffic", Box::new(src)));
+            let src = traffic(reader);
             let never = AtomicBool::new(false);
             let r = hitstream_kafka::ship(&ship_cfg, src, &never, |st, notes| {
                 for n in notes {
@@ -199,14 +204,11 @@ fn run_through_kafka(
             shipped.store(true, Ordering::SeqCst);
         });
     }
-    cfg.sources = crate::config::Config::parse_unchecked(
-        &format!(
-            "[[source]]\ntype = \"kafka\"\nbrokers = \"{}\"\ntopic = \"{TOPIC}\"\ngroup = \"demo\"\n",
-            broker.addr
-        ),
-        "(demo)",
-    )?
-    .sources;
+    let mut topic = SourceConfig::of_kind(SourceKind::Kafka);
+    topic.brokers = Some(broker.addr.clone());
+    topic.topic = Some(TOPIC.into());
+    topic.group = Some("demo".into());
+    cfg.sources = vec![topic];
     let window = cfg.window.size.as_secs().max(1) as i64;
     let on_start: Option<crate::pipeline::OnStart> = bounded.then(|| {
         Box::new(
@@ -292,10 +294,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     } else {
         let traffic = SourceSpec::Custom {
             name: "generated traffic".into(),
-            factory: Box::new(move |_: &hitstream_source::Checkpoint| {
-                let src = StreamSource::new("demo traffic", reader, LineLimits::default());
-                Ok(Box::new(Stream::new("generated traffic", Box::new(src))) as Box<dyn RunSource>)
-            }),
+            factory: Box::new(move |_: &hitstream_source::Checkpoint| Ok(traffic(reader))),
         };
         crate::pipeline::run(&cfg, None, vec![traffic])?;
     }

@@ -36,32 +36,41 @@ fn demo_streams_into_a_lake_serves_the_dashboard_and_ends_with_the_daily_report(
     );
 
     // The report counts what the stream stored: the summary's lines, the lake's rows.
-    let summary = err
-        .lines()
-        .filter(|l| l.contains(" lines ("))
-        .find_map(|l| l.strip_prefix("hitstream run: "))
-        .and_then(|l| l.split(' ').next())
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or_else(|| panic!("no summary line: {err}"));
+    let summary = summary_lines(&err);
     assert!(summary > 1000, "{err}");
-    let rows = ok(Command::new(bin())
-        .args(["sql", "-o", "csv", "--data"])
-        .arg(&lake)
-        .arg("SELECT count(*) FROM requests")
-        .output()
-        .unwrap());
-    assert_eq!(rows.lines().last().unwrap().trim(), summary.to_string());
-    let reports = ok(Command::new(bin())
-        .args(["sql", "-o", "csv", "--data"])
-        .arg(&lake)
-        .arg("SELECT requests FROM reports")
-        .output()
-        .unwrap());
-    assert_eq!(reports.lines().last().unwrap().trim(), summary.to_string());
+    assert_eq!(
+        sql(&lake, "SELECT count(*) FROM requests"),
+        summary.to_string()
+    );
+    assert_eq!(
+        sql(&lake, "SELECT requests FROM reports"),
+        summary.to_string()
+    );
     assert!(
         out.contains(&format!("{summary}")) || out.contains(&group(summary)),
         "the report's total: {out}"
     );
+}
+
+/// The line count of the run's summary on stderr (`hitstream run: N lines (...`).
+fn summary_lines(err: &str) -> u64 {
+    err.lines()
+        .filter(|l| l.contains(" lines ("))
+        .find_map(|l| l.strip_prefix("hitstream run: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no summary line: {err}"))
+}
+
+/// The last value `sql` prints for `query` over the lake.
+fn sql(lake: &std::path::Path, query: &str) -> String {
+    let out = ok(Command::new(bin())
+        .args(["sql", "-o", "csv", "--data"])
+        .arg(lake)
+        .arg(query)
+        .output()
+        .unwrap());
+    out.lines().last().unwrap().trim().to_string()
 }
 
 /// `12345` as the tables print it (`12,345`).
@@ -106,27 +115,15 @@ fn demo_through_kafka_stores_every_line_and_closes_its_windows() {
     assert!(err.contains("hitstream run: kafka hitstream-demo"), "{err}");
     assert!(out.contains("── "), "window tables: {out}");
     assert!(out.contains("Daily report for"), "{out}");
-    let summary = err
-        .lines()
-        .filter(|l| l.contains(" lines ("))
-        .find_map(|l| l.strip_prefix("hitstream run: "))
-        .and_then(|l| l.split(' ').next())
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or_else(|| panic!("no summary line: {err}"));
+    let summary = summary_lines(&err);
     // 5 s at 500 lines/s.
     assert!(summary > 1500, "{err}");
-    let q = |sql: &str| {
-        let out = ok(Command::new(bin())
-            .args(["sql", "-o", "csv", "--data"])
-            .arg(&lake)
-            .arg(sql)
-            .output()
-            .unwrap());
-        out.lines().last().unwrap().trim().to_string()
-    };
-    assert_eq!(q("SELECT count(*) FROM requests"), summary.to_string());
     assert_eq!(
-        q("SELECT sum(value) FROM (SELECT value, row_number() OVER (PARTITION BY window_start ORDER BY revision DESC) AS r FROM windows WHERE metric = 'requests') WHERE r = 1"),
+        sql(&lake, "SELECT count(*) FROM requests"),
+        summary.to_string()
+    );
+    assert_eq!(
+        sql(&lake, "SELECT sum(value) FROM (SELECT value, row_number() OVER (PARTITION BY window_start ORDER BY revision DESC) AS r FROM windows WHERE metric = 'requests') WHERE r = 1"),
         summary.to_string(),
         "the last windows closed before the demo ended"
     );

@@ -730,8 +730,11 @@ impl SyslogSource {
 const UDP_RECV_BUFFER: usize = 4 << 20;
 /// Datagrams gathered into one batch at most.
 const UDP_BATCH_LINES: usize = 1024;
-/// Longest time a received datagram waits for others before its batch is handed on.
+/// How long a received datagram waits for others before its batch is handed on (up to
+/// twice this: the batch is checked after each read, which waits this long at most).
 const UDP_BATCH_WAIT: Duration = Duration::from_millis(10);
+/// The read timeout with nothing gathered: how often the loop looks at `shutdown`.
+const UDP_IDLE_WAIT: Duration = Duration::from_millis(100);
 
 fn bind_udp(addr: &str) -> io::Result<UdpSocket> {
     let addr: SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(addr)?
@@ -745,9 +748,8 @@ fn bind_udp(addr: &str) -> io::Result<UdpSocket> {
     // A smaller buffer than asked for still works: the datagrams beyond it are what UDP loses.
     let _ = sock.set_recv_buffer_size(UDP_RECV_BUFFER);
     sock.bind(&addr.into())?;
-    let sock: UdpSocket = sock.into();
-    sock.set_read_timeout(Some(Duration::from_millis(100)))?;
-    Ok(sock)
+    // Its read timeout is set by `udp_loop`.
+    Ok(sock.into())
 }
 
 fn udp_loop(sock: UdpSocket, local: SocketAddr, lim: Limits, hub: &Hub, tx: &SyncSender<Batch>) {
@@ -759,17 +761,18 @@ fn udp_loop(sock: UdpSocket, local: SocketAddr, lim: Limits, hub: &Hub, tx: &Syn
     let mut timeout = Duration::ZERO;
     while !hub.shutdown.load(Ordering::Relaxed) {
         let due = first.is_some_and(|t| t.elapsed() >= UDP_BATCH_WAIT);
-        if out.len() >= UDP_BATCH_LINES || (due && !out.is_void()) {
+        if out.len() >= UDP_BATCH_LINES || due {
             if !flush(tx, &mut out, hub) {
                 return;
             }
             first = None;
         }
-        let wait = match first {
-            Some(t) => UDP_BATCH_WAIT
-                .saturating_sub(t.elapsed())
-                .max(Duration::from_millis(1)),
-            None => Duration::from_millis(100),
+        // Two timeouts only, so the socket option changes when a batch starts or ends, not
+        // with every datagram.
+        let wait = if first.is_some() {
+            UDP_BATCH_WAIT
+        } else {
+            UDP_IDLE_WAIT
         };
         if wait != timeout {
             let _ = sock.set_read_timeout(Some(wait));
@@ -789,7 +792,7 @@ fn udp_loop(sock: UdpSocket, local: SocketAddr, lim: Limits, hub: &Hub, tx: &Syn
                         | io::ErrorKind::Interrupted
                 ) =>
             {
-                if !out.is_void() && !flush(tx, &mut out, hub) {
+                if !flush(tx, &mut out, hub) {
                     return;
                 }
                 first = None;
