@@ -6,8 +6,10 @@
 
 mod common;
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::bin;
 
@@ -18,24 +20,56 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// How long one example may take. They take well under a minute here; a hang (a server that
+/// never answers, a run that never reaches the end of its topic) fails with the logs instead
+/// of holding the whole test run until CI gives up on it.
+const DEADLINE: Duration = Duration::from_secs(420);
+
 /// Runs `examples/NAME/run.sh` with `env`; returns its stdout after checking that it passed
 /// and printed each of `checks` as a PASS line.
 fn example(name: &str, env: &[(&str, &str)], checks: &[&str]) -> String {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    // Output to files, not pipes: a server left running would hold a pipe open after the
+    // script ended. Its own process group, so a timeout stops everything it started.
+    let out_path = tmp.path().join("stdout.txt");
+    let err_path = tmp.path().join("stderr.txt");
+    let mut child = Command::new("bash")
         .arg(repo().join("examples").join(name).join("run.sh"))
         .env("HITSTREAM", bin())
         .env("HITSTREAM_DATA", repo().join("../shared/data"))
-        .env("WORK", tmp.path())
+        .env("WORK", &work)
         .envs(env.iter().copied())
-        .output()
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .process_group(0)
+        .spawn()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if started.elapsed() > DEADLINE {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Whatever the script left behind goes with its group (the script's own cleanup has
+    // run when it exited normally).
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.wait();
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
     let logs = || {
         let mut s = String::new();
-        for e in walk(tmp.path()) {
+        for e in walk(&work) {
             if e.extension().is_some_and(|x| x == "err" || x == "log") {
                 let text = std::fs::read_to_string(&e).unwrap_or_default();
                 let tail: Vec<&str> = text.lines().rev().take(15).collect();
@@ -48,10 +82,16 @@ fn example(name: &str, env: &[(&str, &str)], checks: &[&str]) -> String {
         }
         s
     };
+    let Some(status) = status else {
+        panic!(
+            "examples/{name} did not finish within {} s:\n{stdout}\n{stderr}{}",
+            DEADLINE.as_secs(),
+            logs()
+        );
+    };
     assert!(
-        out.status.success() && stdout.contains("all checks passed"),
-        "examples/{name} failed ({}):\n{stdout}\n{stderr}{}",
-        out.status,
+        status.success() && stdout.contains("all checks passed"),
+        "examples/{name} failed ({status}):\n{stdout}\n{stderr}{}",
         logs()
     );
     assert!(!stdout.contains("FAIL "), "{stdout}");
