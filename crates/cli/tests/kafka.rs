@@ -253,14 +253,12 @@ fn skipped_by_origin(lake: &Path) -> u64 {
 }
 
 /// Runs `cmd` again and again, each time killed with SIGKILL after a random delay in
-/// `range` ms and started again after `rest`, until one run ends by itself; returns the
-/// kills and the last output.
+/// `range` ms, until one run ends by itself; returns the kills and the last output.
 fn kill_until_done(
     mut make: impl FnMut() -> Command,
     seed: u64,
     range: (u64, u64),
     max_kills: usize,
-    rest: Duration,
 ) -> (usize, Output) {
     let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut rnd = move || {
@@ -291,7 +289,6 @@ fn kill_until_done(
                 child.kill().unwrap();
                 child.wait().unwrap();
                 kills += 1;
-                std::thread::sleep(rest);
                 continue;
             }
         }
@@ -356,7 +353,6 @@ fn ship_killed_with_sigkill_sends_again_and_the_lake_has_each_line_once() {
         7,
         (400, 1500),
         6,
-        Duration::ZERO,
     );
     ok(out);
     assert!(
@@ -393,15 +389,20 @@ fn run_killed_with_sigkill_resumes_from_its_epoch_state() {
             .unwrap(),
     );
     let lake = tmp.path().join("lake");
+    // Each start joins a group of its own: where a run goes on comes from its checkpoint,
+    // not from the group. The test broker (tansu 0.6) does not recover a group from a member
+    // killed with SIGKILL (it drops the dead member without making the others rejoin, then
+    // keeps expelling the new one), so a restart into the same group could hold part of the
+    // partitions, or none, for good; a Kafka broker rebalances the group instead.
+    let mut starts = 0;
     let (kills, out) = kill_until_done(
-        || run_cmd(&broker.addr(), "nasa", "g", &lake),
+        || {
+            starts += 1;
+            run_cmd(&broker.addr(), "nasa", &format!("g{starts}"), &lake)
+        },
         11,
         (1500, 4000),
         4,
-        // Past the killed member's session (6 s): tansu 0.6 drops a member whose session
-        // ended without telling the others to rejoin, so a run restarted sooner can keep
-        // part of the partitions and never read the rest (a Kafka broker rebalances).
-        Duration::from_secs(7),
     );
     ok(out);
     assert!(kills >= 2, "run ended before it could be killed ({kills})");
