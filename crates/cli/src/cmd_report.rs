@@ -2,16 +2,22 @@
 //! that day, computed from the lake, printed, and appended to the `reports` table. The
 //! same report can be scheduled inside `hitstream run` (`[report] daily_at`).
 //!
-//! The analysis set is computed by reading the day's `requests` rows back into records and
+//! `hitstream report range`: the full analysis set of a range of days (or of the whole
+//! lake), printed in any output of `analyze` (HTML included) and, with `--tables`, stored as
+//! one Delta table per section (`analysis_status`, `analysis_hosts`, ...; see
+//! [`hitstream_lake::ReportTable`]).
+//!
+//! The analysis set is computed by reading the `requests` rows back into records and
 //! counting them exactly as `analyze` counts parsed lines, so the two agree on the same
-//! input; the top pages come from one SQL query.
+//! input; the top pages of the daily report come from one SQL query.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use hitstream_analyze::{Meta, Options, Partial, Report, TimeBasis};
 use hitstream_format::{Outcome, Record};
-use hitstream_lake::{Lake, ReportRow, RequestReader, TableKind, REQUEST_TEXTS};
+use hitstream_lake::arrow::array::RecordBatch;
+use hitstream_lake::{Lake, ReportRow, ReportTable, RequestReader, TableKind, REQUEST_TEXTS};
 use jiff::tz::TimeZone;
 
 use crate::cmd_sql::{self, Tabular};
@@ -28,6 +34,9 @@ pub struct ReportArgs {
 enum ReportKind {
     /// One day: top pages and the full analysis set, from the lake.
     Daily(DailyArgs),
+    /// A range of days (default: the whole lake): the full analysis set, printed as `analyze`
+    /// prints it, and with --tables stored as one table per section.
+    Range(RangeArgs),
 }
 
 /// Options of `hitstream report daily`.
@@ -57,9 +66,48 @@ pub struct DailyArgs {
     pub no_save: bool,
 }
 
+/// Options of `hitstream report range`.
+#[derive(Debug, clap::Args)]
+pub struct RangeArgs {
+    /// First day (`YYYY-MM-DD`, included); default: the first day the lake holds.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Last day (`YYYY-MM-DD`, included); default: the last day the lake holds.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Rows of each top list.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+    /// Clock that defines the days: `UTC`, an offset (`+02:00`) or a zone name. Default: the
+    /// local time written in the log (the `day` column).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Data directory or `file://` URL of the lake.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA)]
+    pub data: String,
+    /// Output format, as for `analyze`.
+    #[arg(short, long, value_enum, default_value_t = crate::output::OutputKind::Table)]
+    pub output: crate::output::OutputKind,
+    /// Write to this file (table, json, html) or directory (csv) instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Store each section of the analysis set as a table of the lake (`analysis_status`,
+    /// `analysis_hosts`, ...), its rows named by the report (see --name). Storing a report
+    /// of the same name again replaces its rows.
+    #[arg(long)]
+    pub tables: bool,
+    /// The report's name in the `report` column of the tables; default: `FROM..TO`, the
+    /// first and last day of the range.
+    #[arg(long, value_name = "NAME", requires = "tables")]
+    pub name: Option<String>,
+}
+
 /// Runs `hitstream report`.
 pub fn run(a: ReportArgs) -> anyhow::Result<()> {
-    let ReportKind::Daily(a) = a.kind;
+    let a = match a.kind {
+        ReportKind::Daily(a) => a,
+        ReportKind::Range(a) => return range(&a),
+    };
     let date = match &a.date {
         Some(d) => d
             .parse::<jiff::civil::Date>()
@@ -185,25 +233,27 @@ fn day_filter(date: jiff::civil::Date, tz: Option<&str>) -> anyhow::Result<Strin
     ))
 }
 
-/// Computes the daily report of `date` from the lake.
-pub fn daily(
-    lake: &mut Lake,
-    date: jiff::civil::Date,
-    top: usize,
-    tz: Option<&str>,
-) -> anyhow::Result<Daily> {
+/// Refuses a lake without a `requests` table, with a message that says what to do.
+fn ensure_requests(lake: &mut Lake) -> anyhow::Result<()> {
     if !lake.exists(TableKind::Requests)? {
         bail!(
             "the lake at `{}` has no requests table yet: store data first",
             lake.root()
         );
     }
-    let cond = day_filter(date, tz)?;
-    let top_pages = lake.sql(&format!(
-        "SELECT path, count(*) AS requests FROM requests \
-         WHERE {cond} AND method IS NOT NULL AND path IS NOT NULL \
-         GROUP BY path ORDER BY requests DESC, path LIMIT {top}"
-    ))?;
+    Ok(())
+}
+
+/// The full analysis set of the `requests` rows that `cond` selects (every row without
+/// one), counted exactly as `analyze` counts parsed lines, and the number of rows read.
+fn analysis(
+    lake: &mut Lake,
+    cond: Option<&str>,
+    top: usize,
+    tz: Option<&str>,
+    filters: Vec<String>,
+) -> anyhow::Result<(Report, u64)> {
+    ensure_requests(lake)?;
     let basis = match tz {
         Some(z) => crate::cmd_analyze::parse_tz(z)?,
         None => TimeBasis::AsWritten,
@@ -227,23 +277,25 @@ pub fn daily(
         .collect();
     let mut rec = Record::new();
     let mut rows = 0u64;
-    lake.sql_each(
-        &format!("SELECT {} FROM requests WHERE {cond}", cols.join(", ")),
-        |b| {
-            let reader = RequestReader::new(b)?;
-            rows += b.num_rows() as u64;
-            for row in 0..b.num_rows() {
-                let odd = reader.read(row, &mut rec);
-                let outcome = if odd.is_empty() {
-                    Outcome::Ok
-                } else {
-                    Outcome::Degraded(odd)
-                };
-                part.add(&rec, &outcome);
-            }
-            Ok(())
-        },
-    )?;
+    let mut query = format!("SELECT {} FROM requests", cols.join(", "));
+    if let Some(c) = cond {
+        query.push_str(" WHERE ");
+        query.push_str(c);
+    }
+    lake.sql_each(&query, |b| {
+        let reader = RequestReader::new(b)?;
+        rows += b.num_rows() as u64;
+        for row in 0..b.num_rows() {
+            let odd = reader.read(row, &mut rec);
+            let outcome = if odd.is_empty() {
+                Outcome::Ok
+            } else {
+                Outcome::Degraded(odd)
+            };
+            part.add(&rec, &outcome);
+        }
+        Ok(())
+    })?;
     let meta = Meta {
         inputs: vec![format!("{}requests", lake.root())],
         format: "lake".into(),
@@ -251,10 +303,27 @@ pub fn daily(
         time_basis: opts.basis.describe(),
         keep_query: false,
         top,
-        filters: vec![format!("day {date}")],
+        filters,
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let report = Report::build(&part, top, meta);
+    Ok((Report::build(&part, top, meta), rows))
+}
+
+/// Computes the daily report of `date` from the lake.
+pub fn daily(
+    lake: &mut Lake,
+    date: jiff::civil::Date,
+    top: usize,
+    tz: Option<&str>,
+) -> anyhow::Result<Daily> {
+    ensure_requests(lake)?;
+    let cond = day_filter(date, tz)?;
+    let top_pages = lake.sql(&format!(
+        "SELECT path, count(*) AS requests FROM requests \
+         WHERE {cond} AND method IS NOT NULL AND path IS NOT NULL \
+         GROUP BY path ORDER BY requests DESC, path LIMIT {top}"
+    ))?;
+    let (report, rows) = analysis(lake, Some(&cond), top, tz, vec![format!("day {date}")])?;
     let top_json = String::from_utf8(cmd_sql::render(&top_pages, Tabular::Json)?)?;
     let row = ReportRow {
         report_date: date.to_string(),
@@ -271,6 +340,348 @@ pub fn daily(
         row,
         rows,
     })
+}
+
+/// A `--from`/`--to` day.
+fn parse_day(flag: &str, v: Option<&str>) -> anyhow::Result<Option<jiff::civil::Date>> {
+    v.map(|d| {
+        // jiff also reads `2024-07-25T10:00` as a date; a range is whole days.
+        anyhow::ensure!(d.trim().len() == 10, "{flag} `{d}`: expected YYYY-MM-DD");
+        d.trim()
+            .parse::<jiff::civil::Date>()
+            .with_context(|| format!("{flag} `{d}`: expected YYYY-MM-DD"))
+    })
+    .transpose()
+}
+
+/// The SQL condition that selects the rows of `requests` from day `from` to day `to`
+/// (both included; either may be open), or None for every row.
+fn range_filter(
+    from: Option<jiff::civil::Date>,
+    to: Option<jiff::civil::Date>,
+    tz: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    if from.is_none() && to.is_none() {
+        // Every row, those without a time (`unknown`) too, as `analyze` of the whole file.
+        return Ok(None);
+    }
+    let mut c = Vec::new();
+    match tz {
+        None => {
+            if let Some(f) = from {
+                c.push(format!("day >= '{f}'"));
+            }
+            // `unknown` (no time) sorts after every date: an open end must not take it in.
+            c.push(format!(
+                "day <= '{}'",
+                to.map_or("9999-12-31".to_string(), |d| d.to_string())
+            ));
+        }
+        Some(tz) => {
+            let z = zone(Some(tz))?;
+            // `day` (the local day as written) is within a day of any clock: it prunes files.
+            if let Some(f) = from {
+                let start = f.to_zoned(z.clone())?.timestamp();
+                c.push(format!("day >= '{}'", f.yesterday()?));
+                c.push(format!("time >= TIMESTAMP '{start}'"));
+            }
+            if let Some(t) = to {
+                let end = t.tomorrow()?.to_zoned(z)?.timestamp();
+                c.push(format!("day <= '{}'", t.tomorrow()?));
+                c.push(format!("time < TIMESTAMP '{end}'"));
+            }
+        }
+    }
+    Ok(Some(c.join(" AND ")))
+}
+
+/// `hitstream report range`.
+fn range(a: &RangeArgs) -> anyhow::Result<()> {
+    let from = parse_day("--from", a.from.as_deref())?;
+    let to = parse_day("--to", a.to.as_deref())?;
+    if let (Some(f), Some(t)) = (from, to) {
+        anyhow::ensure!(
+            f <= t,
+            "--from {f} is after --to {t}: the range holds no day"
+        );
+    }
+    if let Some(n) = &a.name {
+        anyhow::ensure!(
+            !n.trim().is_empty(),
+            "--name is empty: name the report, or leave --name out for FROM..TO"
+        );
+    }
+    if let Some(z) = &a.tz {
+        crate::cmd_analyze::parse_tz(z)?;
+    }
+    let cond = range_filter(from, to, a.tz.as_deref())?;
+    let mut lake = cmd_sql::open_existing(&a.data)?;
+    let mut filters = Vec::new();
+    if let Some(f) = from {
+        filters.push(format!("from {f}"));
+    }
+    if let Some(t) = to {
+        filters.push(format!("to {t}"));
+    }
+    let (report, _rows) = analysis(&mut lake, cond.as_deref(), a.top, a.tz.as_deref(), filters)?;
+    if report.totals.requests == 0 {
+        let range = match (from, to) {
+            (None, None) => String::new(),
+            (f, t) => format!(
+                " from {} to {}",
+                f.map_or("the first day".into(), |d| d.to_string()),
+                t.map_or("the last day".into(), |d| d.to_string())
+            ),
+        };
+        bail!(
+            "the lake at `{}` has no requests{range}{}; {}; nothing was stored",
+            a.data,
+            a.tz.as_deref()
+                .map(|z| format!(" ({z})"))
+                .unwrap_or_default(),
+            days_held(&mut lake)?
+        );
+    }
+    let name = match &a.name {
+        Some(n) => n.trim().to_string(),
+        None => {
+            let day = |d: Option<jiff::civil::Date>, held: Option<&hitstream_analyze::DayRow>| {
+                d.map(|d| d.to_string())
+                    .or_else(|| held.map(|r| r.day.clone()))
+                    .unwrap_or_else(|| "unknown".into())
+            };
+            format!(
+                "{}..{}",
+                day(from, report.daily.first()),
+                day(to, report.daily.last())
+            )
+        }
+    };
+    // The output first: a path it cannot write is found before the lake is changed.
+    crate::output::write(&report, a.output, a.out.as_deref())?;
+    if a.tables {
+        let rows = report_tables(&report, &name, from, to, jiff::Timestamp::now())?;
+        hitstream_lake::store_report(&lake, &name, rows)?;
+        eprintln!(
+            "stored report `{name}` in {} tables of the lake at `{}` (analysis_*, rows with \
+             report = '{name}')",
+            ReportTable::ALL.len(),
+            a.data
+        );
+    }
+    Ok(())
+}
+
+/// The rows of each table of [`ReportTable`] for `report`, named `name`.
+fn report_tables(
+    r: &Report,
+    name: &str,
+    from: Option<jiff::civil::Date>,
+    to: Option<jiff::civil::Date>,
+    now: jiff::Timestamp,
+) -> anyhow::Result<Vec<(ReportTable, RecordBatch)>> {
+    use hitstream_lake::arrow::array::{
+        ArrayRef, Float64Array, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
+    };
+    use std::sync::Arc;
+
+    fn batch(
+        t: ReportTable,
+        name: &str,
+        rows: usize,
+        cols: Vec<ArrayRef>,
+    ) -> anyhow::Result<(ReportTable, RecordBatch)> {
+        let mut all: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![name; rows]))];
+        all.extend(cols);
+        let b = RecordBatch::try_new(t.schema(), all)
+            .with_context(|| format!("rows of {}", t.name()))?;
+        Ok((t, b))
+    }
+    fn int<T>(v: &[T], f: impl Fn(&T) -> u64) -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(v.iter().map(|x| f(x) as i64)))
+    }
+    fn float<T>(v: &[T], f: impl Fn(&T) -> f64) -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(v.iter().map(f)))
+    }
+    fn text<'a, T>(v: &'a [T], f: impl Fn(&'a T) -> &'a str) -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(v.iter().map(f)))
+    }
+    fn rank<T>(v: &[T]) -> ArrayRef {
+        Arc::new(Int32Array::from_iter_values(1..=v.len() as i32))
+    }
+    fn one_text(v: Option<String>) -> ArrayRef {
+        Arc::new(StringArray::from(vec![v]))
+    }
+    fn one_time(v: Option<i64>) -> ArrayRef {
+        Arc::new(TimestampMicrosecondArray::from(vec![v]).with_timezone("UTC"))
+    }
+    let micros = |s: &Option<String>| -> anyhow::Result<Option<i64>> {
+        s.as_deref()
+            .map(|s| {
+                s.parse::<jiff::Timestamp>()
+                    .map(|t| t.as_microsecond())
+                    .with_context(|| format!("report time `{s}`"))
+            })
+            .transpose()
+    };
+
+    let t = &r.totals;
+    let c = &r.content_size;
+    let cs = std::slice::from_ref(c);
+    let mut status: Vec<(Option<i32>, u64)> = r
+        .status
+        .iter()
+        .map(|s| (Some(i32::from(s.status)), s.count))
+        .collect();
+    if r.no_status > 0 {
+        // `-` as a status: the row a status count over the table should include.
+        status.push((None, r.no_status));
+    }
+    let nf = &r.not_found;
+    Ok(vec![
+        batch(
+            ReportTable::Reports,
+            name,
+            1,
+            vec![
+                one_text(from.map(|d| d.to_string())),
+                one_text(to.map(|d| d.to_string())),
+                one_text(Some(r.meta.time_basis.clone())),
+                Arc::new(Int32Array::from(vec![r.meta.top as i32])),
+                one_time(Some(now.as_microsecond())),
+                int(&[t.requests], |x| *x),
+                int(&[t.bytes], |x| *x),
+                int(&[t.degraded], |x| *x),
+                int(&[r.unique_hosts], |x| *x),
+                int(&[nf.count], |x| *x),
+                Arc::new(Int32Array::from(vec![t.days as i32])),
+                one_time(micros(&t.first)?),
+                one_time(micros(&t.last)?),
+                one_text(t.first_local.clone()),
+                one_text(t.last_local.clone()),
+                one_text(Some(serde_json::to_string(r)?)),
+            ],
+        )?,
+        batch(
+            ReportTable::ContentSize,
+            name,
+            1,
+            vec![
+                int(cs, |c| c.count),
+                int(cs, |c| c.absent),
+                int(cs, |c| c.min),
+                int(cs, |c| c.max),
+                float(cs, |c| c.mean),
+                float(cs, |c| c.stddev),
+                int(cs, |c| c.p50),
+                int(cs, |c| c.p90),
+                int(cs, |c| c.p99),
+            ],
+        )?,
+        batch(
+            ReportTable::Status,
+            name,
+            status.len(),
+            vec![
+                Arc::new(Int32Array::from(
+                    status.iter().map(|s| s.0).collect::<Vec<_>>(),
+                )),
+                int(&status, |s| s.1),
+            ],
+        )?,
+        batch(
+            ReportTable::StatusClasses,
+            name,
+            r.status_classes.len(),
+            vec![
+                text(&r.status_classes, |n| &n.name),
+                int(&r.status_classes, |n| n.count),
+            ],
+        )?,
+        batch(
+            ReportTable::Methods,
+            name,
+            r.methods.len(),
+            vec![text(&r.methods, |n| &n.name), int(&r.methods, |n| n.count)],
+        )?,
+        batch(
+            ReportTable::Hosts,
+            name,
+            r.top_hosts.len(),
+            vec![
+                rank(&r.top_hosts),
+                text(&r.top_hosts, |h| &h.host),
+                int(&r.top_hosts, |h| h.requests),
+                int(&r.top_hosts, |h| h.bytes),
+            ],
+        )?,
+        batch(
+            ReportTable::Endpoints,
+            name,
+            r.top_endpoints.len(),
+            vec![
+                rank(&r.top_endpoints),
+                text(&r.top_endpoints, |e| &e.endpoint),
+                int(&r.top_endpoints, |e| e.requests),
+                int(&r.top_endpoints, |e| e.bytes),
+            ],
+        )?,
+        batch(
+            ReportTable::ErrorEndpoints,
+            name,
+            r.top_error_endpoints.len(),
+            vec![
+                rank(&r.top_error_endpoints),
+                text(&r.top_error_endpoints, |e| &e.endpoint),
+                int(&r.top_error_endpoints, |e| e.errors),
+            ],
+        )?,
+        batch(
+            ReportTable::Daily,
+            name,
+            r.daily.len(),
+            vec![
+                text(&r.daily, |d| &d.day),
+                int(&r.daily, |d| d.requests),
+                int(&r.daily, |d| d.bytes),
+                int(&r.daily, |d| d.unique_hosts),
+                float(&r.daily, |d| d.avg_requests_per_host),
+                int(&r.daily, |d| d.not_found),
+            ],
+        )?,
+        batch(
+            ReportTable::Hourly,
+            name,
+            r.hourly.len(),
+            vec![
+                Arc::new(Int32Array::from_iter_values(
+                    r.hourly.iter().map(|h| i32::from(h.hour)),
+                )),
+                int(&r.hourly, |h| h.requests),
+                int(&r.hourly, |h| h.not_found),
+            ],
+        )?,
+        batch(
+            ReportTable::NotFoundEndpoints,
+            name,
+            nf.top_endpoints.len(),
+            vec![
+                rank(&nf.top_endpoints),
+                text(&nf.top_endpoints, |n| &n.name),
+                int(&nf.top_endpoints, |n| n.count),
+            ],
+        )?,
+        batch(
+            ReportTable::NotFoundHosts,
+            name,
+            nf.top_hosts.len(),
+            vec![
+                rank(&nf.top_hosts),
+                text(&nf.top_hosts, |n| &n.name),
+                int(&nf.top_hosts, |n| n.count),
+            ],
+        )?,
+    ])
 }
 
 /// The daily report scheduled inside `hitstream run`.
@@ -393,6 +804,128 @@ mod tests {
             let want = want.parse::<jiff::Timestamp>().unwrap().as_second();
             assert_eq!(at(hhmm, tz).next_after(t).unwrap(), want, "{hhmm} {tz}");
         }
+    }
+
+    fn date(s: &str) -> jiff::civil::Date {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_range_of_days_is_a_condition_on_day_or_on_time_in_a_zone() {
+        assert_eq!(range_filter(None, None, None).unwrap(), None);
+        assert_eq!(
+            range_filter(Some(date("1995-07-01")), Some(date("1995-07-03")), None).unwrap(),
+            Some("day >= '1995-07-01' AND day <= '1995-07-03'".into())
+        );
+        assert_eq!(
+            range_filter(Some(date("1995-07-02")), None, None).unwrap(),
+            Some("day >= '1995-07-02' AND day <= '9999-12-31'".into())
+        );
+        let f = range_filter(None, Some(date("1995-07-02")), Some("UTC"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            f,
+            "day <= '1995-07-03' AND time < TIMESTAMP '1995-07-03T00:00:00Z'"
+        );
+        let f = range_filter(
+            Some(date("1995-07-02")),
+            Some(date("1995-07-02")),
+            Some("-04:00"),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(
+            f.contains("time >= TIMESTAMP '1995-07-02T04:00:00Z'")
+                && f.contains("time < TIMESTAMP '1995-07-03T04:00:00Z'")
+                && f.contains("day >= '1995-07-01'"),
+            "{f}"
+        );
+    }
+
+    #[test]
+    fn range_days_are_whole_dates() {
+        assert_eq!(
+            parse_day("--from", Some("1995-07-02")).unwrap(),
+            Some(date("1995-07-02"))
+        );
+        assert_eq!(parse_day("--to", None).unwrap(), None);
+        for bad in ["1995-07-02T10:00", "July", "1995-13-01", ""] {
+            let e = parse_day("--to", Some(bad)).unwrap_err().to_string();
+            assert!(e.contains("--to") && e.contains("YYYY-MM-DD"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn each_section_becomes_rows_named_by_the_report() {
+        use hitstream_analyze::{EndpointRow, HostRow, NameCount, StatusCount};
+        let mut r = Report {
+            status: vec![
+                StatusCount {
+                    status: 200,
+                    count: 5,
+                },
+                StatusCount {
+                    status: 404,
+                    count: 2,
+                },
+            ],
+            no_status: 1,
+            top_hosts: vec![
+                HostRow {
+                    host: "a".into(),
+                    requests: 6,
+                    bytes: 10,
+                },
+                HostRow {
+                    host: "b".into(),
+                    requests: 2,
+                    bytes: 0,
+                },
+            ],
+            top_endpoints: vec![EndpointRow {
+                endpoint: "/x".into(),
+                requests: 8,
+                bytes: 10,
+            }],
+            ..Report::default()
+        };
+        r.not_found.count = 2;
+        r.not_found.top_hosts = vec![NameCount {
+            name: "b".into(),
+            count: 2,
+        }];
+        r.totals.first = Some("1995-07-01T04:00:01Z".into());
+        let now = jiff::Timestamp::from_second(1).unwrap();
+        let tables = report_tables(&r, "x..y", Some(date("1995-07-01")), None, now).unwrap();
+        assert_eq!(tables.len(), ReportTable::ALL.len());
+        for (t, b) in &tables {
+            assert_eq!(b.schema(), t.schema(), "{}", t.name());
+            let names = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<hitstream_lake::arrow::array::StringArray>()
+                .unwrap();
+            assert!(names.iter().all(|n| n == Some("x..y")), "{}", t.name());
+        }
+        let rows = |want: ReportTable| {
+            let b = &tables.iter().find(|(t, _)| *t == want).unwrap().1;
+            hitstream_lake::arrow::util::pretty::pretty_format_batches(std::slice::from_ref(b))
+                .unwrap()
+                .to_string()
+        };
+        // The `-` status is a row with a null status.
+        let st = rows(ReportTable::Status);
+        assert!(st.contains("| x..y   | 404    | 2     |"), "{st}");
+        assert!(st.contains("| x..y   |        | 1     |"), "{st}");
+        let h = rows(ReportTable::Hosts);
+        assert!(
+            h.contains("| x..y   | 2    | b    | 2        | 0     |"),
+            "{h}"
+        );
+        let idx = rows(ReportTable::Reports);
+        assert!(idx.contains("1995-07-01T04:00:01Z"), "{idx}");
+        assert!(idx.contains("1970-01-01T00:00:01Z"), "{idx}");
     }
 
     #[test]

@@ -21,8 +21,9 @@ pub enum Tabular {
 /// Options of `hitstream sql`.
 #[derive(Debug, clap::Args)]
 pub struct SqlArgs {
-    /// The query. Tables: requests, windows, alerts, rejects, reports (see the README for
-    /// their columns). `EXPLAIN ANALYZE SELECT ...` shows the plan and the files read.
+    /// The query. Tables: requests, windows, alerts, rejects, reports, and the analysis_*
+    /// tables of `report range --tables` (see the README for their columns).
+    /// `EXPLAIN ANALYZE SELECT ...` shows the plan and the files read.
     #[arg(value_name = "QUERY")]
     pub query: String,
     /// Data directory or `file://` URL of the lake.
@@ -39,7 +40,7 @@ pub struct SqlArgs {
 /// Runs `hitstream sql`.
 pub fn run(a: SqlArgs) -> anyhow::Result<()> {
     let mut lake = open_existing(&a.data)?;
-    let batches = lake.sql(&a.query)?;
+    let batches = hitstream_lake::sql_with_report_tables(&mut lake, &a.query)?;
     let bytes = render(&batches, a.output)?;
     crate::output::to_file_or_stdout(a.out.as_deref(), &bytes)
 }

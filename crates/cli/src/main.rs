@@ -46,7 +46,7 @@ enum Command {
     Gen(cmd_gen::GenArgs),
     /// SQL over the lake's tables (requests, windows, alerts, rejects, reports).
     Sql(cmd_sql::SqlArgs),
-    /// Reports computed from the lake (`report daily`).
+    /// Reports computed from the lake (`report daily`, `report range`).
     Report(cmd_report::ReportArgs),
     /// The web dashboard, JSON API and metrics over a lake, without a pipeline.
     Serve(cmd_serve::ServeArgs),

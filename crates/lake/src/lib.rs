@@ -48,6 +48,7 @@ mod panic;
 mod rows;
 mod run_sink;
 mod schema;
+mod tables;
 
 pub use deltalake::arrow;
 pub use lake::{AsyncLake, Lake, LakeError, MaintainStats};
@@ -57,3 +58,7 @@ pub use rows::{
 };
 pub use run_sink::{LakeSink, RunSinkOptions, RUN_APP};
 pub use schema::{timestamp, TableKind, REQUEST_TEXTS};
+pub use tables::{
+    register_report_tables, replace_report_rows, sql_with_report_tables, store_report, ReportTable,
+    REPORT_COLUMN,
+};
