@@ -170,3 +170,25 @@ fn kafka_run_killed_with_sigkill_and_restarted_stores_every_line_once() {
         ],
     );
 }
+
+#[test]
+fn kafka_to_the_nasa_analysis_set_stored_as_tables_with_charts() {
+    example(
+        "nasa-analysis-kafka",
+        &[("LIMIT", "80000")],
+        &[
+            "rows = lines that parse",
+            "content size min/avg/max = the file's",
+            "status distribution = the file's",
+            "top 10 hosts = the file's",
+            "top 10 endpoints = the file's",
+            "top 10 error endpoints = the file's",
+            "unique hosts = the file's",
+            "daily unique hosts = the file's",
+            "average daily requests per host = the file's",
+            "404s: count, top endpoints, top hosts = the file's",
+            "the HTML report shows these numbers",
+            "report and its tables = analyze of the same file",
+        ],
+    );
+}
