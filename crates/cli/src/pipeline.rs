@@ -45,8 +45,12 @@ pub fn spec(cfg: &Config, threads: Option<usize>) -> anyhow::Result<PipelineSpec
     Ok(s)
 }
 
-/// The configured sources.
-pub fn sources(cfg: &Config) -> Vec<SourceSpec> {
+/// The configured sources; Kafka sources read their partitions' positions from `store`
+/// when the lake is shared by a consumer group.
+pub fn sources(
+    cfg: &Config,
+    store: Option<&std::sync::Arc<dyn hitstream_runtime::PartStore>>,
+) -> Vec<SourceSpec> {
     let spool = |s: &crate::config::SourceConfig| {
         s.spool.as_ref().map(|d| {
             let mut c = hitstream_source::SpoolConfig::new(d);
@@ -78,13 +82,16 @@ pub fn sources(cfg: &Config) -> Vec<SourceSpec> {
                 },
                 spool: spool(s),
             },
-            SourceKind::Kafka => kafka_source(s),
+            SourceKind::Kafka => kafka_source(s, store.cloned()),
         })
         .collect()
 }
 
 /// A Kafka topic as a source of the runtime.
-fn kafka_source(s: &crate::config::SourceConfig) -> SourceSpec {
+fn kafka_source(
+    s: &crate::config::SourceConfig,
+    store: Option<std::sync::Arc<dyn hitstream_runtime::PartStore>>,
+) -> SourceSpec {
     let mut conn = hitstream_kafka::Connection::new(s.brokers.clone().expect("checked"));
     conn.options = s.options.clone().into_iter().collect();
     let mut kc = hitstream_kafka::KafkaSourceConfig::new(
@@ -93,6 +100,7 @@ fn kafka_source(s: &crate::config::SourceConfig) -> SourceSpec {
         s.group.clone().unwrap_or_else(|| "hitstream".into()),
     );
     kc.stop_at_end = s.stop_at_end;
+    kc.store = store;
     let name = format!("kafka {}", kc.topic);
     SourceSpec::Custom {
         name,
@@ -112,7 +120,38 @@ pub fn build(
 ) -> anyhow::Result<(Pipeline, Vec<String>)> {
     let mut p = Pipeline::new(spec(cfg, threads)?);
     let mut notes = Vec::new();
-    for s in sources(cfg).into_iter().chain(extra) {
+    // The lake first: with a Kafka source, the partitions' positions are read from it.
+    let mut sink = None;
+    let mut store = None;
+    if let Some(l) = &cfg.lake {
+        let e = engine_config(cfg)?;
+        let opts = hitstream_lake::RunSinkOptions {
+            optimize_every: (!l.optimize_interval.is_zero()).then_some(l.optimize_interval),
+            retention: l.retention,
+            window: Some(hitstream_lake::WindowShape {
+                size: e.size,
+                slide: e.slide,
+                offset: e.align_offset,
+                top: e.top_n as u64,
+            }),
+        };
+        let mut s = hitstream_lake::LakeSink::open(&l.data, opts)
+            .with_context(|| format!("opening the lake `{}`", l.data))?;
+        let kafka = cfg.sources.iter().any(|s| s.kind == SourceKind::Kafka);
+        if let (true, Some(dir)) = (kafka, &cfg.checkpoint.dir) {
+            // Every member of a consumer group may write to this lake: each commits under
+            // an id of its own, kept with its checkpoints, and stores its partitions'
+            // positions with its rows.
+            let id = instance_id(dir)?;
+            s = s.shared(&id, Box::new(hitstream_kafka::shared_parts));
+            store = Some(
+                s.part_store()
+                    .with_context(|| format!("opening the lake `{}`", l.data))?,
+            );
+        }
+        sink = Some(s);
+    }
+    for s in sources(cfg, store.as_ref()).into_iter().chain(extra) {
         p = p.source(s);
     }
     let o = &cfg.output;
@@ -147,19 +186,39 @@ pub fn build(
         .map_err(|e| anyhow::anyhow!("kafka output: {e}"))?;
         p = p.output(Box::new(out));
     }
-    if let Some(l) = &cfg.lake {
-        let opts = hitstream_lake::RunSinkOptions {
-            optimize_every: (!l.optimize_interval.is_zero()).then_some(l.optimize_interval),
-            retention: l.retention,
-        };
-        let sink = hitstream_lake::LakeSink::open(&l.data, opts)
-            .with_context(|| format!("opening the lake `{}`", l.data))?;
+    if let Some(sink) = sink {
         p = p.epoch_sink(Box::new(sink));
     }
     if let Some(s) = crate::cmd_report::Schedule::from_config(cfg)? {
         p = p.scheduled(Box::new(s));
     }
     Ok((p, notes))
+}
+
+/// This process's id among the processes that write one lake, made once and kept in the
+/// checkpoint directory (so a restart goes on under the same id).
+fn instance_id(dir: &std::path::Path) -> anyhow::Result<String> {
+    use std::hash::{BuildHasher, Hasher};
+    let path = dir.join("instance");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading `{}`", path.display())),
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
+    // RandomState is seeded from the OS: two processes (or machines) get different ids.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    let id = format!("{:016x}", h.finish());
+    hitstream_source::write_atomic(&path, id.as_bytes())
+        .with_context(|| format!("writing `{}`", path.display()))?;
+    Ok(id)
 }
 
 /// Runs the pipeline of a configuration to its end (bounded input, Ctrl-C, SIGTERM, `q` in

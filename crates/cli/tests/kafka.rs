@@ -252,6 +252,19 @@ fn skipped_by_origin(lake: &Path) -> u64 {
         .unwrap()
 }
 
+/// Lines a run has counted, from its checkpoint.
+fn counted_lines(ckpt: &Path) -> u64 {
+    let bytes = std::fs::read(ckpt.join("checkpoint.bin")).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    let at = text.find("\"lines\":").expect("the checkpoint holds counters");
+    text[at + 8..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
 /// Runs `cmd` again and again, each time killed with SIGKILL after a random delay in
 /// `range` ms, until one run ends by itself; returns the kills and the last output.
 fn kill_until_done(
@@ -494,4 +507,333 @@ fn two_groups_on_one_topic_each_get_every_line() {
     ok(b.wait_with_output().unwrap());
     assert_lake_matches(&raw, &want);
     assert_lake_matches(&windows, &want);
+}
+
+/// A `run` of a consumer group into a shared lake, with its own checkpoint directory and
+/// its output in files; it runs until stopped.
+fn group_member(broker: &str, group: &str, lake: &Path, dir: &Path, name: &str) -> Child {
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    Command::new(bin())
+        .args([
+            "run", "--kafka", broker, "--topic", "nasa", "--group", group,
+        ])
+        .args(["--format", "common", "--emit", "none", "--no-alerts"])
+        .args(["--window", "60s", "--lateness", "7d"])
+        .args(["--checkpoint-interval", "1s", "--idle-timeout", "1h"])
+        .args(["--kafka-option", "session.timeout.ms=6000"])
+        .arg("--data")
+        .arg(lake)
+        .arg("--checkpoint-dir")
+        .arg(dir.join(format!("{name}.ckpt")))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// Stops a member the way a service manager does (SIGTERM): it stores what it read and
+/// leaves the group.
+fn terminate(mut c: Child, what: &str, dir: &Path) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &c.id().to_string()])
+        .status();
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = c.try_wait().unwrap() {
+            assert!(
+                st.success(),
+                "{what} ended with {st}: {}",
+                std::fs::read_to_string(dir.join(format!("{what}.log"))).unwrap_or_default()
+            );
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "{what} did not stop within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Rows in the lake now (0 before the first commit).
+fn rows(lake: &Path) -> u64 {
+    let out = Command::new(bin())
+        .args(["sql", "--output", "json", "--data"])
+        .arg(lake)
+        .arg("SELECT count(*) AS n FROM requests")
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return 0;
+    }
+    serde_json::from_slice::<Vec<Value>>(&out.stdout)
+        .ok()
+        .map_or(0, |r| first_u64(&r))
+}
+
+fn wait_rows(lake: &Path, at_least: u64, limit: Duration, dir: &Path) -> u64 {
+    let t0 = Instant::now();
+    loop {
+        let n = rows(lake);
+        if n >= at_least {
+            return n;
+        }
+        if t0.elapsed() > limit {
+            let logs: String = std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+                .map(|e| {
+                    format!(
+                        "--- {}\n{}",
+                        e.path().display(),
+                        std::fs::read_to_string(e.path()).unwrap_or_default()
+                    )
+                })
+                .collect();
+            panic!("the lake holds {n} rows after {limit:?}, waiting for {at_least}\n{logs}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Window results as (start, metric, key, value), sorted: for the merged windows of a
+/// group's lake, and the newest revision of each window of a single run.
+fn window_facts(lake: &Path, q: &str) -> Vec<(i64, String, String, u64)> {
+    let mut v: Vec<(i64, String, String, u64)> = sql(lake, q)
+        .iter()
+        .map(|r| {
+            (
+                r["s"].as_i64().unwrap(),
+                r["metric"].as_str().unwrap().to_string(),
+                r["key"].as_str().unwrap_or("").to_string(),
+                r["value"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+const EXACT_METRICS: &str =
+    "('requests', 'bytes', 'not_found', 'server_errors', 'status', 'method', 'top_page', 'top_client')";
+
+#[test]
+fn a_group_of_runs_shares_the_partitions_and_one_lake() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(dir);
+    let (file, lines) = nasa_file(dir, 150_000);
+    let want = analyze(&file);
+    ok(ship_cmd(&broker.addr(), "nasa", &file, &dir.join("ship"))
+        .output()
+        .unwrap());
+    let lake = dir.join("lake");
+    // Two members share the three partitions; a third joins mid-stream, and one leaves
+    // mid-stream and comes back: each change moves partitions between processes, and
+    // each process stores what it read from a partition before the partition goes.
+    let a = group_member(&broker.addr(), "g", &lake, dir, "a");
+    let b = group_member(&broker.addr(), "g", &lake, dir, "b");
+    let total = lines as u64;
+    wait_rows(&lake, total / 5, Duration::from_secs(120), dir);
+    let c = group_member(&broker.addr(), "g", &lake, dir, "c");
+    wait_rows(&lake, total / 2, Duration::from_secs(120), dir);
+    terminate(b, "b", dir);
+    wait_rows(&lake, total * 2 / 3, Duration::from_secs(120), dir);
+    let b = group_member(&broker.addr(), "g", &lake, dir, "b");
+    wait_rows(&lake, want.parsed, Duration::from_secs(240), dir);
+    // Rows stored twice would show up after the last lines: give them time to.
+    std::thread::sleep(Duration::from_secs(4));
+    for (m, name) in [(a, "a"), (b, "b"), (c, "c")] {
+        terminate(m, name, dir);
+    }
+    assert_lake_matches(&lake, &want);
+    // Partitions did move: each member, the late one too, read lines of its own.
+    for name in ["a", "b", "c"] {
+        let lines = counted_lines(&dir.join(format!("{name}.ckpt")));
+        assert!(lines > 0, "{name} read no line");
+    }
+
+    // The group's windows, merged, equal one process's windows over the same file.
+    let single = dir.join("single");
+    ok(Command::new(bin())
+        .args(["run", "--file"])
+        .arg(&file)
+        .args(["--format", "common", "--emit", "none", "--no-alerts"])
+        .args(["--window", "60s", "--lateness", "7d", "--data"])
+        .arg(&single)
+        .output()
+        .unwrap());
+    let merged = window_facts(
+        &lake,
+        &format!(
+            "SELECT CAST(window_start AS BIGINT) AS s, metric, key, value FROM windows_merged \
+             WHERE metric IN {EXACT_METRICS}"
+        ),
+    );
+    let one = window_facts(
+        &single,
+        &format!(
+            "SELECT CAST(w.window_start AS BIGINT) AS s, w.metric, w.key, w.value FROM windows w \
+             JOIN (SELECT window_start, max(revision) AS r FROM windows GROUP BY window_start) m \
+             ON w.window_start = m.window_start AND w.revision = m.r WHERE w.metric IN {EXACT_METRICS}"
+        ),
+    );
+    assert!(one.len() > 1000, "{} window facts", one.len());
+    assert_eq!(
+        merged.len(),
+        one.len(),
+        "window facts, merged vs one process"
+    );
+    let differ: Vec<_> = merged
+        .iter()
+        .zip(&one)
+        .filter(|(a, b)| a != b)
+        .take(5)
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "merged windows differ from one process's: {differ:?}"
+    );
+    // Unique clients: exact in the merged view, a HyperLogLog estimate in one process.
+    let uniq = |lake: &Path, table: &str| -> Vec<(i64, u64)> {
+        let mut v: Vec<(i64, u64)> = sql(
+            lake,
+            &format!(
+                "SELECT CAST(window_start AS BIGINT) AS s, max(value) AS value FROM {table} \
+                 WHERE metric = 'unique_clients' GROUP BY window_start"
+            ),
+        )
+        .iter()
+        .map(|r| (r["s"].as_i64().unwrap(), r["value"].as_u64().unwrap()))
+        .collect();
+        v.sort();
+        v
+    };
+    let (m, o) = (uniq(&lake, "windows_merged"), uniq(&single, "windows"));
+    assert_eq!(m.len(), o.len());
+    for ((s, exact), (_, est)) in m.iter().zip(&o) {
+        // The estimate's error is relative; small windows are off by a client or two.
+        let err = (*exact as f64 - *est as f64).abs();
+        assert!(
+            err <= (0.05 * *exact as f64).max(2.0),
+            "window {s}: {exact} unique clients, one process estimated {est}"
+        );
+    }
+    // The daily report reads the rows, which the group stored once.
+    let report = |lake: &Path| {
+        let out = ok(Command::new(bin())
+            .args([
+                "report",
+                "daily",
+                "--date",
+                "1995-07-01",
+                "--output",
+                "json",
+                "--data",
+            ])
+            .arg(lake)
+            .output()
+            .unwrap());
+        let mut v: Value = serde_json::from_str(&out).unwrap();
+        // Where the report was read from differs, not what it says.
+        if let Some(r) = v["report"].as_object_mut() {
+            r.remove("meta");
+        }
+        assert!(v["report"]["totals"]["requests"].as_u64().unwrap() > 10_000);
+        v.to_string()
+    };
+    // Compared as text: a failure shows where they part instead of two whole reports.
+    let (g, o) = (report(&lake), report(&single));
+    if g != o {
+        let at = g.bytes().zip(o.bytes()).take_while(|(a, b)| a == b).count();
+        let from = at.saturating_sub(80);
+        panic!(
+            "daily report, group vs one process, differs at byte {at}: ...{} vs ...{}",
+            &g[from..(at + 80).min(g.len())],
+            &o[from..(at + 80).min(o.len())]
+        );
+    }
+}
+
+/// Kills `child` with SIGKILL as soon as it has recorded an epoch ahead (the epoch is then
+/// being committed): true when it was caught there, false when it ended first or `limit`
+/// passed.
+fn kill_while_committing(child: &mut Child, ckpt: &Path, limit: Duration) -> bool {
+    let epochs = ckpt.join("epochs");
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        let recorded = std::fs::read_dir(&epochs)
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            })
+            .unwrap_or(false);
+        if recorded {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    false
+}
+
+#[test]
+fn a_member_killed_while_committing_leaves_its_partitions_to_the_next_owner() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(dir);
+    let (file, lines) = nasa_file(dir, 120_000);
+    let want = analyze(&file);
+    ok(ship_cmd(&broker.addr(), "nasa", &file, &dir.join("ship"))
+        .output()
+        .unwrap());
+    let lake = dir.join("lake");
+    let total = lines as u64;
+    // `a` is killed while it commits an epoch, so its restart repeats that epoch. Before
+    // it comes back, `c` owns the partitions (a group of its own: the test broker does not
+    // hand a killed member's partitions on) and stores the same lines and more from the
+    // positions in the lake. The repeat must leave out what `c` stored: each line once.
+    // Tries until a kill lands before the epoch's rows are stored.
+    let mut fenced = false;
+    for attempt in 0..4 {
+        let mut a = group_member(&broker.addr(), &format!("a{attempt}"), &lake, dir, "a");
+        wait_rows(&lake, rows(&lake) + 5_000, Duration::from_secs(120), dir);
+        if !kill_while_committing(&mut a, &dir.join("a.ckpt"), Duration::from_secs(60)) {
+            continue;
+        }
+        let c = group_member(&broker.addr(), &format!("c{attempt}"), &lake, dir, "c");
+        wait_rows(&lake, rows(&lake) + 5_000, Duration::from_secs(120), dir);
+        terminate(c, "c", dir);
+        let a = group_member(
+            &broker.addr(),
+            &format!("a{attempt}-again"),
+            &lake,
+            dir,
+            "a",
+        );
+        // The repeat comes first; wait for the next rows, then look at what it said.
+        wait_rows(&lake, rows(&lake) + 1_000, Duration::from_secs(120), dir);
+        terminate(a, "a", dir);
+        let log = std::fs::read_to_string(dir.join("a.log")).unwrap();
+        if log.contains("left out of the repeat") {
+            fenced = true;
+            break;
+        }
+        assert!(rows(&lake) < total, "the attempts used up the topic");
+    }
+    assert!(fenced, "no kill landed before an epoch's rows were stored");
+    let a = group_member(&broker.addr(), "a-last", &lake, dir, "a");
+    wait_rows(&lake, want.parsed, Duration::from_secs(240), dir);
+    std::thread::sleep(Duration::from_secs(4));
+    terminate(a, "a", dir);
+    assert_lake_matches(&lake, &want);
 }

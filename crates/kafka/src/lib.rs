@@ -21,4 +21,4 @@ pub use client::{create_topic, parse_option, Connection, KafkaError};
 pub use origin::{OFFSET_HEADER, ORIGIN_HEADER};
 pub use output::KafkaOutput;
 pub use ship::{ship, KeyBy, ShipConfig, ShipError, ShipStats};
-pub use source::{KafkaSource, KafkaSourceConfig, KafkaState};
+pub use source::{part_key, shared_parts, KafkaSource, KafkaSourceConfig, KafkaState};

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hitstream_runtime::RunSource;
+use hitstream_runtime::{Barrier, PartStore, RunSource, SharedPart};
 use hitstream_source::{Batch, Checkpoint, Fingerprint, Origin, Poll, SourceError};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::Connection;
 
 /// Settings of a [`KafkaSource`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KafkaSourceConfig {
     /// Brokers and librdkafka settings.
     pub connection: Connection,
@@ -45,6 +45,22 @@ pub struct KafkaSourceConfig {
     /// End once every partition of the topic is assigned to this process and read to its
     /// end (a bounded run of one process over what the topic holds).
     pub stop_at_end: bool,
+    /// Where the group's shared sink (the lake) keeps partition positions: a partition
+    /// handed to this process starts where the stored rows end, whoever stored them.
+    pub store: Option<Arc<dyn PartStore>>,
+}
+
+impl std::fmt::Debug for KafkaSourceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSourceConfig")
+            .field("connection", &self.connection)
+            .field("topic", &self.topic)
+            .field("group", &self.group)
+            .field("max_batch_lines", &self.max_batch_lines)
+            .field("stop_at_end", &self.stop_at_end)
+            .field("store", &self.store.is_some())
+            .finish()
+    }
 }
 
 impl KafkaSourceConfig {
@@ -56,6 +72,7 @@ impl KafkaSourceConfig {
             group: group.into(),
             max_batch_lines: 4096,
             stop_at_end: false,
+            store: None,
         }
     }
 }
@@ -76,6 +93,19 @@ pub struct KafkaState {
 }
 
 impl KafkaState {
+    /// Takes a partition's position (and origin marks, when stored) from a shared sink.
+    pub fn adopt(&mut self, partition: i32, part: &SharedPart) {
+        self.next.insert(partition, part.next);
+        let seen = part
+            .state
+            .as_ref()
+            .and_then(|s| s.get("seen"))
+            .and_then(|s| serde_json::from_value::<BTreeMap<String, u64>>(s.clone()).ok());
+        if let Some(seen) = seen {
+            self.seen.insert(partition, seen);
+        }
+    }
+
     /// Takes note of the message at `offset` of `partition`, and says whether its line is
     /// new: false when its origin offset is below the high-water mark of its partition and
     /// origin (delivered before, sent again by a restarted `ship`).
@@ -145,6 +175,11 @@ impl Extent {
 struct Context {
     topic: String,
     state: Arc<Mutex<KafkaState>>,
+    store: Option<Arc<dyn PartStore>>,
+    /// Set once the pipeline runs: what a revocation waits on.
+    barrier: Mutex<Option<Barrier>>,
+    /// Partitions revoked since the source last looked: their queued messages go.
+    revoked: Mutex<Vec<i32>>,
     problems: Mutex<crate::client::Problems>,
     /// Records in the assigned partitions past the group's committed offsets (committed at
     /// each checkpoint), from librdkafka's statistics.
@@ -178,6 +213,38 @@ impl ClientContext for Context {
     }
 }
 
+impl Context {
+    /// Takes the positions the shared sink stored for partitions handed to this process:
+    /// they are where the stored rows end, whichever process of the group stored them.
+    fn adopt_stored(&self, parts: &[i32]) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let keys: Vec<String> = parts.iter().map(|&p| part_key(&self.topic, p)).collect();
+        let stored = match store.load(&keys) {
+            Ok(s) => s,
+            Err(e) => {
+                self.problems
+                    .lock()
+                    .expect("problems lock")
+                    .push(format!("kafka: reading stored partition positions: {e}"));
+                return;
+            }
+        };
+        let mut state = self.state.lock().expect("state lock");
+        for part in stored {
+            let Some(p) = parts
+                .iter()
+                .copied()
+                .find(|&p| part_key(&self.topic, p) == part.key)
+            else {
+                continue;
+            };
+            state.adopt(p, &part);
+        }
+    }
+}
+
 impl ConsumerContext for Context {
     // Partitions start at the offsets of our own state, not at the group's.
     fn rebalance(
@@ -192,19 +259,21 @@ impl ConsumerContext for Context {
         );
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                let state = self.state.lock().expect("state lock");
-                let parts: Vec<(String, i32)> = tpl
+                let parts: Vec<i32> = tpl
                     .elements()
                     .iter()
-                    .map(|e| (e.topic().to_string(), e.partition()))
+                    .filter(|e| e.topic() == self.topic)
+                    .map(|e| e.partition())
                     .collect();
-                for (t, p) in parts {
-                    if t == self.topic {
-                        if let Some(&next) = state.next.get(&p) {
-                            let _ = tpl.set_partition_offset(&t, p, Offset::Offset(rewound(next)));
-                        }
+                self.adopt_stored(&parts);
+                let state = self.state.lock().expect("state lock");
+                for p in parts {
+                    if let Some(&next) = state.next.get(&p) {
+                        let _ =
+                            tpl.set_partition_offset(&self.topic, p, Offset::Offset(rewound(next)));
                     }
                 }
+                drop(state);
                 if cooperative {
                     consumer.incremental_assign(tpl)
                 } else {
@@ -212,6 +281,24 @@ impl ConsumerContext for Context {
                 }
             }
             _ => {
+                // Everything read from these partitions is stored before they go: the
+                // next owner starts where the stored rows end.
+                let barrier = self.barrier.lock().expect("barrier lock").clone();
+                if let Some(b) = barrier {
+                    if !b.wait(REVOKE_WAIT) {
+                        self.problems.lock().expect("problems lock").push(
+                            "kafka: partitions were revoked before what was read from them \
+                             could be stored; the next owner reads those lines again"
+                                .into(),
+                        );
+                    }
+                }
+                self.revoked.lock().expect("revoked lock").extend(
+                    tpl.elements()
+                        .iter()
+                        .filter(|e| e.topic() == self.topic)
+                        .map(|e| e.partition()),
+                );
                 if cooperative {
                     consumer.incremental_unassign(tpl)
                 } else {
@@ -255,6 +342,9 @@ pub struct KafkaSource {
     rereader: Option<BaseConsumer>,
     /// Messages read to repeat an epoch, by partition and offset.
     replay_cache: BTreeMap<(i32, i64), Vec<u8>>,
+    /// While repeating an epoch that no sink holds: partitions another process stored
+    /// since, whose lines are left out (decided at the first batch that has them).
+    fence: Option<BTreeMap<i32, bool>>,
 }
 
 /// How far before a position a partition is fetched from. Some brokers (tansu 0.6 here)
@@ -266,6 +356,47 @@ const REWIND: i64 = 100_000;
 
 /// Messages read past a repeated batch for the batches after it.
 const READ_AHEAD: i64 = 50_000;
+
+/// How long a revocation waits for the pipeline to store what was read: below the
+/// rebalance timeout (`max.poll.interval.ms`, 20 s), after which the group goes on without
+/// this member.
+const REVOKE_WAIT: Duration = Duration::from_secs(15);
+
+/// The name of a partition's position in a shared sink.
+pub fn part_key(topic: &str, partition: i32) -> String {
+    format!("kafka/{topic}/{partition}")
+}
+
+/// The partitions whose position moved between two checkpoints, as a shared sink stores
+/// them with the epoch between (see [`hitstream_runtime::EpochSink::positions`]).
+pub fn shared_parts(start: &Checkpoint, end: &Checkpoint) -> Vec<SharedPart> {
+    let mut parts = Vec::new();
+    for (key, value) in &end.streams {
+        let Some(topic) = key.strip_prefix("kafka:") else {
+            continue;
+        };
+        let Ok(now) = serde_json::from_value::<KafkaState>(value.clone()) else {
+            continue;
+        };
+        let before = start
+            .streams
+            .get(key)
+            .and_then(|v| serde_json::from_value::<KafkaState>(v.clone()).ok())
+            .unwrap_or_default();
+        for (&p, &next) in &now.next {
+            if before.next.get(&p) == Some(&next) {
+                continue;
+            }
+            let seen = now.seen.get(&p).cloned().unwrap_or_default();
+            parts.push(SharedPart {
+                key: part_key(topic, p),
+                next,
+                state: Some(serde_json::json!({ "seen": seen })),
+            });
+        }
+    }
+    parts
+}
 
 fn rewound(offset: i64) -> i64 {
     (offset - REWIND).max(0)
@@ -297,6 +428,9 @@ impl KafkaSource {
         let ctx = Context {
             topic: cfg.topic.clone(),
             state: state.clone(),
+            store: cfg.store.clone(),
+            barrier: Mutex::new(None),
+            revoked: Mutex::new(Vec::new()),
             problems: Mutex::new(crate::client::Problems::default()),
             lag: Mutex::new(None),
         };
@@ -339,6 +473,7 @@ impl KafkaSource {
             last_extent: None,
             rereader: None,
             replay_cache: BTreeMap::new(),
+            fence: None,
         })
     }
 
@@ -355,9 +490,23 @@ impl KafkaSource {
         }
     }
 
-    /// Polls the consumer once, queueing what comes; false when nothing came.
+    /// Polls the consumer once, queueing what comes; false when nothing came. A rebalance
+    /// runs inside the poll: what was queued of partitions revoked there goes.
     fn fetch(&mut self, timeout: Duration) -> bool {
-        match self.consumer.poll(timeout) {
+        let polled = self.consumer.poll(timeout);
+        let revoked = std::mem::take(
+            &mut *self
+                .consumer
+                .context()
+                .revoked
+                .lock()
+                .expect("revoked lock"),
+        );
+        for p in revoked {
+            self.queues.remove(&p);
+            self.at_eof.remove(&p);
+        }
+        match polled {
             None => false,
             Some(Ok(m)) => {
                 let m = Self::owned(&m);
@@ -479,10 +628,16 @@ impl RunSource for KafkaSource {
                 !self.at_eof.contains(p) && self.queues.get(p).is_none_or(|q| q.is_empty())
             });
             if starving {
+                // The consumer is polled only between batches: a rebalance inside a poll
+                // waits for everything handed over to be stored, and a batch half made
+                // would not be.
+                if taken > 0 {
+                    break;
+                }
                 if Instant::now() < merge_deadline && self.fetch(Duration::from_millis(10)) {
                     continue;
                 }
-                if taken > 0 || Instant::now() < merge_deadline {
+                if Instant::now() < merge_deadline {
                     break;
                 }
             }
@@ -644,6 +799,87 @@ impl RunSource for KafkaSource {
             }
         }
         Ok(b)
+    }
+
+    fn set_barrier(&mut self, barrier: Barrier) {
+        *self
+            .consumer
+            .context()
+            .barrier
+            .lock()
+            .expect("barrier lock") = Some(barrier);
+    }
+
+    fn before_replay(&mut self, held: bool) {
+        // Only an epoch no sink holds can have partitions another process stored since;
+        // without a shared sink nobody else stores them.
+        self.fence = (!held && self.cfg.store.is_some()).then(BTreeMap::new);
+    }
+
+    fn reread_owned(&mut self, extent: &serde_json::Value) -> Result<(Batch, u64), SourceError> {
+        let Some(mut fence) = self.fence.take() else {
+            return self.reread(extent).map(|b| (b, 0));
+        };
+        let mut ext: Extent = serde_json::from_value(extent.clone())
+            .map_err(|e| kafka_err("a recorded batch cannot be read", e))?;
+        // A partition is left out when the shared sink holds positions beyond where this
+        // epoch began reading it: another process owned it meanwhile and stored those lines
+        // (this process never stored this epoch, and its earlier epochs end before it).
+        let mut first: BTreeMap<i32, i64> = BTreeMap::new();
+        for seg in &ext.segments {
+            first.entry(seg.partition).or_insert(seg.from);
+        }
+        let undecided: Vec<i32> = first
+            .keys()
+            .copied()
+            .filter(|p| !fence.contains_key(p))
+            .collect();
+        if !undecided.is_empty() {
+            let store = self.cfg.store.clone().expect("fence needs a store");
+            let keys: Vec<String> = undecided
+                .iter()
+                .map(|&p| part_key(&self.cfg.topic, p))
+                .collect();
+            let stored = store
+                .load(&keys)
+                .map_err(|e| kafka_err("reading stored partition positions", e))?;
+            for p in undecided {
+                let key = part_key(&self.cfg.topic, p);
+                let elsewhere = stored
+                    .iter()
+                    .find(|s| s.key == key)
+                    .is_some_and(|s| s.next > first[&p]);
+                fence.insert(p, elsewhere);
+                if elsewhere {
+                    let mut state = self.state.lock().expect("state lock");
+                    state.next.remove(&p);
+                    state.seen.remove(&p);
+                }
+            }
+        }
+        let mut left_out = 0u64;
+        ext.segments.retain(|seg| {
+            if fence.get(&seg.partition).copied().unwrap_or(false) {
+                left_out += (seg.to - seg.from) as u64 - seg.skipped.len() as u64;
+                false
+            } else {
+                true
+            }
+        });
+        ext.lines -= left_out.min(ext.lines);
+        self.fence = Some(fence);
+        let value = serde_json::to_value(&ext).expect("an extent serializes");
+        self.reread(&value).map(|b| (b, left_out))
+    }
+
+    fn correct_positions(&self, positions: &mut Checkpoint) {
+        if self.fence.as_ref().is_some_and(|f| f.values().any(|&x| x)) {
+            let state = self.state.lock().expect("state lock");
+            positions.streams.insert(
+                self.key.clone(),
+                serde_json::to_value(&*state).expect("the state serializes"),
+            );
+        }
     }
 
     fn checkpointed(&mut self, durable: &Checkpoint) -> Vec<Fingerprint> {

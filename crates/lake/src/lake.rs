@@ -25,6 +25,30 @@ use tokio::runtime::Runtime;
 use url::Url;
 
 use crate::schema::TableKind;
+use hitstream_runtime::SharedPart;
+
+/// The key of shared parts' positions in a commit's info.
+const PARTS_INFO: &str = "hitstreamParts";
+
+/// The key of the window shape in the info of `run`'s commits.
+pub const WINDOW_INFO: &str = "hitstreamWindow";
+
+/// The windows a `run` makes (seconds), as stored with its commits, so that the merged
+/// view of several processes' windows can be made without asking the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WindowShape {
+    /// Window length.
+    pub size: u64,
+    /// Slide (0: tumbling).
+    pub slide: u64,
+    /// Alignment of window starts.
+    pub offset: i64,
+    /// Length of the top lists.
+    pub top: u64,
+}
+
+/// How many commits back [`AsyncLake::stored_parts`] looks for a part's state.
+pub const PART_HISTORY: usize = 1000;
 
 /// What can go wrong in the lake.
 #[derive(Debug, thiserror::Error)]
@@ -276,9 +300,111 @@ impl AsyncLake {
         {
             return Ok(false);
         }
-        self.write(kind, batches, Some(Transaction::new(app, version)))
-            .await?;
+        self.write(
+            kind,
+            batches,
+            vec![Transaction::new(app, version)],
+            serde_json::Map::new(),
+        )
+        .await?;
         Ok(true)
+    }
+
+    /// [`commit`](AsyncLake::commit), with the positions of shared parts (a consumer
+    /// group's partitions) in the same Delta commit: each as an application transaction
+    /// named by the part (its version is the next position) and, with what else the source
+    /// keeps about it, in the commit's info. A commit happens even without rows when
+    /// there are parts, so that positions move past lines that stored nothing.
+    pub async fn commit_parts(
+        &mut self,
+        kind: TableKind,
+        app: &str,
+        version: i64,
+        batches: Vec<RecordBatch>,
+        parts: &[SharedPart],
+        mut info: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<bool, LakeError> {
+        let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+        if batches.is_empty() && parts.is_empty() {
+            return Ok(false);
+        }
+        if self
+            .committed(kind, app)
+            .await?
+            .is_some_and(|v| v >= version)
+        {
+            return Ok(false);
+        }
+        let mut txns = vec![Transaction::new(app, version)];
+        let mut stored = serde_json::Map::new();
+        for p in parts {
+            txns.push(Transaction::new(&p.key, p.next));
+            stored.insert(
+                p.key.clone(),
+                serde_json::json!({ "next": p.next, "state": p.state }),
+            );
+        }
+        if !parts.is_empty() {
+            info.insert(PARTS_INFO.into(), serde_json::Value::Object(stored));
+        }
+        self.write(kind, batches, txns, info).await?;
+        Ok(true)
+    }
+
+    /// The positions of shared parts stored with [`commit_parts`](AsyncLake::commit_parts)
+    /// in `kind`: the next position from the table's application transactions, and the
+    /// rest from the newest commit that stored it (looked for among the last
+    /// [`PART_HISTORY`] commits; `state` is None beyond).
+    pub async fn stored_parts(
+        &mut self,
+        kind: TableKind,
+        keys: &[String],
+    ) -> Result<Vec<SharedPart>, LakeError> {
+        let mut found: Vec<SharedPart> = Vec::new();
+        if keys.is_empty() || !self.exists(kind).await? {
+            return Ok(found);
+        }
+        let t = self.tables.get_mut(&kind).expect("exists");
+        async {
+            t.update_state().await?;
+            for k in keys {
+                if let Some(next) = t
+                    .snapshot()?
+                    .transaction_version(t.log_store().as_ref(), k)
+                    .await?
+                {
+                    found.push(SharedPart {
+                        key: k.clone(),
+                        next,
+                        state: None,
+                    });
+                }
+            }
+            let mut missing = found.len();
+            let mut history = t.history(Some(PART_HISTORY));
+            while missing > 0 {
+                let Some(commit) = futures_util::StreamExt::next(&mut history).await else {
+                    break;
+                };
+                let commit = commit?;
+                let Some(stored) = commit.info.get(PARTS_INFO) else {
+                    continue;
+                };
+                for part in found.iter_mut().filter(|p| p.state.is_none()) {
+                    let Some(s) = stored.get(&part.key) else {
+                        continue;
+                    };
+                    if s.get("next").and_then(|n| n.as_i64()) == Some(part.next) {
+                        part.state = s.get("state").cloned().filter(|v| !v.is_null());
+                        missing -= 1;
+                    }
+                }
+            }
+            Ok::<_, DeltaTableError>(())
+        }
+        .await
+        .map_err(delta(kind))?;
+        Ok(found)
     }
 
     /// Appends `batches` to `kind` with no application transaction (for rows that are
@@ -292,7 +418,8 @@ impl AsyncLake {
         if batches.is_empty() {
             return Ok(());
         }
-        self.write(kind, batches, None).await
+        self.write(kind, batches, Vec::new(), serde_json::Map::new())
+            .await
     }
 
     /// Writes `batches` as new files of `kind` and commits them in one version.
@@ -312,12 +439,12 @@ impl AsyncLake {
         &mut self,
         kind: TableKind,
         batches: Vec<RecordBatch>,
-        txn: Option<Transaction>,
+        txns: Vec<Transaction>,
+        info: serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), LakeError> {
-        let mut props = CommitProperties::default();
-        if let Some(txn) = txn {
-            props = props.with_application_transaction(txn);
-        }
+        let props = CommitProperties::default()
+            .with_application_transactions(txns)
+            .with_metadata(info);
         let groups = share_out(batches, self.write_threads);
         let t = self.table(kind).await?;
         async {
@@ -384,9 +511,35 @@ impl AsyncLake {
         Ok(ctx)
     }
 
+    /// The windows `run` makes into this lake, as its newest `requests` commit that says
+    /// (None when none of the last commits does).
+    pub async fn window_shape(&mut self) -> Result<Option<WindowShape>, LakeError> {
+        let kind = TableKind::Requests;
+        if !self.exists(kind).await? {
+            return Ok(None);
+        }
+        let t = self.tables.get_mut(&kind).expect("exists");
+        async {
+            t.update_state().await?;
+            let mut history = t.history(Some(PART_HISTORY));
+            while let Some(commit) = futures_util::StreamExt::next(&mut history).await {
+                if let Some(w) = commit?.info.get(WINDOW_INFO) {
+                    return Ok(serde_json::from_value::<WindowShape>(w.clone()).ok());
+                }
+            }
+            Ok(None)
+        }
+        .await
+        .map_err(delta(kind))
+    }
+
     /// Plans a query, refusing anything that is not one (DDL, DML, `COPY`, `SET`, ...).
     async fn query(&mut self, query: &str) -> Result<DataFrame, LakeError> {
         let ctx = self.session().await?;
+        if query.to_ascii_lowercase().contains(MERGED_VIEW) {
+            let shape = self.window_shape().await?;
+            register_merged_windows(&ctx, shape).await?;
+        }
         let plan = ctx.state().create_logical_plan(query).await?;
         SQLOptions::new()
             .with_allow_ddl(false)
@@ -573,6 +726,31 @@ impl Lake {
             .block_on(self.inner.commit(kind, app, version, batches))
     }
 
+    /// [`AsyncLake::commit_parts`]: a commit with the positions of shared parts.
+    pub fn commit_parts(
+        &mut self,
+        kind: TableKind,
+        app: &str,
+        version: i64,
+        batches: Vec<RecordBatch>,
+        parts: &[SharedPart],
+        info: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<bool, LakeError> {
+        self.rt.block_on(
+            self.inner
+                .commit_parts(kind, app, version, batches, parts, info),
+        )
+    }
+
+    /// [`AsyncLake::stored_parts`]: the stored positions of shared parts.
+    pub fn stored_parts(
+        &mut self,
+        kind: TableKind,
+        keys: &[String],
+    ) -> Result<Vec<SharedPart>, LakeError> {
+        self.rt.block_on(self.inner.stored_parts(kind, keys))
+    }
+
     /// Appends `batches` to `kind` with no application transaction (for rows that are
     /// events of their own, such as a report made on demand).
     pub fn append(&mut self, kind: TableKind, batches: Vec<RecordBatch>) -> Result<(), LakeError> {
@@ -629,6 +807,213 @@ impl Lake {
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
+}
+
+/// The view of the windows of every process that writes the lake, merged (see
+/// [`register_merged_windows`]).
+pub const MERGED_VIEW: &str = "windows_merged";
+
+/// Registers [`MERGED_VIEW`]: the window results of the whole lake, as one process would
+/// have made them, in the long form of `windows` (`window_start`, `window_end`, `metric`,
+/// `key`, `value`).
+///
+/// Several `run` processes of a consumer group each window only the partitions they hold,
+/// so `windows` holds partial results, one set per process. Partial top lists and
+/// HyperLogLog estimates do not add up, but `requests` holds every line exactly once, so
+/// the merged windows are computed from it: the lines are put in the windows that
+/// `windows` shows (their size and alignment are read from its newest rows) and counted
+/// there. Counts, statuses, methods and top lists are exact; unique clients are exact
+/// (a single process estimates them); sizes and request times are quantiles of the lines.
+/// Tumbling windows only: with sliding windows the view is not made. Lines that a run
+/// counted late are in the view, in the window of their time.
+pub async fn register_merged_windows(
+    ctx: &SessionContext,
+    shape: Option<WindowShape>,
+) -> Result<(), LakeError> {
+    let has = |t: &str| ctx.table_exist(t).unwrap_or(false);
+    if !has("windows") || !has("requests") {
+        return Ok(());
+    }
+    let (origin, size, top) = match shape {
+        Some(w) if w.slide != 0 && w.slide != w.size => return Ok(()),
+        Some(w) if w.size > 0 => (
+            w.offset * 1_000_000,
+            w.size as i64 * 1_000_000,
+            Some(w.top as i64),
+        ),
+        _ => match window_rows_shape(ctx).await? {
+            Some((origin, size)) => (origin, size, None),
+            None => return Ok(()),
+        },
+    };
+    register_view(ctx, origin, size, top).await
+}
+
+/// Window alignment and size (µs) from the newest rows of `windows`, for lakes whose
+/// commits do not say: None without rows, or for sliding windows.
+async fn window_rows_shape(ctx: &SessionContext) -> Result<Option<(i64, i64)>, LakeError> {
+    let newest = ctx
+        .sql(
+            "SELECT CAST(window_start AS BIGINT) AS s, CAST(window_end AS BIGINT) AS e \
+             FROM windows GROUP BY window_start, window_end ORDER BY window_start DESC LIMIT 2",
+        )
+        .await?
+        .collect()
+        .await?;
+    let mut spans: Vec<(i64, i64)> = Vec::new();
+    for b in &newest {
+        let s = b
+            .column(0)
+            .as_primitive::<deltalake::arrow::datatypes::Int64Type>();
+        let e = b
+            .column(1)
+            .as_primitive::<deltalake::arrow::datatypes::Int64Type>();
+        for i in 0..b.num_rows() {
+            spans.push((s.value(i), e.value(i)));
+        }
+    }
+    let Some(&(origin, end)) = spans.first() else {
+        return Ok(None);
+    };
+    let size = end - origin;
+    if size <= 0 || spans.get(1).is_some_and(|&(s, _)| origin - s < size) {
+        return Ok(None);
+    }
+    Ok(Some((origin, size)))
+}
+
+async fn register_view(
+    ctx: &SessionContext,
+    origin: i64,
+    size: i64,
+    top: Option<i64>,
+) -> Result<(), LakeError> {
+    let top_n = match top {
+        Some(n) => n.max(1),
+        None => top_from_rows(ctx).await?,
+    };
+    register_view_inner(ctx, origin, size, top_n).await
+}
+
+/// The length of the top lists, from the longest top list in `windows`.
+async fn top_from_rows(ctx: &SessionContext) -> Result<i64, LakeError> {
+    let top = ctx
+        .sql(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM windows WHERE metric = 'top_page' \
+             GROUP BY window_start, revision)",
+        )
+        .await?
+        .collect()
+        .await?;
+    Ok(top
+        .first()
+        .filter(|b| b.num_rows() > 0 && !b.column(0).is_null(0))
+        .map_or(10, |b| {
+            b.column(0)
+                .as_primitive::<deltalake::arrow::datatypes::Int64Type>()
+                .value(0)
+        })
+        .max(1))
+}
+
+async fn register_view_inner(
+    ctx: &SessionContext,
+    origin: i64,
+    size: i64,
+    top_n: i64,
+) -> Result<(), LakeError> {
+    let ts = |e: &str| format!("arrow_cast({e}, 'Timestamp(Microsecond, Some(\"UTC\"))')");
+    let start = ts(&format!(
+        "(CAST(time AS BIGINT) - ({origin})) / {size} * {size} + ({origin})"
+    ));
+    let w = format!(
+        "window_start, {} AS window_end",
+        ts(&format!("CAST(window_start AS BIGINT) + {size}"))
+    );
+    let null = "CAST(NULL AS VARCHAR)";
+    let one = |metric: &str, key: &str, value: &str, filter: &str| {
+        let group = if key == null {
+            String::new()
+        } else {
+            format!(", {key}")
+        };
+        format!(
+            "SELECT {w}, '{metric}' AS metric, {key} AS key, CAST({value} AS BIGINT) AS value \
+             FROM r {filter} GROUP BY window_start{group}"
+        )
+    };
+    let ranked = |metric: &str, key: &str, filter: &str| {
+        format!(
+            "SELECT {w}, '{metric}' AS metric, key, value FROM (SELECT window_start, {key} AS key, \
+             count(*) AS value, row_number() OVER (PARTITION BY window_start ORDER BY count(*) \
+             DESC, {key}) AS rank FROM r {filter} GROUP BY window_start, {key}) WHERE rank <= {top_n}"
+        )
+    };
+    let quantiles = |prefix: &str, col: &str| {
+        ["min", "p50", "p90", "p99", "max"]
+            .iter()
+            .map(|q| {
+                let v = match *q {
+                    "min" => format!("min({col})"),
+                    "max" => format!("max({col})"),
+                    p => format!("approx_percentile_cont({col}, 0.{})", &p[1..]),
+                };
+                one(
+                    &format!("{prefix}_{q}"),
+                    null,
+                    &v,
+                    &format!("WHERE {col} IS NOT NULL"),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let page = "CASE WHEN path IS NULL OR path = '' THEN '/' ELSE path END";
+    let class = "CASE WHEN status BETWEEN 100 AND 199 THEN '1xx' WHEN status BETWEEN 200 AND \
+                 299 THEN '2xx' WHEN status BETWEEN 300 AND 399 THEN '3xx' WHEN status BETWEEN \
+                 400 AND 499 THEN '4xx' WHEN status BETWEEN 500 AND 599 THEN '5xx' ELSE 'other' \
+                 END";
+    let mut parts = vec![
+        one("requests", null, "count(*)", ""),
+        one("bytes", null, "coalesce(sum(bytes), 0)", ""),
+        one(
+            "not_found",
+            null,
+            "sum(CASE WHEN status = 404 THEN 1 ELSE 0 END)",
+            "",
+        ),
+        one(
+            "server_errors",
+            null,
+            "sum(CASE WHEN status BETWEEN 500 AND 599 THEN 1 ELSE 0 END)",
+            "",
+        ),
+        one(
+            "unique_clients",
+            null,
+            "count(DISTINCT coalesce(client, '-'))",
+            "",
+        ),
+        one(
+            "status",
+            "CAST(status AS VARCHAR)",
+            "count(*)",
+            "WHERE status IS NOT NULL",
+        ),
+        one("class", class, "count(*)", "WHERE status IS NOT NULL"),
+        one("method", "coalesce(method, '-')", "count(*)", ""),
+        ranked("top_page", page, "WHERE method IS NOT NULL"),
+        ranked("top_client", "coalesce(client, '-')", ""),
+    ];
+    parts.extend(quantiles("size", "bytes"));
+    parts.extend(quantiles("request_time_us", "request_time_us"));
+    let sql = format!(
+        "WITH r AS (SELECT {start} AS window_start, client, path, method, status, bytes, \
+         request_time_us FROM requests WHERE time IS NOT NULL) {}",
+        parts.join(" UNION ALL ")
+    );
+    let view = ctx.sql(&sql).await?.into_view();
+    ctx.register_table(MERGED_VIEW, view)?;
+    Ok(())
 }
 
 /// Parquet settings: dictionary encoding pays for columns with few distinct values (clients,

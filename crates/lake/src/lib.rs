@@ -51,12 +51,14 @@ mod schema;
 mod tables;
 
 pub use deltalake::arrow;
-pub use lake::{AsyncLake, Lake, LakeError, MaintainStats};
+pub use lake::{
+    register_merged_windows, AsyncLake, Lake, LakeError, MaintainStats, WindowShape, MERGED_VIEW,
+};
 pub use panic::hide_writer_abort_panics;
 pub use rows::{
     day_of, utc_day, AlertRows, RejectRows, ReportRow, RequestReader, RequestRows, WindowRows,
 };
-pub use run_sink::{LakeSink, RunSinkOptions, RUN_APP};
+pub use run_sink::{LakeSink, PartsOf, RunSinkOptions, RUN_APP};
 pub use schema::{timestamp, TableKind, REQUEST_TEXTS};
 pub use tables::{
     register_report_tables, replace_report_rows, sql_with_report_tables, store_report, ReportTable,

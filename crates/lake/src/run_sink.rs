@@ -11,10 +11,13 @@ use std::time::{Duration, Instant};
 
 use deltalake::arrow::array::RecordBatch;
 use hitstream_format::Record;
-use hitstream_runtime::{BoxError, EncodedRows, EpochSink, Reject, RowEncoder, RowWriter};
+use hitstream_runtime::{
+    BoxError, EncodedRows, EpochSink, PartStore, Reject, RowEncoder, RowWriter, SharedPart,
+};
+use hitstream_source::Checkpoint;
 use hitstream_window::{Alert, WindowResult};
 
-use crate::lake::{Lake, LakeError};
+use crate::lake::{Lake, LakeError, WindowShape, WINDOW_INFO};
 use crate::rows::{utc_day, AlertRows, RejectRows, RequestRows, WindowRows};
 use crate::schema::TableKind;
 
@@ -28,12 +31,26 @@ pub struct RunSinkOptions {
     pub optimize_every: Option<Duration>,
     /// Keep this much history, counted back from the newest data seen.
     pub retention: Option<Duration>,
+    /// The run's windows, stored with its `requests` commits: the merged view of several
+    /// processes' windows reads them there.
+    pub window: Option<WindowShape>,
 }
+
+/// Which shared parts moved in an epoch, from the positions where it began and ends
+/// (`hitstream_kafka::shared_parts` for a consumer group's partitions).
+pub type PartsOf = Box<dyn Fn(&Checkpoint, &Checkpoint) -> Vec<SharedPart> + Send>;
 
 /// Buffers an epoch's rows and commits them to the lake.
 pub struct LakeSink {
     name: String,
     lake: Lake,
+    location: String,
+    /// The application id of this process's commits.
+    app: String,
+    parts_of: Option<PartsOf>,
+    /// Positions of shared parts to store with the epoch under commit.
+    parts: Vec<SharedPart>,
+    window: Option<WindowShape>,
     requests: Vec<RecordBatch>,
     request_rows: usize,
     windows: WindowRows,
@@ -56,6 +73,11 @@ impl LakeSink {
         Ok(LakeSink {
             name: format!("the lake at `{location}`"),
             lake,
+            location: location.to_string(),
+            app: RUN_APP.to_string(),
+            parts_of: None,
+            parts: Vec::new(),
+            window: opts.window,
             requests: Vec::new(),
             request_rows: 0,
             windows: WindowRows::new(),
@@ -66,6 +88,41 @@ impl LakeSink {
             retention: opts.retention,
             newest: None,
         })
+    }
+}
+
+impl LakeSink {
+    /// Makes this sink one of several processes that share the lake (the members of a
+    /// consumer group): its commits go under `hitstream-run/INSTANCE`, so each process keeps
+    /// its own epochs, and the positions of the parts that `parts_of` finds moved in an
+    /// epoch are stored in the same commit as the epoch's `requests` rows.
+    pub fn shared(mut self, instance: &str, parts_of: PartsOf) -> LakeSink {
+        self.app = format!("{RUN_APP}/{instance}");
+        self.parts_of = Some(parts_of);
+        self
+    }
+
+    /// The application id of this sink's commits.
+    pub fn app(&self) -> &str {
+        &self.app
+    }
+
+    /// Where the positions this sink stores are read back, for the sources whose parts
+    /// move between the processes sharing it.
+    pub fn part_store(&self) -> Result<Arc<dyn PartStore>, LakeError> {
+        Ok(Arc::new(LakeParts(std::sync::Mutex::new(Lake::open(
+            &self.location,
+        )?))))
+    }
+}
+
+/// The positions of shared parts as stored in `requests`.
+struct LakeParts(std::sync::Mutex<Lake>);
+
+impl PartStore for LakeParts {
+    fn load(&self, keys: &[String]) -> Result<Vec<SharedPart>, BoxError> {
+        let mut lake = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(lake.stored_parts(TableKind::Requests, keys)?)
     }
 }
 
@@ -107,7 +164,7 @@ impl EpochSink for LakeSink {
             if kind == TableKind::Reports {
                 continue;
             }
-            if let Some(v) = self.lake.committed(kind, RUN_APP)? {
+            if let Some(v) = self.lake.committed(kind, &self.app)? {
                 held = Some(held.map_or(v as u64, |h| h.max(v as u64)));
             }
         }
@@ -149,6 +206,14 @@ impl EpochSink for LakeSink {
         self.request_rows
     }
 
+    fn positions(&mut self, start: &Checkpoint, end: &Checkpoint) -> Result<(), BoxError> {
+        self.parts = match &self.parts_of {
+            Some(f) => f(start, end),
+            None => Vec::new(),
+        };
+        Ok(())
+    }
+
     fn commit(&mut self, epoch: u64) -> Result<(), BoxError> {
         let n = epoch as i64;
         let tables = [
@@ -158,18 +223,35 @@ impl EpochSink for LakeSink {
             (TableKind::Rejects, vec![self.rejects.finish()]),
         ];
         self.request_rows = 0;
+        // The parts' positions go with the rows they end: the next owner of a partition
+        // starts where these rows end.
+        let parts = std::mem::take(&mut self.parts);
         for (kind, batches) in tables {
-            self.lake.commit(kind, RUN_APP, n, batches).map_err(|e| {
-                if hitstream_runtime::is_disk_full(&e) {
-                    format!(
-                        "no space left on device while committing epoch {n} to `{}`; \
-                             nothing was lost: restart when there is room",
-                        kind.name()
-                    )
-                } else {
-                    format!("committing epoch {n}: {e}")
+            let mut info = serde_json::Map::new();
+            let parts: &[SharedPart] = if kind == TableKind::Requests {
+                if let Some(w) = &self.window {
+                    info.insert(
+                        WINDOW_INFO.into(),
+                        serde_json::to_value(w).expect("a window shape serializes"),
+                    );
                 }
-            })?;
+                &parts
+            } else {
+                &[]
+            };
+            self.lake
+                .commit_parts(kind, &self.app, n, batches, parts, info)
+                .map_err(|e| {
+                    if hitstream_runtime::is_disk_full(&e) {
+                        format!(
+                            "no space left on device while committing epoch {n} to `{}`; \
+                             nothing was lost: restart when there is room",
+                            kind.name()
+                        )
+                    } else {
+                        format!("committing epoch {n}: {e}")
+                    }
+                })?;
         }
         Ok(())
     }

@@ -43,11 +43,13 @@ pub(crate) struct Parts {
     pub stop: Arc<AtomicBool>,
 }
 
-enum SourceMsg {
+pub(crate) enum SourceMsg {
     Batch(usize, Batch, Option<serde_json::Value>),
     End(usize),
     Problem(usize, SourceError),
     Forget(Vec<Fingerprint>),
+    /// A source waits until what it handed over is stored (see [`crate::Barrier`]).
+    Barrier(Sender<bool>),
 }
 
 /// The state the coordinator updates.
@@ -55,6 +57,8 @@ struct Core {
     spec: PipelineSpec,
     engine: Engine,
     positions: Checkpoint,
+    /// The positions of the last checkpoint: where the epoch under way began.
+    durable_positions: Checkpoint,
     counters: Counters,
     outputs: Vec<Box<dyn Output>>,
     sinks: Vec<Box<dyn EpochSink>>,
@@ -175,6 +179,7 @@ impl Core {
         checkpoint::save(&dir, &self.positions, &self.counters, &self.engine, epoch)?;
         self.checkpoints += 1;
         self.last_checkpoint = Some(unix_now());
+        self.durable_positions = self.positions.clone();
         let durable = Arc::new(self.positions.clone());
         for c in &self.controls {
             let _ = c.send(durable.clone());
@@ -206,6 +211,8 @@ impl Core {
                 "epoch {n} after {}",
                 self.committed[i]
             );
+            s.positions(&self.durable_positions, &self.positions)
+                .map_err(|e| RuntimeError::sink(s.name(), e))?;
             s.pre_commit(n)
                 .map_err(|e| RuntimeError::sink(s.name(), e))?;
         }
@@ -285,6 +292,7 @@ impl Core {
     ) -> Result<(), RuntimeError> {
         let mut idles = rec.idles.iter().peekable();
         let mut lost: BTreeMap<String, (u64, String)> = BTreeMap::new();
+        let mut handed_off = 0u64;
         for b in &rec.batches {
             while let Some(&&(seq, secs)) = idles.peek() {
                 if seq > self.engine.next_seq() {
@@ -304,15 +312,18 @@ impl Core {
                 )));
             };
             let reread = match (&b.extent, source.replayable()) {
-                (Some(ext), true) => source.reread(ext).map_err(|e| e.to_string()),
+                (Some(ext), true) => source.reread_owned(ext).map_err(|e| e.to_string()),
                 _ => Err(format!(
                     "{} cannot be read again (stdin, or TCP or syslog without --spool)",
                     source.name()
                 )),
             };
             let batch = match reread {
-                Ok(batch) if batch.len() as u64 == b.lines => batch,
-                Ok(batch) => {
+                Ok((batch, left_out)) if batch.len() as u64 + left_out == b.lines => {
+                    handed_off += left_out;
+                    batch
+                }
+                Ok((batch, _)) => {
                     let why = format!(
                         "{} now gives {} lines where it gave {}",
                         b.origin,
@@ -373,6 +384,13 @@ impl Core {
             let out = self.engine.finish();
             self.emit(out)?;
         }
+        if handed_off > 0 {
+            self.note(format!(
+                "epoch {}: {handed_off} lines were stored by another process of the group \
+                 meanwhile (their partitions moved to it) and are left out of the repeat",
+                rec.epoch
+            ));
+        }
         for (origin, (lines, why)) in lost {
             self.counters.lost += lines;
             self.note(format!(
@@ -393,6 +411,7 @@ fn spawn_source(
     stop: Arc<AtomicBool>,
     lag: Arc<Mutex<Lag>>,
 ) -> std::thread::JoinHandle<()> {
+    src.set_barrier(crate::source::Barrier { tx: tx.clone() });
     std::thread::spawn(move || {
         let mut run = || {
             while !stop.load(Ordering::Relaxed) {
@@ -465,6 +484,11 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
     let mut positions = Checkpoint::new();
     let mut counters = Counters::default();
     let mut epoch = 0;
+    // Held until the run ends; the OS releases it if the process dies.
+    let _lock = match &spec.checkpoint_dir {
+        Some(dir) => Some(lock_dir(dir)?),
+        None => None,
+    };
     if let Some(dir) = &spec.checkpoint_dir {
         std::fs::create_dir_all(dir).map_err(|source| RuntimeError::State {
             what: "checkpoint directory",
@@ -506,6 +530,9 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
     };
     let allowed = epoch + u64::from(unfinished.is_some());
     let mut committed = Vec::new();
+    // Whether every epoch sink holds the unfinished epoch already: its lines are then this
+    // process's own, whatever other processes stored since.
+    let mut held_by_all = !sinks.is_empty();
     for s in &mut sinks {
         let held = s
             .committed_epoch()
@@ -520,6 +547,7 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
                     .map_or(String::new(), |d| d.display().to_string()),
             )));
         }
+        held_by_all &= held.is_some_and(|h| h >= allowed);
         // The repeated epoch may be held already: the sink skips it, so it counts as below.
         committed.push(held.unwrap_or(0).min(epoch));
     }
@@ -546,6 +574,7 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
 
     let mut core = Core {
         engine,
+        durable_positions: positions.clone(),
         positions,
         counters,
         outputs,
@@ -574,8 +603,14 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
             "repeating epoch {} (stopped before all of it was stored)",
             rec.epoch
         ));
+        for s in &mut sources {
+            s.before_replay(held_by_all);
+        }
         core.replay(&rec, &mut sources, &mut parser)?;
         core.positions = rec.positions.clone();
+        for s in &sources {
+            s.correct_positions(&mut core.positions);
+        }
         core.record = rec;
         core.close_epoch()?;
     }
@@ -627,6 +662,31 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
     Ok(core.status(&statuses, 0.0, Phase::Ended))
 }
 
+/// Locks a checkpoint directory for this process: two processes on one directory would
+/// overwrite each other's epochs (members of a consumer group sharing a lake each need
+/// their own). The OS releases the lock when the process ends, however it ends.
+fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, RuntimeError> {
+    std::fs::create_dir_all(dir).map_err(|source| RuntimeError::State {
+        what: "checkpoint directory",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join("lock");
+    let lock = std::fs::File::create(&path).map_err(|source| RuntimeError::State {
+        what: "checkpoint lock",
+        path: path.clone(),
+        source,
+    })?;
+    if lock.try_lock().is_err() {
+        return Err(RuntimeError::Recovery(format!(
+            "the checkpoint directory `{}` is in use by another hitstream process; give each \
+             process its own --checkpoint-dir",
+            dir.display()
+        )));
+    }
+    Ok(lock)
+}
+
 fn coordinate(
     core: &mut Core,
     src_rx: &Receiver<SourceMsg>,
@@ -675,6 +735,8 @@ fn coordinate(
     let idle = core.spec.idle_timeout;
     let detect = needs_detection(&core.spec.format);
     let mut first_input: Option<Instant> = None;
+    // Sources waiting for what they handed over to be stored (a partition about to go).
+    let mut barriers: Vec<Sender<bool>> = Vec::new();
     core.publish_status(statuses, 0.0, Phase::Running);
     let result = (|| -> Result<(), RuntimeError> {
         loop {
@@ -762,9 +824,12 @@ fn coordinate(
                 while let Some(p) = pending.pop_front() {
                     core.positions.apply(&p.batch);
                 }
-                if epoch_due(last_checkpoint, core) {
+                if epoch_due(last_checkpoint, core) || !barriers.is_empty() {
                     core.close_epoch()?;
                     last_checkpoint = Instant::now();
+                    for b in barriers.drain(..) {
+                        let _ = b.send(true);
+                    }
                 }
                 if ended == source_count {
                     let out = core.engine.finish();
@@ -811,6 +876,7 @@ fn coordinate(
             let can_take_input = (queue.len() < 2 || parser.is_none())
                 && ended < source_count
                 && !(parser.is_some() && epoch_due(last_checkpoint, core))
+                && barriers.is_empty()
                 && !stop.load(Ordering::SeqCst);
             let wait = Duration::from_millis(50);
             crossbeam_channel::select! {
@@ -840,6 +906,14 @@ fn coordinate(
                         }
                         Ok(SourceMsg::Problem(i, e)) => {
                             core.note(format!("warning: source {}: {e}", i + 1));
+                        }
+                        Ok(SourceMsg::Barrier(ack)) => {
+                            if has_dir {
+                                barriers.push(ack);
+                            } else {
+                                // Nothing is stored durably without checkpoints.
+                                let _ = ack.send(true);
+                            }
                         }
                         Ok(SourceMsg::Forget(fps)) => {
                             // Files not seen for long: their positions go with the next

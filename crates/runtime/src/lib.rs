@@ -67,6 +67,10 @@ pub mod testing;
 
 pub use error::{is_disk_full, BoxError, RuntimeError};
 pub use pipeline::{Event, Handle, Pipeline, PipelineSpec, Stopper, Watch, IN_FLIGHT};
-pub use sink::{EncodedRows, EpochSink, Output, Reject, RowEncoder, RowWriter, Scheduled};
-pub use source::{FileInput, Lag, RunSource, SourceFactory, SourceSpec, Stream, Transport};
+pub use sink::{
+    EncodedRows, EpochSink, Output, PartStore, Reject, RowEncoder, RowWriter, Scheduled, SharedPart,
+};
+pub use source::{
+    Barrier, FileInput, Lag, RunSource, SourceFactory, SourceSpec, Stream, Transport,
+};
 pub use stats::{Counters, Phase, SourceStatus, Status};

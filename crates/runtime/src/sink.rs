@@ -15,6 +15,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use hitstream_format::Record;
+use hitstream_source::Checkpoint;
 use hitstream_window::{Alert, LateLine, WindowResult};
 
 use crate::error::BoxError;
@@ -109,6 +110,14 @@ pub trait EpochSink: Send {
     /// already is skipped).
     fn commit(&mut self, epoch: u64) -> Result<(), BoxError>;
 
+    /// The source positions where the epoch about to be committed began (`start`) and
+    /// ends (`end`). A sink that several processes share stores the positions of parts
+    /// that move between them (a consumer group's partitions) in the same commit as the
+    /// epoch's rows, so that the next owner of a part starts where the stored rows end.
+    fn positions(&mut self, _start: &Checkpoint, _end: &Checkpoint) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// First step of a two-step commit (a transactional producer flushes here); the
     /// default does nothing.
     fn pre_commit(&mut self, _epoch: u64) -> Result<(), BoxError> {
@@ -161,4 +170,23 @@ pub trait Scheduled: Send {
 
     /// Runs it; `note` tells the user what it did.
     fn run(&mut self, note: &mut dyn FnMut(String)) -> Result<(), BoxError>;
+}
+
+/// The position of a part of a source that moves between processes (a partition of a
+/// consumer group's topic), as a shared epoch sink stores it with an epoch's rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedPart {
+    /// Names the part across processes (`kafka/TOPIC/PARTITION`).
+    pub key: String,
+    /// The next position to read in the part: everything before it is stored.
+    pub next: i64,
+    /// What else the source keeps about the part (origin high-water marks), when known.
+    pub state: Option<serde_json::Value>,
+}
+
+/// Where a shared epoch sink keeps the positions of parts (see [`EpochSink::positions`]):
+/// the next owner of a part reads them when the part is handed to it.
+pub trait PartStore: Send + Sync {
+    /// The stored positions of these parts (those never stored are absent).
+    fn load(&self, keys: &[String]) -> Result<Vec<SharedPart>, BoxError>;
 }

@@ -64,6 +64,60 @@ pub trait RunSource: Send {
 
     /// The pipeline is done with the source (stop spool threads).
     fn close(&mut self) {}
+
+    /// Hands the source its [`Barrier`], before the first poll. A source whose parts move
+    /// to other processes (a consumer group's partitions) waits on it before letting a
+    /// part go, so that everything it read from the part is stored first.
+    fn set_barrier(&mut self, _barrier: Barrier) {}
+
+    /// Recovery is about to repeat an epoch. `held`: the epoch sinks hold it already (the
+    /// lines are this process's own); when not, a source whose parts move between
+    /// processes leaves out of [`RunSource::reread_owned`] the parts another process has
+    /// stored since.
+    fn before_replay(&mut self, _held: bool) {}
+
+    /// [`RunSource::reread`], leaving out lines of parts that another process stored since
+    /// the epoch was recorded (see [`RunSource::before_replay`]). Returns the batch and the
+    /// number of lines left out.
+    fn reread_owned(&mut self, extent: &serde_json::Value) -> Result<(Batch, u64), SourceError> {
+        self.reread(extent).map(|b| (b, 0))
+    }
+
+    /// After a repeated epoch: corrects the positions it recorded where the source left
+    /// parts out (their positions are no longer this process's to keep).
+    fn correct_positions(&self, _positions: &mut Checkpoint) {}
+}
+
+/// What a source waits on to have everything it handed over so far stored: the pipeline
+/// closes the epoch under way (write-ahead record, commit of every epoch sink,
+/// checkpoint) and then answers. Without a checkpoint directory it answers at once.
+#[derive(Clone)]
+pub struct Barrier {
+    /// The source's own channel to the coordinator: the ask comes after the batches the
+    /// source handed over before it.
+    pub(crate) tx: crossbeam_channel::Sender<crate::coordinator::SourceMsg>,
+}
+
+impl std::fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Barrier")
+    }
+}
+
+impl Barrier {
+    /// Blocks until the pipeline stored everything this source handed over before the
+    /// call, or `timeout` passed, or the pipeline stopped. True when stored.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if self
+            .tx
+            .send(crate::coordinator::SourceMsg::Barrier(tx))
+            .is_err()
+        {
+            return false;
+        }
+        rx.recv_timeout(timeout).unwrap_or(false)
+    }
 }
 
 /// How far a source is behind its input: bytes written to files and not yet read, or records
