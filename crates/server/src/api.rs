@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -257,7 +256,7 @@ async fn events(
             }
         },
     );
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(st.keep_alive).text("keep-alive"))
 }
 
 #[cfg(test)]
@@ -265,6 +264,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use http_body_util::BodyExt;
+    use std::time::Duration;
     use tower::ServiceExt;
 
     fn state(token: Option<&str>) -> AppState {
@@ -274,6 +274,7 @@ mod tests {
             token: token.map(Into::into),
             geo: None,
             shutdown: tokio::sync::watch::channel(false).1,
+            keep_alive: crate::KEEP_ALIVE,
         }
     }
 
@@ -374,6 +375,64 @@ mod tests {
             body.trim_end().ends_with("event: end\ndata: true"),
             "{body}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_quiet_stream_gets_keep_alive_comments() {
+        // A pipeline that has not ended and pushes nothing: after the first status, only the
+        // keep-alive can come.
+        let every = Duration::from_millis(200);
+        // Both held here as the running server holds them: without the pushes' sender or the
+        // stop's, the stream ends.
+        let live = crate::Live::idle();
+        let (_stop, shutdown) = tokio::sync::watch::channel(false);
+        let st = AppState {
+            live: live.clone(),
+            shutdown,
+            keep_alive: every,
+            ..state(None)
+        };
+        let r = router(st)
+            .oneshot(
+                Request::builder()
+                    .uri("/api/events")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let mut body = r.into_body();
+        let t = tokio::time::Instant::now();
+        let mut seen = String::new();
+        let mut comments = Vec::new();
+        // Two comments: the timer restarts after each, so this is an interval, not a one-off.
+        while comments.len() < 2 {
+            let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+                .await
+                .unwrap_or_else(|_| panic!("no keep-alive within 5 s; the stream so far: {seen:?}"))
+                .expect("the stream ended")
+                .unwrap();
+            if let Some(d) = frame.data_ref() {
+                let text = String::from_utf8_lossy(d);
+                if text.starts_with(':') {
+                    comments.push((text.to_string(), t.elapsed()));
+                }
+                seen.push_str(&text);
+            }
+        }
+        assert!(seen.starts_with("event: status\n"), "{seen:?}");
+        assert_eq!(comments[0].0, ": keep-alive\n\n", "{seen:?}");
+        // Not sooner than the interval, and well before the 10 s default.
+        assert!(
+            comments[0].1 >= every - Duration::from_millis(20),
+            "{comments:?}"
+        );
+        assert!(
+            comments[1].1 >= 2 * every - Duration::from_millis(20),
+            "{comments:?}"
+        );
+        assert!(comments[1].1 < Duration::from_secs(5), "{comments:?}");
     }
 
     #[tokio::test]

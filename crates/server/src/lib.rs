@@ -16,6 +16,7 @@ pub mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use api::router;
 pub use live::Live;
@@ -46,7 +47,12 @@ pub enum ServerError {
     Runtime(std::io::Error),
 }
 
-/// A client look-up for the countries panel; the CLI opens the `--geoip` databases.
+/// How long an event stream may stay silent before the server sends a `: keep-alive` comment.
+/// A running pipeline pushes its status every second, but a proxy in front of the server may
+/// cut a connection that carries nothing for a while (a stalled feed, a slow page).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// A client look-up for the countries and AS panels; the CLI opens the `--geoip` databases.
 #[derive(Clone)]
 pub struct Geo(pub Arc<dyn hitstream_analyze::GeoLookup + Send + Sync>);
 
@@ -94,6 +100,9 @@ pub struct AppState {
     pub geo: Option<Geo>,
     /// Fires when the server stops (ends server-sent-event streams).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Silence on an event stream before a keep-alive comment ([`KEEP_ALIVE`]; tests shorten
+    /// it to see one without waiting).
+    pub keep_alive: Duration,
 }
 
 /// A running server, on its own thread and Tokio runtime.
@@ -141,6 +150,7 @@ impl Server {
             token: cfg.auth_token.as_deref().map(Arc::from),
             geo: cfg.geo.clone(),
             shutdown: shutdown.clone(),
+            keep_alive: KEEP_ALIVE,
         };
         let app = router(state);
         let thread = std::thread::Builder::new()
