@@ -14,12 +14,15 @@ use std::time::{Duration, Instant};
 use common::{bin, free_port, nasa_text, ok};
 use serde_json::Value;
 
-/// A tansu broker with memory storage. (Its SQLite storage, which would keep messages across
-/// a restart, served no fetches in tansu 0.6.0 here: produced messages were never read back.)
+/// A tansu broker, with memory storage, or SQLite storage in its directory to keep the
+/// messages across a restart. (tansu 0.6 reads a `sqlite://` path relative to its working
+/// directory, so it runs in that directory.)
 struct Broker {
     child: Option<Child>,
     port: u16,
     log: PathBuf,
+    /// The directory of SQLite storage; None: memory.
+    sqlite: Option<PathBuf>,
 }
 
 /// One Kafka test at a time: each runs a broker, shippers and consumers, and on 2 cores
@@ -56,7 +59,16 @@ impl Broker {
             child: None,
             port: free_port(),
             log: dir.join("tansu.log"),
+            sqlite: None,
         }
+    }
+
+    /// A broker whose messages outlive it (SQLite in `dir`).
+    fn start_persistent(dir: &Path) -> Broker {
+        let mut b = Broker::not_started(dir);
+        b.sqlite = Some(dir.to_path_buf());
+        b.spawn();
+        b
     }
 
     fn spawn(&mut self) {
@@ -66,9 +78,21 @@ impl Broker {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(tansu())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
+        let mut cmd = Command::new(tansu());
+        cmd.args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ]);
+        match &self.sqlite {
+            Some(dir) => cmd
+                .current_dir(dir)
+                .args(["--storage-engine", "sqlite://tansu.db"]),
+            None => cmd.args(["--storage-engine", "memory://tansu/"]),
+        };
+        let child = cmd
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -256,7 +280,9 @@ fn skipped_by_origin(lake: &Path) -> u64 {
 fn counted_lines(ckpt: &Path) -> u64 {
     let bytes = std::fs::read(ckpt.join("checkpoint.bin")).unwrap();
     let text = String::from_utf8_lossy(&bytes);
-    let at = text.find("\"lines\":").expect("the checkpoint holds counters");
+    let at = text
+        .find("\"lines\":")
+        .expect("the checkpoint holds counters");
     text[at + 8..]
         .chars()
         .take_while(char::is_ascii_digit)
@@ -835,5 +861,71 @@ fn a_member_killed_while_committing_leaves_its_partitions_to_the_next_owner() {
     wait_rows(&lake, want.parsed, Duration::from_secs(240), dir);
     std::thread::sleep(Duration::from_secs(4));
     terminate(a, "a", dir);
+    assert_lake_matches(&lake, &want);
+}
+
+#[test]
+#[ignore = "the test broker's SQLite storage (tansu 0.6) stops serving fetches: run read 0 of \
+            30,000 shipped lines in 120 s here, or stalled at 2,777 while shipping; memory \
+            storage loses the topic with the process"]
+fn the_broker_killed_and_restarted_mid_stream_loses_nothing() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut broker = Broker::start_persistent(dir);
+    // The SQLite storage of the test broker takes a few thousand messages a second.
+    let (file, lines) = nasa_file(dir, 30_000);
+    let want = analyze(&file);
+    ok(Command::new(bin())
+        .args([
+            "ship",
+            "--kafka",
+            &broker.addr(),
+            "--topic",
+            "nasa",
+            "--create-topic",
+        ])
+        .args([
+            "--partitions",
+            "3",
+            "--file",
+            "/dev/null",
+            "--checkpoint-dir",
+        ])
+        .arg(dir.join("create"))
+        .output()
+        .unwrap());
+    // The lines are in the topic; the broker dies (SIGKILL) while `run` consumes them and
+    // comes back on the same port with the same storage 3 s later. (Shipping while the
+    // broker's SQLite storage also serves fetches stalled the test broker: its idempotent
+    // sequence checks refused batches and fetches stopped, with or without a restart.)
+    ok(Command::new(bin())
+        .args([
+            "ship",
+            "--kafka",
+            &broker.addr(),
+            "--topic",
+            "nasa",
+            "--file",
+        ])
+        .arg(&file)
+        .arg("--checkpoint-dir")
+        .arg(dir.join("ship"))
+        .output()
+        .unwrap());
+    let lake = dir.join("lake");
+    let run = group_member(&broker.addr(), "g", &lake, dir, "run");
+    wait_rows(&lake, lines as u64 / 4, Duration::from_secs(120), dir);
+    broker.kill();
+    let stored_then = rows(&lake);
+    std::thread::sleep(Duration::from_secs(3));
+    broker.spawn();
+    wait_rows(&lake, want.parsed, Duration::from_secs(240), dir);
+    std::thread::sleep(Duration::from_secs(4));
+    terminate(run, "run", dir);
+    assert!(
+        stored_then < want.parsed,
+        "everything was stored before the broker went"
+    );
     assert_lake_matches(&lake, &want);
 }
