@@ -84,6 +84,71 @@ fn client(i: usize) -> String {
     }
 }
 
+/// A MaxMind DB (IPv4, 24-bit records) with one record for 8.0.0.0/8, the fields of
+/// GeoLite2-ASN: AS15169, GOOGLE. Written byte by byte (as in the CLI's geoip tests), since
+/// the country database the test script installs has no AS numbers.
+fn asn_mmdb() -> Vec<u8> {
+    fn s(v: &str) -> Vec<u8> {
+        // Sizes from 29 to 284 take one more byte.
+        let mut o = if v.len() < 29 {
+            vec![0x40 | v.len() as u8]
+        } else {
+            vec![0x40 | 29, (v.len() - 29) as u8]
+        };
+        o.extend_from_slice(v.as_bytes());
+        o
+    }
+    fn uint(v: u32) -> Vec<u8> {
+        let mut o = vec![0xC0 | 4];
+        o.extend_from_slice(&v.to_be_bytes());
+        o
+    }
+    fn map(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut o = vec![0xE0 | entries.len() as u8];
+        for (k, v) in entries {
+            o.extend(s(k));
+            o.extend_from_slice(v);
+        }
+        o
+    }
+    // The search tree: the first 8 bits, 00001000, lead to the record; any other bit to
+    // `nodes` (no data).
+    let nodes = 8u32;
+    let data = nodes + 16;
+    let mut out = Vec::new();
+    for (depth, bit) in [0u8, 0, 0, 0, 1, 0, 0, 0].into_iter().enumerate() {
+        let next = if depth == 7 { data } else { depth as u32 + 1 };
+        let (l, r) = if bit == 0 {
+            (next, nodes)
+        } else {
+            (nodes, next)
+        };
+        out.extend_from_slice(&l.to_be_bytes()[1..]);
+        out.extend_from_slice(&r.to_be_bytes()[1..]);
+    }
+    out.extend_from_slice(&[0; 16]);
+    out.extend(map(&[
+        ("autonomous_system_number", uint(15169)),
+        ("autonomous_system_organization", s("GOOGLE")),
+    ]));
+    out.extend_from_slice(b"\xAB\xCD\xEFMaxMind.com");
+    let u16v = |v: u16| [vec![0xA0 | 2], v.to_be_bytes().to_vec()].concat();
+    let mut epoch = vec![0x08, 0x02];
+    epoch.extend_from_slice(&1_700_000_000u64.to_be_bytes());
+    out.extend(map(&[
+        ("binary_format_major_version", u16v(2)),
+        ("binary_format_minor_version", u16v(0)),
+        ("build_epoch", epoch),
+        ("database_type", s("GeoLite2-ASN")),
+        ("description", map(&[])),
+        ("ip_version", u16v(4)),
+        ("languages", vec![0x00, 0x04]),
+        ("node_count", uint(nodes)),
+        ("record_size", u16v(24)),
+    ]));
+    out
+}
+
 fn text(ls: &[(String, i64, String)]) -> String {
     ls.iter()
         .enumerate()
@@ -459,6 +524,15 @@ fn run_http_serves_the_live_pipeline_and_serve_reads_its_lake() {
     assert_eq!(prom.query("hitstream_up"), Some(1.0));
     drop(prom);
 
+    // History from the run's own lake; without --geoip no countries and no networks.
+    wait_until("rows in the lake", Duration::from_secs(30), || {
+        let b = get_json(addr, "/api/history/bounds");
+        (!b["first"].is_null(), b.to_string())
+    });
+    let h = get_json(addr, &format!("/api/history?from={T0}&to={}", T0 + 7200));
+    assert_eq!(h["countries"], Value::Null, "{h}");
+    assert_eq!(h["asns"], Value::Null, "{h}");
+
     // Graceful stop with an event stream open: the stream ends, the run exits cleanly.
     let mut sse = TcpStream::connect(addr).unwrap();
     write!(sse, "GET /api/events HTTP/1.0\r\n\r\n").unwrap();
@@ -476,15 +550,18 @@ fn run_http_serves_the_live_pipeline_and_serve_reads_its_lake() {
     );
     assert!(String::from_utf8_lossy(&rest).contains("event: end"));
 
-    // `serve`: the same lake without a pipeline, history by range and vhost.
-    // With the real country database when the test script provides it.
+    // `serve`: the same lake without a pipeline, history by range and vhost. With the real
+    // country database when the test script provides it, and a hand-written ASN database.
     let mmdb = std::env::var("HITSTREAM_GEOIP_MMDB").ok();
+    let asn_db = dir.path().join("asn.mmdb");
+    std::fs::write(&asn_db, asn_mmdb()).unwrap();
     let mut args = vec!["serve", "--data", lake_s, "--http", "127.0.0.1:0"];
     if let Some(m) = &mmdb {
         args.extend(["--geoip", m.as_str()]);
     } else {
-        eprintln!("countries panel skipped: HITSTREAM_GEOIP_MMDB not set");
+        eprintln!("countries from a real database skipped: HITSTREAM_GEOIP_MMDB not set");
     }
+    args.extend(["--geoip", asn_db.to_str().unwrap()]);
     let serve = Running::start(&args);
     let addr = serve.addr;
     let st = get_json(addr, "/api/status");
@@ -559,17 +636,27 @@ fn run_http_serves_the_live_pipeline_and_serve_reads_its_lake() {
         .flat_map(|d| d.as_array().unwrap().iter().map(|n| n.as_u64().unwrap()))
         .sum();
     assert_eq!(cells, 300);
+    // 8.8.8.8's requests; the ASN database knows nothing of 10.0.0.0/8.
+    let google = (0..300).filter(|i: &usize| i.is_multiple_of(7)).count() as u64;
     if mmdb.is_some() {
-        let us = (0..300).filter(|i: &usize| i.is_multiple_of(7)).count() as u64;
-        assert_eq!(key_count(&h1["countries"], "US"), Some(us), "{h1}");
+        assert_eq!(key_count(&h1["countries"], "US"), Some(google), "{h1}");
         assert_eq!(
             key_count(&h1["countries"], "unknown"),
-            Some(300 - us),
+            Some(300 - google),
             "{h1}"
         );
     } else {
-        assert_eq!(h1["countries"], Value::Null);
+        // The ASN database alone has no countries.
+        assert_eq!(key_count(&h1["countries"], "unknown"), Some(300), "{h1}");
     }
+    assert_eq!(
+        h1["asns"],
+        serde_json::json!([
+            { "key": "unknown", "asn": null, "organization": null, "count": 300 - google },
+            { "key": "AS15169", "asn": 15169, "organization": "GOOGLE", "count": google },
+        ]),
+        "{h1}"
+    );
     let (s, body) = get(addr, "/api/history?from=10&to=5", &[]);
     assert_eq!(s, 400, "{body}");
     let (status, err) = serve.stop(Duration::from_secs(20));

@@ -271,9 +271,15 @@ function visitorPanels(h, scope) {
   table("sites", h.referring_sites || [], ["key", "count"]);
   table("kinds", h.static_dynamic || [], ["key", "count", "bytes"]);
   if (h.heatmap) heatmap($("heatmap"), h.heatmap);
-  // Only with a --geoip database.
+  // Only with a --geoip database; networks only when it has AS numbers.
   $("countries-panel").hidden = !h.countries;
   if (h.countries) table("countries", h.countries, ["key", "count"]);
+  $("asns-panel").hidden = !h.asns;
+  if (h.asns) {
+    table("asns", h.asns.map((r) => ({
+      key: r.organization ? `${r.key} ${r.organization}` : r.key, count: r.count,
+    })), ["key", "count"]);
+  }
 }
 
 function goLive() { mode = "live"; $("message").textContent = ""; renderLive(); }

@@ -188,9 +188,12 @@ pub async fn range(
     let totals = rows(&totals).into_iter().next().unwrap_or_default();
     let all = totals.get("requests").and_then(Value::as_u64).unwrap_or(0);
     let visitors = visitors(lake, &cond, top, all).await?;
-    let countries = match geo {
-        Some(g) => countries(lake, &cond, top, all, g).await?,
-        None => Value::Null,
+    let (countries, asns) = match geo {
+        Some(g) => {
+            let clients = frequent(lake, "client", &cond).await?;
+            places(&clients, top, all, &*g.0)
+        }
+        None => (Value::Null, Value::Null),
     };
     Ok(json!({
         "from": r.from,
@@ -211,6 +214,7 @@ pub async fn range(
         "static_dynamic": visitors.kinds,
         "heatmap": visitors.heatmap,
         "countries": countries,
+        "asns": asns,
     }))
 }
 
@@ -268,28 +272,74 @@ async fn frequent(
     ))
 }
 
-/// Requests by the country of their client (one look-up per distinct client). Clients that
-/// are not addresses (host names, `X.X.X.X`) and addresses the database lacks are `unknown`.
-async fn countries(
-    lake: &mut AsyncLake,
-    cond: &str,
+/// Requests by the country and by the autonomous system of their client, from the most
+/// frequent `clients` (one look-up each) of a range of `all` requests. Clients that are not
+/// addresses (host names, `X.X.X.X`) and addresses the database lacks are `unknown`; the
+/// requests of rarer clients are `other`. The AS table is null when no client has an AS
+/// number (a country-only database), as `analyze` reports it.
+fn places(
+    clients: &[(Option<String>, u64)],
     top: usize,
     all: u64,
-    geo: &crate::Geo,
-) -> Result<Value, LakeError> {
-    let clients = frequent(lake, "client", cond).await?;
-    let mut by = HashMap::new();
+    geo: &dyn hitstream_analyze::GeoLookup,
+) -> (Value, Value) {
+    let mut countries = HashMap::new();
+    let mut asns: HashMap<Option<u32>, (u64, Option<String>)> = HashMap::new();
+    let mut any_asn = false;
     let mut seen = 0;
-    for (c, n) in &clients {
+    for (c, n) in clients {
         seen += n;
-        let country = c
+        let info = c
             .as_deref()
             .and_then(|c| hitstream_analyze::client_ip(c.as_bytes()))
-            .and_then(|ip| geo.0.lookup(ip).country)
+            .map(|ip| geo.lookup(ip))
+            .unwrap_or_default();
+        let country = info
+            .country
             .unwrap_or_else(|| hitstream_analyze::UNKNOWN.to_string());
-        *by.entry(country).or_insert(0) += n;
+        *countries.entry(country).or_insert(0) += n;
+        any_asn |= info.asn.is_some();
+        let (count, org) = asns.entry(info.asn).or_default();
+        *count += n;
+        if org.is_none() {
+            *org = info.as_org.filter(|o| !o.is_empty());
+        }
     }
-    Ok(ranked(by, top, all.saturating_sub(seen)))
+    let rest = all.saturating_sub(seen);
+    let asns = if any_asn {
+        ranked_asns(asns, top, rest)
+    } else {
+        Value::Null
+    };
+    (ranked(countries, top, rest), asns)
+}
+
+/// AS rows as the other ranked tables (`key`, `count`), with the number and organisation;
+/// the `unknown` row (no AS) sorts after the numbers on ties.
+fn ranked_asns(by: HashMap<Option<u32>, (u64, Option<String>)>, top: usize, other: u64) -> Value {
+    let mut v: Vec<(Option<u32>, u64, Option<String>)> =
+        by.into_iter().map(|(a, (n, org))| (a, n, org)).collect();
+    v.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| a.0.is_none().cmp(&b.0.is_none()))
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    let rest: u64 = v.iter().skip(top).map(|r| r.1).sum::<u64>() + other;
+    let mut out: Vec<Value> = v
+        .into_iter()
+        .take(top)
+        .map(|(asn, n, org)| {
+            let key = asn.map_or_else(
+                || hitstream_analyze::UNKNOWN.to_string(),
+                |a| format!("AS{a}"),
+            );
+            json!({ "key": key, "asn": asn, "organization": org, "count": n })
+        })
+        .collect();
+    if rest > 0 {
+        out.push(json!({ "key": "other", "asn": null, "organization": null, "count": rest }));
+    }
+    Value::Array(out)
 }
 
 /// Browsers and systems (woothee, once per distinct agent), referring sites, static and
@@ -415,6 +465,98 @@ mod tests {
         assert_eq!(instant("1970-01-01"), Some(0));
         assert_eq!(instant("1995-13-01"), None);
         assert_eq!(instant("yesterday"), None);
+    }
+
+    /// What a country database together with an ASN database (GeoLite2-ASN's fields) say:
+    /// the shape the CLI's MaxMind reader hands over (its byte-level decoding is tested
+    /// there, and end to end in crates/cli/tests/http.rs with a hand-written ASN database).
+    fn both(ip: std::net::IpAddr) -> hitstream_analyze::GeoInfo {
+        use hitstream_analyze::GeoInfo;
+        match ip.to_string().as_str() {
+            "8.8.8.8" | "8.8.4.4" => GeoInfo {
+                country: Some("US".into()),
+                asn: Some(15169),
+                as_org: Some("GOOGLE".into()),
+            },
+            "1.1.1.1" => GeoInfo {
+                country: Some("AU".into()),
+                asn: Some(13335),
+                as_org: None,
+            },
+            _ => GeoInfo::default(),
+        }
+    }
+
+    fn country_only(ip: std::net::IpAddr) -> hitstream_analyze::GeoInfo {
+        hitstream_analyze::GeoInfo {
+            asn: None,
+            as_org: None,
+            ..both(ip)
+        }
+    }
+
+    fn clients() -> Vec<(Option<String>, u64)> {
+        [
+            (Some("8.8.8.8"), 5),
+            (Some("1.1.1.1"), 3),
+            (Some("::ffff:8.8.4.4"), 2),
+            (Some("10.0.0.1"), 2),
+            (Some("piweba3y.prodigy.com"), 1),
+            (None, 1),
+        ]
+        .into_iter()
+        .map(|(c, n)| (c.map(str::to_string), n))
+        .collect()
+    }
+
+    #[test]
+    fn clients_by_country_and_autonomous_system() {
+        // 16 requests in the range, 14 of them from the clients looked at.
+        let (countries, asns) = places(&clients(), 10, 16, &both);
+        assert_eq!(
+            countries,
+            json!([
+                { "key": "US", "count": 7 },
+                { "key": "unknown", "count": 4 },
+                { "key": "AU", "count": 3 },
+                { "key": "other", "count": 2 },
+            ])
+        );
+        assert_eq!(
+            asns,
+            json!([
+                { "key": "AS15169", "asn": 15169, "organization": "GOOGLE", "count": 7 },
+                { "key": "unknown", "asn": null, "organization": null, "count": 4 },
+                { "key": "AS13335", "asn": 13335, "organization": null, "count": 3 },
+                { "key": "other", "asn": null, "organization": null, "count": 2 },
+            ])
+        );
+        // The top rows, the rest as `other`; on a tie a number comes before `unknown`.
+        let tie = vec![
+            (Some("10.0.0.1".to_string()), 4),
+            (Some("1.1.1.1".to_string()), 4),
+        ];
+        let (_, asns) = places(&tie, 1, 8, &both);
+        assert_eq!(
+            asns,
+            json!([
+                { "key": "AS13335", "asn": 13335, "organization": null, "count": 4 },
+                { "key": "other", "asn": null, "organization": null, "count": 4 },
+            ])
+        );
+    }
+
+    #[test]
+    fn a_database_without_as_numbers_gives_no_as_table() {
+        let (countries, asns) = places(&clients(), 10, 14, &country_only);
+        assert_eq!(asns, Value::Null);
+        assert_eq!(countries[0], json!({ "key": "US", "count": 7 }));
+        // Nothing resolves at all: countries are all unknown, and still no AS table.
+        let (countries, asns) = places(&clients(), 10, 14, &|_: std::net::IpAddr| {
+            hitstream_analyze::GeoInfo::default()
+        });
+        assert_eq!(countries, json!([{ "key": "unknown", "count": 14 }]));
+        assert_eq!(asns, Value::Null);
     }
 
     #[test]

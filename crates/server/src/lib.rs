@@ -73,7 +73,7 @@ pub struct ServerConfig {
     pub insecure_no_auth: bool,
     /// The lake to read history from (`--data`), if any.
     pub lake: Option<String>,
-    /// Countries of clients in history, if a database is given.
+    /// Countries and autonomous systems of clients in history, if a database is given.
     pub geo: Option<Geo>,
 }
 
@@ -96,7 +96,7 @@ pub struct AppState {
     pub lake: Option<Arc<tokio::sync::Mutex<hitstream_lake::AsyncLake>>>,
     /// The token, if one is required.
     pub token: Option<Arc<str>>,
-    /// Countries of clients in history.
+    /// Countries and autonomous systems of clients in history.
     pub geo: Option<Geo>,
     /// Fires when the server stops (ends server-sent-event streams).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
