@@ -749,16 +749,20 @@ fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_
     let log = dir.path().join("access.log");
     let lake = dir.path().join("lake");
 
-    // The first five minutes of the day: two pages, and one client's burst of 404s whose
-    // path, referer and user agent are markup and script.
+    // The first minutes of the day: two pages, a page gone in the last window, and one
+    // client's burst of 404s whose path, referer and user agent are markup and script.
     let mut first = String::new();
     for i in 0..200 {
-        let path = if i % 2 == 0 { "/home" } else { "/about" };
+        let (path, status) = match i {
+            196.. => ("/gone", 404),
+            _ if i % 2 == 0 => ("/home", 200),
+            _ => ("/about", 200),
+        };
         first.push_str(&line_ua(
             &format!("10.0.0.{}", i % 5),
             T0 + i,
             path,
-            200,
+            status,
             "-",
             "Mozilla/5.0",
         ));
@@ -794,6 +798,16 @@ fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_
         let st = get_json(run.addr, "/api/status");
         (st["counters"]["lines"] == 260, st.to_string())
     });
+    // ... and their last window is closed (the input idle): the page opens on it.
+    wait_until(
+        "the first lines' last window",
+        Duration::from_secs(60),
+        || {
+            let ws = get_json(run.addr, "/api/windows?last=1");
+            (ws["windows"][0]["window_end"] == T0 + 200, ws.to_string())
+        },
+    );
+    let last = get_json(run.addr, "/api/windows?last=1")["windows"][0].clone();
 
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -834,6 +848,34 @@ fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_
     assert!(r["filled_ms"].as_u64().unwrap() < 10_000, "{r}");
     assert_eq!(r["lines_before"], "260", "{r}");
     assert_eq!(r["lines_after"], "360", "live update: {r}");
+
+    // The live 404s and error endpoints are those of the current window: four requests
+    // of ten were for the page that is gone.
+    let (nf, requests) = (
+        last["not_found"].as_u64().unwrap(),
+        last["requests"].as_u64().unwrap(),
+    );
+    assert_eq!((nf, requests), (4, 10), "{last}");
+    assert_eq!(
+        r["live_notfound"],
+        serde_json::json!([["404 responses", "4"], ["share of requests", "40.0 %"]]),
+        "{r}"
+    );
+    assert!(
+        r["live_notfound_note"]
+            .as_str()
+            .unwrap()
+            .contains("show a range"),
+        "{r}"
+    );
+    let errors: Vec<Value> = last["top_error_endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::json!([e["key"], e["count"].to_string()]))
+        .collect();
+    assert_eq!(errors, [serde_json::json!(["/gone", "4"])], "{last}");
+    assert_eq!(r["live_errors"], Value::Array(errors), "{r}");
     let live_pages = r["live_pages"].as_str().unwrap();
     assert!(live_pages.contains("/later"), "{r}");
 

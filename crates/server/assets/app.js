@@ -10,6 +10,8 @@ const SVG = "http://www.w3.org/2000/svg";
 let windows = new Map(); // "start-end" -> latest revision
 let mode = "live";       // or "range"
 let lastStatus = null;
+// From /api/status only: the pushed statuses are the pipeline's and do not say it.
+let hasLake = false;
 
 function fmt(n) {
   if (n === null || n === undefined) return "–";
@@ -155,7 +157,15 @@ function renderLive() {
   table("methods", cur.methods, ["key", "count"]);
   table("pages", cur.top_pages, ["key", "count"]);
   table("clients", cur.top_clients, ["client", "requests", "bytes"]);
-  table("notfound", [{ key: "404 responses", count: cur.not_found }], ["key", "count"]);
+  // A window counts its 404s but keeps no list of their paths (its error endpoints are every
+  // status but 200): the paths come from the lake, in a range.
+  const share = cur.requests ? (100 * cur.not_found / cur.requests).toFixed(1) + " %" : "–";
+  table("notfound", [
+    { key: "404 responses", count: cur.not_found },
+    { key: "share of requests", count: share },
+  ], ["key", "count"]);
+  $("notfound-note").textContent = "windows count 404s without their paths"
+    + (hasLake ? ": show a range to list them" : "");
   table("errors", cur.top_error_endpoints, ["key", "count"]);
 }
 
@@ -218,6 +228,7 @@ async function showRange(ev) {
     table("pages", h.top_pages, ["key", "count"]);
     table("clients", h.top_clients, ["client", "requests", "bytes"]);
     table("notfound", h.not_found, ["key", "count"]);
+    $("notfound-note").textContent = "";
     table("errors", h.error_endpoints, ["key", "count"]);
     visitorPanels(h, `(${$("from").value} – ${$("to").value})`);
     $("message").textContent = `range from the lake, ${h.bucket_seconds} s buckets`;
@@ -313,6 +324,7 @@ async function start() {
   try {
     const st = await getJson("/api/status");
     lastStatus = st; health(st);
+    hasLake = Boolean(st.lake);
     (await getJson("/api/windows?last=120")).windows.forEach(addWindow);
     (await getJson("/api/alerts?last=50")).alerts.forEach((a) => { shown.add(alertId(a)); addAlert(a, false); });
   } catch (e) { $("message").textContent = e.message; }
@@ -322,7 +334,7 @@ async function start() {
   }
   early = null;
   renderLive();
-  if (lastStatus && lastStatus.lake) try {
+  if (hasLake) try {
     const b = await getJson("/api/history/bounds");
     if (b.first !== null && b.last !== null) {
       $("from").value = isoLocal(b.first); $("to").value = isoLocal(b.last + 1);

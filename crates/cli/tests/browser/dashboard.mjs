@@ -1,5 +1,5 @@
 // Drives Debian's chromium (headless, through playwright-core) against a running
-// `hitstream run --http`, for crates/cli/tests/dashboard.rs. It only observes and reports;
+// `hitstream run --http`, for crates/cli/tests/http.rs. It only observes and reports;
 // the Rust test asserts. Prints one JSON object on stdout.
 //
 // Environment: DASHBOARD_URL, APPEND_FILE (the tailed log), APPEND_TEXT (a file whose text is
@@ -55,6 +55,12 @@ try {
   out.paint = await page.evaluate(() =>
     performance.getEntriesByType("paint").map((e) => [e.name, Math.round(e.startTime)]));
   out.lines_before = await metric("lines in");
+  // The live tables of the current window, cell by cell.
+  const cells = (sel) => page.evaluate((s) => [...document.querySelectorAll(`${s} tr`)]
+    .map((tr) => [...tr.cells].map((td) => td.textContent)), sel);
+  out.live_notfound = await cells("#notfound");
+  out.live_notfound_note = await page.textContent("#notfound-note");
+  out.live_errors = await cells("#errors");
 
   // Live: lines appended to the tailed file show up without a reload.
   fs.appendFileSync(env("APPEND_FILE"), fs.readFileSync(env("APPEND_TEXT")));
