@@ -934,6 +934,34 @@ mod tests {
     }
 
     #[test]
+    fn an_epoch_stores_the_partitions_it_moved_and_a_new_owner_takes_them() {
+        let mut start = Checkpoint::new();
+        let mut s = KafkaState::default();
+        s.admit(0, 9, o("h:f", 100).as_ref());
+        s.admit(1, 4, None);
+        start
+            .streams
+            .insert(state_key("t"), serde_json::to_value(&s).unwrap());
+        // In the epoch: partition 0 moved on, 1 did not, 2 was read for the first time.
+        s.admit(0, 10, o("h:f", 200).as_ref());
+        s.admit(2, 0, None);
+        let mut end = Checkpoint::new();
+        end.streams
+            .insert(state_key("t"), serde_json::to_value(&s).unwrap());
+        let parts = shared_parts(&start, &end);
+        let keys: Vec<(&str, i64)> = parts.iter().map(|p| (p.key.as_str(), p.next)).collect();
+        assert_eq!(keys, [("kafka/t/0", 11), ("kafka/t/2", 1)]);
+        // The next owner of partition 0 starts where it ends, with its origin marks: a line
+        // of h:f below 201 that `ship` sends again is dropped there too.
+        let mut other = KafkaState::default();
+        other.next.insert(0, 3);
+        other.adopt(0, &parts[0]);
+        assert_eq!(other.next[&0], 11);
+        assert!(!other.admit(0, 11, o("h:f", 200).as_ref()));
+        assert!(other.admit(0, 12, o("h:f", 300).as_ref()));
+    }
+
+    #[test]
     fn the_state_round_trips_through_json() {
         let mut s = KafkaState::default();
         s.admit(2, 41, o("h:0123456789abcdef", 4096).as_ref());
