@@ -785,10 +785,30 @@ fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_
     sorted.sort_by_key(|l| l.split('[').nth(1).unwrap()[..20].to_string());
     let first: String = sorted.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(&log, &first).unwrap();
-    // Appended while the page is open: two hours later, another page.
-    let later: String = (0..100)
-        .map(|i| line_ua("10.0.1.1", T0 + 7200 + i, "/later", 200, "-", "Mozilla/5.0"))
+    // Appended while the page is open: two hours later, another page; two lines that are not
+    // log lines (rejected); and one from before the first line (late). The engine judges a
+    // job of 1,024 lines against the watermark as it stood IN_FLIGHT (4) jobs before, so
+    // over 4 x 1,024 lines come first: the late line's job then sees the first lines'
+    // watermark whatever the reads were.
+    let mut later: String = (0..4200)
+        .map(|i| {
+            line_ua(
+                &format!("10.0.1.{}", i % 20),
+                T0 + 7200 + i / 42,
+                "/later",
+                200,
+                "-",
+                "Mozilla/5.0",
+            )
+        })
         .collect();
+    later.push_str("this is not an access log line\n");
+    later.push_str("a.example:80 neither is this one\n");
+    // 1995-06-30 23:50:00 UTC: outside the range the page asks the lake for below.
+    later.push_str(
+        "a.example:80 10.0.1.1 - - [30/Jun/1995:23:50:00 +0000] \"GET /early HTTP/1.1\" 200 50 \"-\" \"Mozilla/5.0\"\n",
+    );
+    let expect_lines = 260 + 4200 + 3;
     let append = dir.path().join("append.txt");
     std::fs::write(&append, &later).unwrap();
 
@@ -820,7 +840,9 @@ fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_
         .env("DASHBOARD_URL", format!("http://{}/", run.addr))
         .env("APPEND_FILE", &log)
         .env("APPEND_TEXT", &append)
-        .env("EXPECT_LINES", "360")
+        .env("EXPECT_LINES", expect_lines.to_string())
+        .env("EXPECT_REJECTED", "2")
+        .env("EXPECT_LATE", "1")
         .env("RANGE_FROM", "1995-07-01T00:00")
         .env("RANGE_TO", "1995-07-01T01:00")
         .env("SCREENSHOT", &shot)
@@ -847,7 +869,28 @@ fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_
     );
     assert!(r["filled_ms"].as_u64().unwrap() < 10_000, "{r}");
     assert_eq!(r["lines_before"], "260", "{r}");
-    assert_eq!(r["lines_after"], "360", "live update: {r}");
+    assert_eq!(
+        r["lines_after"],
+        expect_lines.to_string(),
+        "live update: {r}"
+    );
+    // The other health counters: the page shows what /api/status says once every line is
+    // in, and that is the two rejected lines and the late one.
+    for k in ["rejected", "late"] {
+        assert_eq!(
+            r["health_page"][k],
+            r["health_api"][k].to_string(),
+            "{k} on the page and in /api/status: {r}"
+        );
+    }
+    assert_eq!(
+        (
+            r["health_api"]["rejected"].as_u64(),
+            r["health_api"]["late"].as_u64()
+        ),
+        (Some(2), Some(1)),
+        "{r}"
+    );
 
     // The live 404s and error endpoints are those of the current window: four requests
     // of ten were for the page that is gone.

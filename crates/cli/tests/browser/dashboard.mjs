@@ -3,7 +3,8 @@
 // the Rust test asserts. Prints one JSON object on stdout.
 //
 // Environment: DASHBOARD_URL, APPEND_FILE (the tailed log), APPEND_TEXT (a file whose text is
-// appended to it), EXPECT_LINES (the "lines in" count after the append), RANGE_FROM and
+// appended to it), EXPECT_LINES, EXPECT_REJECTED and EXPECT_LATE (the "lines in", "rejected"
+// and "late" counts after the append: what to wait for, not judged here), RANGE_FROM and
 // RANGE_TO (datetime-local values, UTC: the process runs with TZ=UTC), SCREENSHOT (a PNG
 // path), HITSTREAM_NODE_MODULES (where playwright-core is installed), USER_DATA_DIR.
 import { createRequire } from "node:module";
@@ -77,6 +78,17 @@ try {
       null, { timeout: 30000 });
   } catch (e) { out.live_pages_error = String(e); }
   out.live_pages = await page.textContent("#pages");
+  // The other health counters once the status that counts the appended lines has come:
+  // what the page shows, and what /api/status says then.
+  try {
+    await page.waitForFunction(([r, l]) => {
+      const m = (n) => document.querySelector(`[data-metric="${n}"]`).textContent;
+      return m("rejected") === r && m("late") === l;
+    }, [env("EXPECT_REJECTED"), env("EXPECT_LATE")], { timeout: 30000 });
+  } catch (e) { out.health_error = String(e); }
+  out.health_page = { rejected: await metric("rejected"), late: await metric("late") };
+  const st = await (await fetch(new URL("api/status", base))).json();
+  out.health_api = { rejected: st.counters.rejected, late: st.counters.late };
   out.alerts_text = await page.textContent("#alerts");
   out.tables_text = await page.evaluate(() =>
     ["#pages", "#errors", "#clients", "#alerts"].map((s) => document.querySelector(s).textContent).join("\n"));
