@@ -535,9 +535,22 @@ fn two_groups_on_one_topic_each_get_every_line() {
     assert_lake_matches(&windows, &want);
 }
 
+/// A process the test started; killed when the test ends without stopping it (a failed
+/// assertion), so nothing is left running.
+struct Member(Option<Child>);
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// A `run` of a consumer group into a shared lake, with its own checkpoint directory and
 /// its output in files; it runs until stopped.
-fn group_member(broker: &str, group: &str, lake: &Path, dir: &Path, name: &str) -> Child {
+fn group_member(broker: &str, group: &str, lake: &Path, dir: &Path, name: &str) -> Member {
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
     Command::new(bin())
         .args([
@@ -554,12 +567,14 @@ fn group_member(broker: &str, group: &str, lake: &Path, dir: &Path, name: &str) 
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
+        .map(|c| Member(Some(c)))
         .unwrap()
 }
 
 /// Stops a member the way a service manager does (SIGTERM): it stores what it read and
 /// leaves the group.
-fn terminate(mut c: Child, what: &str, dir: &Path) {
+fn terminate(mut m: Member, what: &str, dir: &Path) {
+    let mut c = m.0.take().expect("running");
     let _ = Command::new("kill")
         .args(["-TERM", &c.id().to_string()])
         .status();
@@ -573,10 +588,11 @@ fn terminate(mut c: Child, what: &str, dir: &Path) {
             );
             return;
         }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "{what} did not stop within 60 s"
-        );
+        if t0.elapsed() > Duration::from_secs(60) {
+            let _ = c.kill();
+            let _ = c.wait();
+            panic!("{what} did not stop within 60 s");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -786,7 +802,8 @@ fn a_group_of_runs_shares_the_partitions_and_one_lake() {
 /// Kills `child` with SIGKILL as soon as it has recorded an epoch ahead (the epoch is then
 /// being committed): true when it was caught there, false when it ended first or `limit`
 /// passed.
-fn kill_while_committing(child: &mut Child, ckpt: &Path, limit: Duration) -> bool {
+fn kill_while_committing(m: &mut Member, ckpt: &Path, limit: Duration) -> bool {
+    let child = m.0.as_mut().expect("running");
     let epochs = ckpt.join("epochs");
     let t0 = Instant::now();
     while t0.elapsed() < limit {

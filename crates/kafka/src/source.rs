@@ -345,6 +345,8 @@ pub struct KafkaSource {
     /// While repeating an epoch that no sink holds: partitions another process stored
     /// since, whose lines are left out (decided at the first batch that has them).
     fence: Option<BTreeMap<i32, bool>>,
+    /// Partitions revoked by the last polls, for a batch being made.
+    revoked_now: Vec<i32>,
 }
 
 /// How far before a position a partition is fetched from. Some brokers (tansu 0.6 here)
@@ -474,6 +476,7 @@ impl KafkaSource {
             rereader: None,
             replay_cache: BTreeMap::new(),
             fence: None,
+            revoked_now: Vec::new(),
         })
     }
 
@@ -505,6 +508,7 @@ impl KafkaSource {
         for p in revoked {
             self.queues.remove(&p);
             self.at_eof.remove(&p);
+            self.revoked_now.push(p);
         }
         match polled {
             None => false,
@@ -527,6 +531,29 @@ impl KafkaSource {
                     .push(format!("kafka: {e}"));
                 false
             }
+        }
+    }
+
+    /// After a poll inside a batch: a rebalance there waited for everything handed over to
+    /// be stored, then let partitions go. What this batch took from them was not handed
+    /// over, so it goes, and their positions go back to before the batch: their next owner
+    /// reads those lines.
+    fn drop_revoked(&mut self, taken: &mut Vec<(Msg, bool)>, before: Option<&KafkaState>) {
+        if self.revoked_now.is_empty() {
+            return;
+        }
+        let revoked = std::mem::take(&mut self.revoked_now);
+        taken.retain(|(m, _)| !revoked.contains(&m.partition));
+        let mut state = self.state.lock().expect("state lock");
+        for p in revoked {
+            match before.and_then(|b| b.next.get(&p)) {
+                Some(&n) => state.next.insert(p, n),
+                None => state.next.remove(&p),
+            };
+            match before.and_then(|b| b.seen.get(&p)) {
+                Some(seen) => state.seen.insert(p, seen.clone()),
+                None => state.seen.remove(&p),
+            };
         }
     }
 
@@ -614,13 +641,17 @@ impl RunSource for KafkaSource {
         while self.queues.values().map(|q| q.len()).sum::<usize>() < self.cfg.max_batch_lines
             && self.fetch(Duration::ZERO)
         {}
+        // Revocations before the batch began concern batches already handed over.
+        self.revoked_now.clear();
         let assigned = self.assigned();
         let merge_deadline = Instant::now() + MERGE_WAIT;
-        let mut b: Option<Batch> = None;
-        let mut ext = Extent::default();
-        let mut taken = 0usize;
+        // The batch's messages, and whether each is a new line; the batch is made at the end,
+        // so that what a rebalance took away meanwhile can still be left out of it.
+        let mut taken: Vec<(Msg, bool)> = Vec::new();
+        // The state before the batch's first message: what a revoked partition goes back to.
+        let mut before: Option<KafkaState> = None;
         loop {
-            if taken >= self.cfg.max_batch_lines {
+            if taken.len() >= self.cfg.max_batch_lines {
                 break;
             }
             // A partition with nothing queued that is not at its end holds the merge back.
@@ -628,16 +659,12 @@ impl RunSource for KafkaSource {
                 !self.at_eof.contains(p) && self.queues.get(p).is_none_or(|q| q.is_empty())
             });
             if starving {
-                // The consumer is polled only between batches: a rebalance inside a poll
-                // waits for everything handed over to be stored, and a batch half made
-                // would not be.
-                if taken > 0 {
-                    break;
-                }
                 if Instant::now() < merge_deadline && self.fetch(Duration::from_millis(10)) {
+                    self.drop_revoked(&mut taken, before.as_ref());
                     continue;
                 }
-                if Instant::now() < merge_deadline {
+                self.drop_revoked(&mut taken, before.as_ref());
+                if !taken.is_empty() || Instant::now() < merge_deadline {
                     break;
                 }
             }
@@ -659,15 +686,22 @@ impl RunSource for KafkaSource {
                 // Before our position (the group's offset was behind it): read already.
                 continue;
             }
-            taken += 1;
+            if before.is_none() {
+                before = Some(state.clone());
+            }
             let fresh = state.admit(m.partition, m.offset, m.origin.as_ref());
+            taken.push((m, fresh));
+        }
+        let mut b: Option<Batch> = None;
+        let mut ext = Extent::default();
+        for (m, fresh) in &taken {
             ext.push(m.partition, m.offset, !fresh);
             let batch = b.get_or_insert_with(|| {
                 Batch::new(Origin::Stream {
                     name: format!("kafka:{}", self.cfg.topic),
                 })
             });
-            if fresh {
+            if *fresh {
                 batch.push_line(m.payload.strip_suffix(b"\n").unwrap_or(&m.payload), false);
             }
         }

@@ -179,9 +179,22 @@ async fn history_range(
         Ok(r) => r,
         Err(e) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
     };
+    let mut key: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    key.sort();
+    let key = format!("history?{}", key.join("&"));
+    if let Some(v) = st.history.get(&key, crate::HISTORY_FOR) {
+        return Json(v).into_response();
+    }
     let mut lake = lake.lock().await;
+    // The same question may have been answered while this one waited for the lake.
+    if let Some(v) = st.history.get(&key, crate::HISTORY_FOR) {
+        return Json(v).into_response();
+    }
     match history::range(&mut lake, &range, st.geo.as_ref()).await {
-        Ok(v) => Json(v).into_response(),
+        Ok(v) => {
+            st.history.put(key, v.clone());
+            Json(v).into_response()
+        }
         Err(e) => failed(e),
     }
 }
@@ -190,9 +203,18 @@ async fn bounds(State(st): State<AppState>) -> Response {
     let Some(lake) = &st.lake else {
         return no_lake();
     };
+    if let Some(v) = st.history.get("bounds", crate::HISTORY_FOR) {
+        return Json(v).into_response();
+    }
     let mut lake = lake.lock().await;
+    if let Some(v) = st.history.get("bounds", crate::HISTORY_FOR) {
+        return Json(v).into_response();
+    }
     match history::bounds(&mut lake).await {
-        Ok(v) => Json(v).into_response(),
+        Ok(v) => {
+            st.history.put("bounds".into(), v.clone());
+            Json(v).into_response()
+        }
         Err(e) => failed(e),
     }
 }
@@ -275,6 +297,7 @@ mod tests {
             geo: None,
             shutdown: tokio::sync::watch::channel(false).1,
             keep_alive: crate::KEEP_ALIVE,
+            history: std::sync::Arc::default(),
         }
     }
 
@@ -374,6 +397,21 @@ mod tests {
         assert!(
             body.trim_end().ends_with("event: end\ndata: true"),
             "{body}"
+        );
+    }
+
+    #[test]
+    fn lake_answers_are_served_again_for_a_while_then_asked_anew() {
+        let c = crate::HistoryCache::default();
+        c.put("history?from=1&to=2".into(), json!({ "n": 1 }));
+        let fresh = crate::HISTORY_FOR;
+        assert_eq!(c.get("history?from=1&to=2", fresh), Some(json!({ "n": 1 })));
+        assert_eq!(c.get("history?from=1&to=3", fresh), None);
+        // Older than asked for: the lake is asked again.
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            c.get("history?from=1&to=2", Duration::from_millis(10)),
+            None
         );
     }
 

@@ -103,6 +103,37 @@ pub struct AppState {
     /// Silence on an event stream before a keep-alive comment ([`KEEP_ALIVE`]; tests shorten
     /// it to see one without waiting).
     pub keep_alive: Duration,
+    /// Answers from the lake, kept for [`HISTORY_FOR`].
+    pub history: Arc<HistoryCache>,
+}
+
+/// How long an answer from the lake (`/api/history`, `/api/history/bounds`) is served again
+/// to the same question: each is a query over the lake, which competes with the pipeline
+/// for the same cores, and a page or a scraper asking every second gains nothing from
+/// asking the lake every second.
+pub const HISTORY_FOR: Duration = Duration::from_secs(5);
+
+/// Recent answers from the lake, by question.
+#[derive(Debug, Default)]
+pub struct HistoryCache(
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, serde_json::Value)>>,
+);
+
+impl HistoryCache {
+    /// The answer to `key` given less than `fresh` ago.
+    pub fn get(&self, key: &str, fresh: Duration) -> Option<serde_json::Value> {
+        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(key)
+            .filter(|(at, _)| at.elapsed() < fresh)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Keeps `value` as the answer to `key`, dropping answers too old to serve.
+    pub fn put(&self, key: String, value: serde_json::Value) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.retain(|_, (at, _)| at.elapsed() < HISTORY_FOR);
+        m.insert(key, (std::time::Instant::now(), value));
+    }
 }
 
 /// A running server, on its own thread and Tokio runtime.
@@ -151,6 +182,7 @@ impl Server {
             geo: cfg.geo.clone(),
             shutdown: shutdown.clone(),
             keep_alive: KEEP_ALIVE,
+            history: Arc::default(),
         };
         let app = router(state);
         let thread = std::thread::Builder::new()
