@@ -289,25 +289,8 @@ impl AsyncLake {
         version: i64,
         batches: Vec<RecordBatch>,
     ) -> Result<bool, LakeError> {
-        let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
-        if batches.is_empty() {
-            return Ok(false);
-        }
-        if self
-            .committed(kind, app)
-            .await?
-            .is_some_and(|v| v >= version)
-        {
-            return Ok(false);
-        }
-        self.write(
-            kind,
-            batches,
-            vec![Transaction::new(app, version)],
-            serde_json::Map::new(),
-        )
-        .await?;
-        Ok(true)
+        self.commit_parts(kind, app, version, batches, &[], serde_json::Map::new())
+            .await
     }
 
     /// [`commit`](AsyncLake::commit), with the positions of shared parts (a consumer
