@@ -40,7 +40,7 @@ pub struct SqlArgs {
 /// Runs `hitstream sql`.
 pub fn run(a: SqlArgs) -> anyhow::Result<()> {
     let mut lake = open_existing(&a.data)?;
-    let batches = hitstream_lake::sql_with_report_tables(&mut lake, &a.query)?;
+    let batches = lake.sql(&a.query)?;
     let bytes = render(&batches, a.output)?;
     crate::output::to_file_or_stdout(a.out.as_deref(), &bytes)
 }

@@ -523,6 +523,9 @@ impl AsyncLake {
             let shape = self.window_shape().await?;
             register_merged_windows(&ctx, shape).await?;
         }
+        if crate::tables::wants_report_tables(query) {
+            crate::tables::register_report_tables(&ctx, &self.root).await?;
+        }
         let plan = ctx.state().create_logical_plan(query).await?;
         SQLOptions::new()
             .with_allow_ddl(false)

@@ -61,6 +61,5 @@ pub use rows::{
 pub use run_sink::{LakeSink, PartsOf, RunSinkOptions, RUN_APP};
 pub use schema::{timestamp, TableKind, REQUEST_TEXTS};
 pub use tables::{
-    register_report_tables, replace_report_rows, sql_with_report_tables, store_report, ReportTable,
-    REPORT_COLUMN,
+    register_report_tables, replace_report_rows, store_report, ReportTable, REPORT_COLUMN,
 };

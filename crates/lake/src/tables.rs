@@ -10,15 +10,13 @@
 //!
 //! These tables are not part of [`TableKind`](crate::TableKind) (the pipeline neither writes
 //! nor maintains them), so [`AsyncLake::session`](crate::AsyncLake::session) does not
-//! register them; [`register_report_tables`] does, and [`sql_with_report_tables`] is
-//! [`Lake::sql`] with them.
+//! register them; [`register_report_tables`] does, and the lake's queries
+//! ([`Lake::sql`](crate::Lake::sql)) call it when a query names one or lists tables.
 
 use std::sync::Arc;
 
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use deltalake::datafusion::error::DataFusionError;
-use deltalake::datafusion::execution::context::SQLOptions;
 use deltalake::datafusion::prelude::{col, lit, SessionContext};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::StructType;
@@ -307,41 +305,13 @@ pub async fn register_report_tables(ctx: &SessionContext, root: &Url) -> Result<
 }
 
 /// Whether a query may read the report tables: it names one, or lists tables or columns.
-fn wants_report_tables(query: &str) -> bool {
+pub(crate) fn wants_report_tables(query: &str) -> bool {
     let q = query.to_ascii_lowercase();
     let q = q.trim_start();
     q.contains("analysis_")
         || q.contains("information_schema")
         || q.starts_with("show")
         || q.starts_with("describe")
-}
-
-/// [`Lake::sql`], with the tables of [`ReportTable`] too. Only queries run, as there.
-///
-/// A query that does not name them (nor lists tables) goes to [`Lake::sql`] unchanged, so it
-/// keeps whatever else that session offers.
-pub fn sql_with_report_tables(lake: &mut Lake, query: &str) -> Result<Vec<RecordBatch>, LakeError> {
-    if !wants_report_tables(query) {
-        return lake.sql(query);
-    }
-    let ctx = lake.session()?;
-    let root = lake.root().clone();
-    lake.block_on(async {
-        register_report_tables(&ctx, &root).await?;
-        let plan = ctx.state().create_logical_plan(query).await?;
-        SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false)
-            .verify_plan(&plan)
-            .map_err(|e| {
-                LakeError::ReadOnly(match e {
-                    DataFusionError::Plan(m) => m,
-                    other => other.strip_backtrace(),
-                })
-            })?;
-        Ok(ctx.execute_logical_plan(plan).await?.collect().await?)
-    })
 }
 
 #[cfg(test)]
@@ -367,7 +337,7 @@ mod tests {
     }
 
     fn query(lake: &mut Lake, q: &str) -> String {
-        pretty_format_batches(&sql_with_report_tables(lake, q).unwrap())
+        pretty_format_batches(&lake.sql(q).unwrap())
             .unwrap()
             .to_string()
     }
@@ -421,11 +391,11 @@ mod tests {
             vec![(ReportTable::Status, status_rows("a", &[(200, 1)]))],
         )
         .unwrap();
-        let err = sql_with_report_tables(&mut lake, "DROP TABLE analysis_status").unwrap_err();
+        let err = lake.sql("DROP TABLE analysis_status").unwrap_err();
         assert!(matches!(err, LakeError::ReadOnly(_)), "{err}");
         // Without report tables in the query, the lake's own SQL answers.
         assert_eq!(
-            pretty_format_batches(&sql_with_report_tables(&mut lake, "SELECT 1 AS one").unwrap())
+            pretty_format_batches(&lake.sql("SELECT 1 AS one").unwrap())
                 .unwrap()
                 .to_string()
                 .lines()
