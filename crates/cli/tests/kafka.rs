@@ -691,17 +691,14 @@ fn a_group_of_runs_shares_the_partitions_and_one_lake() {
         terminate(m, name, dir);
     }
     assert_lake_matches(&lake, &want);
-    // The partitions were shared: more than one member read lines of its own. (Which
-    // members get partitions in each rebalance is the broker's choice; with tansu 0.6 one
-    // member now and then gets none.)
+    // Which members get partitions in each rebalance is the broker's choice: tansu 0.6 now
+    // and then hands every partition to one member (two suite runs of ten here), so how the
+    // lines were shared is shown, not asserted; the rows and windows above hold either way.
     let read: Vec<(&str, u64)> = ["a", "b", "c"]
         .into_iter()
         .map(|name| (name, counted_lines(&dir.join(format!("{name}.ckpt")))))
         .collect();
-    assert!(
-        read.iter().filter(|(_, n)| *n > 0).count() >= 2,
-        "lines read by each member: {read:?}"
-    );
+    eprintln!("lines read by each member: {read:?}");
 
     // The group's windows, merged, equal one process's windows over the same file.
     let single = dir.join("single");
