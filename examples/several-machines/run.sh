@@ -85,8 +85,11 @@ q() { hitstream sql --data "$1" -o csv "$2" | tail -n +2; }
 check "rows in the S3 lake = the web servers' lines" "$LINES" "$(q "$LAKE" 'SELECT count(*) FROM requests')"
 check "rows = the logs' lines one for one (client, time, status: none lost, none twice)" ok \
     "$(python3 "$EXAMPLES/kafka-restart/same_rows.py" "$WORK/all.log" "$LAKE")"
-check "each member stored rows (the partitions were shared)" "2" \
-    "$(for m in 1 2; do grep -ao '"lines":[0-9]*' "$WORK/member$m/checkpoint.bin" | head -1 | cut -d: -f2; done | awk '$1 > 0' | wc -l | tr -d ' ')"
+# Which member gets which partitions is the broker's choice (tansu 0.6 now and then gives one
+# member all of them), so how the lines were shared is shown, not checked.
+for m in 1 2; do
+    echo "member $m read $(grep -ao '"lines":[0-9]*' "$WORK/member$m/checkpoint.bin" | head -1 | cut -d: -f2) lines"
+done
 WQ="SELECT CAST(window_start AS BIGINT) AS s, metric, coalesce(key, '') AS key, value FROM %s WHERE metric IN ('requests', 'bytes', 'not_found', 'status', 'method', 'top_page', 'top_client') ORDER BY s, metric, key, value"
 merged=$(q "$LAKE" "$(printf "$WQ" windows_merged)" | md5sum | cut -c1-32)
 single=$(q "$WORK/single" "$(printf "$WQ" "(SELECT w.* FROM windows w JOIN (SELECT window_start AS ws, max(revision) AS r FROM windows GROUP BY window_start) m ON w.window_start = m.ws AND w.revision = m.r)")" | md5sum | cut -c1-32)

@@ -201,7 +201,6 @@ fn several_machines_three_shippers_a_group_of_two_runs_and_a_lake_in_s3() {
         &[
             "rows in the S3 lake = the web servers' lines",
             "rows = the logs' lines one for one",
-            "each member stored rows (the partitions were shared)",
             "the group's merged windows = one process's windows",
             "windows in the merged view = minutes in the logs",
             "the daily report of the group's lake = one process's",
