@@ -454,6 +454,12 @@ impl KafkaSource {
                 ("enable.partition.eof", "true".into()),
                 // For the consumer lag (see `Context::stats`).
                 ("statistics.interval.ms", "1000".into()),
+                // A broker may answer one fetch with more than `queued.min.messages` (tansu
+                // sends a partition's whole backlog, 100 k messages and more); librdkafka
+                // then pauses fetching for `fetch.queue.backoff.ms`, 1 s by default, once
+                // per answer: 100 k lines/s at most, the process idle most of the time.
+                ("fetch.queue.backoff.ms", "5".into()),
+                ("queued.min.messages", "300000".into()),
             ])
             .create_with_context(ctx)
             .map_err(|e| kafka_err("cannot create the consumer", e))?;
@@ -933,6 +939,14 @@ impl RunSource for KafkaSource {
     }
 
     fn close(&mut self) {
+        // The pipeline stored everything handed over already (see `RunSource::close`): the
+        // revocation that leaving the group brings has nothing to wait for.
+        *self
+            .consumer
+            .context()
+            .barrier
+            .lock()
+            .expect("barrier lock") = None;
         self.consumer.unsubscribe();
     }
 }

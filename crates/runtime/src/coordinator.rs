@@ -410,7 +410,7 @@ fn spawn_source(
     control: Receiver<Arc<Checkpoint>>,
     stop: Arc<AtomicBool>,
     lag: Arc<Mutex<Lag>>,
-) -> std::thread::JoinHandle<()> {
+) -> std::thread::JoinHandle<Box<dyn RunSource>> {
     src.set_barrier(crate::source::Barrier { tx: tx.clone() });
     std::thread::spawn(move || {
         let mut run = || {
@@ -444,7 +444,7 @@ fn spawn_source(
             }
         };
         run();
-        src.close();
+        src
     })
 }
 
@@ -654,8 +654,13 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
     stop.store(true, Ordering::SeqCst);
     core.controls.clear();
     drop(src_rx);
+    // Sources close only now, after the last epoch's commit: a consumer group's member
+    // leaving the group hands its partitions on, and their next owner starts where the
+    // stored rows end.
     for t in src_threads {
-        let _ = t.join();
+        if let Ok(mut src) = t.join() {
+            src.close();
+        }
     }
     result?;
     core.publish_status(&statuses, 0.0, Phase::Ended);

@@ -62,7 +62,10 @@ pub trait RunSource: Send {
         Lag::default()
     }
 
-    /// The pipeline is done with the source (stop spool threads).
+    /// The pipeline is done with the source (stop spool threads, leave a consumer group).
+    /// Called after the pipeline's last epoch was stored, or failed to be: nothing the
+    /// source handed over is still on its way, so a [`Barrier`] has nothing left to wait
+    /// for.
     fn close(&mut self) {}
 
     /// Hands the source its [`Barrier`], before the first poll. A source whose parts move
