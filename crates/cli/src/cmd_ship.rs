@@ -44,7 +44,9 @@ pub struct ShipArgs {
     /// Acknowledgements: all, 1 or 0.
     #[arg(long, default_value = "all", value_parser = ["all", "1", "0", "-1"])]
     pub acks: String,
-    /// Turn off the idempotent producer.
+    /// Turn off the idempotent producer: the Kafka hop is then at-least-once, one request
+    /// in flight per broker, and the consumer's origin marks drop the repeats. For brokers
+    /// whose idempotence state can outlive their data after a crash.
     #[arg(long)]
     pub no_idempotence: bool,
     /// Most bytes in one produce request per partition.

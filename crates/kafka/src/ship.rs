@@ -224,6 +224,13 @@ pub fn ship(
             (cfg.max_in_flight + 10_000).to_string(),
         ),
     ];
+    if !cfg.idempotent {
+        // Without the idempotent producer a retried request can overtake the one after it;
+        // one request in flight per broker keeps a partition's lines in the order they were
+        // read, which the consumer's origin marks rely on (a line that came after a later
+        // one would be taken for a repeat and dropped).
+        settings.push(("max.in.flight.requests.per.connection", "1".into()));
+    }
     if let Some(b) = cfg.batch_bytes {
         settings.push(("batch.size", b.to_string()));
     }
