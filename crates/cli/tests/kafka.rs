@@ -416,8 +416,10 @@ fn ship_killed_with_sigkill_sends_again_and_the_lake_has_each_line_once() {
     let (kills, out) = kill_until_done(
         || {
             let mut c = ship_cmd(&broker.addr(), "nasa", &file, &ckpt);
-            // A small queue: deliveries, checkpoints and kills interleave.
+            // A small queue and a long linger: deliveries, checkpoints and kills interleave,
+            // and sending (at most 2,000 lines per 100 ms) takes long enough for six kills.
             c.args(["--checkpoint-interval", "300ms", "--max-in-flight", "2000"]);
+            c.args(["--linger", "100ms"]);
             c
         },
         7,
