@@ -90,12 +90,18 @@ pub struct KafkaState {
     /// Lines skipped as already delivered, in all.
     #[serde(default)]
     pub skipped: u64,
+    /// Per partition: the stored position taken from the shared sink when the partition was
+    /// last handed to this process. A commit goes on from it (or from this process's own
+    /// later commits) and is refused when the sink holds a later one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub since: BTreeMap<i32, i64>,
 }
 
 impl KafkaState {
     /// Takes a partition's position (and origin marks, when stored) from a shared sink.
     pub fn adopt(&mut self, partition: i32, part: &SharedPart) {
         self.next.insert(partition, part.next);
+        self.since.insert(partition, part.next);
         let seen = part
             .state
             .as_ref()
@@ -390,10 +396,19 @@ pub fn shared_parts(start: &Checkpoint, end: &Checkpoint) -> Vec<SharedPart> {
                 continue;
             }
             let seen = now.seen.get(&p).cloned().unwrap_or_default();
+            // Where the stored rows of the partition end as this process knows it: its own
+            // last commit (the epoch's start), or what it took over since, whichever is later
+            // (a position stored by this process long ago is older than one taken over).
+            let after = [before.next.get(&p), now.since.get(&p)]
+                .into_iter()
+                .flatten()
+                .copied()
+                .max();
             parts.push(SharedPart {
                 key: part_key(topic, p),
                 next,
                 state: Some(serde_json::json!({ "seen": seen })),
+                after,
             });
         }
     }
@@ -894,6 +909,7 @@ impl RunSource for KafkaSource {
                     let mut state = self.state.lock().expect("state lock");
                     state.next.remove(&p);
                     state.seen.remove(&p);
+                    state.since.remove(&p);
                 }
             }
         }
@@ -1007,6 +1023,26 @@ mod tests {
         assert_eq!(other.next[&0], 11);
         assert!(!other.admit(0, 11, o("h:f", 200).as_ref()));
         assert!(other.admit(0, 12, o("h:f", 300).as_ref()));
+        // Each commit goes on from where the stored rows ended as the process knew it: its
+        // own last commit, or (for the new owner) the position it took over, which is later
+        // than the one it had stored itself long before.
+        assert_eq!(parts[0].after, Some(10));
+        assert_eq!(parts[1].after, None);
+        let mut start2 = Checkpoint::new();
+        start2.streams.insert(
+            state_key("t"),
+            serde_json::to_value(&KafkaState {
+                next: [(0, 3)].into(),
+                ..KafkaState::default()
+            })
+            .unwrap(),
+        );
+        let mut end2 = Checkpoint::new();
+        end2.streams
+            .insert(state_key("t"), serde_json::to_value(&other).unwrap());
+        let taken = shared_parts(&start2, &end2);
+        assert_eq!(taken[0].next, 13);
+        assert_eq!(taken[0].after, Some(11));
     }
 
     #[test]

@@ -81,6 +81,20 @@ pub enum LakeError {
          EXPLAIN, DESCRIBE, SHOW)"
     )]
     ReadOnly(String),
+    /// Another process stored a part's position beyond where this commit goes on from
+    /// (see [`SharedPart::after`]): committing would store the same lines twice.
+    #[error(
+        "`{key}` was stored up to {stored} by another process while this one read it from \
+         {after}; nothing was committed. Restart: the epoch is then repeated without that part"
+    )]
+    PartMoved {
+        /// The part.
+        key: String,
+        /// The position stored by the other process.
+        stored: i64,
+        /// Where this commit went on from (`none`: no stored position was known).
+        after: String,
+    },
 }
 
 fn delta(table: TableKind) -> impl Fn(DeltaTableError) -> LakeError {
@@ -318,6 +332,10 @@ impl AsyncLake {
         {
             return Ok(false);
         }
+        // `committed` loaded the newest snapshot, which the commit below is made against: a
+        // position another process stored up to it shows here, and one stored after it makes
+        // the commit fail (a concurrent transaction of the same application id).
+        self.check_parts(kind, parts).await?;
         let mut txns = vec![Transaction::new(app, version)];
         let mut stored = serde_json::Map::new();
         for p in parts {
@@ -332,6 +350,37 @@ impl AsyncLake {
         }
         self.write(kind, batches, txns, info).await?;
         Ok(true)
+    }
+
+    /// Refuses parts whose stored position (in the loaded snapshot of `kind`) is beyond
+    /// the one their commit goes on from.
+    async fn check_parts(
+        &mut self,
+        kind: TableKind,
+        parts: &[SharedPart],
+    ) -> Result<(), LakeError> {
+        if parts.is_empty() || !self.exists(kind).await? {
+            return Ok(());
+        }
+        let t = self.tables.get_mut(&kind).expect("exists");
+        for p in parts {
+            let stored = t
+                .snapshot()
+                .map_err(delta(kind))?
+                .transaction_version(t.log_store().as_ref(), &p.key)
+                .await
+                .map_err(delta(kind))?;
+            if let Some(stored) = stored {
+                if p.after.is_none_or(|a| stored > a) {
+                    return Err(LakeError::PartMoved {
+                        key: p.key.clone(),
+                        stored,
+                        after: p.after.map_or("none".into(), |a| a.to_string()),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The positions of shared parts stored with [`commit_parts`](AsyncLake::commit_parts)
@@ -360,6 +409,7 @@ impl AsyncLake {
                         key: k.clone(),
                         next,
                         state: None,
+                        after: None,
                     });
                 }
             }

@@ -318,6 +318,7 @@ fn shared_part_positions_go_with_the_rows_and_are_read_back() {
         key: format!("kafka/t/{p}"),
         next,
         state: Some(serde_json::json!({ "seen": { "h:f": hwm } })),
+        after: None,
     };
     let info = serde_json::Map::new;
     // Two processes of a group commit under their own ids, each with its partitions.
@@ -349,7 +350,10 @@ fn shared_part_positions_go_with_the_rows_and_are_read_back() {
             "b",
             2,
             vec![],
-            &[part(0, 12, 120)],
+            &[SharedPart {
+                after: Some(10),
+                ..part(0, 12, 120)
+            }],
             info()
         )
         .unwrap());
@@ -369,6 +373,54 @@ fn shared_part_positions_go_with_the_rows_and_are_read_back() {
     got.sort_by(|a, b| a.key.cmp(&b.key));
     assert_eq!(got, vec![part(0, 12, 120), part(1, 5, 50), part(2, 7, 70)]);
     assert_eq!(count(&mut lake, "SELECT count(*) FROM requests"), 20);
+}
+
+#[test]
+fn a_commit_going_on_from_a_position_another_process_moved_is_refused() {
+    use hitstream_runtime::SharedPart;
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    // Process `app` commits its epoch `v` (10 rows of day `day`), storing partition 0 up
+    // to `next`, going on from the stored position `after`.
+    let mut commit = |app: &str, v: i64, day: u32, next: i64, after: Option<i64>| {
+        let part = SharedPart {
+            key: "kafka/t/0".into(),
+            next,
+            state: None,
+            after,
+        };
+        let r = lake.commit_parts(
+            TableKind::Requests,
+            app,
+            v,
+            vec![rows(&[day], 10)],
+            &[part],
+            serde_json::Map::new(),
+        );
+        let n = count(&mut lake, "SELECT count(*) FROM requests");
+        (r, n)
+    };
+    // `a` stores partition 0 up to 10; `b` takes it over from 10 and stores up to 20.
+    assert!(commit("a", 1, 1, 10, None).0.unwrap());
+    assert!(commit("b", 1, 2, 20, Some(10)).0.unwrap());
+    // `a` repeats an epoch that went on from 10 (killed while committing it, or it had
+    // stopped answering while `b` took over): the same lines would be stored twice.
+    let (r, n) = commit("a", 2, 3, 20, Some(10));
+    let e = r.unwrap_err();
+    assert!(
+        matches!(e, hitstream_lake::LakeError::PartMoved { stored: 20, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("kafka/t/0"), "{e}");
+    assert_eq!(n, 20);
+    // A process that knew of no stored position is refused as well.
+    let (r, n) = commit("c", 1, 4, 30, None);
+    assert!(r.is_err());
+    assert_eq!(n, 20);
+    // Going on from where the stored rows end commits.
+    let (r, n) = commit("a", 2, 3, 30, Some(20));
+    assert!(r.unwrap());
+    assert_eq!(n, 30);
 }
 
 #[test]

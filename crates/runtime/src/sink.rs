@@ -182,6 +182,12 @@ pub struct SharedPart {
     pub next: i64,
     /// What else the source keeps about the part (origin high-water marks), when known.
     pub state: Option<serde_json::Value>,
+    /// The stored position the epoch goes on from, as this process last knew it: a later
+    /// stored position means another process stored the part meanwhile (a partition's
+    /// next owner, while this process repeated an epoch or had stopped answering), and the
+    /// commit is refused rather than store the same lines twice. None: this process knew of
+    /// no stored position.
+    pub after: Option<i64>,
 }
 
 /// Where a shared epoch sink keeps the positions of parts (see [`EpochSink::positions`]):
