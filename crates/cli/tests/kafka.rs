@@ -73,22 +73,7 @@ impl Broker {
         );
         let py = std::env::var("HITSTREAM_PYTHON").expect("scripts/test sets HITSTREAM_PYTHON");
         let bucket = format!("tansu-{}-{}", std::process::id(), free_port());
-        let made = Command::new(py)
-            .args([
-                "-c",
-                &format!(
-                    "import boto3; boto3.client('s3', endpoint_url='{endpoint}', \
-                     region_name='us-east-1', aws_access_key_id='test', \
-                     aws_secret_access_key='test').create_bucket(Bucket='{bucket}')"
-                ),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            made.status.success(),
-            "{}",
-            String::from_utf8_lossy(&made.stderr)
-        );
+        common::create_s3_bucket(&py, &endpoint, &bucket);
         let mut b = Broker::not_started(dir);
         b.s3 = Some((endpoint, bucket));
         b.spawn();

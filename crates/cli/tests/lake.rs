@@ -658,13 +658,7 @@ fn a_lake_in_an_s3_bucket() {
         ("AWS_REGION", "us-east-1"),
         ("AWS_ALLOW_HTTP", "true"),
     ];
-    python(
-        &py,
-        &format!(
-            "import boto3; boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1', \
-             aws_access_key_id='test', aws_secret_access_key='test').create_bucket(Bucket='{bucket}')"
-        ),
-    );
+    common::create_s3_bucket(&py, &endpoint, &bucket);
 
     let tmp = tempfile::tempdir().unwrap();
     let (log, head) = nasa_head(tmp.path(), 20_000);

@@ -182,37 +182,46 @@ async fn history_range(
     let mut key: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
     key.sort();
     let key = format!("history?{}", key.join("&"));
-    if let Some(v) = st.history.get(&key, crate::HISTORY_FOR) {
-        return Json(v).into_response();
-    }
-    let mut lake = lake.lock().await;
-    // The same question may have been answered while this one waited for the lake.
-    if let Some(v) = st.history.get(&key, crate::HISTORY_FOR) {
-        return Json(v).into_response();
-    }
-    match history::range(&mut lake, &range, st.geo.as_ref()).await {
-        Ok(v) => {
-            st.history.put(key, v.clone());
-            Json(v).into_response()
-        }
-        Err(e) => failed(e),
-    }
+    let geo = st.geo.clone();
+    from_lake(&st, lake, key, async move |lake| {
+        history::range(lake, &range, geo.as_ref()).await
+    })
+    .await
 }
 
 async fn bounds(State(st): State<AppState>) -> Response {
     let Some(lake) = &st.lake else {
         return no_lake();
     };
-    if let Some(v) = st.history.get("bounds", crate::HISTORY_FOR) {
+    from_lake(&st, lake, "bounds".into(), async |lake| {
+        history::bounds(lake).await
+    })
+    .await
+}
+
+/// The lake's answer to the question `key`: the one given less than [`HISTORY_FOR`] ago,
+/// or asked anew with `ask`. A request that waited for the lake while another asked the
+/// same question takes that answer.
+///
+/// [`HISTORY_FOR`]: crate::HISTORY_FOR
+async fn from_lake(
+    st: &AppState,
+    lake: &tokio::sync::Mutex<hitstream_lake::AsyncLake>,
+    key: String,
+    ask: impl AsyncFnOnce(
+        &mut hitstream_lake::AsyncLake,
+    ) -> Result<serde_json::Value, hitstream_lake::LakeError>,
+) -> Response {
+    if let Some(v) = st.history.get(&key, crate::HISTORY_FOR) {
         return Json(v).into_response();
     }
     let mut lake = lake.lock().await;
-    if let Some(v) = st.history.get("bounds", crate::HISTORY_FOR) {
+    if let Some(v) = st.history.get(&key, crate::HISTORY_FOR) {
         return Json(v).into_response();
     }
-    match history::bounds(&mut lake).await {
+    match ask(&mut lake).await {
         Ok(v) => {
-            st.history.put("bounds".into(), v.clone());
+            st.history.put(key, v.clone());
             Json(v).into_response()
         }
         Err(e) => failed(e),

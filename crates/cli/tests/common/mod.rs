@@ -55,3 +55,24 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Creates `bucket` on the S3 emulator at `endpoint` (scripts/test starts one), with the
+/// boto3 of the Python at `py`.
+pub fn create_s3_bucket(py: &str, endpoint: &str, bucket: &str) {
+    let made = std::process::Command::new(py)
+        .args([
+            "-c",
+            &format!(
+                "import boto3; boto3.client('s3', endpoint_url='{endpoint}', \
+                 region_name='us-east-1', aws_access_key_id='test', \
+                 aws_secret_access_key='test').create_bucket(Bucket='{bucket}')"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
