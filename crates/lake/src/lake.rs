@@ -24,7 +24,7 @@ use indexmap::IndexMap;
 use tokio::runtime::Runtime;
 use url::Url;
 
-use crate::schema::TableKind;
+use hitstream_rows::TableKind;
 use hitstream_runtime::SharedPart;
 
 /// The key of shared parts' positions in a commit's info.
@@ -95,6 +95,12 @@ pub enum LakeError {
         /// Where this commit went on from (`none`: no stored position was known).
         after: String,
     },
+}
+
+impl From<hitstream_rows::ShapeError> for LakeError {
+    fn from(e: hitstream_rows::ShapeError) -> Self {
+        LakeError::Schema(e.0)
+    }
 }
 
 fn delta(table: TableKind) -> impl Fn(DeltaTableError) -> LakeError {

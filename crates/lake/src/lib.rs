@@ -45,21 +45,19 @@
 
 mod lake;
 mod panic;
-mod rows;
 mod run_sink;
-mod schema;
 mod tables;
 
 pub use deltalake::arrow;
+pub use hitstream_rows::{
+    day_of, utc_day, AlertRows, RejectRows, ReportRow, RequestReader, RequestRows, WindowRows,
+};
+pub use hitstream_rows::{timestamp, ShapeError, TableKind, REQUEST_TEXTS};
 pub use lake::{
     register_merged_windows, AsyncLake, Lake, LakeError, MaintainStats, WindowShape, MERGED_VIEW,
 };
 pub use panic::hide_writer_abort_panics;
-pub use rows::{
-    day_of, utc_day, AlertRows, RejectRows, ReportRow, RequestReader, RequestRows, WindowRows,
-};
 pub use run_sink::{LakeSink, PartsOf, RunSinkOptions, RUN_APP};
-pub use schema::{timestamp, TableKind, REQUEST_TEXTS};
 pub use tables::{
     register_report_tables, replace_report_rows, store_report, ReportTable, REPORT_COLUMN,
 };

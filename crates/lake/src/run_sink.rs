@@ -18,8 +18,8 @@ use hitstream_source::Checkpoint;
 use hitstream_window::{Alert, WindowResult};
 
 use crate::lake::{Lake, LakeError, WindowShape, WINDOW_INFO};
-use crate::rows::{utc_day, AlertRows, RejectRows, RequestRows, WindowRows};
-use crate::schema::TableKind;
+use hitstream_rows::TableKind;
+use hitstream_rows::{utc_day, AlertRows, RejectRows, RequestRows, WindowRows};
 
 /// Application id of the run pipeline's commits.
 pub const RUN_APP: &str = "hitstream-run";

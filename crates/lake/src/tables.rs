@@ -24,8 +24,8 @@ use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableError};
 use url::Url;
 
-use crate::schema::timestamp;
 use crate::{Lake, LakeError};
+use hitstream_rows::timestamp;
 
 /// The column that names a row's report, in every table of [`ReportTable`].
 pub const REPORT_COLUMN: &str = "report";

@@ -7,18 +7,18 @@
 
 use std::sync::Arc;
 
-use deltalake::arrow::array::{
+use arrow::array::{
     Array, ArrayRef, AsArray, Float64Builder, Int32Builder, Int64Builder, LargeStringArray,
     PrimitiveArray, RecordBatch, StringArray, StringBuilder, StringViewArray,
     TimestampMicrosecondBuilder,
 };
-use deltalake::arrow::datatypes::{Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow::datatypes::{Int32Type, Int64Type, TimestampMicrosecondType};
 use hitstream_format::time::format_day;
 use hitstream_format::{LogTime, Oddities, Oddity, Record, TEXT_COUNT};
 use hitstream_window::{Alert, WindowResult};
 
 use crate::schema::{self, TableKind, REQUEST_TEXTS};
-use crate::LakeError;
+use crate::ShapeError;
 
 fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
     // `from_utf8` has a fast path for ASCII, the usual case; lossy decoding only on error.
@@ -230,11 +230,11 @@ fn again_str(b: &mut StringBuilder) -> ArrayRef {
     Arc::new(a)
 }
 
-fn again_prim<T: deltalake::arrow::datatypes::ArrowPrimitiveType>(
-    b: &mut deltalake::arrow::array::PrimitiveBuilder<T>,
+fn again_prim<T: arrow::datatypes::ArrowPrimitiveType>(
+    b: &mut arrow::array::PrimitiveBuilder<T>,
 ) -> ArrayRef {
     let a = b.finish();
-    *b = deltalake::arrow::array::PrimitiveBuilder::<T>::with_capacity(a.len());
+    *b = arrow::array::PrimitiveBuilder::<T>::with_capacity(a.len());
     Arc::new(a)
 }
 
@@ -247,7 +247,7 @@ enum Str<'a> {
 }
 
 impl<'a> Str<'a> {
-    fn of(name: &str, a: &'a ArrayRef) -> Result<Str<'a>, LakeError> {
+    fn of(name: &str, a: &'a ArrayRef) -> Result<Str<'a>, ShapeError> {
         if let Some(s) = a.as_string_opt::<i32>() {
             Ok(Str::Utf8(s))
         } else if let Some(s) = a.as_string_view_opt() {
@@ -255,7 +255,7 @@ impl<'a> Str<'a> {
         } else if let Some(s) = a.as_string_opt::<i64>() {
             Ok(Str::Large(s))
         } else {
-            Err(LakeError::Schema(format!(
+            Err(ShapeError(format!(
                 "column `{name}` is {}, not a string",
                 a.data_type()
             )))
@@ -271,13 +271,13 @@ impl<'a> Str<'a> {
     }
 }
 
-fn prim<'a, T: deltalake::arrow::datatypes::ArrowPrimitiveType>(
+fn prim<'a, T: arrow::datatypes::ArrowPrimitiveType>(
     batch: &'a RecordBatch,
     name: &str,
-) -> Result<&'a PrimitiveArray<T>, LakeError> {
+) -> Result<&'a PrimitiveArray<T>, ShapeError> {
     let a = column(batch, name)?;
     a.as_primitive_opt::<T>().ok_or_else(|| {
-        LakeError::Schema(format!(
+        ShapeError(format!(
             "column `{name}` is {}, not {}",
             a.data_type(),
             T::DATA_TYPE
@@ -285,13 +285,13 @@ fn prim<'a, T: deltalake::arrow::datatypes::ArrowPrimitiveType>(
     })
 }
 
-fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, LakeError> {
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, ShapeError> {
     batch
         .column_by_name(name)
-        .ok_or_else(|| LakeError::Schema(format!("requests has no column `{name}`")))
+        .ok_or_else(|| ShapeError(format!("requests has no column `{name}`")))
 }
 
-fn opt<T: deltalake::arrow::datatypes::ArrowPrimitiveType>(
+fn opt<T: arrow::datatypes::ArrowPrimitiveType>(
     a: &PrimitiveArray<T>,
     row: usize,
 ) -> Option<T::Native> {
@@ -322,14 +322,14 @@ impl std::fmt::Debug for RequestReader<'_> {
 
 impl<'a> RequestReader<'a> {
     /// Checks the columns of `batch`.
-    pub fn new(batch: &'a RecordBatch) -> Result<RequestReader<'a>, LakeError> {
+    pub fn new(batch: &'a RecordBatch) -> Result<RequestReader<'a>, ShapeError> {
         Ok(RequestReader {
             time: prim(batch, "time")?,
             offset: prim(batch, "utc_offset")?,
             texts: REQUEST_TEXTS
                 .iter()
                 .map(|(n, t)| Ok((Str::of(n, column(batch, n)?)?, *t)))
-                .collect::<Result<_, LakeError>>()?,
+                .collect::<Result<_, ShapeError>>()?,
             status: prim(batch, "status")?,
             bytes: prim(batch, "bytes")?,
             port: prim(batch, "port")?,
