@@ -50,9 +50,9 @@ mod tables;
 
 pub use deltalake::arrow;
 pub use hitstream_rows::{
-    day_of, utc_day, AlertRows, RejectRows, ReportRow, RequestReader, RequestRows, WindowRows,
+    day_of, timestamp, utc_day, AlertRows, RejectRows, ReportRow, RequestReader, RequestRows,
+    ShapeError, TableKind, WindowRows, REQUEST_TEXTS,
 };
-pub use hitstream_rows::{timestamp, ShapeError, TableKind, REQUEST_TEXTS};
 pub use lake::{
     register_merged_windows, AsyncLake, Lake, LakeError, MaintainStats, WindowShape, MERGED_VIEW,
 };

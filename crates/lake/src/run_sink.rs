@@ -18,8 +18,7 @@ use hitstream_source::Checkpoint;
 use hitstream_window::{Alert, WindowResult};
 
 use crate::lake::{Lake, LakeError, WindowShape, WINDOW_INFO};
-use hitstream_rows::TableKind;
-use hitstream_rows::{utc_day, AlertRows, RejectRows, RequestRows, WindowRows};
+use hitstream_rows::{utc_day, AlertRows, RejectRows, RequestRows, TableKind, WindowRows};
 
 /// Application id of the run pipeline's commits.
 pub const RUN_APP: &str = "hitstream-run";
