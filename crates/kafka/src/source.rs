@@ -122,12 +122,17 @@ impl KafkaState {
             return true;
         };
         let seen = self.seen.entry(partition).or_default();
-        match seen.get(origin) {
-            Some(&hwm) if *at < hwm => {
+        // Looked up by reference: the origin's name is copied only the first time it is seen.
+        match seen.get_mut(origin.as_str()) {
+            Some(hwm) if *at < *hwm => {
                 self.skipped += 1;
                 false
             }
-            _ => {
+            Some(hwm) => {
+                *hwm = at + 1;
+                true
+            }
+            None => {
                 seen.insert(origin.clone(), at + 1);
                 true
             }
