@@ -467,6 +467,64 @@ fn run_killed_with_sigkill_resumes_from_its_epoch_state() {
 }
 
 #[test]
+fn packed_messages_survive_kills_of_ship_and_of_run() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let broker = Broker::start(tmp.path());
+    let (file, lines) = nasa_file(tmp.path(), 200_000);
+    let want = analyze(&file);
+    let ckpt = tmp.path().join("ship");
+    // Up to 50 lines of one partition a message, keyed by client as by default: what a
+    // restarted ship sends again is packed anew, and the consumer drops the lines (not the
+    // messages) it stored before.
+    let (ship_kills, out) = kill_until_done(
+        || {
+            let mut c = ship_cmd(&broker.addr(), "nasa", &file, &ckpt);
+            c.args([
+                "--lines-per-message",
+                "50",
+                "--checkpoint-interval",
+                "300ms",
+            ]);
+            c.args(["--max-in-flight", "2000", "--linger", "100ms"]);
+            c
+        },
+        13,
+        (400, 1500),
+        6,
+    );
+    ok(out);
+    assert!(
+        ship_kills >= 3,
+        "ship ended before it could be killed enough ({ship_kills})"
+    );
+    // Each run is killed a few times too: a repeated epoch reads its packed messages again,
+    // the lines a ship sent twice left out as before.
+    let lake = tmp.path().join("lake");
+    let mut starts = 0;
+    let (run_kills, out) = kill_until_done(
+        || {
+            starts += 1;
+            run_cmd(&broker.addr(), "nasa", &format!("p{starts}"), &lake)
+        },
+        17,
+        (1500, 4000),
+        3,
+    );
+    ok(out);
+    assert!(run_kills >= 1, "run ended before it could be killed");
+    assert_lake_matches(&lake, &want);
+    let skipped = skipped_by_origin(&lake);
+    assert!(
+        skipped > 0,
+        "no line was sent twice: the test proves nothing"
+    );
+    eprintln!(
+        "packed: ship killed {ship_kills} times, run {run_kills} times; {skipped} of {lines} lines sent again and dropped by origin"
+    );
+}
+
+#[test]
 fn ship_waits_for_the_broker_and_delivers_everything_once_it_is_up() {
     let _serial = serial();
     let tmp = tempfile::tempdir().unwrap();

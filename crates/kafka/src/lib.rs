@@ -18,7 +18,7 @@ mod ship;
 mod source;
 
 pub use client::{create_topic, parse_option, Connection, KafkaError};
-pub use origin::{OFFSET_HEADER, ORIGIN_HEADER};
+pub use origin::{LINES_HEADER, OFFSET_HEADER, ORIGIN_HEADER};
 pub use output::KafkaOutput;
-pub use ship::{ship, KeyBy, ShipConfig, ShipError, ShipStats};
+pub use ship::{ship, KeyBy, ShipConfig, ShipError, ShipStats, MAX_LINES_PER_MESSAGE};
 pub use source::{part_key, shared_parts, KafkaSource, KafkaSourceConfig, KafkaState};

@@ -23,7 +23,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 
 use crate::client::Connection;
-use crate::origin::{OFFSET_HEADER, ORIGIN_HEADER};
+use crate::origin::{LINES_HEADER, OFFSET_HEADER, ORIGIN_HEADER};
 
 /// How messages are keyed (and so partitioned).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +80,10 @@ pub struct ShipConfig {
     pub checkpoint_interval: Duration,
     /// Most lines sent and not yet confirmed; reading waits above it.
     pub max_in_flight: usize,
+    /// Lines packed into one message (1: a message per line, what any consumer reads).
+    /// Several cost librdkafka, the broker and `run` far less CPU per line; only
+    /// hitstream's Kafka source unpacks them.
+    pub lines_per_message: usize,
 }
 
 impl ShipConfig {
@@ -97,6 +101,7 @@ impl ShipConfig {
             checkpoint,
             checkpoint_interval: Duration::from_secs(1),
             max_in_flight: 200_000,
+            lines_per_message: 1,
         }
     }
 }
@@ -139,7 +144,8 @@ struct Tracker {
     /// Per batch: lines not yet confirmed, and the batch (for its positions).
     pending: VecDeque<(usize, Option<Batch>)>,
     delivered: u64,
-    failed: Vec<String>,
+    /// Refusals: the reason and the lines of the message.
+    failed: Vec<(String, usize)>,
     /// A report came since the main loop last looked (it then notes the time: one clock
     /// read per poll, not per line).
     reported: bool,
@@ -180,18 +186,33 @@ impl ClientContext for Context {
 impl ProducerContext for Context {
     type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, id: usize) {
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        let (id, n) = (
+            opaque >> OPAQUE_LINE_BITS,
+            opaque & ((1 << OPAQUE_LINE_BITS) - 1),
+        );
         let mut t = self.tracker.lock().expect("tracker lock");
         match result {
-            Ok(_) => t.delivered += 1,
-            Err((e, _)) => t.failed.push(e.to_string()),
+            Ok(_) => t.delivered += n as u64,
+            Err((e, _)) => t.failed.push((e.to_string(), n)),
         }
         t.reported = true;
         let base = t.base;
         if let Some(entry) = t.pending.get_mut(id.wrapping_sub(base)) {
-            entry.0 = entry.0.saturating_sub(1);
+            entry.0 = entry.0.saturating_sub(n);
         }
     }
+}
+
+/// The most lines packed into one message.
+pub const MAX_LINES_PER_MESSAGE: usize = 10_000;
+/// The most bytes packed into one message, well below the brokers' usual 1 MB limit.
+const MAX_PACKED_BYTES: usize = 256 * 1024;
+/// A message's delivery opaque: its batch id above these bits, its line count in them.
+const OPAQUE_LINE_BITS: u32 = 16;
+
+fn opaque(id: usize, lines: usize) -> usize {
+    (id << OPAQUE_LINE_BITS) | lines
 }
 
 fn key_of(line: &[u8], key: KeyBy) -> Option<&[u8]> {
@@ -208,18 +229,51 @@ fn key_of(line: &[u8], key: KeyBy) -> Option<&[u8]> {
 /// The partition of a line among `partitions`: by its key the way librdkafka's default
 /// partitioner does it (CRC-32 of the key, modulo the count), so a client goes where it went
 /// before; without a key, by its origin and offset in runs of 64 KiB, so a line sent again
-/// goes where it went before. `None` when the count is not known (librdkafka then chooses).
+/// goes where it went before. `None` when the count is not known, or for a keyed line when
+/// `by_key` is false (another partitioner was set): librdkafka then places it.
 fn partition_of(
     line: &[u8],
     offset: u64,
     key: KeyBy,
+    by_key: bool,
     origin_hash: u64,
     partitions: Option<i32>,
 ) -> Option<i32> {
     let n = partitions?;
-    Some(match key_of(line, key) {
-        Some(k) => (crc32fast::hash(k) % n as u32) as i32,
-        None => ((origin_hash ^ (offset >> 16)) % n as u64) as i32,
+    match key_of(line, key) {
+        Some(k) if by_key => Some((crc32fast::hash(k) % n as u32) as i32),
+        Some(_) => None,
+        None => Some(((origin_hash ^ (offset >> 16)) % n as u64) as i32),
+    }
+}
+
+/// Cuts lines sorted by partition (`(partition, line)`) into messages: runs of one
+/// partition, of at most `pack` lines and (unless one line is larger) `MAX_PACKED_BYTES`
+/// joined. Yields each message's range in `order` and its payload's length.
+fn messages<'a>(
+    order: &'a [(i32, usize)],
+    pack: usize,
+    line_len: impl Fn(usize) -> usize + 'a,
+) -> impl Iterator<Item = (std::ops::Range<usize>, usize)> + 'a {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= order.len() {
+            return None;
+        }
+        let partition = order[start].0;
+        let mut end = start + 1;
+        let mut bytes = line_len(order[start].1);
+        while end < order.len() && end - start < pack && order[end].0 == partition {
+            let len = line_len(order[end].1);
+            if bytes + 1 + len > MAX_PACKED_BYTES {
+                break;
+            }
+            bytes += 1 + len;
+            end += 1;
+        }
+        let range = start..end;
+        start = end;
+        Some((range, bytes))
     })
 }
 
@@ -264,10 +318,10 @@ pub fn ship(
         .client_config(&settings)
         .create_with_context(ctx)
         .map_err(ShipError::Producer)?;
-    let partitions = {
+    let count_partitions = |timeout: Duration| {
         producer
             .client()
-            .fetch_metadata(Some(&cfg.topic), Duration::from_secs(30))
+            .fetch_metadata(Some(&cfg.topic), timeout)
             .ok()
             .and_then(|m| {
                 m.topics()
@@ -277,6 +331,22 @@ pub fn ship(
             })
             .filter(|&n| n > 0)
     };
+    // Lines without a key need the partition count before the first is sent (see
+    // `partition_of`). Keyed lines go where librdkafka's partitioner puts them meanwhile,
+    // the same place, so sending starts (or waits for the broker, saying so) at once, and
+    // the count is asked for again each second until known.
+    let mut partitions = count_partitions(if cfg.key == KeyBy::None {
+        Duration::from_secs(30)
+    } else {
+        Duration::from_secs(1)
+    });
+    let mut partitions_asked = Instant::now();
+    // A partitioner set with `--kafka-option partitioner=...` places keyed lines instead.
+    let by_key = !cfg
+        .connection
+        .options
+        .iter()
+        .any(|(k, _)| k == "partitioner");
 
     let mut stats = ShipStats::default();
     let mut next_id = 0usize;
@@ -285,7 +355,6 @@ pub fn ship(
     let mut ended = false;
     let mut notes: Vec<String> = Vec::new();
     let mut first_send: Option<Instant> = None;
-    let in_flight = |p: &BaseProducer<Context>| p.in_flight_count().max(0) as usize;
     loop {
         // Settle confirmed batches in order, and checkpoint now and then.
         producer.poll(Duration::ZERO);
@@ -296,9 +365,13 @@ pub fn ship(
                 t.last_delivery = Some(Instant::now());
             }
             stats.delivered = t.delivered;
-            for f in t.failed.drain(..) {
-                stats.failed += 1;
-                notes.push(format!("error: a line was refused by Kafka: {f}"));
+            for (f, n) in t.failed.drain(..) {
+                stats.failed += n as u64;
+                notes.push(if n == 1 {
+                    format!("error: a line was refused by Kafka: {f}")
+                } else {
+                    format!("error: a message of {n} lines was refused by Kafka: {f}")
+                });
             }
             stats.in_flight = stats.read - stats.delivered - stats.failed;
             // Waiting: lines in flight and nothing confirmed for 2 s (since the last
@@ -338,9 +411,14 @@ pub fn ship(
         if stats.finished || stopping {
             break;
         }
-        if ended || in_flight(&producer) >= cfg.max_in_flight {
+        // Counted in lines (librdkafka counts messages, which may hold several).
+        if ended || stats.in_flight as usize >= cfg.max_in_flight {
             producer.poll(Duration::from_millis(20));
             continue;
+        }
+        if partitions.is_none() && partitions_asked.elapsed() >= Duration::from_secs(1) {
+            partitions = count_partitions(Duration::from_millis(200));
+            partitions_asked = Instant::now();
         }
         let batch = match source.poll(Duration::from_millis(50)) {
             Poll::Batch(b) => b,
@@ -379,18 +457,56 @@ pub fn ship(
             .lines()
             .enumerate()
             .map(|(i, line)| {
-                let p = partition_of(line, batch.line_offset(i), cfg.key, origin_hash, partitions);
+                let offset = batch.line_offset(i);
+                let p = partition_of(line, offset, cfg.key, by_key, origin_hash, partitions);
                 (p.unwrap_or(-1), i)
             })
             .collect();
         order.sort_by_key(|&(p, _)| p);
-        for (partition, i) in order {
-            let Some(line) = batch.line(i) else { continue };
-            let offset = batch.line_offset(i);
-            let mut headers = OwnedHeaders::new_with_capacity(2);
+        // Then each partition's run is cut into messages of up to `lines_per_message` lines
+        // (one line each by default; packing needs the partition known, so that a line sent
+        // again goes where it went before).
+        let pack = if partitions.is_some() && (by_key || cfg.key == KeyBy::None) {
+            cfg.lines_per_message.clamp(1, MAX_LINES_PER_MESSAGE)
+        } else {
+            1
+        };
+        let line_len = |i: usize| batch.line(i).map_or(0, <[u8]>::len);
+        for (range, bytes) in messages(&order, pack, line_len) {
+            let chunk = &order[range];
+            let partition = chunk[0].0;
+            let n = chunk.len();
+            let first = chunk[0].1;
+            let Some(first_line) = batch.line(first) else {
+                continue;
+            };
+            let packed: Vec<u8>;
+            let payload = if n == 1 {
+                first_line
+            } else {
+                let mut buf = Vec::with_capacity(bytes);
+                for (k, &(_, i)) in chunk.iter().enumerate() {
+                    if k > 0 {
+                        buf.push(b'\n');
+                    }
+                    buf.extend_from_slice(batch.line(i).unwrap_or_default());
+                }
+                packed = buf;
+                &packed
+            };
+            let mut headers = OwnedHeaders::new_with_capacity(3);
             let offset_text;
+            let lines_text;
             if let Some(o) = &origin {
-                offset_text = offset.to_string();
+                offset_text = if n == 1 {
+                    batch.line_offset(first).to_string()
+                } else {
+                    let offsets: Vec<String> = chunk
+                        .iter()
+                        .map(|&(_, i)| batch.line_offset(i).to_string())
+                        .collect();
+                    offsets.join(",")
+                };
                 headers = headers
                     .insert(Header {
                         key: ORIGIN_HEADER,
@@ -401,11 +517,22 @@ pub fn ship(
                         value: Some(offset_text.as_bytes()),
                     });
             }
-            let mut record = BaseRecord::with_opaque_to(&cfg.topic, id)
-                .payload(line)
+            if n > 1 {
+                lines_text = n.to_string();
+                headers = headers.insert(Header {
+                    key: LINES_HEADER,
+                    value: Some(lines_text.as_bytes()),
+                });
+            }
+            let mut record = BaseRecord::with_opaque_to(&cfg.topic, opaque(id, n))
+                .payload(payload)
                 .headers(headers);
-            if let Some(k) = key_of(line, cfg.key) {
-                record = record.key(k);
+            // A packed message holds several clients' lines: it has no key, only the
+            // partition its lines' keys chose.
+            if n == 1 {
+                if let Some(k) = key_of(first_line, cfg.key) {
+                    record = record.key(k);
+                }
             }
             if partition >= 0 {
                 record = record.partition(partition);
@@ -424,16 +551,16 @@ pub fn ship(
                     }
                     Err((e, _)) => {
                         let mut t = producer.context().tracker.lock().expect("tracker lock");
-                        t.failed.push(e.to_string());
+                        t.failed.push((e.to_string(), n));
                         let base = t.base;
                         if let Some(entry) = t.pending.get_mut(id - base) {
-                            entry.0 = entry.0.saturating_sub(1);
+                            entry.0 = entry.0.saturating_sub(n);
                         }
                         break;
                     }
                 }
             }
-            stats.read += 1;
+            stats.read += n as u64;
         }
         let mut t = producer.context().tracker.lock().expect("tracker lock");
         let base = t.base;
@@ -460,22 +587,57 @@ mod tests {
     use super::*;
 
     #[test]
+    fn messages_are_runs_of_one_partition_within_the_limits() {
+        let order = [(0, 0), (0, 1), (0, 2), (1, 3), (2, 4), (2, 5)];
+        let cut = |pack, len: &dyn Fn(usize) -> usize| -> Vec<std::ops::Range<usize>> {
+            messages(&order, pack, len).map(|(r, _)| r).collect()
+        };
+        assert_eq!(cut(1, &|_| 10), [0..1, 1..2, 2..3, 3..4, 4..5, 5..6]);
+        assert_eq!(cut(2, &|_| 10), [0..2, 2..3, 3..4, 4..6]);
+        assert_eq!(cut(100, &|_| 10), [0..3, 3..4, 4..6]);
+        // The payload's length counts a newline between lines.
+        let sizes: Vec<usize> = messages(&order, 100, |_| 10).map(|(_, b)| b).collect();
+        assert_eq!(sizes, [32, 10, 21]);
+        // Bytes: a line that would take a message past the limit starts the next one; a
+        // line larger than the limit goes alone.
+        let big = MAX_PACKED_BYTES / 2;
+        assert_eq!(cut(100, &|_| big), [0..1, 1..2, 2..3, 3..4, 4..5, 5..6]);
+        assert_eq!(
+            cut(100, &|i| if i == 1 { MAX_PACKED_BYTES + 1 } else { 10 }),
+            [0..1, 1..2, 2..3, 3..4, 4..6]
+        );
+        assert_eq!(messages(&[], 100, |_| 1).count(), 0);
+    }
+
+    #[test]
+    fn the_delivery_opaque_carries_the_batch_and_its_lines() {
+        let o = opaque(123_456, MAX_LINES_PER_MESSAGE);
+        assert_eq!(o >> OPAQUE_LINE_BITS, 123_456);
+        assert_eq!(o & ((1 << OPAQUE_LINE_BITS) - 1), MAX_LINES_PER_MESSAGE);
+    }
+
+    #[test]
     fn partitions_follow_the_key_as_librdkafka_places_it() {
         // librdkafka's default partitioner takes the standard CRC-32 of the key (check value
         // 0xCBF43926 for "123456789") modulo the partition count.
         assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
         let l = b"123456789 - - [01/Jul/1995:00:00:01 -0400] \"GET / HTTP/1.0\" 200 7";
-        let p = partition_of(l, 0, KeyBy::Client, 7, Some(3));
+        let p = partition_of(l, 0, KeyBy::Client, true, 7, Some(3));
         assert_eq!(p, Some((0xCBF4_3926u32 % 3) as i32));
         // The same client at another offset, of another origin: the same partition.
-        assert_eq!(partition_of(l, 1 << 30, KeyBy::Client, 99, Some(3)), p);
-        assert_eq!(partition_of(l, 0, KeyBy::Client, 7, None), None);
+        assert_eq!(
+            partition_of(l, 1 << 30, KeyBy::Client, true, 99, Some(3)),
+            p
+        );
+        assert_eq!(partition_of(l, 0, KeyBy::Client, true, 7, None), None);
+        // With a partitioner of the user's, librdkafka places keyed lines.
+        assert_eq!(partition_of(l, 0, KeyBy::Client, false, 7, Some(3)), None);
     }
 
     #[test]
     fn without_a_key_partitions_follow_origin_and_offset_in_runs_of_64_kib() {
         let l = b"x";
-        let at = |offset| partition_of(l, offset, KeyBy::None, 12345, Some(5)).unwrap();
+        let at = |offset| partition_of(l, offset, KeyBy::None, true, 12345, Some(5)).unwrap();
         assert_eq!(at(0), at(65_535));
         assert_eq!(at(65_536), at(131_071));
         let all: std::collections::HashSet<i32> = (0..64).map(|r| at(r << 16)).collect();
@@ -483,7 +645,7 @@ mod tests {
         assert!(all.iter().all(|p| (0..5).contains(p)));
         // A line with no key field falls back to its origin and offset.
         assert_eq!(
-            partition_of(b"", 70_000, KeyBy::Client, 12345, Some(5)),
+            partition_of(b"", 70_000, KeyBy::Client, true, 12345, Some(5)),
             Some(at(70_000))
         );
     }

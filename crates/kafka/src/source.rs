@@ -116,27 +116,44 @@ impl KafkaState {
     /// new: false when its origin offset is below the high-water mark of its partition and
     /// origin (delivered before, sent again by a restarted `ship`).
     pub fn admit(&mut self, partition: i32, offset: i64, origin: Option<&(String, u64)>) -> bool {
+        let origin = origin.map(|(o, at)| (o.as_str(), std::slice::from_ref(at)));
+        self.admit_lines(partition, offset, origin) == 0
+    }
+
+    /// Takes note of the message at `offset` of `partition`, whose lines lie at these
+    /// offsets of their origin (in order: `ship` sends a partition's lines in the order it
+    /// read them), and says how many of its first lines were delivered before.
+    pub fn admit_lines(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        origin: Option<(&str, &[u64])>,
+    ) -> usize {
         let next = self.next.entry(partition).or_insert(offset + 1);
         *next = (*next).max(offset + 1);
-        let Some((origin, at)) = origin else {
-            return true;
+        let Some((origin, offsets)) = origin else {
+            return 0;
+        };
+        let Some(&last) = offsets.last() else {
+            return 0;
         };
         let seen = self.seen.entry(partition).or_default();
         // Looked up by reference: the origin's name is copied only the first time it is seen.
-        match seen.get_mut(origin.as_str()) {
-            Some(hwm) if *at < *hwm => {
-                self.skipped += 1;
-                false
-            }
+        let skipped = match seen.get_mut(origin) {
             Some(hwm) => {
-                *hwm = at + 1;
-                true
+                let skipped = offsets.iter().take_while(|&&at| at < *hwm).count();
+                if skipped < offsets.len() {
+                    *hwm = last + 1;
+                }
+                skipped
             }
             None => {
-                seen.insert(origin.clone(), at + 1);
-                true
+                seen.insert(origin.to_string(), last + 1);
+                0
             }
-        }
+        };
+        self.skipped += skipped as u64;
+        skipped
     }
 }
 
@@ -152,6 +169,21 @@ struct Segment {
     /// Offsets in `from..to` skipped as already delivered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     skipped: Vec<i64>,
+    /// Messages of several lines whose first lines were skipped as already delivered:
+    /// the offset and how many.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    partial: Vec<(i64, usize)>,
+    /// Lines taken from the run; without it (extents written before messages of several
+    /// lines), one a message not skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kept: Option<u64>,
+}
+
+impl Segment {
+    fn kept(&self) -> u64 {
+        self.kept
+            .unwrap_or((self.to - self.from) as u64 - self.skipped.len() as u64)
+    }
 }
 
 /// What a recorded batch was: its runs of messages in the order they were merged, enough
@@ -164,7 +196,9 @@ struct Extent {
 }
 
 impl Extent {
-    fn push(&mut self, partition: i32, offset: i64, skipped: bool) {
+    /// The message at `offset` of `partition`, of `lines` lines, the first `skipped` of
+    /// them delivered before.
+    fn push(&mut self, partition: i32, offset: i64, lines: usize, skipped: usize) {
         match self.segments.last_mut() {
             Some(seg) if seg.partition == partition && seg.to == offset => seg.to = offset + 1,
             _ => self.segments.push(Segment {
@@ -172,15 +206,28 @@ impl Extent {
                 from: offset,
                 to: offset + 1,
                 skipped: Vec::new(),
+                partial: Vec::new(),
+                kept: Some(0),
             }),
         }
         let seg = self.segments.last_mut().expect("just pushed");
-        if skipped {
+        if skipped >= lines {
             seg.skipped.push(offset);
-        } else {
-            self.lines += 1;
+        } else if skipped > 0 {
+            seg.partial.push((offset, skipped));
         }
+        let kept = lines.saturating_sub(skipped) as u64;
+        *seg.kept.get_or_insert(0) += kept;
+        self.lines += kept;
     }
+}
+
+/// The lines of a message: the payload (less a final newline), or with `lines` above one,
+/// the lines `ship` joined with `\n`.
+fn lines_of(payload: &[u8], lines: usize) -> impl Iterator<Item = &[u8]> {
+    let one = (lines <= 1).then(|| payload.strip_suffix(b"\n").unwrap_or(payload));
+    let many = (lines > 1).then(|| payload.split(|&b| b == b'\n'));
+    one.into_iter().chain(many.into_iter().flatten())
 }
 
 struct Context {
@@ -332,7 +379,10 @@ struct Msg {
     /// The message's timestamp (ms), the merge key.
     time: i64,
     payload: Vec<u8>,
-    origin: Option<(String, u64)>,
+    /// The origin and the offset of each line in it.
+    origin: Option<(String, Vec<u64>)>,
+    /// Lines in the payload.
+    lines: usize,
 }
 
 /// A topic read by a consumer group, replayable; see the [module documentation](self).
@@ -352,7 +402,7 @@ pub struct KafkaSource {
     last_extent: Option<Extent>,
     rereader: Option<BaseConsumer>,
     /// Messages read to repeat an epoch, by partition and offset.
-    replay_cache: BTreeMap<(i32, i64), Vec<u8>>,
+    replay_cache: BTreeMap<(i32, i64), (Vec<u8>, usize)>,
     /// While repeating an epoch that no sink holds: partitions another process stored
     /// since, whose lines are left out (decided at the first batch that has them).
     fence: Option<BTreeMap<i32, bool>>,
@@ -507,15 +557,30 @@ impl KafkaSource {
     }
 
     fn owned(m: &rdkafka::message::BorrowedMessage<'_>) -> Msg {
-        let origin = m
-            .headers()
-            .and_then(|h| crate::origin::read(h.iter().map(|h| (h.key, h.value))));
+        let payload = m.payload().map(<[u8]>::to_vec).unwrap_or_default();
+        let (mut origin, lines) = match m.headers() {
+            Some(h) => {
+                let marks = crate::origin::read(h.iter().map(|h| (h.key, h.value)));
+                (marks.origin, marks.lines)
+            }
+            None => (None, 1),
+        };
+        // The lines as the payload holds them; offsets that do not match them are no origin.
+        let lines = if lines > 1 {
+            lines_of(&payload, lines).count()
+        } else {
+            1
+        };
+        if origin.as_ref().is_some_and(|(_, offs)| offs.len() != lines) {
+            origin = None;
+        }
         Msg {
             partition: m.partition(),
             offset: m.offset(),
             time: m.timestamp().to_millis().unwrap_or(0),
-            payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            payload,
             origin,
+            lines,
         }
     }
 
@@ -564,7 +629,7 @@ impl KafkaSource {
     /// be stored, then let partitions go. What this batch took from them was not handed
     /// over, so it goes, and their positions go back to before the batch: their next owner
     /// reads those lines.
-    fn drop_revoked(&mut self, taken: &mut Vec<(Msg, bool)>, before: Option<&KafkaState>) {
+    fn drop_revoked(&mut self, taken: &mut Vec<(Msg, usize)>, before: Option<&KafkaState>) {
         if self.revoked_now.is_empty() {
             return;
         }
@@ -671,13 +736,15 @@ impl RunSource for KafkaSource {
         self.revoked_now.clear();
         let assigned = self.assigned();
         let merge_deadline = Instant::now() + MERGE_WAIT;
-        // The batch's messages, and whether each is a new line; the batch is made at the end,
-        // so that what a rebalance took away meanwhile can still be left out of it.
-        let mut taken: Vec<(Msg, bool)> = Vec::new();
+        // The batch's messages, and how many of each one's first lines were delivered before;
+        // the batch is made at the end, so that what a rebalance took away meanwhile can
+        // still be left out of it.
+        let mut taken: Vec<(Msg, usize)> = Vec::new();
+        let mut taken_lines = 0;
         // The state before the batch's first message: what a revoked partition goes back to.
         let mut before: Option<KafkaState> = None;
         loop {
-            if taken.len() >= self.cfg.max_batch_lines {
+            if taken_lines >= self.cfg.max_batch_lines {
                 break;
             }
             // A partition with nothing queued that is not at its end holds the merge back.
@@ -715,20 +782,25 @@ impl RunSource for KafkaSource {
             if before.is_none() {
                 before = Some(state.clone());
             }
-            let fresh = state.admit(m.partition, m.offset, m.origin.as_ref());
-            taken.push((m, fresh));
+            let origin = m
+                .origin
+                .as_ref()
+                .map(|(o, offs)| (o.as_str(), offs.as_slice()));
+            let skipped = state.admit_lines(m.partition, m.offset, origin);
+            taken_lines += m.lines;
+            taken.push((m, skipped));
         }
         let mut b: Option<Batch> = None;
         let mut ext = Extent::default();
-        for (m, fresh) in &taken {
-            ext.push(m.partition, m.offset, !fresh);
+        for (m, skipped) in &taken {
+            ext.push(m.partition, m.offset, m.lines, *skipped);
             let batch = b.get_or_insert_with(|| {
                 Batch::new(Origin::Stream {
                     name: format!("kafka:{}", self.cfg.topic),
                 })
             });
-            if *fresh {
-                batch.push_line(m.payload.strip_suffix(b"\n").unwrap_or(&m.payload), false);
+            for line in lines_of(&m.payload, m.lines).skip(*skipped) {
+                batch.push_line(line, false);
             }
         }
         match b {
@@ -832,7 +904,8 @@ impl RunSource for KafkaSource {
                             continue;
                         }
                         last = m.offset();
-                        cache.insert((p, m.offset()), m.payload().unwrap_or_default().to_vec());
+                        let owned = Self::owned(&m);
+                        cache.insert((p, m.offset()), (owned.payload, owned.lines));
                         if m.offset() + 1 >= ahead {
                             break;
                         }
@@ -852,9 +925,16 @@ impl RunSource for KafkaSource {
                 if s.skipped.binary_search(&off).is_ok() {
                     continue;
                 }
+                let skip = s
+                    .partial
+                    .iter()
+                    .find(|&&(o, _)| o == off)
+                    .map_or(0, |&(_, n)| n);
                 // Offsets with no message (compacted, transaction markers) were never lines.
-                if let Some(pl) = payloads.get(&(s.partition, off)) {
-                    b.push_line(pl.strip_suffix(b"\n").unwrap_or(pl), false);
+                if let Some((pl, lines)) = payloads.get(&(s.partition, off)) {
+                    for line in lines_of(pl, *lines).skip(skip) {
+                        b.push_line(line, false);
+                    }
                 }
             }
         }
@@ -921,7 +1001,7 @@ impl RunSource for KafkaSource {
         let mut left_out = 0u64;
         ext.segments.retain(|seg| {
             if fence.get(&seg.partition).copied().unwrap_or(false) {
-                left_out += (seg.to - seg.from) as u64 - seg.skipped.len() as u64;
+                left_out += seg.kept();
                 false
             } else {
                 true
@@ -1000,6 +1080,52 @@ mod tests {
         // Lines without origin headers are always new.
         assert!(s.admit(1, 1, None));
         assert!(s.admit(1, 2, None));
+    }
+
+    #[test]
+    fn lines_of_a_packed_message_sent_again_are_admitted_once() {
+        let mut s = KafkaState::default();
+        let o = |offs: &'static [u64]| Some(("h:f", offs));
+        // Two messages of three lines, then ship restarted from offset 100 and packed
+        // differently: the first two lines of its first message were delivered before.
+        assert_eq!(s.admit_lines(0, 0, o(&[0, 50, 100])), 0);
+        assert_eq!(s.admit_lines(0, 1, o(&[150, 200, 250])), 0);
+        assert_eq!(s.admit_lines(0, 2, o(&[100, 150, 200])), 3);
+        assert_eq!(s.admit_lines(0, 3, o(&[250, 300, 350])), 1);
+        assert_eq!(s.admit_lines(0, 4, o(&[400])), 0);
+        assert_eq!(s.skipped, 4);
+        assert_eq!(s.seen[&0]["h:f"], 401);
+        assert_eq!(s.next[&0], 5);
+
+        // The batch's extent records the partly skipped message, and counts its lines.
+        let mut ext = Extent::default();
+        ext.push(0, 2, 3, 3);
+        ext.push(0, 3, 3, 1);
+        ext.push(0, 4, 1, 0);
+        assert_eq!(ext.lines, 3);
+        let seg = &ext.segments[0];
+        assert_eq!((seg.from, seg.to), (2, 5));
+        assert_eq!(seg.skipped, [2]);
+        assert_eq!(seg.partial, [(3, 1)]);
+        assert_eq!(seg.kept(), 3);
+        let back: Extent = serde_json::from_value(serde_json::to_value(&ext).unwrap()).unwrap();
+        assert_eq!(back, ext);
+        // An extent written before packed messages: one line a message not skipped.
+        let old: Segment =
+            serde_json::from_str(r#"{"partition":1,"from":10,"to":15,"skipped":[11]}"#).unwrap();
+        assert_eq!(old.kept(), 4);
+    }
+
+    #[test]
+    fn the_lines_of_a_message() {
+        let all = |p: &[u8], n| lines_of(p, n).map(<[u8]>::to_vec).collect::<Vec<_>>();
+        assert_eq!(all(b"a b c\n", 1), [b"a b c".to_vec()]);
+        assert_eq!(all(b"a\nb", 1), [b"a\nb".to_vec()]);
+        assert_eq!(
+            all(b"a\nb\nc", 3),
+            [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
+        );
+        assert_eq!(all(b"", 1), [Vec::<u8>::new()]);
     }
 
     #[test]
