@@ -390,24 +390,27 @@ fn ship_then_run_stores_every_line_once() {
     assert_lake_matches(&lake, &want);
 }
 
-#[test]
-fn ship_killed_with_sigkill_sends_again_and_the_lake_has_each_line_once() {
-    let _serial = serial();
-    let tmp = tempfile::tempdir().unwrap();
-    let broker = Broker::start(tmp.path());
-    let (file, lines) = nasa_file(tmp.path(), 200_000);
-    let want = analyze(&file);
-    let ckpt = tmp.path().join("ship");
+/// Ships `file`, killed with SIGKILL six times after 0.4 to 1.5 s, until a run ends by
+/// itself, with the options `extra` gives for each start (0, 1, ...); returns the kills.
+fn ship_killed_until_done(
+    broker: &Broker,
+    file: &Path,
+    ckpt: &Path,
+    extra: impl Fn(usize) -> Vec<String>,
+    seed: u64,
+) -> usize {
+    let mut starts = 0;
     let (kills, out) = kill_until_done(
         || {
-            let mut c = ship_cmd(&broker.addr(), "nasa", &file, &ckpt);
+            let mut c = ship_cmd(&broker.addr(), "nasa", file, ckpt);
             // A small queue and a long linger: deliveries, checkpoints and kills interleave,
             // and sending (at most 2,000 lines per 100 ms) takes long enough for six kills.
             c.args(["--checkpoint-interval", "300ms", "--max-in-flight", "2000"]);
-            c.args(["--linger", "100ms"]);
+            c.args(["--linger", "100ms"]).args(extra(starts));
+            starts += 1;
             c
         },
-        7,
+        seed,
         (400, 1500),
         6,
     );
@@ -416,6 +419,17 @@ fn ship_killed_with_sigkill_sends_again_and_the_lake_has_each_line_once() {
         kills >= 3,
         "ship ended before it could be killed enough ({kills})"
     );
+    kills
+}
+
+#[test]
+fn ship_killed_with_sigkill_sends_again_and_the_lake_has_each_line_once() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let broker = Broker::start(tmp.path());
+    let (file, lines) = nasa_file(tmp.path(), 200_000);
+    let want = analyze(&file);
+    let kills = ship_killed_until_done(&broker, &file, &tmp.path().join("ship"), |_| vec![], 7);
     let lake = tmp.path().join("lake");
     let out = run_cmd(&broker.addr(), "nasa", "g", &lake)
         .output()
@@ -473,31 +487,16 @@ fn packed_messages_survive_kills_of_ship_and_of_run() {
     let broker = Broker::start(tmp.path());
     let (file, lines) = nasa_file(tmp.path(), 200_000);
     let want = analyze(&file);
+    // Lines of one partition packed into messages, keyed by client as by default, and
+    // packed differently at each start: what a restarted ship sends again lies across
+    // other message boundaries, and the consumer drops the lines, not the messages, it
+    // stored before.
     let ckpt = tmp.path().join("ship");
-    // Up to 50 lines of one partition a message, keyed by client as by default: what a
-    // restarted ship sends again is packed anew, and the consumer drops the lines (not the
-    // messages) it stored before.
-    let (ship_kills, out) = kill_until_done(
-        || {
-            let mut c = ship_cmd(&broker.addr(), "nasa", &file, &ckpt);
-            c.args([
-                "--lines-per-message",
-                "50",
-                "--checkpoint-interval",
-                "300ms",
-            ]);
-            c.args(["--max-in-flight", "2000", "--linger", "100ms"]);
-            c
-        },
-        13,
-        (400, 1500),
-        6,
-    );
-    ok(out);
-    assert!(
-        ship_kills >= 3,
-        "ship ended before it could be killed enough ({ship_kills})"
-    );
+    let per_start = |n: usize| {
+        let lines = [50, 37, 64, 23, 81, 42, 17][n % 7];
+        vec!["--lines-per-message".to_string(), lines.to_string()]
+    };
+    let ship_kills = ship_killed_until_done(&broker, &file, &ckpt, per_start, 13);
     // Each run is killed a few times too: a repeated epoch reads its packed messages again,
     // the lines a ship sent twice left out as before.
     let lake = tmp.path().join("lake");
