@@ -460,6 +460,14 @@ fn run_killed_with_sigkill_resumes_from_its_epoch_state() {
             .unwrap(),
     );
     let lake = tmp.path().join("lake");
+    let kills = run_killed_until_done(&broker, &lake, 11, 4);
+    assert!(kills >= 2, "run ended before it could be killed ({kills})");
+    assert_lake_matches(&lake, &want);
+}
+
+/// Runs the topic `nasa` into `lake`, killed with SIGKILL up to `max_kills` times after 1.5
+/// to 4 s, until a run ends by itself; returns the kills.
+fn run_killed_until_done(broker: &Broker, lake: &Path, seed: u64, max_kills: usize) -> usize {
     // Each start joins a group of its own: where a run goes on comes from its checkpoint,
     // not from the group. The test broker (tansu 0.6) does not recover a group from a member
     // killed with SIGKILL (it drops the dead member without making the others rejoin, then
@@ -469,15 +477,14 @@ fn run_killed_with_sigkill_resumes_from_its_epoch_state() {
     let (kills, out) = kill_until_done(
         || {
             starts += 1;
-            run_cmd(&broker.addr(), "nasa", &format!("g{starts}"), &lake)
+            run_cmd(&broker.addr(), "nasa", &format!("g{seed}-{starts}"), lake)
         },
-        11,
+        seed,
         (1500, 4000),
-        4,
+        max_kills,
     );
     ok(out);
-    assert!(kills >= 2, "run ended before it could be killed ({kills})");
-    assert_lake_matches(&lake, &want);
+    kills
 }
 
 #[test]
@@ -500,17 +507,7 @@ fn packed_messages_survive_kills_of_ship_and_of_run() {
     // Each run is killed a few times too: a repeated epoch reads its packed messages again,
     // the lines a ship sent twice left out as before.
     let lake = tmp.path().join("lake");
-    let mut starts = 0;
-    let (run_kills, out) = kill_until_done(
-        || {
-            starts += 1;
-            run_cmd(&broker.addr(), "nasa", &format!("p{starts}"), &lake)
-        },
-        17,
-        (1500, 4000),
-        3,
-    );
-    ok(out);
+    let run_kills = run_killed_until_done(&broker, &lake, 17, 3);
     assert!(run_kills >= 1, "run ended before it could be killed");
     assert_lake_matches(&lake, &want);
     let skipped = skipped_by_origin(&lake);
