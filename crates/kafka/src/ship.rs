@@ -187,10 +187,7 @@ impl ProducerContext for Context {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
-        let (id, n) = (
-            opaque >> OPAQUE_LINE_BITS,
-            opaque & ((1 << OPAQUE_LINE_BITS) - 1),
-        );
+        let (id, n) = from_opaque(opaque);
         let mut t = self.tracker.lock().expect("tracker lock");
         match result {
             Ok(_) => t.delivered += n as u64,
@@ -213,6 +210,14 @@ const OPAQUE_LINE_BITS: u32 = 16;
 
 fn opaque(id: usize, lines: usize) -> usize {
     (id << OPAQUE_LINE_BITS) | lines
+}
+
+/// The batch id and the line count of a message's delivery opaque.
+fn from_opaque(opaque: usize) -> (usize, usize) {
+    (
+        opaque >> OPAQUE_LINE_BITS,
+        opaque & ((1 << OPAQUE_LINE_BITS) - 1),
+    )
 }
 
 fn key_of(line: &[u8], key: KeyBy) -> Option<&[u8]> {
@@ -612,8 +617,7 @@ mod tests {
     #[test]
     fn the_delivery_opaque_carries_the_batch_and_its_lines() {
         let o = opaque(123_456, MAX_LINES_PER_MESSAGE);
-        assert_eq!(o >> OPAQUE_LINE_BITS, 123_456);
-        assert_eq!(o & ((1 << OPAQUE_LINE_BITS) - 1), MAX_LINES_PER_MESSAGE);
+        assert_eq!(from_opaque(o), (123_456, MAX_LINES_PER_MESSAGE));
     }
 
     #[test]
