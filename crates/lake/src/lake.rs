@@ -486,6 +486,7 @@ impl AsyncLake {
             .with_metadata(info);
         let groups = share_out(batches, self.write_threads);
         let t = self.table(kind).await?;
+        add_missing_columns(kind, t).await.map_err(delta(kind))?;
         async {
             let rt = tokio::runtime::Handle::current();
             let tasks: Vec<_> = groups
@@ -1099,6 +1100,37 @@ fn writer_properties(kind: TableKind) -> WriterProperties {
         }
     }
     b.build()
+}
+
+/// Adds the columns of `kind`'s schema that the table lacks (a lake written by an older
+/// hitstream, before the lineage columns of `requests`), nullable and at the end of its
+/// schema: the rows written before read them as null, Spark and the other Delta readers
+/// alike. Only a write does this, so reading an old lake changes nothing.
+async fn add_missing_columns(kind: TableKind, t: &mut DeltaTable) -> Result<(), DeltaTableError> {
+    let want: StructType = kind.schema().as_ref().try_into_kernel()?;
+    for attempt in 0..3 {
+        let have = t.snapshot()?.schema();
+        let missing: Vec<deltalake::kernel::StructField> = want
+            .fields()
+            .filter(|f| have.field(f.name()).is_none())
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        match t.clone().add_columns().with_fields(missing).await {
+            Ok(evolved) => {
+                *t = evolved;
+                return Ok(());
+            }
+            // Another process sharing the lake added them first: look again.
+            Err(_) if attempt < 2 => {
+                t.update_state().await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Writes `batches` to new Parquet files of `table` (not committed): their `add` actions.

@@ -50,8 +50,8 @@ mod tables;
 
 pub use deltalake::arrow;
 pub use hitstream_rows::{
-    day_of, timestamp, utc_day, AlertRows, RejectRows, ReportRow, RequestReader, RequestRows,
-    ShapeError, TableKind, WindowRows, REQUEST_TEXTS,
+    day_of, timestamp, utc_day, AlertRows, KafkaLineage, RejectRows, ReportRow, RequestReader,
+    RequestRows, ShapeError, TableKind, WindowRows, LINEAGE_COLUMNS, REQUEST_TEXTS,
 };
 pub use lake::{
     register_merged_windows, AsyncLake, Lake, LakeError, MaintainStats, WindowShape, MERGED_VIEW,

@@ -141,6 +141,34 @@ impl RowWriter for RequestWriter {
         self.0.push(rec, extra_names, source, Some(offset));
     }
 
+    fn push_from(
+        &mut self,
+        rec: &Record<'_>,
+        extra_names: &[&str],
+        source: &str,
+        offset: u64,
+        from: Option<hitstream_source::LineSource<'_>>,
+    ) {
+        match from {
+            // A Kafka line's place in its batch is no position anywhere: the lineage
+            // columns say where it came from, and `offset` stays null.
+            Some(f) => self.0.push_from(
+                rec,
+                extra_names,
+                source,
+                None,
+                Some(hitstream_rows::KafkaLineage {
+                    topic: f.topic,
+                    partition: f.partition,
+                    offset: f.offset,
+                    line: f.index,
+                    origin: f.origin,
+                }),
+            ),
+            None => self.0.push(rec, extra_names, source, Some(offset)),
+        }
+    }
+
     fn finish(mut self: Box<Self>) -> EncodedRows {
         EncodedRows(Box::new(self.0.finish()))
     }

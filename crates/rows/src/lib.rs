@@ -11,9 +11,10 @@ mod rows;
 mod schema;
 
 pub use rows::{
-    day_of, utc_day, AlertRows, RejectRows, ReportRow, RequestReader, RequestRows, WindowRows,
+    day_of, utc_day, AlertRows, KafkaLineage, RejectRows, ReportRow, RequestReader, RequestRows,
+    WindowRows,
 };
-pub use schema::{timestamp, TableKind, REQUEST_TEXTS};
+pub use schema::{timestamp, TableKind, LINEAGE_COLUMNS, REQUEST_TEXTS};
 
 /// A batch read back does not have the shape of its table (a column missing or of another
 /// type); the message names the column.

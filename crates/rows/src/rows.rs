@@ -66,6 +66,23 @@ macro_rules! row_counts {
     };
 }
 
+/// Where a line read from Kafka came from, as the lineage columns of `requests` store it
+/// (see [`LINEAGE_COLUMNS`](crate::schema::LINEAGE_COLUMNS)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KafkaLineage<'a> {
+    /// The topic.
+    pub topic: &'a str,
+    /// The partition.
+    pub partition: i32,
+    /// The offset of the line's message in the partition.
+    pub offset: i64,
+    /// The line's place in its message (0 unless the shipper packed several lines).
+    pub line: u32,
+    /// The shipper's origin (file fingerprint) and the line's byte offset in it, when the
+    /// message named one that was trusted.
+    pub origin: Option<(&'a str, u64)>,
+}
+
 /// Rows of `requests`.
 #[derive(Debug)]
 pub struct RequestRows {
@@ -82,6 +99,12 @@ pub struct RequestRows {
     source: StringBuilder,
     offset: Int64Builder,
     day: StringBuilder,
+    kafka_topic: StringBuilder,
+    kafka_partition: Int32Builder,
+    kafka_offset: Int64Builder,
+    kafka_line: Int32Builder,
+    origin: StringBuilder,
+    origin_offset: Int64Builder,
     len: usize,
     scratch: String,
     /// The last day seen and its text: lines come in time order, so this saves formatting
@@ -108,6 +131,12 @@ impl RequestRows {
             source: StringBuilder::new(),
             offset: Int64Builder::new(),
             day: StringBuilder::new(),
+            kafka_topic: StringBuilder::new(),
+            kafka_partition: Int32Builder::new(),
+            kafka_offset: Int64Builder::new(),
+            kafka_line: Int32Builder::new(),
+            origin: StringBuilder::new(),
+            origin_offset: Int64Builder::new(),
             len: 0,
             scratch: String::new(),
             last_day: None,
@@ -123,6 +152,47 @@ impl RequestRows {
         source: &str,
         offset: Option<u64>,
     ) {
+        self.push_from(rec, extra_names, source, offset, None);
+    }
+
+    /// [`push`](RequestRows::push) with the line's [`KafkaLineage`], for a line read from
+    /// Kafka.
+    pub fn push_from(
+        &mut self,
+        rec: &Record<'_>,
+        extra_names: &[&str],
+        source: &str,
+        offset: Option<u64>,
+        from: Option<KafkaLineage<'_>>,
+    ) {
+        match from {
+            Some(k) => {
+                self.kafka_topic.append_value(k.topic);
+                self.kafka_partition.append_value(k.partition);
+                self.kafka_offset.append_value(k.offset);
+                self.kafka_line
+                    .append_value(i32::try_from(k.line).unwrap_or(i32::MAX));
+                match k.origin {
+                    Some((o, at)) => {
+                        self.origin.append_value(o);
+                        self.origin_offset
+                            .append_value(i64::try_from(at).unwrap_or(i64::MAX));
+                    }
+                    None => {
+                        self.origin.append_null();
+                        self.origin_offset.append_null();
+                    }
+                }
+            }
+            None => {
+                self.kafka_topic.append_null();
+                self.kafka_partition.append_null();
+                self.kafka_offset.append_null();
+                self.kafka_line.append_null();
+                self.origin.append_null();
+                self.origin_offset.append_null();
+            }
+        }
         match rec.time {
             Some(t) => {
                 self.time
@@ -218,6 +288,12 @@ impl RequestRows {
             again_str(&mut self.source),
             again_prim(&mut self.offset),
             again_str(&mut self.day),
+            again_str(&mut self.kafka_topic),
+            again_prim(&mut self.kafka_partition),
+            again_prim(&mut self.kafka_offset),
+            again_prim(&mut self.kafka_line),
+            again_str(&mut self.origin),
+            again_prim(&mut self.origin_offset),
         ]);
         self.len = 0;
         RecordBatch::try_new(schema::requests_schema(), cols).expect("columns match the schema")

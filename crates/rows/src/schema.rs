@@ -115,8 +115,30 @@ pub fn requests_schema() -> SchemaRef {
         Field::new("offset", DataType::Int64, true),
         Field::new("day", DataType::Utf8, false),
     ]);
+    // Lineage of rows read from Kafka, null for other rows. Last, after `day`: columns
+    // added to a lake written before them go at the end of its schema, and the writer
+    // wants the same order (see `LINEAGE_COLUMNS`).
+    f.extend(
+        LINEAGE_COLUMNS
+            .iter()
+            .map(|(n, t)| Field::new(*n, t.clone(), true)),
+    );
     Arc::new(Schema::new(f))
 }
+
+/// The lineage columns of `requests`: where a row read from Kafka came from (topic,
+/// partition, the message's offset, the line's place in the message) and the origin the
+/// shipper named (file fingerprint, byte offset). Null for rows of other sources. A lake
+/// written before they existed gets them when first written to again; its older rows
+/// read them as null.
+pub const LINEAGE_COLUMNS: [(&str, DataType); 6] = [
+    ("kafka_topic", DataType::Utf8),
+    ("kafka_partition", DataType::Int32),
+    ("kafka_offset", DataType::Int64),
+    ("kafka_line", DataType::Int32),
+    ("origin", DataType::Utf8),
+    ("origin_offset", DataType::Int64),
+];
 
 /// `windows`: long form of window results.
 pub fn windows_schema() -> SchemaRef {

@@ -82,7 +82,13 @@ pub(crate) fn parse_job(parser: &Parser, job: &Job) -> JobDone {
                 }
                 panes.add(&rec);
                 for w in writers.iter_mut().flatten() {
-                    w.push(&rec, &extra_names, &source, job.batch.line_offset(i));
+                    w.push_from(
+                        &rec,
+                        &extra_names,
+                        &source,
+                        job.batch.line_offset(i),
+                        job.batch.line_source(i),
+                    );
                 }
             }
         }

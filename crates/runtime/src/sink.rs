@@ -89,6 +89,19 @@ pub trait RowWriter: Send {
     /// `offset` say where the line was read.
     fn push(&mut self, rec: &Record<'_>, extra_names: &[&str], source: &str, offset: u64);
 
+    /// [`push`](RowWriter::push) of a line whose batch says where it came from (a line read
+    /// from Kafka: topic, partition, offset, the shipper's origin). The default ignores it.
+    fn push_from(
+        &mut self,
+        rec: &Record<'_>,
+        extra_names: &[&str],
+        source: &str,
+        offset: u64,
+        _from: Option<hitstream_source::LineSource<'_>>,
+    ) {
+        self.push(rec, extra_names, source, offset);
+    }
+
     /// The rows of the job.
     fn finish(self: Box<Self>) -> EncodedRows;
 }

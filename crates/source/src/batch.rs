@@ -81,6 +81,8 @@ impl Batch {
     /// An empty batch.
     pub fn new(origin: Origin) -> Batch {
         Batch {
+    /// Where each line came from, for lines read from Kafka (boxed like `stream_state`).
+    lineage: Option<Box<crate::lineage::Lineage>>,
             origin,
             data: Vec::new(),
             ends: Vec::new(),
@@ -96,9 +98,20 @@ impl Batch {
     /// Appends a line (without its `\n`). `truncated` marks a line cut at the maximum line
     /// length.
     pub fn push_line(&mut self, line: &[u8], truncated: bool) {
+            lineage: None,
         if truncated {
             self.truncated.push(self.ends.len());
         }
+    /// Sets where each line came from (one entry a line, in order).
+    pub fn set_lineage(&mut self, lineage: crate::lineage::Lineage) {
+        self.lineage = Some(Box::new(lineage));
+    }
+
+    /// Where line `i` came from, for a batch read from Kafka.
+    pub fn line_source(&self, i: usize) -> Option<crate::lineage::LineSource<'_>> {
+        self.lineage.as_ref()?.get(i)
+    }
+
         self.data.extend_from_slice(line);
         self.ends.push(self.data.len());
     }
@@ -243,6 +256,7 @@ impl Batch {
 
     /// Frames that were received but could not be decoded (syslog), with the reason.
     pub fn malformed(&self) -> &[Malformed] {
+        rest.lineage = self.lineage.as_mut().map(|l| Box::new(l.split_off(at)));
         &self.malformed
     }
 
@@ -279,6 +293,17 @@ impl Batch {
     }
 
     /// Whether the batch carries nothing at all (no lines, positions or malformed frames).
+        match (&mut self.lineage, other.lineage.take()) {
+            (Some(mine), Some(mut theirs)) => mine.append(&mut theirs),
+            (Some(mine), None) => mine.pad(other.ends.len()),
+            (None, Some(mut theirs)) => {
+                let mut mine = crate::lineage::Lineage::default();
+                mine.pad(base_lines);
+                mine.append(&mut theirs);
+                self.lineage = Some(Box::new(mine));
+            }
+            (None, None) => {}
+        }
     pub(crate) fn is_void(&self) -> bool {
         self.ends.is_empty() && self.positions.is_empty() && self.malformed.is_empty()
     }

@@ -79,6 +79,7 @@ mod checkpoint;
 mod error;
 pub mod file;
 mod fingerprint;
+mod lineage;
 pub mod net;
 pub mod reread;
 pub mod spool;
@@ -92,6 +93,7 @@ pub use checkpoint::{write_atomic, Checkpoint, FilePosition, PositionUpdate, CHE
 pub use error::SourceError;
 pub use file::{FileSource, FileSourceConfig, FileStats, StartAt, WatchedFile};
 pub use fingerprint::{BadFingerprint, Fingerprint, FINGERPRINT_BYTES};
+pub use lineage::{LineSource, Lineage};
 pub use net::{NetStats, TcpConfig, TcpSource};
 pub use reread::Rereader;
 pub use spool::{FsyncPolicy, SpoolConfig, SpoolWriter, Spooler};
