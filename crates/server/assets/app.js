@@ -2,7 +2,17 @@
 // textContent or as SVG text nodes, never as markup; charts are SVG drawn here.
 "use strict";
 
-const token = new URLSearchParams(location.search).get("token");
+// The token as the server reads it: `%XX` decoded, `+` kept as `+` (URLSearchParams would make
+// it a space and break a base64 token typed into the address bar).
+const tokenOf = (search) => {
+  for (const kv of search.replace(/^\?/, "").split("&")) {
+    if (!kv.startsWith("token=")) continue;
+    const raw = kv.slice("token=".length);
+    try { return decodeURIComponent(raw); } catch (_) { return raw; }
+  }
+  return null;
+};
+const token = tokenOf(location.search);
 const withToken = (u) => token ? u + (u.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token) : u;
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";

@@ -62,24 +62,105 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The token check and the security headers of every response.
+/// `%XX` decoded (RFC 3986), `+` kept as it is: a token is printable ASCII without spaces
+/// ([`crate::token_problem`]), so a `+` in it is a `+`, as base64 writes it, whether the
+/// URL was typed by hand or encoded with `encodeURIComponent`. A broken escape is kept as
+/// text.
+fn percent_decoded(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The host part of a `Host` value (`name`, `name:port`, `[v6]:port`), lower case, without
+/// a final dot.
+fn host_name(h: &str) -> String {
+    let h = h.trim();
+    let name = if let Some(rest) = h.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        h.rsplit_once(':').map_or(h, |(n, port)| {
+            if port.bytes().all(|c| c.is_ascii_digit()) {
+                n
+            } else {
+                h
+            }
+        })
+    };
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Whether `host` names this loopback server: `localhost`, a loopback address, or the
+/// address it is bound to.
+fn local_name(host: &str, bound: std::net::SocketAddr) -> bool {
+    let name = host_name(host);
+    if name == "localhost" {
+        return true;
+    }
+    match name.parse::<std::net::IpAddr>() {
+        Ok(ip) => crate::is_loopback(ip) || ip == bound.ip(),
+        Err(_) => false,
+    }
+}
+
+/// The `Host` check (DNS rebinding), the token check and the security headers of every
+/// response.
 async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(bound) = st.local_host {
+        // A browser always sends `Host`; the authority of an absolute URI wins over it.
+        let host = req
+            .uri()
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .or_else(|| {
+                req.headers()
+                    .get(header::HOST)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            });
+        if let Some(h) = host {
+            if !local_name(&h, bound) {
+                st.stats
+                    .foreign_hosts
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return (
+                    StatusCode::MISDIRECTED_REQUEST,
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    "this server answers only to localhost, a loopback address or the address \
+                     it listens on when it has no --auth-token\n",
+                )
+                    .into_response();
+            }
+        }
+    }
     if let Some(token) = &st.token {
         let bearer = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_string);
+            .map(|t| t.as_bytes().to_vec());
         // EventSource cannot set headers: the page passes the token in the query.
         let query = req.uri().query().and_then(|q| {
             q.split('&')
-                .find_map(|kv| kv.strip_prefix("token=").map(str::to_string))
+                .find_map(|kv| kv.strip_prefix("token=").map(percent_decoded))
         });
         let ok = [bearer, query]
             .into_iter()
             .flatten()
-            .any(|t| same(t.as_bytes(), token.as_bytes()));
+            .any(|t| same(&t, token.as_bytes()));
         if !ok {
             return (
                 StatusCode::UNAUTHORIZED,
@@ -148,14 +229,18 @@ async fn metrics_text(State(st): State<AppState>) -> Response {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let body = metrics::render(&status, &st.live.traffic(), st.live.has_pipeline(), now);
+    let mut body = metrics::render(&status, &st.live.traffic(), st.live.has_pipeline(), now);
+    body.push_str(&metrics::render_server(&st.stats));
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
 }
 
+/// A failure of the lake itself (a client's bad question is a 400 before any query): the
+/// detail goes to the server's log, not to whoever asked.
 fn failed(e: hitstream_lake::LakeError) -> Response {
+    eprintln!("dashboard: a history query failed: {e}");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({ "error": e.to_string() })),
+        Json(json!({ "error": "the lake could not answer; the server's log says why" })),
     )
         .into_response()
 }
@@ -179,9 +264,12 @@ async fn history_range(
         Ok(r) => r,
         Err(e) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
     };
-    let mut key: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    key.sort();
-    let key = format!("history?{}", key.join("&"));
+    // What the answer depends on, parsed: other parameters, and other spellings of the same
+    // time, ask the same question.
+    let key = format!(
+        "history {} {} {} {:?}",
+        range.from, range.to, range.top, range.vhost
+    );
     let geo = st.geo.clone();
     from_lake(&st, lake, key, async move |lake| {
         history::range(lake, &range, geo.as_ref()).await
@@ -219,6 +307,9 @@ async fn from_lake(
     if let Some(v) = st.history.get(&key, crate::HISTORY_FOR) {
         return Json(v).into_response();
     }
+    st.stats
+        .lake_queries
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match ask(&mut lake).await {
         Ok(v) => {
             st.history.put(key, v.clone());
@@ -228,22 +319,74 @@ async fn from_lake(
     }
 }
 
+/// One open event stream; the count goes down when the stream is dropped, however it ends.
+struct StreamSlot(std::sync::Arc<crate::Stats>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0
+            .streams_open
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A slot for one more event stream, if fewer than `max` are open.
+fn stream_slot(st: &AppState) -> Option<StreamSlot> {
+    use std::sync::atomic::Ordering;
+    let open = &st.stats.streams_open;
+    open.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+        (n < st.max_streams as u64).then_some(n + 1)
+    })
+    .ok()
+    .map(|_| StreamSlot(st.stats.clone()))
+}
+
 /// Pushes: `status` at least once a second, `window` and `alert` as they come, `end` when
-/// the pipeline ends. The stream ends with the pipeline or the server.
-async fn events(
-    State(st): State<AppState>,
+/// the pipeline ends. The stream ends with the pipeline or the server. Each stream reads
+/// the pushes from one bounded queue shared by all ([`crate::live`]): a stream that falls
+/// behind skips what it missed (counted) and catches up with the next status; one whose
+/// client reads nothing is closed by the write timeout.
+async fn events(State(st): State<AppState>) -> Response {
+    let Some(slot) = stream_slot(&st) else {
+        st.stats
+            .streams_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::RETRY_AFTER, "10"),
+            ],
+            format!(
+                "too many open event streams (at most {}, --http-max-streams): try again later\n",
+                st.max_streams
+            ),
+        )
+            .into_response();
+    };
+    events_stream(st, slot).into_response()
+}
+
+fn events_stream(
+    st: AppState,
+    slot: StreamSlot,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let skipped = move |n: u64| {
+        slot.0
+            .stream_skipped
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    };
     let rx = st.live.subscribe();
     let first = SseEvent::default()
         .event("status")
         .data(st.live.status_json().to_string());
     let ended = st.live.ended();
-    let state = (rx, st.shutdown.clone(), Some(first), ended, false);
+    let state = (rx, st.shutdown.clone(), Some(first), ended, false, skipped);
     let stream = futures_util::stream::unfold(
         state,
-        |(mut rx, mut sd, first, ended, mut closing)| async move {
+        |(mut rx, mut sd, first, ended, mut closing, skipped)| async move {
             if let Some(ev) = first {
-                return Some((Ok(ev), (rx, sd, None, ended, closing)));
+                return Some((Ok(ev), (rx, sd, None, ended, closing, skipped)));
             }
             if ended {
                 return None;
@@ -258,12 +401,15 @@ async fn events(
                         Ok(p) => {
                             let done = p.kind == "end";
                             let ev = SseEvent::default().event(p.kind).data(&*p.data);
-                            Some((Ok(ev), (rx, sd, None, done, true)))
+                            Some((Ok(ev), (rx, sd, None, done, true, skipped)))
                         }
-                        Err(TryRecvError::Lagged(_)) => continue,
+                        Err(TryRecvError::Lagged(n)) => {
+                            skipped(n);
+                            continue;
+                        }
                         Err(_) => {
                             let ev = SseEvent::default().event("end").data("true");
-                            Some((Ok(ev), (rx, sd, None, true, true)))
+                            Some((Ok(ev), (rx, sd, None, true, true, skipped)))
                         }
                     };
                 }
@@ -277,10 +423,13 @@ async fn events(
                     Some(Ok(p)) => {
                         let done = p.kind == "end";
                         let ev = SseEvent::default().event(p.kind).data(&*p.data);
-                        return Some((Ok(ev), (rx, sd, None, done, closing)));
+                        return Some((Ok(ev), (rx, sd, None, done, closing, skipped)));
                     }
                     // A slow client skips what it missed; the next status catches it up.
-                    Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+                    Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
+                        skipped(n);
+                        continue;
+                    }
                     Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
                     None => closing = true,
                 }
@@ -307,6 +456,9 @@ mod tests {
             shutdown: tokio::sync::watch::channel(false).1,
             keep_alive: crate::KEEP_ALIVE,
             history: std::sync::Arc::default(),
+            local_host: None,
+            max_streams: crate::MAX_STREAMS,
+            stats: std::sync::Arc::default(),
         }
     }
 
@@ -499,6 +651,111 @@ mod tests {
     }
 
     #[test]
+    fn query_tokens_are_percent_decoded_and_plus_is_plus() {
+        assert_eq!(percent_decoded("q+3/Zw9="), b"q+3/Zw9=");
+        assert_eq!(percent_decoded("q%2B3%2FZw9%3D"), b"q+3/Zw9=");
+        assert_eq!(percent_decoded("a%2"), b"a%2");
+        assert_eq!(percent_decoded("a%zz%41"), b"a%zzA");
+        assert_eq!(percent_decoded(""), b"");
+    }
+
+    #[tokio::test]
+    async fn a_base64_token_is_taken_in_every_spelling_of_a_url() {
+        let token = "q+3/Zw9=Ab+/x0Yk8+Lm/A==";
+        let app = router(state(Some(token)));
+        for q in [
+            "q+3/Zw9=Ab+/x0Yk8+Lm/A==",
+            "q%2B3%2FZw9%3DAb%2B%2Fx0Yk8%2BLm%2FA%3D%3D",
+            "q%2b3/Zw9=Ab+/x0Yk8+Lm/A%3d%3d",
+        ] {
+            let (s, _, _) = get(app.clone(), &format!("/api/status?token={q}")).await;
+            assert_eq!(s, StatusCode::OK, "{q}");
+        }
+        for q in ["q%203/Zw9=Ab+/x0Yk8+Lm/A==", "q+3/Zw9=Ab+/x0Yk8+Lm/A=", ""] {
+            let (s, _, _) = get(app.clone(), &format!("/api/status?token={q}")).await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{q}");
+        }
+    }
+
+    #[test]
+    fn host_names_of_this_machine() {
+        let bound: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        for h in [
+            "localhost",
+            "localhost:8080",
+            "LOCALHOST.:8080",
+            "127.0.0.1:8080",
+            "127.9.9.9",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:8080",
+        ] {
+            assert!(local_name(h, bound), "{h}");
+        }
+        for h in [
+            "attacker.example",
+            "attacker.example:8080",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io",
+            "10.0.0.1:8080",
+            "[fe80::1]:8080",
+            "",
+        ] {
+            assert!(!local_name(h, bound), "{h}");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_token_a_foreign_host_is_misdirected() {
+        let st = AppState {
+            local_host: Some("127.0.0.1:8080".parse().unwrap()),
+            ..state(None)
+        };
+        let app = router(st);
+        let ask = |host: &'static str| {
+            let app = app.clone();
+            async move {
+                app.oneshot(
+                    Request::builder()
+                        .uri("/api/status")
+                        .header("host", host)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap()
+                .status()
+            }
+        };
+        assert_eq!(
+            ask("attacker.example").await,
+            StatusCode::MISDIRECTED_REQUEST
+        );
+        assert_eq!(ask("localhost:8080").await, StatusCode::OK);
+    }
+
+    #[test]
+    fn tokens_that_guard_nothing_are_refused() {
+        let mut cfg = crate::ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            auth_token: Some(String::new()),
+            insecure_no_auth: false,
+            lake: None,
+            geo: None,
+            limits: crate::Limits::default(),
+        };
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(e.contains("--auth-token is empty"), "{e}");
+        cfg.auth_token = Some("s3cret".into());
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(e.contains("at least 16"), "{e}");
+        cfg.auth_token = Some("sixteen chars ok".into());
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(e.contains("printable ASCII"), "{e}");
+        cfg.auth_token = Some("q+3/Zw9=Ab+/x0Yk8+Lm/A==".into());
+        assert!(cfg.check().is_ok());
+    }
+
+    #[test]
     fn non_loopback_needs_a_token() {
         let mut cfg = crate::ServerConfig {
             addr: "0.0.0.0:8080".parse().unwrap(),
@@ -506,12 +763,13 @@ mod tests {
             insecure_no_auth: false,
             lake: None,
             geo: None,
+            limits: crate::Limits::default(),
         };
         assert!(cfg.check().is_err());
         cfg.insecure_no_auth = true;
         assert!(cfg.check().is_ok());
         cfg.insecure_no_auth = false;
-        cfg.auth_token = Some("t".into());
+        cfg.auth_token = Some("a-token-of-16-ch".into());
         assert!(cfg.check().is_ok());
         cfg.addr = "127.0.0.1:0".parse().unwrap();
         cfg.auth_token = None;

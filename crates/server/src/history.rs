@@ -21,8 +21,17 @@ pub struct Range {
     pub top: usize,
 }
 
-/// Seconds since the epoch, or RFC 3339 / `YYYY-MM-DDTHH:MM[:SS]` (UTC).
+/// The latest time asked about: 9999-12-31T23:59:59Z. Times are kept between the epoch and
+/// this, so that no arithmetic on them (here or in the lake's SQL) can overflow.
+pub const LATEST: i64 = 253_402_300_799;
+
+/// Seconds since the epoch, or RFC 3339 / `YYYY-MM-DDTHH:MM[:SS]` (UTC), within
+/// `0..=LATEST`.
 fn instant(v: &str) -> Option<i64> {
+    parsed(v).filter(|t| (0..=LATEST).contains(t))
+}
+
+fn parsed(v: &str) -> Option<i64> {
     if let Ok(n) = v.parse::<i64>() {
         return Some(n);
     }
@@ -33,7 +42,13 @@ fn instant(v: &str) -> Option<i64> {
     let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
     let (hh, mm) = (t.next()??, t.next().flatten().unwrap_or(0));
     let ss = t.next().flatten().unwrap_or(0);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+    if !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+        || !(0..=23).contains(&hh)
+        || !(0..=59).contains(&mm)
+        || !(0..=60).contains(&ss)
+    {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm).
@@ -51,7 +66,11 @@ impl Range {
     pub fn from_query(q: &HashMap<String, String>) -> Result<Range, String> {
         let get = |k: &str| -> Result<i64, String> {
             let v = q.get(k).ok_or(format!("`{k}` is missing"))?;
-            instant(v).ok_or(format!("`{k}`: `{v}` is not a time (seconds or RFC 3339)"))
+            let shown: String = v.chars().take(40).collect();
+            instant(v).ok_or(format!(
+                "`{k}`: `{shown}` is not a time between 1970 and 9999 (Unix seconds, or RFC 3339 \
+                 such as 2024-05-01T00:00:00Z)"
+            ))
         };
         let (from, to) = (get("from")?, get("to")?);
         if to <= from {
@@ -77,8 +96,9 @@ impl Range {
         let mut c = format!(
             "day BETWEEN '{}' AND '{}' AND time >= to_timestamp_seconds({}) \
              AND time < to_timestamp_seconds({})",
-            utc_day(self.from - 86_400),
-            utc_day(self.to + 86_400),
+            // Kept to four-digit years: days are compared as text.
+            utc_day((self.from - 86_400).max(0)),
+            utc_day((self.to + 86_400).min(LATEST)),
             self.from,
             self.to
         );
@@ -465,6 +485,34 @@ mod tests {
         assert_eq!(instant("1970-01-01"), Some(0));
         assert_eq!(instant("1995-13-01"), None);
         assert_eq!(instant("yesterday"), None);
+    }
+
+    #[test]
+    fn extreme_times_are_refused_not_computed() {
+        for v in [
+            "-9223372036854775808",
+            "9223372036854775807",
+            "253402300800",
+            "-1",
+            "9223372036854775807-01-01",
+            "-9223372036854775808-12-31T23:59",
+            "99999-01-01",
+            "1969-12-31T23:59:59",
+            "2024-01-01T-1:00",
+        ] {
+            assert_eq!(instant(v), None, "{v}");
+        }
+        assert_eq!(instant("9999-12-31T23:59:59Z"), Some(LATEST));
+        let q = |from: &str, to: &str| {
+            let m: HashMap<String, String> = [("from", from), ("to", to)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Range::from_query(&m)
+        };
+        let e = q("0", "9223372036854775807").unwrap_err();
+        assert!(e.contains("between 1970 and 9999"), "{e}");
+        assert!(q("0", &LATEST.to_string()).is_ok());
     }
 
     /// What a country database together with an ASN database (GeoLite2-ASN's fields) say:

@@ -10,15 +10,18 @@
 //! sent as JSON and shown by the page as text, never as markup.
 
 mod api;
+mod conn;
 mod history;
 pub mod live;
 pub mod metrics;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use api::router;
+pub use conn::{effective_max_connections, open_file_limit};
 pub use live::Live;
 
 /// What can go wrong starting the server.
@@ -39,6 +42,9 @@ pub enum ServerError {
          to serve without one)"
     )]
     NeedsAuth(SocketAddr),
+    /// A token that guards nothing: empty, short, or not sendable in a header.
+    #[error("--auth-token {0}")]
+    BadToken(String),
     /// The lake cannot be opened.
     #[error("{0}")]
     Lake(#[from] hitstream_lake::LakeError),
@@ -62,6 +68,118 @@ impl std::fmt::Debug for Geo {
     }
 }
 
+/// The shortest token accepted: 16 bytes, 96 bits of a random base64 token, out of reach of
+/// guessing over HTTP.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Open connections at most, by default (`--http-max-connections`).
+pub const MAX_CONNECTIONS: usize = 256;
+/// Open event streams (`/api/events`) at most, by default (`--http-max-streams`).
+pub const MAX_STREAMS: usize = 64;
+/// Time for a request's headers to arrive, counted from when the connection opens or its
+/// previous response ends: it closes half-sent requests and idle keep-alive connections
+/// (`--http-header-timeout`).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a write to a client may make no progress before its connection is closed: a client
+/// that stops reading (an event stream never read) is dropped (`--http-write-timeout`).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The server's caps and timeouts; every client may be refused, the pipeline never starves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections at most; over it a new connection gets a 503 and is closed at once.
+    /// Never more than half the process's open-file limit
+    /// ([`effective_max_connections`]).
+    pub max_connections: usize,
+    /// Open event streams at most; over it `/api/events` answers 503.
+    pub max_streams: usize,
+    /// See [`HEADER_TIMEOUT`].
+    pub header_timeout: Duration,
+    /// See [`WRITE_TIMEOUT`].
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: MAX_CONNECTIONS,
+            max_streams: MAX_STREAMS,
+            header_timeout: HEADER_TIMEOUT,
+            write_timeout: WRITE_TIMEOUT,
+        }
+    }
+}
+
+/// What the server did with its clients, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// The connection cap in force.
+    pub max_connections: AtomicU64,
+    /// Connections open now.
+    pub connections_open: AtomicU64,
+    /// Connections served.
+    pub connections_total: AtomicU64,
+    /// Connections closed at once because the cap was reached.
+    pub connections_refused: AtomicU64,
+    /// Connections closed for sending no complete request headers in time, or for reading
+    /// nothing of a response in time.
+    pub connections_timed_out: AtomicU64,
+    /// Failed accepts (out of file descriptors, among others); the server waits and goes on.
+    pub accept_errors: AtomicU64,
+    /// Event streams open now.
+    pub streams_open: AtomicU64,
+    /// Event streams refused because the cap was reached.
+    pub streams_refused: AtomicU64,
+    /// Pushes a slow event stream skipped (it gets the next status instead).
+    pub stream_skipped: AtomicU64,
+    /// Queries run on the lake (cache misses of `/api/history*`).
+    pub lake_queries: AtomicU64,
+    /// Requests refused because their `Host` is not this server (DNS rebinding).
+    pub foreign_hosts: AtomicU64,
+}
+
+impl Stats {
+    /// Reads one counter.
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// Whether `ip` is this machine: `127.0.0.0/8`, `::1`, or `::ffff:127.x.y.z`.
+pub fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// Why `token` cannot guard a server, if it cannot.
+pub fn token_problem(token: &str) -> Option<String> {
+    if token.is_empty() {
+        return Some(
+            "is empty (an unset variable?): give a random token of at least 16 characters \
+             (`openssl rand -base64 24`), or leave --auth-token out"
+                .into(),
+        );
+    }
+    if let Some(c) = token.chars().find(|c| !c.is_ascii_graphic()) {
+        return Some(format!(
+            "contains {c:?}: a token is printable ASCII without spaces, so that it can be sent \
+             in a header and a URL"
+        ));
+    }
+    if token.len() < MIN_TOKEN_LEN {
+        return Some(format!(
+            "is {} characters long: at least {MIN_TOKEN_LEN} are needed, so that it cannot be \
+             guessed (`openssl rand -base64 24`)",
+            token.len()
+        ));
+    }
+    None
+}
+
 /// Settings of the server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -75,12 +193,18 @@ pub struct ServerConfig {
     pub lake: Option<String>,
     /// Countries and autonomous systems of clients in history, if a database is given.
     pub geo: Option<Geo>,
+    /// Caps and timeouts.
+    pub limits: Limits,
 }
 
 impl ServerConfig {
-    /// Refuses to serve beyond loopback without a token, unless asked to.
+    /// Refuses a token that guards nothing, and to serve beyond loopback without a token
+    /// unless asked to.
     pub fn check(&self) -> Result<(), ServerError> {
-        if !self.addr.ip().is_loopback() && self.auth_token.is_none() && !self.insecure_no_auth {
+        if let Some(p) = self.auth_token.as_deref().and_then(token_problem) {
+            return Err(ServerError::BadToken(p));
+        }
+        if !is_loopback(self.addr.ip()) && self.auth_token.is_none() && !self.insecure_no_auth {
             return Err(ServerError::NeedsAuth(self.addr));
         }
         Ok(())
@@ -105,6 +229,15 @@ pub struct AppState {
     pub keep_alive: Duration,
     /// Answers from the lake, kept for [`HISTORY_FOR`].
     pub history: Arc<HistoryCache>,
+    /// Without a token, on loopback: the only `Host` names answered are loopback ones and
+    /// the bound address, so a page of another site that rebinds its name to 127.0.0.1
+    /// reads nothing (DNS rebinding). `None`: any `Host` (a token guards the server, or it
+    /// serves beyond loopback with --insecure-no-auth).
+    pub local_host: Option<SocketAddr>,
+    /// Open event streams at most.
+    pub max_streams: usize,
+    /// What the server did with its clients.
+    pub stats: Arc<Stats>,
 }
 
 /// How long an answer from the lake (`/api/history`, `/api/history/bounds`) is served again
@@ -112,6 +245,10 @@ pub struct AppState {
 /// for the same cores, and a page or a scraper asking every second gains nothing from
 /// asking the lake every second.
 pub const HISTORY_FOR: Duration = Duration::from_secs(5);
+
+/// Answers kept at most: a client asking many different ranges at once gets each answered,
+/// but the cache does not grow with it.
+pub const HISTORY_KEEP: usize = 64;
 
 /// Recent answers from the lake, by question.
 #[derive(Debug, Default)]
@@ -132,6 +269,16 @@ impl HistoryCache {
     pub fn put(&self, key: String, value: serde_json::Value) {
         let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
         m.retain(|_, (at, _)| at.elapsed() < HISTORY_FOR);
+        while m.len() >= HISTORY_KEEP {
+            let oldest = m
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => m.remove(&k),
+                None => break,
+            };
+        }
         m.insert(key, (std::time::Instant::now(), value));
     }
 }
@@ -143,6 +290,8 @@ pub struct Server {
     stop: tokio::sync::watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
     live: Arc<Live>,
+    stats: Arc<Stats>,
+    max_connections: usize,
 }
 
 impl Server {
@@ -175,6 +324,12 @@ impl Server {
             addr: cfg.addr,
             source,
         })?;
+        let max_connections =
+            effective_max_connections(cfg.limits.max_connections, open_file_limit());
+        let stats = Arc::new(Stats::default());
+        stats
+            .max_connections
+            .store(max_connections as u64, Ordering::Relaxed);
         let state = AppState {
             live: live.clone(),
             lake,
@@ -183,19 +338,25 @@ impl Server {
             shutdown: shutdown.clone(),
             keep_alive: KEEP_ALIVE,
             history: Arc::default(),
+            local_host: (cfg.auth_token.is_none() && is_loopback(addr.ip())).then_some(addr),
+            max_streams: cfg.limits.max_streams,
+            stats: stats.clone(),
         };
         let app = router(state);
+        let limits = cfg.limits;
+        let st = stats.clone();
         let thread = std::thread::Builder::new()
             .name("hitstream-http".into())
             .spawn(move || {
-                rt.block_on(async move {
-                    let mut sd = shutdown;
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = sd.wait_for(|s| *s).await;
-                        })
-                        .await;
-                });
+                rt.block_on(conn::serve(
+                    listener,
+                    app,
+                    limits,
+                    max_connections,
+                    st,
+                    shutdown,
+                    Duration::from_secs(5),
+                ));
             })
             .map_err(ServerError::Runtime)?;
         Ok(Server {
@@ -203,7 +364,20 @@ impl Server {
             stop,
             thread: Some(thread),
             live,
+            stats,
+            max_connections,
         })
+    }
+
+    /// The connection cap in force (the one asked for, or half the open-file limit if that
+    /// is lower).
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// What the server did with its clients so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// The address it listens on (the port chosen when 0 was given).
@@ -234,5 +408,50 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn an_event_stream_that_is_never_read_is_dropped_by_the_write_timeout() {
+        let live = Live::idle();
+        let cfg = ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            auth_token: None,
+            insecure_no_auth: false,
+            lake: None,
+            geo: None,
+            limits: Limits {
+                write_timeout: Duration::from_millis(500),
+                ..Limits::default()
+            },
+        };
+        let server = Server::start(&cfg, live.clone()).unwrap();
+        let mut c = std::net::TcpStream::connect(server.local_addr()).unwrap();
+        c.write_all(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let mut head = [0u8; 12];
+        c.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+        assert_eq!(Stats::get(&server.stats().streams_open), 1);
+        // The client reads no more; the pipeline goes on pushing, more than the socket's
+        // buffers hold.
+        let big = "x".repeat(64 * 1024);
+        let t = std::time::Instant::now();
+        while Stats::get(&server.stats().streams_open) > 0 {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "a stream never read is still open after 20 s"
+            );
+            live.push_raw("note", &big);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(Stats::get(&server.stats().connections_open), 0);
+        assert_eq!(Stats::get(&server.stats().connections_timed_out), 1);
+        drop(c);
     }
 }

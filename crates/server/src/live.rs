@@ -41,8 +41,38 @@ pub struct Traffic {
     pub bytes: u64,
     /// Requests by status class (`1xx` .. `5xx`, `other`).
     pub classes: BTreeMap<&'static str, u64>,
-    /// Requests by method (the engine keeps the 32 most frequent, then `OTHER`).
+    /// Requests by method: the methods of HTTP and WebDAV ([`METHODS`]) by name, every other
+    /// one as `other`. Methods come from log lines: a scanner sending random ones must not
+    /// grow this map (nor `/metrics`, whose series come from it).
     pub methods: BTreeMap<String, u64>,
+}
+
+/// The methods counted by name in [`Traffic`]; anything else is `other`.
+pub const METHODS: [&str; 15] = [
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "OPTIONS",
+    "PATCH",
+    "CONNECT",
+    "TRACE",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+];
+
+/// The name a method is counted under: itself if known, `other` otherwise.
+pub fn method_label(m: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|k| **k == m)
+        .copied()
+        .unwrap_or("other")
 }
 
 #[derive(Debug, Default, Clone)]
@@ -98,7 +128,7 @@ impl State {
             for (m, n) in &now.methods {
                 let add = n.saturating_sub(before.methods.get(m).copied().unwrap_or(0));
                 if add > 0 {
-                    *t.methods.entry(m.clone()).or_default() += add;
+                    *t.methods.entry(method_label(m).to_string()).or_default() += add;
                 }
             }
             self.counted.insert(w.window_start, now);
@@ -162,6 +192,15 @@ impl Live {
             pushes: broadcast::channel(16).0,
             watch: None,
         })
+    }
+
+    /// Pushes `data` as an event of `kind` to every stream (tests of slow streams).
+    #[cfg(test)]
+    pub(crate) fn push_raw(&self, kind: &'static str, data: &str) {
+        let _ = self.pushes.send(Push {
+            kind,
+            data: data.into(),
+        });
     }
 
     /// Whether a pipeline is watched.
@@ -339,5 +378,23 @@ mod tests {
         // Windows keep their latest revision.
         assert_eq!(st.windows[&(0, 60)].requests, 13);
         assert_eq!(st.windows.len(), 3);
+    }
+
+    #[test]
+    fn methods_from_logs_are_known_ones_or_other() {
+        let mut st = State::default();
+        for i in 0..1860i64 {
+            let mut w = (*window(i * 60, 60, 1, 0)).clone();
+            w.methods[0].key = if i % 10 == 0 {
+                "POST".into()
+            } else {
+                format!("X{i:x}Z")
+            };
+            st.window(Arc::new(w));
+        }
+        assert_eq!(st.traffic.requests, 1860);
+        let keys: Vec<&str> = st.traffic.methods.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["POST", "other"]);
+        assert_eq!(st.traffic.methods["other"], 1860 - 186);
     }
 }

@@ -89,6 +89,12 @@ pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
             c.late as f64,
         );
         o.one(
+            "hitstream_future_lines_total",
+            "counter",
+            "Lines dated too far ahead of the event clock (stored, in no window).",
+            c.future as f64,
+        );
+        o.one(
             "hitstream_lost_lines_total",
             "counter",
             "Lines of a repeated epoch that could not be read again.",
@@ -215,6 +221,84 @@ pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
         "Response bytes in the emitted windows.",
         traffic.bytes as f64,
     );
+    o.0
+}
+
+/// The HTTP server's own families: its connections, event streams and lake queries, and what
+/// it refused.
+pub fn render_server(st: &crate::Stats) -> String {
+    let g = crate::Stats::get;
+    let mut o = Out(String::new());
+    for (name, kind, help, v) in [
+        (
+            "hitstream_http_connections_max",
+            "gauge",
+            "The connection cap in force (--http-max-connections, at most half the open-file limit).",
+            &st.max_connections,
+        ),
+        (
+            "hitstream_http_connections_open",
+            "gauge",
+            "HTTP connections open now.",
+            &st.connections_open,
+        ),
+        (
+            "hitstream_http_connections_total",
+            "counter",
+            "HTTP connections served.",
+            &st.connections_total,
+        ),
+        (
+            "hitstream_http_connections_refused_total",
+            "counter",
+            "HTTP connections closed at once because the connection cap was reached.",
+            &st.connections_refused,
+        ),
+        (
+            "hitstream_http_connections_timed_out_total",
+            "counter",
+            "HTTP connections closed for sending no complete request in time or reading nothing of a response in time.",
+            &st.connections_timed_out,
+        ),
+        (
+            "hitstream_http_accept_errors_total",
+            "counter",
+            "Failed accepts (such as out of file descriptors); the server waits and goes on.",
+            &st.accept_errors,
+        ),
+        (
+            "hitstream_http_streams_open",
+            "gauge",
+            "Event streams (/api/events) open now.",
+            &st.streams_open,
+        ),
+        (
+            "hitstream_http_streams_refused_total",
+            "counter",
+            "Event streams refused because the stream cap was reached.",
+            &st.streams_refused,
+        ),
+        (
+            "hitstream_http_stream_events_skipped_total",
+            "counter",
+            "Pushes skipped by event streams that fell behind.",
+            &st.stream_skipped,
+        ),
+        (
+            "hitstream_http_lake_queries_total",
+            "counter",
+            "History questions asked of the lake (answers served again from the cache are not counted).",
+            &st.lake_queries,
+        ),
+        (
+            "hitstream_http_foreign_host_total",
+            "counter",
+            "Requests refused because their Host was not this server (no token, loopback).",
+            &st.foreign_hosts,
+        ),
+    ] {
+        o.one(name, kind, help, g(v) as f64);
+    }
     o.0
 }
 
