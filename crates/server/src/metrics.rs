@@ -89,12 +89,6 @@ pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
             c.late as f64,
         );
         o.one(
-            "hitstream_future_lines_total",
-            "counter",
-            "Lines dated too far ahead of the event clock (stored, in no window).",
-            c.future as f64,
-        );
-        o.one(
             "hitstream_lost_lines_total",
             "counter",
             "Lines of a repeated epoch that could not be read again.",
