@@ -94,7 +94,7 @@ pub use error::SourceError;
 pub use file::{FileSource, FileSourceConfig, FileStats, StartAt, WatchedFile};
 pub use fingerprint::{BadFingerprint, Fingerprint, FINGERPRINT_BYTES};
 pub use lineage::{LineSource, Lineage};
-pub use net::{NetStats, TcpConfig, TcpSource};
+pub use net::{NetStats, NetStatsHandle, TcpConfig, TcpSource};
 pub use reread::Rereader;
 pub use spool::{FsyncPolicy, SpoolConfig, SpoolWriter, Spooler};
 pub use stream::{LineLimits, StreamSource};

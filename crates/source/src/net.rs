@@ -5,6 +5,17 @@
 //! [`TcpSource::poll`] gathers their lines into batches. A bounded channel between them
 //! pushes back on senders (TCP flow control) when the consumer is slow.
 //!
+//! **Hostile clients**: every connection holds a thread and a file descriptor, so their
+//! number is capped ([`TcpConfig::max_connections`], default
+//! [`DEFAULT_MAX_CONNECTIONS`]) and a connection that sends nothing for
+//! [`TcpConfig::idle_timeout`] (default [`DEFAULT_IDLE_TIMEOUT`]) is closed. When the table
+//! is full, a new connection is admitted by closing the connection that has been silent the
+//! longest: a flood of idle connections then only evicts itself, and a real sender, which
+//! keeps sending, gets through. What an evicted or idle-closed connection had sent is
+//! delivered before it closes. When `accept` fails for lack of file descriptors (the
+//! process's limit, shared with the pipeline's files), the longest-idle connection is
+//! closed too, so that one fd comes free. The counters are in [`NetStats`].
+//!
 //! **Delivery**: lines taken from a socket cannot be read again, so a listening source alone
 //! is at-most-once: what was received but not yet processed is lost if the process dies.
 //! Spool it ([`crate::spool`]) to make it durable before it is processed.
@@ -22,13 +33,32 @@ use crate::error::SourceError;
 use crate::stream::LineLimits;
 use crate::{Poll, Source};
 
+/// Default of [`TcpConfig::max_connections`]: each connection costs a thread and a file
+/// descriptor, and 256 stays well inside the usual 1,024 open-file limit, next to the
+/// pipeline's own files.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+
+/// Default of [`TcpConfig::idle_timeout`]: senders that keep a connection (nginx, rsyslog,
+/// a shipper) send far more often; one that sent nothing for a minute is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Counters of a listening source.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct NetStats {
     /// Connections accepted.
     pub connections: u64,
-    /// Connections refused because `max_connections` were open.
+    /// Connections open now.
+    pub open: u64,
+    /// Connections refused: the table was full and every connection in it was already
+    /// being closed, or no thread could be started for it.
     pub refused: u64,
+    /// Connections closed to admit a new one when `max_connections` were open (the one
+    /// silent the longest), or to free a file descriptor when `accept` had none.
+    pub evicted: u64,
+    /// Connections closed after sending nothing for the idle timeout.
+    pub idle_closed: u64,
+    /// `accept` failures (most often: no file descriptor left).
+    pub accept_errors: u64,
     /// Datagrams received (syslog over UDP).
     pub datagrams: u64,
     /// Lines or messages delivered.
@@ -43,19 +73,58 @@ pub struct NetStats {
 pub(crate) struct Counters {
     pub connections: AtomicU64,
     pub refused: AtomicU64,
+    pub evicted: AtomicU64,
+    pub idle_closed: AtomicU64,
+    pub accept_errors: AtomicU64,
     pub datagrams: AtomicU64,
     pub lines: AtomicU64,
     pub truncated_lines: AtomicU64,
     pub malformed: AtomicU64,
 }
 
+/// One open connection, as the acceptor sees it to pick one to evict.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    /// Milliseconds since the hub's start when bytes last came.
+    last: AtomicU64,
+    /// Set by the acceptor: the reader closes the connection at its next tick.
+    close: AtomicBool,
+}
+
 /// What the listening threads share with the source.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Hub {
     pub shutdown: AtomicBool,
     pub open: AtomicUsize,
     pub problems: Mutex<Vec<SourceError>>,
     pub counters: Counters,
+    started: Instant,
+    conns: Mutex<Vec<Arc<Conn>>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            shutdown: AtomicBool::new(false),
+            open: AtomicUsize::new(0),
+            problems: Mutex::new(Vec::new()),
+            counters: Counters::default(),
+            started: Instant::now(),
+            conns: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// A shared view of a listening source's counters, readable while the source itself is
+/// owned elsewhere (by a spool thread).
+#[derive(Debug, Clone)]
+pub struct NetStatsHandle(pub(crate) Arc<Hub>);
+
+impl NetStatsHandle {
+    /// The counters now.
+    pub fn get(&self) -> NetStats {
+        self.0.stats()
+    }
 }
 
 impl Hub {
@@ -67,11 +136,58 @@ impl Hub {
         }
     }
 
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn register(&self) -> Arc<Conn> {
+        let c = Arc::new(Conn {
+            last: AtomicU64::new(self.now_ms()),
+            close: AtomicBool::new(false),
+        });
+        if let Ok(mut t) = self.conns.lock() {
+            t.push(c.clone());
+        }
+        c
+    }
+
+    fn unregister(&self, c: &Arc<Conn>) {
+        if let Ok(mut t) = self.conns.lock() {
+            if let Some(i) = t.iter().position(|x| Arc::ptr_eq(x, c)) {
+                t.swap_remove(i);
+            }
+        }
+    }
+
+    /// Asks the connection silent the longest (and not already closing) to close. False
+    /// when there is none.
+    fn evict_longest_idle(&self) -> bool {
+        let Ok(t) = self.conns.lock() else {
+            return false;
+        };
+        let victim = t
+            .iter()
+            .filter(|c| !c.close.load(Ordering::Relaxed))
+            .min_by_key(|c| c.last.load(Ordering::Relaxed));
+        match victim {
+            Some(v) => {
+                v.close.store(true, Ordering::Relaxed);
+                self.counters.evicted.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn stats(&self) -> NetStats {
         let c = &self.counters;
         NetStats {
             connections: c.connections.load(Ordering::Relaxed),
+            open: self.open.load(Ordering::Relaxed) as u64,
             refused: c.refused.load(Ordering::Relaxed),
+            evicted: c.evicted.load(Ordering::Relaxed),
+            idle_closed: c.idle_closed.load(Ordering::Relaxed),
+            accept_errors: c.accept_errors.load(Ordering::Relaxed),
             datagrams: c.datagrams.load(Ordering::Relaxed),
             lines: c.lines.load(Ordering::Relaxed),
             truncated_lines: c.truncated_lines.load(Ordering::Relaxed),
@@ -177,13 +293,27 @@ pub(crate) fn flush(tx: &SyncSender<Batch>, out: &mut Batch, hub: &Hub) -> bool 
     tx.send(b).is_ok()
 }
 
+/// Limits on the connections of a listening source.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnLimits {
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+}
+
+/// Stack of a connection thread: it only reads into a heap buffer and frames lines, and
+/// a small stack keeps `max_connections` threads cheap.
+const CONN_STACK: usize = 256 * 1024;
+
+/// How often an `accept` failure is reported (they are all counted).
+const ACCEPT_REPORT_EVERY: Duration = Duration::from_secs(10);
+
 /// Accepts connections on `listener` and reads each with a framer from `make`.
 pub(crate) fn spawn_acceptor<F, M>(
     listener: TcpListener,
     hub: Arc<Hub>,
     tx: SyncSender<Batch>,
     origin: Origin,
-    max_connections: usize,
+    limits: ConnLimits,
     make: M,
 ) -> io::Result<JoinHandle<()>>
 where
@@ -194,10 +324,15 @@ where
     thread::Builder::new()
         .name(format!("hitstream-accept-{local}"))
         .spawn(move || {
+            let max = limits.max_connections.max(1);
+            let mut last_report: Option<Instant> = None;
             while !hub.shutdown.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, peer)) => {
-                        if hub.open.load(Ordering::Relaxed) >= max_connections {
+                        // A full table admits the newcomer by closing the connection silent
+                        // the longest; the evicted one closes within a read tick, so the
+                        // fds held stay under twice the cap even in a burst.
+                        if hub.open.load(Ordering::Relaxed) >= max && !hub.evict_longest_idle() {
                             hub.counters.refused.fetch_add(1, Ordering::Relaxed);
                             drop(stream);
                             continue;
@@ -205,15 +340,25 @@ where
                         hub.counters.connections.fetch_add(1, Ordering::Relaxed);
                         hub.open.fetch_add(1, Ordering::Relaxed);
                         let framer = make(peer);
+                        let conn = hub.register();
                         let (hub2, tx2, origin2) = (hub.clone(), tx.clone(), origin.clone());
+                        let conn2 = conn.clone();
+                        let idle = limits.idle_timeout;
                         let spawned = thread::Builder::new()
                             .name(format!("hitstream-conn-{peer}"))
+                            .stack_size(CONN_STACK)
                             .spawn(move || {
-                                read_connection(stream, local, peer, framer, &hub2, &tx2, origin2);
+                                let at = Where { local, peer };
+                                read_connection(
+                                    stream, at, framer, &hub2, &tx2, origin2, &conn2, idle,
+                                );
+                                hub2.unregister(&conn2);
                                 hub2.open.fetch_sub(1, Ordering::Relaxed);
                             });
                         if let Err(source) = spawned {
+                            hub.unregister(&conn);
                             hub.open.fetch_sub(1, Ordering::Relaxed);
+                            hub.counters.refused.fetch_add(1, Ordering::Relaxed);
                             hub.problem(SourceError::Network {
                                 what: "spawn reader",
                                 local,
@@ -227,12 +372,21 @@ where
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(source) => {
-                        hub.problem(SourceError::Network {
-                            what: "accept",
-                            local,
-                            peer: None,
-                            source,
-                        });
+                        hub.counters.accept_errors.fetch_add(1, Ordering::Relaxed);
+                        // EMFILE/ENFILE: the connection waits in the backlog; closing the
+                        // longest-idle connection frees the fd it needs.
+                        if matches!(source.raw_os_error(), Some(23 | 24)) {
+                            hub.evict_longest_idle();
+                        }
+                        if last_report.is_none_or(|t| t.elapsed() >= ACCEPT_REPORT_EVERY) {
+                            last_report = Some(Instant::now());
+                            hub.problem(SourceError::Network {
+                                what: "accept",
+                                local,
+                                peer: None,
+                                source,
+                            });
+                        }
                         thread::sleep(Duration::from_millis(100));
                     }
                 }
@@ -240,15 +394,24 @@ where
         })
 }
 
-fn read_connection<F: Framer>(
-    mut stream: TcpStream,
+/// The two ends of a connection, for messages.
+struct Where {
     local: SocketAddr,
     peer: SocketAddr,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_connection<F: Framer>(
+    mut stream: TcpStream,
+    at: Where,
     mut framer: F,
     hub: &Hub,
     tx: &SyncSender<Batch>,
     origin: Origin,
+    conn: &Conn,
+    idle_timeout: Duration,
 ) {
+    let Where { local, peer } = at;
     let setup = stream
         .set_nonblocking(false)
         .and_then(|()| stream.set_read_timeout(Some(READ_TICK)));
@@ -263,8 +426,18 @@ fn read_connection<F: Framer>(
     }
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = Batch::new(origin);
+    let mut last = Instant::now();
     loop {
         if hub.shutdown.load(Ordering::Relaxed) {
+            return;
+        }
+        // Closed by us (evicted, or silent too long): what it sent is delivered first.
+        let evicted = conn.close.load(Ordering::Relaxed);
+        if evicted || last.elapsed() >= idle_timeout {
+            if !evicted {
+                hub.counters.idle_closed.fetch_add(1, Ordering::Relaxed);
+            }
+            pump(&mut framer, &[], true, &mut out, tx, hub);
             return;
         }
         match stream.read(&mut buf) {
@@ -273,6 +446,8 @@ fn read_connection<F: Framer>(
                 return;
             }
             Ok(n) => {
+                last = Instant::now();
+                conn.last.store(hub.now_ms(), Ordering::Relaxed);
                 if !pump(&mut framer, &buf[..n], false, &mut out, tx, hub) {
                     return;
                 }
@@ -370,8 +545,13 @@ pub struct TcpConfig {
     pub addr: String,
     /// Batch and line limits.
     pub limits: LineLimits,
-    /// Most connections open at once; more are refused (closed at once) and counted.
+    /// Most connections open at once (default [`DEFAULT_MAX_CONNECTIONS`]). At the cap, a
+    /// new connection is admitted by closing the one silent the longest (counted in
+    /// [`NetStats::evicted`]).
     pub max_connections: usize,
+    /// A connection that sends nothing for this long is closed (default
+    /// [`DEFAULT_IDLE_TIMEOUT`]; counted in [`NetStats::idle_closed`]).
+    pub idle_timeout: Duration,
     /// Chunks buffered between the connection threads and `poll` before senders are
     /// pushed back.
     pub channel_capacity: usize,
@@ -383,7 +563,8 @@ impl TcpConfig {
         TcpConfig {
             addr: addr.into(),
             limits: LineLimits::default(),
-            max_connections: 1024,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             channel_capacity: 256,
         }
     }
@@ -424,7 +605,10 @@ impl TcpSource {
             hub.clone(),
             tx,
             Origin::Tcp { local },
-            cfg.max_connections,
+            ConnLimits {
+                max_connections: cfg.max_connections,
+                idle_timeout: cfg.idle_timeout,
+            },
             move |_peer| LineFramer {
                 split: Splitter::new(),
                 limits,
@@ -447,6 +631,11 @@ impl TcpSource {
     /// Counters.
     pub fn stats(&self) -> NetStats {
         self.hub.stats()
+    }
+
+    /// A handle to read the counters after the source moved to another thread.
+    pub fn stats_handle(&self) -> NetStatsHandle {
+        NetStatsHandle(self.hub.clone())
     }
 
     /// Accept, read and receive errors since the last call.

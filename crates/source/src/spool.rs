@@ -18,6 +18,20 @@
 //! segments a checkpoint shows fully processed. Frames rejected by syslog go to
 //! `malformed.log` in the same directory, one per line: time, peer, reason code, bytes
 //! (escaped).
+//!
+//! **Bounds.** The segments not yet removed may hold at most [`SpoolConfig::max_bytes`]
+//! (default [`DEFAULT_MAX_BYTES`]). Above it the [`Spooler`] stops reading from its source
+//! until the pipeline has consumed segments and they were removed: the connection threads
+//! then block, TCP flow control pushes back on the senders, and nothing sent over TCP is
+//! lost. UDP has no flow control: datagrams that arrive meanwhile are dropped by the kernel
+//! once the socket's receive buffer is full (counted by the kernel in `/proc/net/udp`,
+//! `netstat -su` "receive buffer errors"). The spool can pass the cap by at most one batch
+//! and one segment. A failed write (a full disk) is undone, reported, and retried with a
+//! growing delay (up to [`MAX_RETRY_DELAY`]); reading waits meanwhile, so the same
+//! backpressure applies and the pipeline goes on. `malformed.log` is capped at
+//! [`SpoolConfig::malformed_max_bytes`] (default [`DEFAULT_MALFORMED_MAX_BYTES`]): past it,
+//! malformed frames are still counted ([`SpoolStats::malformed_dropped`]) but no longer kept,
+//! and one warning says so.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -38,6 +52,18 @@ use crate::{Poll, Source};
 
 /// The start of every segment's first line.
 pub const SEGMENT_HEADER_PREFIX: &str = "#hitstream-spool ";
+
+/// Default of [`SpoolConfig::max_bytes`]: 1 GiB of unconsumed segments.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+
+/// Default of [`SpoolConfig::malformed_max_bytes`]: 64 MiB of kept malformed frames.
+pub const DEFAULT_MALFORMED_MAX_BYTES: u64 = 64 << 20;
+
+/// The longest wait between two attempts of a failed spool write.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// How often the spooler looks at the directory while it holds back.
+const FULL_CHECK: Duration = Duration::from_millis(100);
 
 /// When the spool is fsynced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +87,23 @@ pub struct SpoolConfig {
     /// When to fsync.
     #[serde(default = "default_fsync")]
     pub fsync: FsyncPolicy,
+    /// Most bytes of segments not yet consumed and removed (default
+    /// [`DEFAULT_MAX_BYTES`]); above it reading from the source waits (see the
+    /// [module documentation](self)).
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: u64,
+    /// Most bytes of `malformed.log` (default [`DEFAULT_MALFORMED_MAX_BYTES`]); past it
+    /// malformed frames are counted, not kept.
+    #[serde(default = "default_malformed_max_bytes")]
+    pub malformed_max_bytes: u64,
+}
+
+fn default_max_bytes() -> u64 {
+    DEFAULT_MAX_BYTES
+}
+
+fn default_malformed_max_bytes() -> u64 {
+    DEFAULT_MALFORMED_MAX_BYTES
 }
 
 fn default_segment_bytes() -> u64 {
@@ -72,12 +115,15 @@ fn default_fsync() -> FsyncPolicy {
 }
 
 impl SpoolConfig {
-    /// Defaults for a directory: 64 MiB segments, fsync after every batch.
+    /// Defaults for a directory: 64 MiB segments, fsync after every batch, 1 GiB of
+    /// unconsumed segments, 64 MiB of `malformed.log`.
     pub fn new(dir: impl Into<PathBuf>) -> SpoolConfig {
         SpoolConfig {
             dir: dir.into(),
             segment_bytes: default_segment_bytes(),
             fsync: default_fsync(),
+            max_bytes: default_max_bytes(),
+            malformed_max_bytes: default_malformed_max_bytes(),
         }
     }
 }
@@ -147,8 +193,21 @@ pub fn remove_consumed(dir: &Path, checkpoint: &Checkpoint) -> Result<usize, Sou
     Ok(removed)
 }
 
+/// Bytes of the segments in `dir` (what the spool holds on disk).
+fn held_bytes(dir: &Path) -> io::Result<u64> {
+    let mut n = 0;
+    for (_, p) in segments(dir)? {
+        match fs::metadata(&p) {
+            Ok(m) => n += m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// Counters of a spool writer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SpoolStats {
     /// Lines appended.
     pub lines: u64,
@@ -163,6 +222,21 @@ pub struct SpoolStats {
     /// Lines whose embedded `\n` (possible in octet-counted syslog) were written as `\n`
     /// text, so that they stay one line.
     pub escaped_newlines: u64,
+    /// Bytes of segments on disk, not yet consumed and removed, at the last look.
+    pub held_bytes: u64,
+    /// The cap on those bytes.
+    pub max_bytes: u64,
+    /// Whether reading from the source waits now because the spool is full.
+    pub full: bool,
+    /// Times reading waited because the spool was full.
+    pub full_pauses: u64,
+    /// Milliseconds reading waited because the spool was full, in all.
+    pub full_ms: u64,
+    /// Malformed frames counted but not kept: `malformed.log` was at its cap (or could not
+    /// be written).
+    pub malformed_dropped: u64,
+    /// Failed writes or fsyncs (a full disk), each retried.
+    pub write_errors: u64,
 }
 
 /// Appends batches to the spool; see the [module documentation](self).
@@ -176,8 +250,15 @@ pub struct SpoolWriter {
     dirty: bool,
     last_sync: Instant,
     malformed: Option<File>,
+    malformed_size: u64,
     buf: Vec<u8>,
     stats: SpoolStats,
+    /// Bytes of a new segment before any line (its header): a segment this size is empty.
+    header_len: u64,
+    /// When `stats.held_bytes` was last measured on disk.
+    held_at: Option<Instant>,
+    /// Problems that did not stop an append (malformed.log at its cap or failing).
+    warnings: Vec<SourceError>,
 }
 
 fn escape_into(raw: &[u8], out: &mut Vec<u8>) {
@@ -224,6 +305,8 @@ impl SpoolWriter {
             }
         }
         let (file, path, size) = Self::create_segment(&dir, seq + 1)?;
+        let malformed_size = fs::metadata(dir.join("malformed.log")).map_or(0, |m| m.len());
+        let max_bytes = cfg.max_bytes;
         Ok(SpoolWriter {
             cfg,
             file,
@@ -233,11 +316,16 @@ impl SpoolWriter {
             dirty: false,
             last_sync: Instant::now(),
             malformed: None,
+            malformed_size,
             buf: Vec::new(),
             stats: SpoolStats {
                 segments: 1,
+                max_bytes,
                 ..SpoolStats::default()
             },
+            header_len: size,
+            held_at: None,
+            warnings: Vec::new(),
         })
     }
 
@@ -259,12 +347,15 @@ impl SpoolWriter {
             .append(true)
             .open(&path)
             .map_err(err)?;
-        f.write_all(header.as_bytes()).map_err(err)?;
-        f.sync_all().map_err(err)?;
-        sync_dir(dir).map_err(|source| SourceError::Spool {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let written = f
+            .write_all(header.as_bytes())
+            .and_then(|()| f.sync_all())
+            .and_then(|()| sync_dir(dir));
+        if let Err(source) = written {
+            // A full disk: the next attempt creates the segment again, from nothing.
+            let _ = fs::remove_file(&path);
+            return Err(err(source));
+        }
         Ok((f, path, header.len() as u64))
     }
 
@@ -281,6 +372,38 @@ impl SpoolWriter {
     /// Appends a batch's lines (and its malformed frames to `malformed.log`), then fsyncs
     /// as the policy says and starts a new segment if this one is full.
     pub fn append(&mut self, batch: &Batch) -> Result<(), SourceError> {
+        self.write(batch)?;
+        self.settle()
+    }
+
+    /// Problems that did not stop an append, since the last call.
+    pub fn take_warnings(&mut self) -> Vec<SourceError> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// Whether the segments not yet removed hold more than the cap. Looks at the directory
+    /// at most every [`FULL_CHECK`] (between looks, what was appended is added). When full,
+    /// the segment being written is ended if it holds lines, so that once it is consumed
+    /// it can be removed and room comes back.
+    pub fn is_full(&mut self) -> Result<bool, SourceError> {
+        if self.held_at.is_none_or(|t| t.elapsed() >= FULL_CHECK) {
+            self.stats.held_bytes =
+                held_bytes(&self.cfg.dir).map_err(|source| SourceError::Spool {
+                    path: self.cfg.dir.clone(),
+                    source,
+                })?;
+            self.held_at = Some(Instant::now());
+        }
+        let full = self.stats.held_bytes > self.cfg.max_bytes;
+        if full && self.size > self.header_len {
+            self.roll()?;
+        }
+        Ok(full)
+    }
+
+    /// Writes a batch: all its lines or, on an error, none (what was written of them is
+    /// cut off again), so that the batch can be written again.
+    pub fn write(&mut self, batch: &Batch) -> Result<(), SourceError> {
         self.buf.clear();
         for line in batch.lines() {
             if memchr::memchr(b'\n', line).is_some() {
@@ -297,34 +420,62 @@ impl SpoolWriter {
             self.buf.push(b'\n');
         }
         if !self.buf.is_empty() {
-            let path = &self.path;
-            self.file
-                .write_all(&self.buf)
-                .map_err(|source| SourceError::Spool {
-                    path: path.clone(),
+            if let Err(source) = self.file.write_all(&self.buf) {
+                // A partial line would be glued to the retry's first line: cut it off.
+                self.stats.write_errors += 1;
+                let _ = self.file.set_len(self.size);
+                return Err(SourceError::Spool {
+                    path: self.path.clone(),
                     source,
-                })?;
+                });
+            }
             self.size += self.buf.len() as u64;
+            self.stats.held_bytes += self.buf.len() as u64;
             self.stats.lines += batch.len() as u64;
             self.stats.bytes += self.buf.len() as u64;
             self.dirty = true;
         }
         if !batch.malformed().is_empty() {
-            self.write_malformed(batch)?;
+            if let Err(e) = self.write_malformed(batch) {
+                // The lines are written; the frames are counted (here and by the source)
+                // and the reason reported, rather than the batch written twice.
+                self.stats.malformed_dropped += batch.malformed().len() as u64;
+                self.warnings.push(e);
+            }
         }
-        match self.cfg.fsync {
-            FsyncPolicy::EveryBatch => self.sync()?,
-            FsyncPolicy::IntervalMs(_) => self.tick()?,
+        Ok(())
+    }
+
+    /// fsyncs as the policy says and starts a new segment if this one is full. Can be
+    /// called again after an error.
+    pub fn settle(&mut self) -> Result<(), SourceError> {
+        let r = match self.cfg.fsync {
+            FsyncPolicy::EveryBatch => self.sync(),
+            FsyncPolicy::IntervalMs(_) => self.tick(),
+        };
+        if r.is_err() {
+            self.stats.write_errors += 1;
+            return r;
         }
         if self.size >= self.cfg.segment_bytes {
-            self.sync()?;
-            let (f, p, size) = Self::create_segment(&self.cfg.dir, self.seq + 1)?;
-            self.file = f;
-            self.path = p;
-            self.size = size;
-            self.seq += 1;
-            self.stats.segments += 1;
+            if let Err(e) = self.roll() {
+                self.stats.write_errors += 1;
+                return Err(e);
+            }
         }
+        Ok(())
+    }
+
+    /// Ends the current segment and starts the next.
+    fn roll(&mut self) -> Result<(), SourceError> {
+        self.sync()?;
+        let (f, p, size) = Self::create_segment(&self.cfg.dir, self.seq + 1)?;
+        self.file = f;
+        self.path = p;
+        self.size = size;
+        self.seq += 1;
+        self.stats.segments += 1;
+        self.stats.held_bytes += size;
         Ok(())
     }
 
@@ -352,9 +503,26 @@ impl SpoolWriter {
             escape_into(&m.raw, &mut out);
             out.push(b'\n');
         }
+        let n = batch.malformed().len() as u64;
+        if self.malformed_size + out.len() as u64 > self.cfg.malformed_max_bytes {
+            if self.stats.malformed_dropped == 0 {
+                self.warnings.push(SourceError::Config(format!(
+                    "`{}` reached its cap of {} bytes: further malformed frames are counted, \
+                     not kept (move the file away and restart to keep them again)",
+                    path.display(),
+                    self.cfg.malformed_max_bytes
+                )));
+            }
+            self.stats.malformed_dropped += n;
+            return Ok(());
+        }
         let f = self.malformed.as_mut().expect("opened");
-        f.write_all(&out).map_err(err)?;
-        self.stats.malformed += batch.malformed().len() as u64;
+        if let Err(source) = f.write_all(&out) {
+            let _ = f.set_len(self.malformed_size);
+            return Err(err(source));
+        }
+        self.malformed_size += out.len() as u64;
+        self.stats.malformed += n;
         self.dirty = true;
         Ok(())
     }
@@ -404,12 +572,52 @@ pub struct Spooler {
     stop: Arc<AtomicBool>,
     lines: Arc<AtomicU64>,
     problems: Arc<Mutex<Vec<SourceError>>>,
+    stats: Arc<Mutex<SpoolStats>>,
     handle: Option<JoinHandle<SpoolStats>>,
 }
 
+/// Runs `op` until it succeeds or `stop` is set, waiting longer after each failure (from
+/// 100 ms up to [`MAX_RETRY_DELAY`]). The first failure of a streak is reported with the
+/// promise of a retry; the rest only counted (by `op`'s writer). False when stopped first.
+fn retry(
+    stop: &AtomicBool,
+    report: &dyn Fn(SourceError),
+    mut op: impl FnMut() -> Result<(), SourceError>,
+) -> bool {
+    let mut delay = Duration::from_millis(100);
+    let mut first = true;
+    loop {
+        match op() {
+            Ok(()) => {
+                if !first {
+                    report(SourceError::Config(
+                        "the spool can be written again; reading goes on".into(),
+                    ));
+                }
+                return true;
+            }
+            Err(e) => {
+                if first {
+                    report(SourceError::Config(format!(
+                        "{e}; not reading from the source, retrying with backoff up to every {} s",
+                        MAX_RETRY_DELAY.as_secs()
+                    )));
+                    first = false;
+                }
+                if stop.load(Ordering::Relaxed) {
+                    return false;
+                }
+                thread::sleep(delay);
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
+            }
+        }
+    }
+}
+
 impl Spooler {
-    /// Starts spooling `source` into `writer`. A failed append is retried (the source is
-    /// not polled meanwhile, so senders are pushed back) and reported.
+    /// Starts spooling `source` into `writer`. A failed append is retried with backoff
+    /// (the source is not polled meanwhile, so senders are pushed back) and reported; so is
+    /// a full spool (see the [module documentation](self)).
     pub fn spawn<S: Source + 'static>(
         mut source: S,
         mut writer: SpoolWriter,
@@ -417,7 +625,9 @@ impl Spooler {
         let stop = Arc::new(AtomicBool::new(false));
         let lines = Arc::new(AtomicU64::new(0));
         let problems = Arc::new(Mutex::new(Vec::new()));
+        let stats = Arc::new(Mutex::new(writer.stats.clone()));
         let (stop2, lines2, problems2) = (stop.clone(), lines.clone(), problems.clone());
+        let stats2 = stats.clone();
         let dir = writer.cfg.dir.clone();
         let report = move |e: SourceError| {
             if let Ok(mut p) = problems2.lock() {
@@ -429,17 +639,66 @@ impl Spooler {
         let handle = thread::Builder::new()
             .name("hitstream-spooler".into())
             .spawn(move || {
+                let publish = |w: &SpoolWriter| {
+                    if let Ok(mut s) = stats2.lock() {
+                        *s = w.stats.clone();
+                    }
+                };
+                let mut full_since: Option<Instant> = None;
+                let mut full_error = false;
                 while !stop2.load(Ordering::Relaxed) {
+                    // Backpressure: while the spool holds more than its cap, the source is
+                    // not polled, its threads block, and TCP senders are pushed back.
+                    let full = match writer.is_full() {
+                        Ok(f) => {
+                            full_error = false;
+                            f
+                        }
+                        Err(e) => {
+                            if !full_error {
+                                report(e);
+                                full_error = true;
+                            }
+                            false
+                        }
+                    };
+                    if full {
+                        if full_since.is_none() {
+                            full_since = Some(Instant::now());
+                            writer.stats.full = true;
+                            writer.stats.full_pauses += 1;
+                            report(SourceError::Config(format!(
+                                "the spool `{}` holds {} bytes, more than its cap of {}: not \
+                                 reading from the source until the pipeline consumed some",
+                                writer.cfg.dir.display(),
+                                writer.stats.held_bytes,
+                                writer.cfg.max_bytes
+                            )));
+                        }
+                        if let Err(e) = writer.tick() {
+                            report(e);
+                        }
+                        publish(&writer);
+                        thread::sleep(FULL_CHECK);
+                        continue;
+                    }
+                    if let Some(t) = full_since.take() {
+                        writer.stats.full = false;
+                        writer.stats.full_ms += t.elapsed().as_millis() as u64;
+                    }
                     match source.poll(Duration::from_millis(100)) {
                         Poll::Batch(b) => {
-                            while let Err(e) = writer.append(&b) {
-                                report(e);
-                                if stop2.load(Ordering::Relaxed) {
-                                    break;
-                                }
-                                thread::sleep(Duration::from_millis(500));
+                            let written = retry(&stop2, &report, || writer.write(&b));
+                            if written {
+                                lines2.fetch_add(b.len() as u64, Ordering::Relaxed);
+                                retry(&stop2, &report, || writer.settle());
+                            } else if !b.is_empty() {
+                                report(SourceError::Config(format!(
+                                    "stopped while the spool could not be written: {} lines \
+                                     received were not spooled",
+                                    b.len()
+                                )));
                             }
-                            lines2.fetch_add(b.len() as u64, Ordering::Relaxed);
                         }
                         Poll::Idle => {
                             if let Err(e) = writer.tick() {
@@ -448,13 +707,21 @@ impl Spooler {
                         }
                         Poll::End => break,
                     }
+                    for e in writer.take_warnings() {
+                        report(e);
+                    }
                     for e in source.take_problems() {
                         report(e);
                     }
+                    publish(&writer);
                 }
                 if let Err(e) = writer.sync() {
                     report(e);
                 }
+                if let Some(t) = full_since.take() {
+                    writer.stats.full_ms += t.elapsed().as_millis() as u64;
+                }
+                publish(&writer);
                 writer.stats.clone()
             })
             .map_err(|source| SourceError::Spool { path: dir, source })?;
@@ -462,8 +729,14 @@ impl Spooler {
             stop,
             lines,
             problems,
+            stats,
             handle: Some(handle),
         })
+    }
+
+    /// The writer's counters, as of its last batch or look at the directory.
+    pub fn stats(&self) -> SpoolStats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Lines appended so far.

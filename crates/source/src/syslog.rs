@@ -20,7 +20,10 @@ use std::time::Duration;
 
 use crate::batch::{Batch, Limits, Origin};
 use crate::error::SourceError;
-use crate::net::{bind_tcp, flush, spawn_acceptor, Collector, Framer, Hub, NetStats};
+use crate::net::{
+    bind_tcp, flush, spawn_acceptor, Collector, ConnLimits, Framer, Hub, NetStats, NetStatsHandle,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+};
 use crate::stream::LineLimits;
 use crate::{Poll, Source};
 
@@ -604,8 +607,13 @@ pub struct SyslogConfig {
     pub limits: LineLimits,
     /// Longest frame accepted on TCP; longer ones are kept (cut) as malformed.
     pub max_frame_bytes: usize,
-    /// Most TCP connections open at once.
+    /// Most TCP connections open at once (default
+    /// [`DEFAULT_MAX_CONNECTIONS`](crate::net::DEFAULT_MAX_CONNECTIONS)); at the cap the
+    /// one silent the longest is closed to admit a new one.
     pub max_connections: usize,
+    /// A TCP connection that sends nothing for this long is closed (default
+    /// [`DEFAULT_IDLE_TIMEOUT`](crate::net::DEFAULT_IDLE_TIMEOUT)).
+    pub idle_timeout: Duration,
     /// Chunks buffered between the receiving threads and `poll`.
     pub channel_capacity: usize,
 }
@@ -617,7 +625,8 @@ impl Default for SyslogConfig {
             tcp: None,
             limits: LineLimits::default(),
             max_frame_bytes: 64 * 1024,
-            max_connections: 1024,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             channel_capacity: 256,
         }
     }
@@ -684,7 +693,10 @@ impl SyslogSource {
                 hub.clone(),
                 tx.clone(),
                 Origin::Syslog { local },
-                cfg.max_connections,
+                ConnLimits {
+                    max_connections: cfg.max_connections,
+                    idle_timeout: cfg.idle_timeout,
+                },
                 move |peer| SyslogFramer::new(peer, limits, max_frame),
             )
             .map_err(bind_err)?;
@@ -712,6 +724,11 @@ impl SyslogSource {
     /// Counters.
     pub fn stats(&self) -> NetStats {
         self.hub.stats()
+    }
+
+    /// A handle to read the counters after the source moved to another thread.
+    pub fn stats_handle(&self) -> NetStatsHandle {
+        NetStatsHandle(self.hub.clone())
     }
 
     /// Accept, read and receive errors since the last call.
