@@ -542,8 +542,10 @@ impl Engine {
     }
 }
 
+/// Checksum of a snapshot's payload: XXH3-64 with seed 0, a hash with a fixed, versioned
+/// specification (persisted, so never a hash whose output may change with a crate update).
 fn checksum(b: &[u8]) -> u64 {
-    crate::keymap::hash_key(b)
+    xxhash_rust::xxh3::xxh3_64(b)
 }
 
 #[derive(Serialize, Deserialize)]

@@ -324,6 +324,30 @@ mod tests {
         h
     }
 
+    /// Snapshots persist these forms: pinned by the XXH3-64 of their postcard bytes (XXH3 has
+    /// a fixed specification), for a sparse and a dense sketch of client names.
+    #[test]
+    fn persisted_forms_are_pinned() {
+        let digest = |h: &Hll| {
+            let bytes = postcard::to_allocvec(&h.to_form()).unwrap();
+            (bytes.len(), xxhash_rust::xxh3::xxh3_64(&bytes))
+        };
+        let sparse = build(0..100, "client");
+        let dense = build(0..50_000, "client");
+        assert!(matches!(sparse.to_form(), HllForm::Sparse(_)));
+        assert!(matches!(dense.to_form(), HllForm::Dense(_)));
+        let got = [digest(&sparse), digest(&dense)];
+        assert_eq!(
+            got,
+            [
+                (351, 0x1299_9292_55aa_8393),
+                (16_388, 0x62a9_4869_9fad_e82f)
+            ],
+            "{got:#x?}"
+        );
+        assert_eq!(dense.estimate().round(), 50_295.0);
+    }
+
     #[test]
     fn standard_error_constant() {
         assert!((1.04 / (REGISTERS as f64).sqrt() - STANDARD_ERROR).abs() < 1e-12);

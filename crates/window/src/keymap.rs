@@ -1,20 +1,22 @@
 //! A byte-keyed hash map with a fixed, deterministic hash that callers can compute once and
 //! reuse (the client hash feeds both the client map and the HyperLogLog).
 
-use std::hash::BuildHasher;
-
 use hashbrown::HashTable;
 
-/// The one hash function of the crate: foldhash's quality variant with a fixed seed, so that
-/// sketches built in different processes (workers, a restored snapshot) agree.
-const HASHER: foldhash::quality::FixedState =
-    foldhash::quality::FixedState::with_seed(0x68_69_74_73);
+/// Seed of [`hash_key`]. Part of the snapshot format: changing it changes persisted bytes.
+const SEED: u64 = 0x68_69_74_73;
 
-/// Hash of a key. Stable for a given foldhash version (HyperLogLog registers in a snapshot
-/// depend on it).
+/// Hash of a key: XXH3-64 with a fixed seed, the one hash function of the crate, so that
+/// sketches built in different processes (workers, a restored snapshot) agree.
+///
+/// Its values are persisted (HyperLogLog registers and the checksum of a snapshot), so it
+/// must be a function with a fixed specification: XXH3 is specified and versioned
+/// (xxHash's `doc/xxhash_spec.md`), and its output never changes with a crate update, unlike
+/// foldhash's, whose documentation rules out persisting it. The golden tests
+/// (`tests/golden_format.rs`) fail if a value changes.
 #[inline]
 pub(crate) fn hash_key(key: &[u8]) -> u64 {
-    HASHER.hash_one(key)
+    xxhash_rust::xxh3::xxh3_64_with_seed(key, SEED)
 }
 
 /// One entry: key, its hash (kept so merges and resizes never rehash), value.
@@ -126,6 +128,16 @@ impl<V> KeyMap<V> {
 mod tests {
     use super::*;
 
+    const GOLDEN: [u64; 7] = [
+        0xc3d6_bf49_d576_8fab,
+        0xcbf6_139b_abba_38f4,
+        0x0a3a_b434_bb32_d21c,
+        0x4c1d_16d2_bc4f_5b2e,
+        0xc005_fbf6_3eeb_301a,
+        0x5f04_fea1_8496_7068,
+        0xef47_316d_d0c8_f980,
+    ];
+
     #[test]
     fn lookup_before_insert() {
         let mut m: KeyMap<u64> = KeyMap::default();
@@ -147,5 +159,38 @@ mod tests {
             hash_key(b"piweba3y.prodigy.com")
         );
         assert_ne!(hash_key(b"a"), hash_key(b"b"));
+    }
+
+    /// Keys of every length class of XXH3 (0, 1-3, 4-8, 9-16, 17-128, 129-240, 241+ bytes).
+    fn golden_keys() -> Vec<Vec<u8>> {
+        let long: Vec<u8> = (0..1000u32).map(|i| (i * 31 % 251) as u8).collect();
+        vec![
+            b"".to_vec(),
+            b"-".to_vec(),
+            b"1.2.3.4".to_vec(),
+            b"199.72.81.55".to_vec(),
+            b"piweba3y.prodigy.com".to_vec(),
+            long[..200].to_vec(),
+            long,
+        ]
+    }
+
+    #[test]
+    fn hash_values_are_pinned() {
+        // Persisted (HyperLogLog registers in snapshots): these values must never change. A
+        // change needs a new SNAPSHOT_VERSION.
+        let got: Vec<u64> = golden_keys().iter().map(|k| hash_key(k)).collect();
+        assert_eq!(got, GOLDEN, "{got:#x?}");
+    }
+
+    #[test]
+    fn hash_is_xxh3_64_with_the_fixed_seed() {
+        // XXH3-64 of the empty input with seed 0 is a published test vector of the xxHash
+        // specification: the function under the name is the specified one.
+        assert_eq!(xxhash_rust::xxh3::xxh3_64(b""), 0x2D06_8005_38D3_94C2);
+        assert_eq!(
+            hash_key(b"a"),
+            xxhash_rust::xxh3::xxh3_64_with_seed(b"a", SEED)
+        );
     }
 }
