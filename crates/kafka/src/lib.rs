@@ -18,7 +18,12 @@ mod ship;
 mod source;
 
 pub use client::{create_topic, parse_option, Connection, KafkaError};
-pub use origin::{LINES_HEADER, OFFSET_HEADER, ORIGIN_HEADER};
+pub use origin::{
+    OriginKey, LINES_HEADER, MAC_HEADER, MIN_KEY_BYTES, OFFSET_HEADER, ORIGIN_HEADER,
+};
 pub use output::KafkaOutput;
 pub use ship::{ship, KeyBy, ShipConfig, ShipError, ShipStats, MAX_LINES_PER_MESSAGE};
-pub use source::{part_key, shared_parts, KafkaSource, KafkaSourceConfig, KafkaState};
+pub use source::{
+    part_key, shared_parts, Admission, KafkaSource, KafkaSourceConfig, KafkaState, Mark,
+    MarkLimits, DEFAULT_MAX_ORIGINS, DEFAULT_MAX_ORIGIN_JUMP,
+};

@@ -23,7 +23,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 
 use crate::client::Connection;
-use crate::origin::{LINES_HEADER, OFFSET_HEADER, ORIGIN_HEADER};
+use crate::origin::{OriginKey, LINES_HEADER, MAC_HEADER, OFFSET_HEADER, ORIGIN_HEADER};
 
 /// How messages are keyed (and so partitioned).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +84,9 @@ pub struct ShipConfig {
     /// Several cost librdkafka, the broker and `run` far less CPU per line; only
     /// hitstream's Kafka source unpacks them.
     pub lines_per_message: usize,
+    /// The key shared with `run` (`--origin-key`): each message with origin headers gets
+    /// an `hs-mac` header, so that `run` trusts its origin and no one else's.
+    pub origin_key: Option<OriginKey>,
 }
 
 impl ShipConfig {
@@ -102,6 +105,7 @@ impl ShipConfig {
             checkpoint_interval: Duration::from_secs(1),
             max_in_flight: 200_000,
             lines_per_message: 1,
+            origin_key: None,
         }
     }
 }
@@ -499,9 +503,10 @@ pub fn ship(
                 packed = buf;
                 &packed
             };
-            let mut headers = OwnedHeaders::new_with_capacity(3);
+            let mut headers = OwnedHeaders::new_with_capacity(4);
             let offset_text;
             let lines_text;
+            let mac_text;
             if let Some(o) = &origin {
                 offset_text = if n == 1 {
                     batch.line_offset(first).to_string()
@@ -521,6 +526,15 @@ pub fn ship(
                         key: OFFSET_HEADER,
                         value: Some(offset_text.as_bytes()),
                     });
+                if let Some(key) = &cfg.origin_key {
+                    let offsets: Vec<u64> =
+                        chunk.iter().map(|&(_, i)| batch.line_offset(i)).collect();
+                    mac_text = key.sign(o, &offsets, payload);
+                    headers = headers.insert(Header {
+                        key: MAC_HEADER,
+                        value: Some(mac_text.as_bytes()),
+                    });
+                }
             }
             if n > 1 {
                 lines_text = n.to_string();

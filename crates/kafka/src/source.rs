@@ -15,13 +15,31 @@
 //! recorded in the batch's extent, so a repeated epoch reads exactly the same lines again.
 //! The rule holds because `ship` sends a line of a given origin to the same partition every
 //! time, and Kafka keeps the order of one producer's messages within a partition.
+//!
+//! # Marks that a producer cannot abuse
+//!
+//! Anyone who can produce to the topic can write origin headers, and a fingerprint is in
+//! every shipped message. So a mark only moves for headers that are trusted:
+//!
+//! - With a key shared with `ship` ([`KafkaSourceConfig::origin_key`], `--origin-key`), only
+//!   messages whose `hs-mac` verifies move marks or are dropped as repeats.
+//! - Without one, a message whose offsets are out of order, at or past 2^62, or that would
+//!   move its origin's mark more than [`KafkaSourceConfig::max_origin_jump`] ahead is not
+//!   trusted either (a bound on what one forged message can do, not a defence: use the key).
+//!
+//! The lines of a message that is not trusted are stored like any line (never dropped), with
+//! no origin in their lineage, and counted ([`KafkaState::untrusted`]). Each partition
+//! remembers at most [`KafkaSourceConfig::max_origins`] origins, forgetting the one seen
+//! least recently: lines that `ship` sends again of an origin forgotten that way would be
+//! stored twice, which takes that many origins on one partition between a crash of `ship`
+//! and its restart.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hitstream_runtime::{Barrier, PartStore, RunSource, SharedPart};
-use hitstream_source::{Batch, Checkpoint, Fingerprint, Origin, Poll, SourceError};
+use hitstream_source::{Batch, Checkpoint, Fingerprint, Lineage, Origin, Poll, SourceError};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::message::{Headers, Message};
@@ -30,6 +48,7 @@ use rdkafka::types::RDKafkaRespErr;
 use serde::{Deserialize, Serialize};
 
 use crate::client::Connection;
+use crate::origin::{OriginKey, MAX_ORIGIN_OFFSET};
 
 /// Settings of a [`KafkaSource`].
 #[derive(Clone)]
@@ -48,7 +67,25 @@ pub struct KafkaSourceConfig {
     /// Where the group's shared sink (the lake) keeps partition positions: a partition
     /// handed to this process starts where the stored rows end, whoever stored them.
     pub store: Option<Arc<dyn PartStore>>,
+    /// The key `ship` signs origin headers with (`--origin-key`). With it, only messages
+    /// whose MAC verifies move origin marks; others are stored as new lines and counted.
+    pub origin_key: Option<OriginKey>,
+    /// Without a key: the most bytes of its origin one message may move an origin's mark
+    /// ahead; a message that would move it further is stored, counted, and moves nothing.
+    /// Default [`DEFAULT_MAX_ORIGIN_JUMP`] (1 GiB); `None`: no bound.
+    pub max_origin_jump: Option<u64>,
+    /// The most origins remembered per partition, the least recently seen forgotten first.
+    /// Default [`DEFAULT_MAX_ORIGINS`] (1,024).
+    pub max_origins: usize,
+    /// The longest line: a longer one keeps its first bytes and is marked truncated (the
+    /// pipeline rejects it as `line_too_long`), like every other source's. Default 1 MiB.
+    pub max_line_bytes: usize,
 }
+
+/// Default of [`KafkaSourceConfig::max_origin_jump`]: 1 GiB.
+pub const DEFAULT_MAX_ORIGIN_JUMP: u64 = 1 << 30;
+/// Default of [`KafkaSourceConfig::max_origins`].
+pub const DEFAULT_MAX_ORIGINS: usize = 1024;
 
 impl std::fmt::Debug for KafkaSourceConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,6 +96,10 @@ impl std::fmt::Debug for KafkaSourceConfig {
             .field("max_batch_lines", &self.max_batch_lines)
             .field("stop_at_end", &self.stop_at_end)
             .field("store", &self.store.is_some())
+            .field("origin_key", &self.origin_key.is_some())
+            .field("max_origin_jump", &self.max_origin_jump)
+            .field("max_origins", &self.max_origins)
+            .field("max_line_bytes", &self.max_line_bytes)
             .finish()
     }
 }
@@ -73,8 +114,86 @@ impl KafkaSourceConfig {
             max_batch_lines: 4096,
             stop_at_end: false,
             store: None,
+            origin_key: None,
+            max_origin_jump: Some(DEFAULT_MAX_ORIGIN_JUMP),
+            max_origins: DEFAULT_MAX_ORIGINS,
+            max_line_bytes: 1 << 20,
         }
     }
+
+    fn limits(&self) -> MarkLimits {
+        MarkLimits {
+            // A verified MAC vouches for the shipper: its lines may lie far apart.
+            max_jump: if self.origin_key.is_some() {
+                None
+            } else {
+                self.max_origin_jump
+            },
+            max_origins: self.max_origins,
+        }
+    }
+}
+
+/// What bounds the origin marks of a [`KafkaState`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkLimits {
+    /// The most bytes one message may move a mark ahead (`None`: no bound).
+    pub max_jump: Option<u64>,
+    /// The most origins per partition.
+    pub max_origins: usize,
+}
+
+impl Default for MarkLimits {
+    fn default() -> Self {
+        MarkLimits {
+            max_jump: Some(DEFAULT_MAX_ORIGIN_JUMP),
+            max_origins: DEFAULT_MAX_ORIGINS,
+        }
+    }
+}
+
+/// An origin's high-water mark in a partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "MarkRepr", into = "MarkRepr")]
+pub struct Mark {
+    /// The origin offset after the last line delivered; lines below it were delivered.
+    pub next: u64,
+    /// The partition offset of the last message that named the origin: the least recently
+    /// seen origin is forgotten first.
+    pub touched: i64,
+}
+
+/// A mark as stored: `[next, touched]`, or `next` alone as states written before.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum MarkRepr {
+    Old(u64),
+    New(u64, i64),
+}
+
+impl From<MarkRepr> for Mark {
+    fn from(r: MarkRepr) -> Mark {
+        match r {
+            MarkRepr::Old(next) => Mark { next, touched: -1 },
+            MarkRepr::New(next, touched) => Mark { next, touched },
+        }
+    }
+}
+
+impl From<Mark> for MarkRepr {
+    fn from(m: Mark) -> MarkRepr {
+        MarkRepr::New(m.next, m.touched)
+    }
+}
+
+/// What [`KafkaState::admit_lines`] decided of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// How many of its first lines were delivered before.
+    pub skipped: usize,
+    /// Whether its origin headers were trusted (false: its lines are all new, and its
+    /// origin is not stored with them).
+    pub trusted: bool,
 }
 
 /// Where a [`KafkaSource`] stands; see the [module documentation](self).
@@ -86,7 +205,7 @@ pub struct KafkaState {
     /// Per partition and origin (the file fingerprint `ship` names): the origin offset
     /// after the last line delivered. Lines below it were delivered before.
     #[serde(default)]
-    pub seen: BTreeMap<i32, BTreeMap<String, u64>>,
+    pub seen: BTreeMap<i32, BTreeMap<String, Mark>>,
     /// Lines skipped as already delivered, in all.
     #[serde(default)]
     pub skipped: u64,
@@ -95,6 +214,14 @@ pub struct KafkaState {
     /// later commits) and is refused when the sink holds a later one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub since: BTreeMap<i32, i64>,
+    /// Lines whose message's origin headers were not trusted (see the
+    /// [module documentation](self)): stored as new lines, in all.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub untrusted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl KafkaState {
@@ -106,7 +233,7 @@ impl KafkaState {
             .state
             .as_ref()
             .and_then(|s| s.get("seen"))
-            .and_then(|s| serde_json::from_value::<BTreeMap<String, u64>>(s.clone()).ok());
+            .and_then(|s| serde_json::from_value::<BTreeMap<String, Mark>>(s.clone()).ok());
         if let Some(seen) = seen {
             self.seen.insert(partition, seen);
         }
@@ -117,43 +244,88 @@ impl KafkaState {
     /// origin (delivered before, sent again by a restarted `ship`).
     pub fn admit(&mut self, partition: i32, offset: i64, origin: Option<&(String, u64)>) -> bool {
         let origin = origin.map(|(o, at)| (o.as_str(), std::slice::from_ref(at)));
-        self.admit_lines(partition, offset, origin) == 0
+        self.admit_lines(partition, offset, origin, &MarkLimits::default())
+            .skipped
+            == 0
     }
 
     /// Takes note of the message at `offset` of `partition`, whose lines lie at these
     /// offsets of their origin (in order: `ship` sends a partition's lines in the order it
-    /// read them), and says how many of its first lines were delivered before.
+    /// read them), and says how many of its first lines were delivered before, and whether
+    /// its origin headers were trusted (see the [module documentation](self)).
     pub fn admit_lines(
         &mut self,
         partition: i32,
         offset: i64,
         origin: Option<(&str, &[u64])>,
-    ) -> usize {
-        let next = self.next.entry(partition).or_insert(offset + 1);
-        *next = (*next).max(offset + 1);
+        limits: &MarkLimits,
+    ) -> Admission {
+        let after = offset.saturating_add(1);
+        let next = self.next.entry(partition).or_insert(after);
+        *next = (*next).max(after);
+        let new = Admission {
+            skipped: 0,
+            trusted: true,
+        };
         let Some((origin, offsets)) = origin else {
-            return 0;
+            return new;
         };
         let Some(&last) = offsets.last() else {
-            return 0;
+            return new;
         };
+        // No shipper writes these: offsets out of order, or past any file's size.
+        if last >= MAX_ORIGIN_OFFSET || offsets.windows(2).any(|w| w[0] >= w[1]) {
+            return self.distrust(offsets.len());
+        }
         let seen = self.seen.entry(partition).or_default();
         // Looked up by reference: the origin's name is copied only the first time it is seen.
         let skipped = match seen.get_mut(origin) {
-            Some(hwm) => {
-                let skipped = offsets.iter().take_while(|&&at| at < *hwm).count();
+            Some(mark) => {
+                let skipped = offsets.iter().take_while(|&&at| at < mark.next).count();
                 if skipped < offsets.len() {
-                    *hwm = last + 1;
+                    // `last` >= the first line not skipped >= `mark.next`.
+                    if limits.max_jump.is_some_and(|j| last - mark.next >= j) {
+                        return self.distrust(offsets.len());
+                    }
+                    mark.next = last + 1;
                 }
+                mark.touched = offset;
                 skipped
             }
             None => {
-                seen.insert(origin.to_string(), last + 1);
+                if seen.len() >= limits.max_origins.max(1) {
+                    let oldest = seen
+                        .iter()
+                        .min_by_key(|(_, m)| m.touched)
+                        .map(|(o, _)| o.clone());
+                    if let Some(o) = oldest {
+                        seen.remove(&o);
+                    }
+                }
+                seen.insert(
+                    origin.to_string(),
+                    Mark {
+                        next: last + 1,
+                        touched: offset,
+                    },
+                );
                 0
             }
         };
         self.skipped += skipped as u64;
-        skipped
+        Admission {
+            skipped,
+            trusted: true,
+        }
+    }
+
+    /// Counts the `lines` of a message whose origin headers are not trusted.
+    fn distrust(&mut self, lines: usize) -> Admission {
+        self.untrusted = self.untrusted.saturating_add(lines as u64);
+        Admission {
+            skipped: 0,
+            trusted: false,
+        }
     }
 }
 
@@ -177,6 +349,10 @@ struct Segment {
     /// lines), one a message not skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     kept: Option<u64>,
+    /// Offsets in `from..to` whose origin headers were not trusted: their lines were stored
+    /// without an origin.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    untrusted: Vec<i64>,
 }
 
 impl Segment {
@@ -198,7 +374,7 @@ struct Extent {
 impl Extent {
     /// The message at `offset` of `partition`, of `lines` lines, the first `skipped` of
     /// them delivered before.
-    fn push(&mut self, partition: i32, offset: i64, lines: usize, skipped: usize) {
+    fn push(&mut self, partition: i32, offset: i64, lines: usize, skipped: usize, trusted: bool) {
         match self.segments.last_mut() {
             Some(seg) if seg.partition == partition && seg.to == offset => seg.to = offset + 1,
             _ => self.segments.push(Segment {
@@ -208,9 +384,13 @@ impl Extent {
                 skipped: Vec::new(),
                 partial: Vec::new(),
                 kept: Some(0),
+                untrusted: Vec::new(),
             }),
         }
         let seg = self.segments.last_mut().expect("just pushed");
+        if !trusted {
+            seg.untrusted.push(offset);
+        }
         if skipped >= lines {
             seg.skipped.push(offset);
         } else if skipped > 0 {
@@ -228,6 +408,35 @@ fn lines_of(payload: &[u8], lines: usize) -> impl Iterator<Item = &[u8]> {
     let one = (lines <= 1).then(|| payload.strip_suffix(b"\n").unwrap_or(payload));
     let many = (lines > 1).then(|| payload.split(|&b| b == b'\n'));
     one.into_iter().chain(many.into_iter().flatten())
+}
+
+/// Puts the lines of `m` after its first `skip` into the batch, each cut at `max_line`
+/// (marked truncated, as every source does), with its lineage: the origin only when the
+/// message's headers were trusted.
+fn push_lines(
+    batch: &mut Batch,
+    lineage: &mut Lineage,
+    m: &Msg,
+    skip: usize,
+    trusted: bool,
+    max_line: usize,
+) {
+    let max_line = max_line.max(1);
+    for (k, line) in lines_of(&m.payload, m.lines).enumerate().skip(skip) {
+        let cut = line.len() > max_line;
+        batch.push_line(&line[..line.len().min(max_line)], cut);
+        let origin = m
+            .origin
+            .as_ref()
+            .filter(|_| trusted)
+            .and_then(|(o, offs)| offs.get(k).map(|&at| (o.as_str(), at)));
+        lineage.push(
+            m.partition,
+            m.offset,
+            u32::try_from(k).unwrap_or(u32::MAX),
+            origin,
+        );
+    }
 }
 
 struct Context {
@@ -383,6 +592,9 @@ struct Msg {
     origin: Option<(String, Vec<u64>)>,
     /// Lines in the payload.
     lines: usize,
+    /// It had origin headers that did not verify under the key (no MAC, or a wrong one):
+    /// `origin` is None.
+    unauthenticated: bool,
 }
 
 /// A topic read by a consumer group, replayable; see the [module documentation](self).
@@ -402,7 +614,7 @@ pub struct KafkaSource {
     last_extent: Option<Extent>,
     rereader: Option<BaseConsumer>,
     /// Messages read to repeat an epoch, by partition and offset.
-    replay_cache: BTreeMap<(i32, i64), (Vec<u8>, usize)>,
+    replay_cache: BTreeMap<(i32, i64), Msg>,
     /// While repeating an epoch that no sink holds: partitions another process stored
     /// since, whose lines are left out (decided at the first batch that has them).
     fence: Option<BTreeMap<i32, bool>>,
@@ -556,14 +768,14 @@ impl KafkaSource {
         })
     }
 
-    fn owned(m: &rdkafka::message::BorrowedMessage<'_>) -> Msg {
+    fn owned(m: &rdkafka::message::BorrowedMessage<'_>, key: Option<&OriginKey>) -> Msg {
         let payload = m.payload().map(<[u8]>::to_vec).unwrap_or_default();
-        let (mut origin, lines) = match m.headers() {
+        let (mut origin, lines, mac) = match m.headers() {
             Some(h) => {
                 let marks = crate::origin::read(h.iter().map(|h| (h.key, h.value)));
-                (marks.origin, marks.lines)
+                (marks.origin, marks.lines, marks.mac)
             }
-            None => (None, 1),
+            None => (None, 1, None),
         };
         // The lines as the payload holds them; offsets that do not match them are no origin.
         let lines = if lines > 1 {
@@ -574,6 +786,16 @@ impl KafkaSource {
         if origin.as_ref().is_some_and(|(_, offs)| offs.len() != lines) {
             origin = None;
         }
+        let mut unauthenticated = false;
+        if let (Some(key), Some((o, offs))) = (key, &origin) {
+            let ok = mac
+                .as_deref()
+                .is_some_and(|mac| key.verify(o, offs, &payload, mac));
+            if !ok {
+                origin = None;
+                unauthenticated = true;
+            }
+        }
         Msg {
             partition: m.partition(),
             offset: m.offset(),
@@ -581,6 +803,7 @@ impl KafkaSource {
             payload,
             origin,
             lines,
+            unauthenticated,
         }
     }
 
@@ -604,7 +827,7 @@ impl KafkaSource {
         match polled {
             None => false,
             Some(Ok(m)) => {
-                let m = Self::owned(&m);
+                let m = Self::owned(&m, self.cfg.origin_key.as_ref());
                 self.at_eof.remove(&m.partition);
                 self.queues.entry(m.partition).or_default().push_back(m);
                 true
@@ -629,7 +852,7 @@ impl KafkaSource {
     /// be stored, then let partitions go. What this batch took from them was not handed
     /// over, so it goes, and their positions go back to before the batch: their next owner
     /// reads those lines.
-    fn drop_revoked(&mut self, taken: &mut Vec<(Msg, usize)>, before: Option<&KafkaState>) {
+    fn drop_revoked(&mut self, taken: &mut Vec<(Msg, Admission)>, before: Option<&KafkaState>) {
         if self.revoked_now.is_empty() {
             return;
         }
@@ -736,10 +959,11 @@ impl RunSource for KafkaSource {
         self.revoked_now.clear();
         let assigned = self.assigned();
         let merge_deadline = Instant::now() + MERGE_WAIT;
-        // The batch's messages, and how many of each one's first lines were delivered before;
+        let limits = self.cfg.limits();
+        // The batch's messages, and what was decided of each (lines delivered before, trust);
         // the batch is made at the end, so that what a rebalance took away meanwhile can
         // still be left out of it.
-        let mut taken: Vec<(Msg, usize)> = Vec::new();
+        let mut taken: Vec<(Msg, Admission)> = Vec::new();
         let mut taken_lines = 0;
         // The state before the batch's first message: what a revoked partition goes back to.
         let mut before: Option<KafkaState> = None;
@@ -786,25 +1010,53 @@ impl RunSource for KafkaSource {
                 .origin
                 .as_ref()
                 .map(|(o, offs)| (o.as_str(), offs.as_slice()));
-            let skipped = state.admit_lines(m.partition, m.offset, origin);
+            let mut adm = state.admit_lines(m.partition, m.offset, origin, &limits);
+            if m.unauthenticated {
+                adm = state.distrust(m.lines);
+            }
+            drop(state);
+            if !adm.trusted {
+                let why = if m.unauthenticated {
+                    "no valid hs-mac under --origin-key"
+                } else {
+                    "its offsets are out of order, too large, or too far ahead of the origin's mark"
+                };
+                self.consumer
+                    .context()
+                    .problems
+                    .lock()
+                    .expect("problems lock")
+                    .push(format!(
+                        "warning: kafka {} partition {}: origin headers not trusted ({why}); \
+                         such lines are stored as new lines and counted as untrusted",
+                        self.cfg.topic, m.partition
+                    ));
+            }
             taken_lines += m.lines;
-            taken.push((m, skipped));
+            taken.push((m, adm));
         }
         let mut b: Option<Batch> = None;
         let mut ext = Extent::default();
-        for (m, skipped) in &taken {
-            ext.push(m.partition, m.offset, m.lines, *skipped);
+        let mut lineage = Lineage::new(self.cfg.topic.clone());
+        for (m, adm) in &taken {
+            ext.push(m.partition, m.offset, m.lines, adm.skipped, adm.trusted);
             let batch = b.get_or_insert_with(|| {
                 Batch::new(Origin::Stream {
                     name: format!("kafka:{}", self.cfg.topic),
                 })
             });
-            for line in lines_of(&m.payload, m.lines).skip(*skipped) {
-                batch.push_line(line, false);
-            }
+            push_lines(
+                batch,
+                &mut lineage,
+                m,
+                adm.skipped,
+                adm.trusted,
+                self.cfg.max_line_bytes,
+            );
         }
         match b {
             Some(mut b) => {
+                b.set_lineage(lineage);
                 let state = self.state.lock().expect("state lock");
                 b.set_stream_state(
                     self.key.clone(),
@@ -827,6 +1079,12 @@ impl RunSource for KafkaSource {
                 .lag
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
+            untrusted: Some(
+                self.state
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .untrusted,
+            ),
         }
     }
 
@@ -873,6 +1131,7 @@ impl RunSource for KafkaSource {
             self.rereader()?;
             let c = self.rereader.as_ref().expect("just made");
             let cache = &mut self.replay_cache;
+            let key = self.cfg.origin_key.as_ref();
             let mut tpl = TopicPartitionList::new();
             tpl.add_partition_offset(&topic, p, Offset::Offset(rewound(from)))
                 .map_err(|e| kafka_err("replay", e))?;
@@ -904,8 +1163,7 @@ impl RunSource for KafkaSource {
                             continue;
                         }
                         last = m.offset();
-                        let owned = Self::owned(&m);
-                        cache.insert((p, m.offset()), (owned.payload, owned.lines));
+                        cache.insert((p, m.offset()), Self::owned(&m, key));
                         if m.offset() + 1 >= ahead {
                             break;
                         }
@@ -920,6 +1178,7 @@ impl RunSource for KafkaSource {
         let mut b = Batch::new(Origin::Stream {
             name: format!("kafka:{topic}"),
         });
+        let mut lineage = Lineage::new(topic.clone());
         for s in &ext.segments {
             for off in s.from..s.to {
                 if s.skipped.binary_search(&off).is_ok() {
@@ -931,13 +1190,20 @@ impl RunSource for KafkaSource {
                     .find(|&&(o, _)| o == off)
                     .map_or(0, |&(_, n)| n);
                 // Offsets with no message (compacted, transaction markers) were never lines.
-                if let Some((pl, lines)) = payloads.get(&(s.partition, off)) {
-                    for line in lines_of(pl, *lines).skip(skip) {
-                        b.push_line(line, false);
-                    }
+                if let Some(m) = payloads.get(&(s.partition, off)) {
+                    let trusted = !s.untrusted.contains(&off);
+                    push_lines(
+                        &mut b,
+                        &mut lineage,
+                        m,
+                        skip,
+                        trusted,
+                        self.cfg.max_line_bytes,
+                    );
                 }
             }
         }
+        b.set_lineage(lineage);
         Ok(b)
     }
 
@@ -1088,20 +1354,40 @@ mod tests {
         let o = |offs: &'static [u64]| Some(("h:f", offs));
         // Two messages of three lines, then ship restarted from offset 100 and packed
         // differently: the first two lines of its first message were delivered before.
-        assert_eq!(s.admit_lines(0, 0, o(&[0, 50, 100])), 0);
-        assert_eq!(s.admit_lines(0, 1, o(&[150, 200, 250])), 0);
-        assert_eq!(s.admit_lines(0, 2, o(&[100, 150, 200])), 3);
-        assert_eq!(s.admit_lines(0, 3, o(&[250, 300, 350])), 1);
-        assert_eq!(s.admit_lines(0, 4, o(&[400])), 0);
+        assert_eq!(
+            s.admit_lines(0, 0, o(&[0, 50, 100]), &MarkLimits::default())
+                .skipped,
+            0
+        );
+        assert_eq!(
+            s.admit_lines(0, 1, o(&[150, 200, 250]), &MarkLimits::default())
+                .skipped,
+            0
+        );
+        assert_eq!(
+            s.admit_lines(0, 2, o(&[100, 150, 200]), &MarkLimits::default())
+                .skipped,
+            3
+        );
+        assert_eq!(
+            s.admit_lines(0, 3, o(&[250, 300, 350]), &MarkLimits::default())
+                .skipped,
+            1
+        );
+        assert_eq!(
+            s.admit_lines(0, 4, o(&[400]), &MarkLimits::default())
+                .skipped,
+            0
+        );
         assert_eq!(s.skipped, 4);
-        assert_eq!(s.seen[&0]["h:f"], 401);
+        assert_eq!(s.seen[&0]["h:f"].next, 401);
         assert_eq!(s.next[&0], 5);
 
         // The batch's extent records the partly skipped message, and counts its lines.
         let mut ext = Extent::default();
-        ext.push(0, 2, 3, 3);
-        ext.push(0, 3, 3, 1);
-        ext.push(0, 4, 1, 0);
+        ext.push(0, 2, 3, 3, true);
+        ext.push(0, 3, 3, 1, true);
+        ext.push(0, 4, 1, 0, true);
         assert_eq!(ext.lines, 3);
         let seg = &ext.segments[0];
         assert_eq!((seg.from, seg.to), (2, 5));
@@ -1184,5 +1470,128 @@ mod tests {
         let back: KafkaState = serde_json::from_value(v).unwrap();
         assert_eq!(back, s);
         assert_eq!(back.next[&2], 42);
+    }
+
+    #[test]
+    fn a_forged_mark_cannot_hide_the_lines_after_it() {
+        let lim = MarkLimits::default();
+        let mut s = KafkaState::default();
+        let o = |offs: &'static [u64]| Some(("h:f", offs));
+        assert!(s.admit_lines(0, 0, o(&[0, 100]), &lim).trusted);
+        // A producer that is not `ship` names the real origin with offsets no file has,
+        // near u64::MAX (where `+ 1` wrapped), or out of order: its lines are new, counted,
+        // and the mark stays.
+        for (k, forged) in [&[u64::MAX - 1][..], &[u64::MAX], &[1 << 62], &[500, 300]]
+            .into_iter()
+            .enumerate()
+        {
+            let a = s.admit_lines(0, 1 + k as i64, Some(("h:f", forged)), &lim);
+            assert_eq!(
+                a,
+                Admission {
+                    skipped: 0,
+                    trusted: false
+                }
+            );
+        }
+        assert_eq!(s.seen[&0]["h:f"].next, 101);
+        assert_eq!(s.untrusted, 5);
+        // The real lines that follow are all delivered.
+        assert_eq!(s.admit_lines(0, 9, o(&[200, 300]), &lim).skipped, 0);
+        // A jump of more than the bound is not trusted; a repeat is still dropped.
+        assert!(!s.admit_lines(0, 10, o(&[301 + (1 << 30)]), &lim).trusted);
+        assert_eq!(s.admit_lines(0, 11, o(&[200, 300]), &lim).skipped, 2);
+        assert_eq!(s.admit_lines(0, 12, o(&[400]), &lim).skipped, 0);
+        // Without a bound (a verified MAC vouches for the shipper), a jump is fine.
+        let free = MarkLimits {
+            max_jump: None,
+            ..lim
+        };
+        assert!(s.admit_lines(0, 13, o(&[5 << 30]), &free).trusted);
+        assert_eq!(s.seen[&0]["h:f"].next, (5 << 30) + 1);
+        assert_eq!(s.next[&0], 14);
+        // Kafka offsets at the end of the range do not wrap either.
+        s.admit_lines(1, i64::MAX, None, &lim);
+        assert_eq!(s.next[&1], i64::MAX);
+    }
+
+    #[test]
+    fn each_partition_remembers_a_bounded_number_of_origins() {
+        let lim = MarkLimits {
+            max_origins: 3,
+            ..MarkLimits::default()
+        };
+        let mut s = KafkaState::default();
+        let names = ["h:a", "h:b", "h:c", "h:d", "h:e"];
+        for (i, n) in names.iter().enumerate() {
+            s.admit_lines(0, i as i64, Some((n, &[10])), &lim);
+            // h:a is seen again each time: it stays.
+            s.admit_lines(0, 100 + i as i64, Some(("h:a", &[10])), &lim);
+        }
+        let kept: Vec<&str> = s.seen[&0].keys().map(String::as_str).collect();
+        assert_eq!(kept, ["h:a", "h:d", "h:e"]);
+        // A forgotten origin's line counts as new.
+        assert_eq!(s.admit_lines(0, 200, Some(("h:b", &[0])), &lim).skipped, 0);
+        assert_eq!(s.seen[&0].len(), 3);
+    }
+
+    #[test]
+    fn marks_stored_before_read_back() {
+        let old: KafkaState =
+            serde_json::from_str(r#"{"next":{"0":5},"seen":{"0":{"h:f":401}},"skipped":2}"#)
+                .unwrap();
+        assert_eq!(
+            old.seen[&0]["h:f"],
+            Mark {
+                next: 401,
+                touched: -1
+            }
+        );
+        let v = serde_json::to_value(&old).unwrap();
+        assert_eq!(v["seen"]["0"]["h:f"], serde_json::json!([401, -1]));
+        assert_eq!(serde_json::from_value::<KafkaState>(v).unwrap(), old);
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_cut_and_marked_and_every_line_has_its_lineage() {
+        let long = vec![b'x'; (1 << 20) + 10];
+        let m = Msg {
+            partition: 2,
+            offset: 7,
+            time: 0,
+            payload: long.clone(),
+            origin: Some(("h:f".into(), vec![4096])),
+            lines: 1,
+            unauthenticated: false,
+        };
+        let mut b = Batch::new(Origin::Stream {
+            name: "kafka:t".into(),
+        });
+        let mut l = Lineage::new("t");
+        push_lines(&mut b, &mut l, &m, 0, true, 1 << 20);
+        let packed = Msg {
+            offset: 8,
+            payload: b"a\nb\nc".to_vec(),
+            origin: Some(("h:f".into(), vec![5000, 5002, 5004])),
+            lines: 3,
+            ..m
+        };
+        push_lines(&mut b, &mut l, &packed, 1, true, 1 << 20);
+        push_lines(&mut b, &mut l, &packed, 0, false, 1 << 20);
+        b.set_lineage(l);
+        assert_eq!(b.len(), 6);
+        assert_eq!(b.line(0).unwrap().len(), 1 << 20);
+        assert_eq!(b.truncated(), [0]);
+        let src = |i| b.line_source(i).unwrap();
+        assert_eq!((src(0).partition, src(0).offset, src(0).index), (2, 7, 0));
+        assert_eq!(src(0).origin, Some(("h:f", 4096)));
+        assert_eq!(b.line(1), Some(&b"b"[..]));
+        assert_eq!(
+            (src(1).offset, src(1).index, src(1).origin),
+            (8, 1, Some(("h:f", 5002)))
+        );
+        // Lines of a message not trusted keep no origin.
+        assert_eq!((src(3).index, src(3).origin), (0, None));
+        assert_eq!(src(5).topic, "t");
     }
 }

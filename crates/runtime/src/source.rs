@@ -140,6 +140,11 @@ pub trait SourceFactory: Send {
 }
 
 impl<F> SourceFactory for F
+    /// Kafka: lines whose origin headers were not trusted (no valid MAC under
+    /// `--origin-key`, or offsets no shipper writes), stored as new lines; since the first
+    /// start. Not a lag, but written with it after every poll.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untrusted: Option<u64>,
 where
     F: FnOnce(&Checkpoint) -> Result<Box<dyn RunSource>, BoxError> + Send,
 {
@@ -407,7 +412,7 @@ impl RunSource for FileInput {
     fn lag(&self) -> Lag {
         Lag {
             bytes: Some(self.src.lag_bytes()),
-            records: None,
+            ..Lag::default()
         }
     }
     fn checkpointed(&mut self, durable: &Checkpoint) -> Vec<Fingerprint> {
