@@ -12,6 +12,8 @@ use crate::agg::Agg;
 pub struct BatchSpec {
     pub(crate) seq: u64,
     pub(crate) horizon: i64,
+    /// Lines newer than this are suspects (see [`crate::EngineConfig::max_jump`]).
+    pub(crate) hold_after: i64,
     pub(crate) slide: i64,
     pub(crate) offset: i64,
     pub(crate) sample_bytes: usize,
@@ -26,6 +28,12 @@ impl BatchSpec {
     /// The oldest event time (UTC seconds) this batch accepts; older lines are late.
     pub fn horizon(&self) -> i64 {
         self.horizon
+    }
+
+    /// The newest event time (UTC seconds) this batch counts at once; newer lines are held
+    /// as suspects for the engine to judge (`i64::MAX`: no bound).
+    pub fn hold_after(&self) -> i64 {
+        self.hold_after
     }
 
     /// Start of the pane holding event time `t`.
@@ -53,6 +61,10 @@ pub enum LateReason {
     TooLate,
     /// The record has no event time (formats without a time field), so no window can hold it.
     NoTime,
+    /// Its event time is too far ahead: more than `max_future` past the wall clock (live
+    /// sources), or more than `max_jump` past the stream's own clock without enough lines
+    /// confirming the jump. One such line must not move the watermark: no window counts it.
+    Future,
 }
 
 impl LateReason {
@@ -61,6 +73,7 @@ impl LateReason {
         match self {
             LateReason::TooLate => "too_late",
             LateReason::NoTime => "no_time",
+            LateReason::Future => "future",
         }
     }
 }
@@ -91,6 +104,10 @@ pub enum Disposition {
     Late,
     /// No event time: kept for the late output.
     NoTime,
+    /// Ahead of the batch's [`BatchSpec::hold_after`]: held for the engine, which either
+    /// counts it (the stream's clock caught up, or enough lines confirmed the jump) or puts
+    /// it in the late output as [`LateReason::Future`].
+    Held,
 }
 
 /// The partial aggregate of one input batch, built on a worker thread and handed to
@@ -107,7 +124,11 @@ pub struct PaneBatch {
     pub(crate) late: Vec<LateLine>,
     pub(crate) lines: u64,
     pub(crate) accepted: u64,
+    /// Largest event time among the accepted records.
     pub(crate) max_time: Option<i64>,
+    /// Suspects' panes (few: a batch rarely holds many), and the suspects themselves.
+    pub(crate) held: Vec<(i64, Agg)>,
+    pub(crate) held_lines: Vec<LateLine>,
 }
 
 impl PaneBatch {
@@ -122,6 +143,8 @@ impl PaneBatch {
             lines: 0,
             accepted: 0,
             max_time: None,
+            held: Vec::new(),
+            held_lines: Vec::new(),
         }
     }
 
@@ -161,12 +184,16 @@ impl PaneBatch {
             return Disposition::NoTime;
         };
         let t = t.utc;
-        if self.max_time.is_none_or(|m| t > m) {
-            self.max_time = Some(t);
-        }
         if t < self.spec.horizon {
             self.push_late(rec, index, Some(t), LateReason::TooLate);
             return Disposition::Late;
+        }
+        if t > self.spec.hold_after {
+            self.hold(rec, index, t);
+            return Disposition::Held;
+        }
+        if self.max_time.is_none_or(|m| t > m) {
+            self.max_time = Some(t);
         }
         let p = self.spec.pane_start(t);
         let i = match self.panes.get(self.cur) {
@@ -184,6 +211,32 @@ impl PaneBatch {
         self.panes[i].1.add(rec, self.spec.sample_bytes);
         self.accepted += 1;
         Disposition::Accepted
+    }
+
+    /// Lines held as suspects so far.
+    pub fn held(&self) -> &[LateLine] {
+        &self.held_lines
+    }
+
+    #[cold]
+    fn hold(&mut self, rec: &Record<'_>, index: u64, t: i64) {
+        let p = self.spec.pane_start(t);
+        let i = match self.held.iter().position(|(s, _)| *s == p) {
+            Some(i) => i,
+            None => {
+                self.held.push((p, Agg::new()));
+                self.held.len() - 1
+            }
+        };
+        self.held[i].1.add(rec, self.spec.sample_bytes);
+        self.held_lines.push(LateLine {
+            batch: self.spec.seq,
+            index,
+            event_time: Some(t),
+            horizon: self.spec.horizon,
+            reason: LateReason::Future,
+            line: rec.line().to_vec(),
+        });
     }
 
     #[cold]

@@ -79,6 +79,34 @@ pub struct EngineConfig {
     pub busy_sample_after: u64,
     /// Sample lines are cut to this many bytes. Default 512.
     pub sample_bytes: usize,
+    /// The event clock's bound against the wall clock: a line whose event time is more than
+    /// this ahead of the time the pipeline last read from the system clock is `future`: kept
+    /// in the late output with that reason, counted by no window, and it moves no watermark.
+    /// Applies only once the pipeline feeds the wall clock to the engine
+    /// ([`crate::Engine::observe_clock`]), which `hitstream run` does for live sources
+    /// (followed files, TCP, syslog, Kafka), not for `--file` replays. The bound is judged per
+    /// slide-sized pane, so a line up to one slide further ahead may pass. 0 turns it off.
+    /// Default 300 s: servers' clocks agree within seconds, and a line minutes ahead can
+    /// only be a wrong clock or a forged time (or a log written in local time without an
+    /// offset, read with the wrong `--tz`).
+    #[serde(deserialize_with = "de_secs")]
+    pub max_future: u64,
+    /// The event clock's bound against the stream's own times: a line more than this ahead of
+    /// the stream's clock (the largest event time counted, or the watermark plus the lateness
+    /// once idle time moved it) is a suspect. Suspects are held, not counted: once
+    /// `jump_confirm` of them are held, and they outnumber the ordinary lines read since the
+    /// first of them, time really jumped (a log resumed after an outage) and the clock moves
+    /// to their median, counting every suspect within `max_jump` of it; once
+    /// `jump_confirm` ordinary lines followed instead, the suspects are `future`. At the end
+    /// of input the larger group wins. Held lines are judged per slide-sized pane. 0 turns
+    /// the bound off. Default 3600 s (a quiet hour of a replayed log only delays its next
+    /// lines until they confirm the jump; nothing is lost).
+    #[serde(deserialize_with = "de_secs")]
+    pub max_jump: u64,
+    /// How many suspects confirm a jump of the stream's clock, and how many ordinary lines
+    /// after a suspect make it `future` (see `max_jump`). Also bounds the suspects held
+    /// (a batch's worth more at most). Default 100.
+    pub jump_confirm: u64,
     /// Alert rules evaluated on every fired window. Default: one rule of each kind with its
     /// default thresholds (see [`Rule::defaults`]); `alerts = []` turns alerting off.
     pub alerts: Vec<Rule>,
@@ -95,6 +123,9 @@ impl Default for EngineConfig {
             in_flight: 1,
             busy_sample_after: 10,
             sample_bytes: 512,
+            max_future: 300,
+            max_jump: 3600,
+            jump_confirm: 100,
             alerts: Rule::defaults(),
         }
     }
@@ -195,6 +226,24 @@ impl EngineConfig {
             self.sample_bytes.to_string(),
             (16..=65_536).contains(&self.sample_bytes),
             "16..=65536",
+        )?;
+        range(
+            "max_future",
+            self.max_future.to_string(),
+            self.max_future <= YEAR,
+            "at most 366 days (0: off)",
+        )?;
+        range(
+            "max_jump",
+            self.max_jump.to_string(),
+            self.max_jump <= YEAR,
+            "at most 366 days (0: off)",
+        )?;
+        range(
+            "jump_confirm",
+            self.jump_confirm.to_string(),
+            (1..=100_000).contains(&self.jump_confirm),
+            "1..=100000",
         )?;
         let mut names = std::collections::BTreeSet::new();
         for r in &self.alerts {

@@ -20,7 +20,8 @@ pub struct Output {
     pub windows: Vec<WindowResult>,
     /// Alerts raised on those windows.
     pub alerts: Vec<Alert>,
-    /// Lines of the applied batch that no window counts.
+    /// Lines that no window counts: the applied batch's late lines in input order, then
+    /// lines judged `future` by this step (held suspects, in the order they were read).
     pub late: Vec<LateLine>,
     /// After [`Engine::apply`]: the spec of batch `seq + in_flight`, which became available
     /// with this batch (hand it to the thread that starts batches).
@@ -61,9 +62,17 @@ pub enum ApplyError {
 /// Why a snapshot could not be restored.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    /// Not a window-engine snapshot, or one of another format version.
-    #[error("not a hitstream window snapshot of version {SNAPSHOT_VERSION} (header {0:02x?})")]
+    /// Not a window-engine snapshot.
+    #[error("not a hitstream window snapshot (header {0:02x?})")]
     Header(Vec<u8>),
+    /// A window-engine snapshot of another format version.
+    #[error(
+        "window snapshot of format version {0}; this hitstream reads version {SNAPSHOT_VERSION} \
+         only (version 3 added the bounds of the event clock, and hashes client keys and the \
+         checksum with XXH3 instead of foldhash): start from a new checkpoint \
+         directory, or finish the run with the hitstream that wrote it"
+    )]
+    Version(u8),
     /// The checksum does not match: the bytes were damaged.
     #[error("snapshot checksum mismatch: the data is damaged")]
     Checksum,
@@ -79,7 +88,7 @@ pub enum SnapshotError {
 }
 
 /// Format version of [`Engine::snapshot`].
-pub const SNAPSHOT_VERSION: u8 = 2;
+pub const SNAPSHOT_VERSION: u8 = 3;
 const MAGIC: &[u8; 7] = b"HSWINDW";
 
 /// Counters and gauges of an engine.
@@ -95,6 +104,10 @@ pub struct EngineStats {
     pub late: u64,
     /// Records without an event time (in the late output).
     pub no_time: u64,
+    /// Records too far ahead of the event clock (in the late output, reason `future`).
+    pub future: u64,
+    /// Suspects held now, neither counted nor judged yet (gauge).
+    pub held: u64,
     /// Window emissions (first emissions and updates).
     pub windows_emitted: u64,
     /// Of those, updates (`revision > 0`).
@@ -113,6 +126,18 @@ pub struct EngineStats {
     pub sample_bytes: u64,
 }
 
+/// What the spec of a batch is derived from: the state after some earlier batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Bounds {
+    watermark: Option<i64>,
+    hold_after: i64,
+}
+
+const NO_BOUNDS: Bounds = Bounds {
+    watermark: None,
+    hold_after: i64::MAX,
+};
+
 /// The event-time window engine. See the crate documentation for the model.
 #[derive(Debug)]
 pub struct Engine {
@@ -123,9 +148,17 @@ pub struct Engine {
     next_seq: u64,
     max_seen: Option<i64>,
     watermark: Option<i64>,
-    /// `recent[i]` is the watermark the spec of batch `next_seq + i` is derived from: the one
-    /// after batch `next_seq + i - in_flight` was applied.
-    recent: VecDeque<Option<i64>>,
+    /// `recent[i]` is what the spec of batch `next_seq + i` is derived from: the state after
+    /// batch `next_seq + i - in_flight` was applied.
+    recent: VecDeque<Bounds>,
+    /// The latest wall-clock reading ([`Engine::observe_clock`]); None: not a live run.
+    wall: Option<i64>,
+    /// Suspects (lines beyond a batch's `hold_after`), by pane, and their lines in the order
+    /// they were read.
+    held: BTreeMap<i64, Agg>,
+    held_lines: Vec<LateLine>,
+    /// Ordinary lines applied since the first of the held suspects.
+    normal_since_hold: u64,
     panes: BTreeMap<i64, Agg>,
     /// Window start to the number of emissions so far.
     emitted: BTreeMap<i64, u32>,
@@ -154,7 +187,11 @@ impl Engine {
             next_seq: 0,
             max_seen: None,
             watermark: None,
-            recent: std::iter::repeat_n(None, cfg.in_flight as usize).collect(),
+            recent: std::iter::repeat_n(NO_BOUNDS, cfg.in_flight as usize).collect(),
+            wall: None,
+            held: BTreeMap::new(),
+            held_lines: Vec::new(),
+            normal_since_hold: 0,
             panes: BTreeMap::new(),
             emitted: BTreeMap::new(),
             pending: BTreeSet::new(),
@@ -205,6 +242,7 @@ impl Engine {
                 .map(|a| (a.clients.len() + a.pages.len()) as u64)
                 .sum(),
             sample_bytes: self.panes.values().map(|a| a.text.len() as u64).sum(),
+            held: self.held_lines.len() as u64,
             ..self.stats
         }
     }
@@ -227,10 +265,11 @@ impl Engine {
     /// applying them gets the same results however its threads run.
     pub fn spec(&self, seq: u64) -> Option<BatchSpec> {
         let i = usize::try_from(seq.checked_sub(self.next_seq)?).ok()?;
-        let w = *self.recent.get(i)?;
+        let b = *self.recent.get(i)?;
         Some(BatchSpec {
             seq,
-            horizon: self.horizon_of(w),
+            horizon: self.horizon_of(b.watermark),
+            hold_after: b.hold_after,
             slide: self.slide,
             offset: self.cfg.align_offset,
             sample_bytes: self.cfg.sample_bytes,
@@ -280,6 +319,8 @@ impl Engine {
             lines,
             accepted,
             max_time,
+            held,
+            held_lines,
             ..
         } = batch;
         self.stats.batches += 1;
@@ -289,16 +330,115 @@ impl Engine {
             match l.reason {
                 LateReason::TooLate => self.stats.late += 1,
                 LateReason::NoTime => self.stats.no_time += 1,
+                LateReason::Future => self.stats.future += 1,
             }
         }
         if let Some(m) = max_time {
             self.max_seen = Some(self.max_seen.map_or(m, |x| x.max(m)));
         }
         panes.sort_unstable_by_key(|(p, _)| *p);
-        let per_window = self.size / self.slide;
         for (p, agg) in panes {
-            self.first_pane = Some(self.first_pane.map_or(p, |f| f.min(p)));
-            match self.panes.entry(p) {
+            self.merge_pane(p, agg, true);
+        }
+        let mut out = Output {
+            late,
+            ..Output::default()
+        };
+        self.take_held(held, held_lines, lines);
+        self.judge_held(false, &mut out.late);
+        self.move_watermark();
+        self.recent.pop_front();
+        self.recent.push_back(self.bounds());
+        self.next_seq += 1;
+
+        self.fire(&mut out);
+        self.expire();
+        out.next_spec = self.spec(self.next_seq + self.recent.len() as u64 - 1);
+        Ok(out)
+    }
+
+    fn move_watermark(&mut self) {
+        if !self.finished {
+            if let Some(m) = self.max_seen {
+                let w = m.saturating_sub(self.lateness);
+                self.watermark = Some(self.watermark.map_or(w, |x| x.max(w)));
+            }
+        }
+    }
+
+    /// Merges one pane's aggregate into the panes and marks its windows for firing.
+    fn merge_pane(&mut self, p: i64, agg: Agg, fresh: bool) {
+        self.first_pane = Some(self.first_pane.map_or(p, |f| f.min(p)));
+        match self.panes.entry(p) {
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                o.get_mut()
+                    .merge(agg, self.cfg.busy_sample_after, self.cfg.sample_bytes)
+            }
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(if fresh {
+                    agg.into_pane(self.cfg.busy_sample_after)
+                } else {
+                    agg
+                });
+            }
+        }
+        for j in 0..self.size / self.slide {
+            self.pending.insert(p - j * self.slide);
+        }
+    }
+
+    /// The stream's own clock: the largest event time counted, or the watermark plus the
+    /// lateness once idle time moved it further.
+    fn stream_clock(&self) -> Option<i64> {
+        let idle = self.watermark.map(|w| w.saturating_add(self.lateness));
+        match (self.max_seen, idle) {
+            (Some(m), Some(i)) => Some(m.max(i)),
+            (m, i) => m.or(i),
+        }
+    }
+
+    /// Newest time the wall clock allows (`i64::MAX`: no bound).
+    fn wall_bound(&self) -> i64 {
+        match (self.wall, self.cfg.max_future) {
+            (Some(w), f) if f > 0 => w.saturating_add_unsigned(f),
+            _ => i64::MAX,
+        }
+    }
+
+    /// Newest time the stream's own clock allows (`i64::MAX`: no bound).
+    fn jump_bound(&self) -> i64 {
+        match (self.stream_clock(), self.cfg.max_jump) {
+            (Some(c), j) if j > 0 && c != i64::MAX => c.saturating_add_unsigned(j),
+            _ => i64::MAX,
+        }
+    }
+
+    fn bounds(&self) -> Bounds {
+        Bounds {
+            watermark: self.watermark,
+            hold_after: if self.finished {
+                i64::MAX
+            } else {
+                self.wall_bound().min(self.jump_bound())
+            },
+        }
+    }
+
+    /// Takes a batch's suspects into the engine's.
+    fn take_held(&mut self, held: Vec<(i64, Agg)>, lines: Vec<LateLine>, batch_lines: u64) {
+        let n = lines.len() as u64;
+        if let Some(first) = lines.first() {
+            if self.held_lines.is_empty() {
+                // Ordinary lines after the first suspect of this batch.
+                self.normal_since_hold = batch_lines.saturating_sub(first.index + n);
+            } else {
+                self.normal_since_hold += batch_lines.saturating_sub(n);
+            }
+        } else if !self.held_lines.is_empty() {
+            self.normal_since_hold += batch_lines;
+        }
+        for (p, agg) in held {
+            match self.held.entry(p) {
                 std::collections::btree_map::Entry::Occupied(mut o) => {
                     o.get_mut()
                         .merge(agg, self.cfg.busy_sample_after, self.cfg.sample_bytes)
@@ -307,28 +447,121 @@ impl Engine {
                     v.insert(agg.into_pane(self.cfg.busy_sample_after));
                 }
             }
-            for j in 0..per_window {
-                self.pending.insert(p - j * self.slide);
-            }
         }
-        if !self.finished {
-            if let Some(m) = self.max_seen {
-                let w = m.saturating_sub(self.lateness);
-                self.watermark = Some(self.watermark.map_or(w, |x| x.max(w)));
-            }
-        }
-        self.recent.pop_front();
-        self.recent.push_back(self.watermark);
-        self.next_seq += 1;
+        self.held_lines.extend(lines);
+    }
 
-        let mut out = Output {
-            late,
-            ..Output::default()
-        };
-        self.fire(&mut out);
-        self.expire();
-        out.next_spec = self.spec(self.next_seq + self.recent.len() as u64 - 1);
-        Ok(out)
+    /// Judges the held suspects: beyond the wall clock they are `future` for good; when
+    /// enough of them agree the stream's clock jumps to them; when enough ordinary lines
+    /// followed them they are `future`; whatever the (moved) clock now covers is counted.
+    /// `end`: the input ended, the larger group wins.
+    fn judge_held(&mut self, end: bool, late: &mut Vec<LateLine>) {
+        if self.held_lines.is_empty() {
+            return;
+        }
+        let wall = self.wall_bound();
+        let beyond: Vec<i64> = self
+            .held
+            .range(wall.saturating_add(1)..)
+            .map(|(p, _)| *p)
+            .collect();
+        for p in beyond {
+            self.drop_held(p, late);
+        }
+        let held = self.held_lines.len() as u64;
+        let normal = self.normal_since_hold;
+        let k = self.cfg.jump_confirm;
+        let mut limit = self.jump_bound();
+        if held > 0 && (end || held >= k || normal >= k) {
+            if held > normal {
+                // Time really moved: to the suspects' median, so that a few wild ones among
+                // them cannot take the clock along.
+                let mut times: Vec<i64> = self
+                    .held_lines
+                    .iter()
+                    .filter_map(|l| l.event_time)
+                    .collect();
+                times.sort_unstable();
+                let median = times[times.len() / 2];
+                limit = if end || self.cfg.max_jump == 0 {
+                    i64::MAX
+                } else {
+                    median.saturating_add_unsigned(self.cfg.max_jump)
+                };
+                self.normal_since_hold = 0;
+            } else {
+                let all: Vec<i64> = self.held.keys().copied().collect();
+                for p in all {
+                    self.drop_held(p, late);
+                }
+            }
+        }
+        // Counts the panes within reach, oldest first; each one counted may move the clock.
+        while let Some((&p, _)) = self.held.first_key_value() {
+            if p > limit.min(wall) {
+                break;
+            }
+            let agg = self.held.remove(&p).expect("first key");
+            let lines = self.take_held_lines(p);
+            let horizon = self.horizon_of(self.watermark);
+            if p < horizon {
+                // Idle time moved the watermark past them meanwhile.
+                for mut l in lines {
+                    l.reason = LateReason::TooLate;
+                    l.horizon = horizon;
+                    self.stats.late += 1;
+                    late.push(l);
+                }
+                continue;
+            }
+            self.stats.accepted += lines.len() as u64;
+            if let Some(m) = lines.iter().filter_map(|l| l.event_time).max() {
+                self.max_seen = Some(self.max_seen.map_or(m, |x| x.max(m)));
+            }
+            self.merge_pane(p, agg, false);
+            limit = limit.max(self.jump_bound());
+        }
+        if self.held_lines.is_empty() {
+            self.normal_since_hold = 0;
+        }
+    }
+
+    /// The held lines of pane `p`, removed.
+    fn take_held_lines(&mut self, p: i64) -> Vec<LateLine> {
+        let (slide, offset) = (self.slide, self.cfg.align_offset);
+        let in_pane = |l: &LateLine| l.event_time.is_some_and(|t| align(t, slide, offset) == p);
+        let taken = self
+            .held_lines
+            .iter()
+            .filter(|l| in_pane(l))
+            .cloned()
+            .collect();
+        self.held_lines.retain(|l| !in_pane(l));
+        taken
+    }
+
+    /// Gives up the suspects of pane `p`: they go to the late output as `future`.
+    fn drop_held(&mut self, p: i64, late: &mut Vec<LateLine>) {
+        self.held.remove(&p);
+        for l in self.take_held_lines(p) {
+            self.stats.future += 1;
+            late.push(l);
+        }
+    }
+
+    /// Feeds the wall clock (UTC seconds) to the engine, for the `max_future` bound. Like an
+    /// idle advance it is an input: for exactly-once replay, log it and repeat it at the same
+    /// place. It bounds the batches whose specs become available from now on; the first
+    /// reading bounds the specs available already too, so give it before handing any out.
+    pub fn observe_clock(&mut self, now: i64) {
+        let first = self.wall.is_none();
+        self.wall = Some(self.wall.map_or(now, |w| w.max(now)));
+        if first && !self.finished {
+            let wall = self.wall_bound();
+            for b in self.recent.iter_mut() {
+                b.hold_after = b.hold_after.min(wall);
+            }
+        }
     }
 
     /// Moves the watermark forward by `elapsed` seconds of processing time during which the
@@ -357,6 +590,8 @@ impl Engine {
         if self.finished {
             return out;
         }
+        // The suspects are judged first: the larger group wins.
+        self.judge_held(true, &mut out.late);
         self.finished = true;
         self.watermark = Some(i64::MAX);
         self.fire(&mut out);
@@ -365,8 +600,11 @@ impl Engine {
         self.pending.clear();
         self.history.clear();
         self.cooldowns.clear();
-        for w in self.recent.iter_mut() {
-            *w = Some(i64::MAX);
+        for b in self.recent.iter_mut() {
+            *b = Bounds {
+                watermark: Some(i64::MAX),
+                hold_after: i64::MAX,
+            };
         }
         out
     }
@@ -417,7 +655,7 @@ impl Engine {
 
     /// Drops panes and window state that no batch still to come can touch.
     fn expire(&mut self) {
-        let h = self.horizon_of(self.recent[0]);
+        let h = self.horizon_of(self.recent[0].watermark);
         if h == i64::MIN {
             return;
         }
@@ -471,6 +709,10 @@ impl Engine {
                 .collect(),
             stats: self.stats,
             finished: self.finished,
+            wall: self.wall,
+            held: self.held.iter().map(|(p, a)| (*p, a.to_snap())).collect(),
+            held_lines: self.held_lines.clone(),
+            normal_since_hold: self.normal_since_hold,
         };
         let payload = postcard::to_allocvec(&snap).expect("in-memory serialization cannot fail");
         let mut out = Vec::with_capacity(payload.len() + 16);
@@ -485,8 +727,11 @@ impl Engine {
     /// outputs the original would have given.
     pub fn restore(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         let header = &bytes[..bytes.len().min(16)];
-        if bytes.len() < 16 || &bytes[..7] != MAGIC || bytes[7] != SNAPSHOT_VERSION {
+        if bytes.len() < 16 || &bytes[..7] != MAGIC {
             return Err(SnapshotError::Header(header.to_vec()));
+        }
+        if bytes[7] != SNAPSHOT_VERSION {
+            return Err(SnapshotError::Version(bytes[7]));
         }
         let sum = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
         let payload = &bytes[16..];
@@ -538,6 +783,24 @@ impl Engine {
             .collect();
         e.stats = s.stats;
         e.finished = s.finished;
+        e.wall = s.wall;
+        for (p, a) in s.held {
+            if !aligned(p) {
+                return Err(SnapshotError::Invalid(
+                    "held pane start not aligned to the slide",
+                ));
+            }
+            let agg = Agg::from_snap(a).ok_or(SnapshotError::Invalid("held pane aggregate"))?;
+            e.held.insert(p, agg);
+        }
+        if !s.held_lines.iter().all(|l| {
+            l.event_time
+                .is_some_and(|t| e.held.contains_key(&align(t, e.slide, e.cfg.align_offset)))
+        }) {
+            return Err(SnapshotError::Invalid("held line without its pane"));
+        }
+        e.held_lines = s.held_lines;
+        e.normal_since_hold = s.normal_since_hold;
         Ok(e)
     }
 }
@@ -555,7 +818,7 @@ struct EngineSnap {
     next_seq: u64,
     max_seen: Option<i64>,
     watermark: Option<i64>,
-    recent: Vec<Option<i64>>,
+    recent: Vec<Bounds>,
     panes: Vec<(i64, AggSnap)>,
     emitted: Vec<(i64, u32)>,
     pending: Vec<i64>,
@@ -564,4 +827,8 @@ struct EngineSnap {
     cooldowns: Vec<(String, Vec<u8>, i64)>,
     stats: EngineStats,
     finished: bool,
+    wall: Option<i64>,
+    held: Vec<(i64, AggSnap)>,
+    held_lines: Vec<LateLine>,
+    normal_since_hold: u64,
 }
