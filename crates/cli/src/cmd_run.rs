@@ -46,6 +46,21 @@ pub struct RunArgs {
     /// With --kafka: end once the topic is read to where it ended at the start.
     #[arg(long, requires = "kafka")]
     pub kafka_stop_at_end: bool,
+    /// With --kafka: the file holding the key that `ship --origin-key` signs origin headers
+    /// with (at least 16 bytes). Only messages whose MAC verifies can have lines dropped as
+    /// repeats; others are stored as new lines and counted as untrusted.
+    #[arg(long, value_name = "FILE", requires = "kafka")]
+    pub origin_key: Option<PathBuf>,
+    /// With --kafka and no --origin-key: the most bytes of its origin one message may move
+    /// an origin's mark ahead [default: 1073741824 (1 GiB)]; a message that would move it
+    /// further is stored as new lines and counted as untrusted.
+    #[arg(long, value_name = "BYTES", requires = "kafka")]
+    pub max_origin_jump: Option<u64>,
+    /// With --kafka: the most shipper origins remembered per partition [default: 1024]; the
+    /// least recently seen is forgotten first (a line `ship` sends again of a forgotten
+    /// origin is then stored twice).
+    #[arg(long, value_name = "N", requires = "kafka", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_origins: Option<u32>,
     /// Also send window results as JSON, keyed by window start, to this topic (on --kafka's
     /// brokers, or --results-kafka).
     #[arg(long, value_name = "TOPIC")]
@@ -208,6 +223,9 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         s.group = a.group.clone();
         s.options = a.kafka_option.iter().cloned().collect();
         s.stop_at_end = a.kafka_stop_at_end;
+        s.origin_key = a.origin_key.clone();
+        s.max_origin_jump = a.max_origin_jump;
+        s.max_origins = a.max_origins.map(|n| n as usize);
         cfg.sources.push(s);
     }
     if let Some(f) = &a.format {

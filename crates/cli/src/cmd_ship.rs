@@ -79,6 +79,11 @@ pub struct ShipArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=hitstream_kafka::MAX_LINES_PER_MESSAGE as i64))]
     pub lines_per_message: u32,
+    /// Sign each message's origin headers with the key in this file (at least 16 bytes;
+    /// give `run --origin-key` the same file): `run` then trusts those headers and no one
+    /// else's.
+    #[arg(long, value_name = "FILE")]
+    pub origin_key: Option<PathBuf>,
     /// Print a status line on stderr every second.
     #[arg(long)]
     pub progress: bool,
@@ -128,6 +133,10 @@ fn source(a: &ShipArgs) -> anyhow::Result<SourceSpec> {
 /// Runs `hitstream ship`.
 pub fn run(a: ShipArgs) -> anyhow::Result<()> {
     let spec = source(&a)?;
+    let origin_key = match &a.origin_key {
+        Some(p) => Some(hitstream_kafka::OriginKey::from_file(p).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let mut conn = Connection::new(&a.kafka);
     conn.options = a.kafka_option.clone();
     if a.create_topic {
@@ -156,6 +165,7 @@ pub fn run(a: ShipArgs) -> anyhow::Result<()> {
     cfg.checkpoint_interval = a.checkpoint_interval;
     cfg.max_in_flight = a.max_in_flight.max(1);
     cfg.lines_per_message = a.lines_per_message as usize;
+    cfg.origin_key = origin_key;
 
     let stop = Arc::new(AtomicBool::new(false));
     {

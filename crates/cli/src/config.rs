@@ -223,6 +223,16 @@ pub struct SourceConfig {
     /// kafka: end once the topic is read to where it ended at the start.
     #[serde(default)]
     pub stop_at_end: bool,
+    /// kafka: a file holding the key that `ship --origin-key` signs origin headers with;
+    /// only messages whose MAC verifies can have their lines dropped as repeats.
+    pub origin_key: Option<PathBuf>,
+    /// kafka, without `origin_key`: the most bytes of its origin one message may move an
+    /// origin's mark ahead (default 1 GiB); a message that would move it further is stored
+    /// as new lines and counted as untrusted.
+    pub max_origin_jump: Option<u64>,
+    /// kafka: the most shipper origins remembered per partition (default 1024); the least
+    /// recently seen is forgotten first.
+    pub max_origins: Option<usize>,
 }
 
 impl SourceConfig {
@@ -242,6 +252,9 @@ impl SourceConfig {
             group: None,
             options: std::collections::BTreeMap::new(),
             stop_at_end: false,
+            origin_key: None,
+            max_origin_jump: None,
+            max_origins: None,
         }
     }
 
@@ -439,6 +452,13 @@ impl Config {
                 && (s.brokers.is_some() || s.topic.is_some() || s.group.is_some())
             {
                 bail!("{at}: fields `brokers`, `topic` and `group` apply only to type = \"kafka\"");
+            }
+            if s.kind != SourceKind::Kafka
+                && (s.origin_key.is_some()
+                    || s.max_origin_jump.is_some()
+                    || s.max_origins.is_some())
+            {
+                bail!("{at}: fields `origin_key`, `max_origin_jump` and `max_origins` apply only to type = \"kafka\"");
             }
             if s.kind != SourceKind::File && !s.paths.is_empty() {
                 bail!("{at}: field `paths` applies only to type = \"file\"");

@@ -100,11 +100,21 @@ fn kafka_source(
         s.group.clone().unwrap_or_else(|| "hitstream".into()),
     );
     kc.stop_at_end = s.stop_at_end;
+    if let Some(j) = s.max_origin_jump {
+        kc.max_origin_jump = Some(j);
+    }
+    if let Some(n) = s.max_origins {
+        kc.max_origins = n.max(1);
+    }
+    let origin_key = s.origin_key.clone();
     kc.store = store;
     let name = format!("kafka {}", kc.topic);
     SourceSpec::Custom {
         name,
         factory: Box::new(move |positions: &hitstream_source::Checkpoint| {
+            if let Some(path) = &origin_key {
+                kc.origin_key = Some(hitstream_kafka::OriginKey::from_file(path)?);
+            }
             let src = hitstream_kafka::KafkaSource::open(kc, positions)?;
             Ok(Box::new(src) as Box<dyn hitstream_runtime::RunSource>)
         }),
