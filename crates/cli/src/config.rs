@@ -64,6 +64,19 @@ pub struct HttpConfig {
     /// MaxMind-format databases for the countries panel (`geoip = ["GeoLite2-Country.mmdb"]`).
     #[serde(default)]
     pub geoip: Vec<std::path::PathBuf>,
+    /// Open connections at most (default 256, never more than half the open-file limit);
+    /// over it a new connection gets a 503 and is closed at once.
+    pub max_connections: Option<usize>,
+    /// Open event streams at most (default 64); over it `/api/events` answers 503.
+    pub max_streams: Option<usize>,
+    /// Time for a request's headers to arrive after the connection opens or its previous
+    /// response ends (default 10s): closes half-sent requests and idle keep-alive connections.
+    #[serde(default, with = "humantime_serde")]
+    pub header_timeout: Option<std::time::Duration>,
+    /// Time a write to a client may make no progress (default 30s): a client that reads
+    /// nothing is dropped.
+    #[serde(default, with = "humantime_serde")]
+    pub write_timeout: Option<std::time::Duration>,
 }
 
 impl HttpConfig {
@@ -84,12 +97,32 @@ impl HttpConfig {
             let db = crate::geoip::Mmdb::open(&self.geoip)?;
             Some(hitstream_server::Geo(std::sync::Arc::new(db)))
         };
+        let d = hitstream_server::Limits::default();
+        let positive = |what: &str, d: std::time::Duration| {
+            if d.is_zero() {
+                anyhow::bail!("{what} must be more than 0");
+            }
+            Ok(d)
+        };
+        let limits = hitstream_server::Limits {
+            max_connections: self.max_connections.unwrap_or(d.max_connections).max(1),
+            max_streams: self.max_streams.unwrap_or(d.max_streams),
+            header_timeout: positive(
+                "--http-header-timeout",
+                self.header_timeout.unwrap_or(d.header_timeout),
+            )?,
+            write_timeout: positive(
+                "--http-write-timeout",
+                self.write_timeout.unwrap_or(d.write_timeout),
+            )?,
+        };
         let cfg = hitstream_server::ServerConfig {
             addr,
             auth_token: self.auth_token.clone(),
             insecure_no_auth: self.insecure_no_auth,
             lake: lake.map(str::to_string),
             geo,
+            limits,
         };
         cfg.check()?;
         Ok(Some(cfg))
