@@ -80,6 +80,23 @@ pub enum SourceError {
         /// Offset of the last delivered line end before the truncation was seen.
         offset: u64,
     },
+    /// A path or match is a symbolic link and `follow_symlinks` is off: it is skipped
+    /// (reported once per path).
+    #[error("`{path}` is a symbolic link: skipped (set follow_symlinks = true, or --follow-symlinks, to read the file it points to)")]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+    /// A file closed, or not yet opened, to stay within `max_open_files` went away (deleted,
+    /// or renamed out of the patterns) before its last bytes were read.
+    #[error("`{path}` went away before up to {bytes} bytes of it were read (it was waiting for one of max_open_files)")]
+    Unread {
+        /// Where the file was last seen.
+        path: PathBuf,
+        /// Bytes not read: after the last delivered line, or the whole file if it was never
+        /// opened.
+        bytes: u64,
+    },
     /// No file has the content of a recorded [`FileExtent`](crate::FileExtent) any more:
     /// neither the file at its recorded path nor any file under the patterns has its
     /// fingerprint (deleted, rotated out of the patterns, or truncated in place without a
@@ -190,6 +207,15 @@ pub enum SourceError {
         /// The I/O error.
         #[source]
         source: io::Error,
+    },
+    /// The spool reached one of its caps, or its writes fail and are retried: reading
+    /// waits, or a malformed frame is counted and not kept. Not an error of the input.
+    #[error("spool `{path}`: {what}")]
+    SpoolState {
+        /// The spool directory.
+        path: PathBuf,
+        /// What happens.
+        what: String,
     },
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]

@@ -33,8 +33,37 @@
 //!
 //! Without `follow`, every file found by one expansion of the patterns is read to its end
 //! in order of modification time (oldest first), and [`Poll::End`] follows.
+//!
+//! # Many files: at most `max_open_files` open
+//!
+//! A log directory can hold thousands of rotated files, more than a process may open. At
+//! most [`FileSourceConfig::max_open_files`] (default [`MAX_OPEN_FILES`], 256) are open at
+//! once; the others wait in a queue, oldest first, and are opened as slots free up. When
+//! files wait, open plain files that are at their end are closed ("parked"), those with the
+//! oldest modification time first; a parked file is known by device and inode and opened
+//! again when a later expansion of the patterns sees its size or modification time change
+//! (it is then found again by its fingerprint and read on from its position). A file that
+//! grew within `rotate_wait_ms` (the live file) is parked only when every open file is at
+//! its end, so a live file stays open and its rotation is followed on the handle as above.
+//! Files not at their end are never closed: they are read to their end, oldest first, and
+//! the queue moves on. A parked or waiting file that goes away (deleted, renamed out of the
+//! patterns) before its last bytes were read is reported
+//! ([`SourceError::Unread`]), not silently lost. Below the cap nothing is parked.
+//!
+//! Re-reading an epoch's extents ([`FileSource::reread`]) opens each file only for the
+//! read; the few `.gz` decoders it keeps between extents are dropped at the next poll.
+//!
+//! # Symbolic links
+//!
+//! A path or match that is a symbolic link is skipped unless
+//! [`FileSourceConfig::follow_symlinks`] is set, and reported once
+//! ([`SourceError::Symlink`]): whoever can write in a log directory could otherwise make
+//! the pipeline read any file it can read (and store its lines as rejects). Only the last
+//! component is checked; directories in a pattern are followed as the system does. A file
+//! is opened only if the handle is the very file that was looked at (same device and inode),
+//! so a path swapped for a link meanwhile is not read.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{self, File, Metadata};
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -94,7 +123,18 @@ pub struct FileSourceConfig {
     /// When set, a first line of a file that starts with this text is skipped (counted, not
     /// delivered). The spool uses it for the header that makes each segment unique.
     pub header_prefix: Option<String>,
+    /// Most files open at once (default [`MAX_OPEN_FILES`], 256). More matched files wait,
+    /// oldest first; files at their end are closed for them and opened again when they
+    /// change. Keep it well below the process's open-file limit (`ulimit -n`, often 1024).
+    pub max_open_files: usize,
+    /// Read paths and matches that are symbolic links (default false: they are skipped and
+    /// reported once).
+    pub follow_symlinks: bool,
 }
+
+/// Default of [`FileSourceConfig::max_open_files`]: a quarter of the usual open-file limit
+/// of 1024, leaving the rest to the checkpoint, the lake, sockets and the HTTP server.
+pub const MAX_OPEN_FILES: usize = 256;
 
 impl Default for FileSourceConfig {
     fn default() -> Self {
@@ -110,6 +150,8 @@ impl Default for FileSourceConfig {
             max_line_bytes: 1 << 20,
             start_at: StartAt::Beginning,
             header_prefix: None,
+            max_open_files: MAX_OPEN_FILES,
+            follow_symlinks: false,
         }
     }
 }
@@ -159,6 +201,11 @@ pub struct FileStats {
     pub headers_skipped: u64,
     /// `.gz` files found already read (by fingerprint and size) and skipped.
     pub gz_skipped: u64,
+    /// Files closed at their end to let waiting files open (`max_open_files`); also counted
+    /// in `files_closed`.
+    pub files_parked: u64,
+    /// Symbolic links skipped (`follow_symlinks` off), counted once per path.
+    pub symlinks_skipped: u64,
 }
 
 /// What the source knows about one open file.
@@ -240,6 +287,36 @@ struct Watched {
     /// Size on disk at the last look.
     size: u64,
     closed: bool,
+    /// The last look found nothing more to read (end of file, or no identity yet).
+    at_end: bool,
+    /// Content bytes known to exist at that look: a parked file is opened again when its
+    /// size differs.
+    seen_len: u64,
+    /// When data last came after the file had been read to its end: it is being written.
+    grew_at: Option<Instant>,
+    /// Resolved as a new identity: read only after the next expansion of the patterns.
+    wait_scan: bool,
+}
+
+/// A file found by an expansion of the patterns, waiting for an open slot.
+struct Queued {
+    path: PathBuf,
+    id: DevIno,
+    size: u64,
+    mtime: Option<SystemTime>,
+    /// Size when found by the first expansion (for [`StartAt::End`]).
+    startup_size: Option<u64>,
+}
+
+/// A file closed at its end to free a slot; opened again when it changes.
+struct Parked {
+    path: PathBuf,
+    /// Content bytes it had when closed.
+    len: u64,
+    mtime: Option<SystemTime>,
+    fp: Option<Fingerprint>,
+    /// Bytes after the last delivered line (a last line without `\n`).
+    unread: u64,
 }
 
 enum ReadOutcome {
@@ -288,6 +365,10 @@ pub struct FileSource {
     rescan: bool,
     stats: FileStats,
     rereader: Rereader,
+    /// Files waiting for an open slot, oldest first.
+    queue: VecDeque<Queued>,
+    /// Files closed at their end, by device and inode.
+    parked: HashMap<DevIno, Parked>,
 }
 
 impl std::fmt::Debug for FileSource {
@@ -296,6 +377,8 @@ impl std::fmt::Debug for FileSource {
             .field("include", &self.cfg.include)
             .field("follow", &self.cfg.follow)
             .field("open_files", &self.watched.len())
+            .field("waiting", &self.queue.len())
+            .field("parked", &self.parked.len())
             .field("known", &self.known.len())
             .finish()
     }
@@ -337,9 +420,13 @@ impl FileSource {
     /// [`Checkpoint::new`] for a first start). Fails on invalid patterns or limits.
     pub fn new(cfg: FileSourceConfig, checkpoint: &Checkpoint) -> Result<FileSource, SourceError> {
         let excludes = compile_patterns(&cfg)?;
-        if cfg.max_batch_lines == 0 || cfg.max_batch_bytes == 0 || cfg.max_line_bytes == 0 {
+        if cfg.max_batch_lines == 0
+            || cfg.max_batch_bytes == 0
+            || cfg.max_line_bytes == 0
+            || cfg.max_open_files == 0
+        {
             return Err(SourceError::Config(
-                "max_batch_lines, max_batch_bytes and max_line_bytes must be positive".into(),
+                "max_batch_lines, max_batch_bytes, max_line_bytes and max_open_files must be positive".into(),
             ));
         }
         let now = Instant::now();
@@ -358,6 +445,8 @@ impl FileSource {
             last_scan: None,
             rescan: false,
             stats: FileStats::default(),
+            queue: VecDeque::new(),
+            parked: HashMap::new(),
             cfg,
         })
     }
@@ -420,7 +509,12 @@ impl FileSource {
     /// `older_than` well above the glob interval; a pruned file that comes back is read
     /// again from its start.
     pub fn prune_checkpoint(&mut self, checkpoint: &mut Checkpoint, older_than: Duration) -> usize {
-        let open: HashSet<Fingerprint> = self.watched.iter().filter_map(|w| w.fp).collect();
+        let open: HashSet<Fingerprint> = self
+            .watched
+            .iter()
+            .filter_map(|w| w.fp)
+            .chain(self.parked.values().filter_map(|p| p.fp))
+            .collect();
         let last_seen = &self.last_seen;
         let keep = |fp: &Fingerprint| {
             open.contains(fp) || last_seen.get(fp).is_none_or(|t| t.elapsed() < older_than)
@@ -456,6 +550,8 @@ impl FileSource {
     /// Waits up to `timeout` for the next batch. [`Poll::End`] only without `follow`, once
     /// every file has been read.
     pub fn poll(&mut self, timeout: Duration) -> Poll {
+        // Recovery re-reads before the first poll; its decoders are not needed after it.
+        self.rereader.release_files();
         let deadline = Instant::now() + timeout;
         loop {
             let now = Instant::now();
@@ -481,7 +577,7 @@ impl FileSource {
                 }
                 Step::Nothing => {}
             }
-            if !self.cfg.follow {
+            if !self.cfg.follow && self.queue.is_empty() {
                 // Every file at its end made progress (closed); nothing left means done. Files
                 // still waiting for an owner that will not finish cannot be read.
                 for w in self.watched.iter_mut().filter(|w| !w.closed) {
@@ -529,8 +625,9 @@ impl FileSource {
                 let Ok(paths) = glob::glob(pat) else { continue };
                 for entry in paths {
                     match entry {
-                        Ok(p) => match fs::metadata(&p) {
-                            Ok(m) => found.push((p, m)),
+                        Ok(p) => match self.look(&p) {
+                            Ok(Some(m)) => found.push((p, m)),
+                            Ok(None) => {}
                             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                             Err(source) => {
                                 self.problems.push(SourceError::Open { path: p, source })
@@ -547,8 +644,9 @@ impl FileSource {
                 }
             } else {
                 let p = PathBuf::from(pat);
-                match fs::metadata(&p) {
-                    Ok(m) => found.push((p, m)),
+                match self.look(&p) {
+                    Ok(Some(m)) => found.push((p, m)),
+                    Ok(None) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
                         if !self.cfg.follow && self.missing_reported.insert(pat.clone()) {
                             self.problems.push(SourceError::NotFound { path: p });
@@ -567,6 +665,12 @@ impl FileSource {
         }
         let mut seen_ids: HashSet<DevIno> = HashSet::new();
         let mut candidates = Vec::new();
+        let queued: HashMap<DevIno, usize> = self
+            .queue
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (q.id, i))
+            .collect();
         for (p, m) in found {
             if !m.is_file() || self.excluded(&p) {
                 continue;
@@ -584,6 +688,23 @@ impl FileSource {
                     self.last_seen.insert(fp, now);
                 }
                 continue;
+            }
+            if let Some(&i) = queued.get(&id) {
+                let q = &mut self.queue[i];
+                q.path = p;
+                (q.size, q.mtime) = (m.len(), m.modified().ok());
+                continue;
+            }
+            if let Some(pk) = self.parked.get_mut(&id) {
+                if pk.len == m.len() && pk.mtime == m.modified().ok() {
+                    pk.path = p;
+                    if let Some(fp) = pk.fp {
+                        self.last_seen.insert(fp, now);
+                    }
+                    continue;
+                }
+                // Written (or truncated) since it was closed: read it again.
+                self.parked.remove(&id);
             }
             if let Some(&(size, fp)) = self.done_gz.get(&id) {
                 if size == m.len() {
@@ -608,21 +729,182 @@ impl FileSource {
         // Forget finished and failed files that are no longer there.
         self.done_gz.retain(|id, _| seen_ids.contains(id));
         self.failed.retain(|id, _| seen_ids.contains(id));
-        candidates.sort_by(|a, b| (a.1.modified().ok(), &a.0).cmp(&(b.1.modified().ok(), &b.0)));
-        for (p, m, id) in candidates {
-            self.adopt(p, &m, id, first);
+        // A closed or waiting file that went away cannot be read to its end any more (an
+        // open one could, on its handle): say so.
+        let mut unread = Vec::new();
+        self.parked.retain(|id, pk| {
+            let keep = seen_ids.contains(id);
+            if !keep && pk.unread > 0 {
+                unread.push((pk.path.clone(), pk.unread));
+            }
+            keep
+        });
+        self.queue.retain(|q| {
+            let keep = seen_ids.contains(&q.id);
+            if !keep {
+                unread.push((q.path.clone(), q.size));
+            }
+            keep
+        });
+        for (path, bytes) in unread {
+            self.problems.push(SourceError::Unread { path, bytes });
+        }
+        self.queue
+            .extend(candidates.into_iter().map(|(path, m, id)| Queued {
+                path,
+                id,
+                size: m.len(),
+                mtime: m.modified().ok(),
+                startup_size: first.then_some(m.len()),
+            }));
+        self.queue
+            .make_contiguous()
+            .sort_by(|a, b| (a.mtime, &a.path).cmp(&(b.mtime, &b.path)));
+        // Scanned: files resolved as new identities may be read now.
+        for w in &mut self.watched {
+            w.wait_scan = false;
         }
     }
 
-    fn adopt(&mut self, path: PathBuf, m: &Metadata, id: DevIno, at_startup: bool) {
+    /// The metadata of the file at `p` for the scan; `None` for a symbolic link that is not
+    /// to be followed (reported once).
+    fn look(&mut self, p: &Path) -> io::Result<Option<Metadata>> {
+        let m = fs::symlink_metadata(p)?;
+        if !m.file_type().is_symlink() {
+            return Ok(Some(m));
+        }
+        if self.cfg.follow_symlinks {
+            return fs::metadata(p).map(Some);
+        }
+        if self
+            .missing_reported
+            .insert(format!("symlink {}", p.display()))
+        {
+            self.stats.symlinks_skipped += 1;
+            self.problems.push(SourceError::Symlink {
+                path: p.to_path_buf(),
+            });
+        }
+        Ok(None)
+    }
+
+    /// Opens waiting files while there are free slots, oldest first.
+    fn fill(&mut self) {
+        let cap = self.cfg.max_open_files;
+        while self.watched.iter().filter(|w| !w.closed).count() < cap && !self.queue.is_empty() {
+            let Some(q) = self.queue.pop_front() else {
+                break;
+            };
+            if !self.adopt(q) {
+                break;
+            }
+        }
+    }
+
+    /// With files waiting and no free slot, closes open files at their end to make room
+    /// (see the module documentation for which).
+    fn evict(&mut self) {
+        let open = self.watched.iter().filter(|w| !w.closed).count();
+        if self.queue.is_empty() || !self.cfg.follow || open < self.cfg.max_open_files {
+            return;
+        }
+        let live = Duration::from_millis(self.cfg.rotate_wait_ms);
+        let all_at_end = self.watched.iter().all(|w| w.closed || w.at_end);
+        let mut idx: Vec<(bool, bool, Option<SystemTime>, usize)> = self
+            .watched
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| !w.closed && w.at_end && !w.gz && !w.gone)
+            .map(|(i, w)| {
+                let growing = w.grew_at.is_some_and(|t| t.elapsed() < live);
+                let mtime = w.file.metadata().and_then(|m| m.modified()).ok();
+                (growing, w.offset < w.seen_len, mtime, i)
+            })
+            .filter(|&(growing, ..)| !growing || all_at_end)
+            .collect();
+        idx.sort();
+        for (_, _, mtime, i) in idx.into_iter().take(self.queue.len()) {
+            self.park(i, mtime);
+        }
+    }
+
+    fn park(&mut self, i: usize, mtime: Option<SystemTime>) {
+        let w = &mut self.watched[i];
+        self.parked.insert(
+            w.id,
+            Parked {
+                path: w.path.clone(),
+                len: w.seen_len,
+                mtime,
+                fp: w.fp,
+                unread: w.seen_len.saturating_sub(w.offset),
+            },
+        );
+        w.closed = true;
+        self.stats.files_closed += 1;
+        self.stats.files_parked += 1;
+    }
+
+    /// Opens a waiting file. False when no more files can be opened now (the process is
+    /// out of file descriptors): the file waits again.
+    fn adopt(&mut self, q: Queued) -> bool {
+        let Queued {
+            path,
+            id,
+            size,
+            mtime,
+            startup_size,
+        } = q;
         let file = match File::open(&path) {
             Ok(f) => f,
+            // Out of descriptors (EMFILE, ENFILE): a passing shortage, not a bad file.
+            Err(e) if matches!(e.raw_os_error(), Some(23 | 24)) => {
+                self.report_once(SourceError::Open {
+                    path: path.clone(),
+                    source: e,
+                });
+                self.queue.push_front(Queued {
+                    path,
+                    id,
+                    size,
+                    mtime,
+                    startup_size,
+                });
+                return false;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if !self.cfg.follow {
+                    self.problems
+                        .push(SourceError::Unread { path, bytes: size });
+                    return true;
+                }
+                // Moved since the scan (the next one finds it where it is) or deleted (the
+                // next one reports it): it waits for that scan, which comes at once.
+                self.rescan = true;
+                self.queue.push_front(Queued {
+                    path,
+                    id,
+                    size,
+                    mtime,
+                    startup_size,
+                });
+                return false;
+            }
             Err(source) => {
-                self.failed.insert(id, (m.len(), m.modified().ok()));
+                self.failed.insert(id, (size, mtime));
                 self.problems.push(SourceError::Open { path, source });
-                return;
+                return true;
             }
         };
+        // The handle must be the file the scan looked at: a path replaced meanwhile (by
+        // another file, or by a symbolic link) is looked at again by the next scan.
+        match file.metadata() {
+            Ok(m) if (m.dev(), m.ino()) == id => {}
+            _ => {
+                self.rescan = true;
+                return true;
+            }
+        }
         let gz = is_gzip(&path, &file);
         let mut split = Splitter::new();
         split.header = self
@@ -643,19 +925,26 @@ impl FileSource {
             read_pos: 0,
             split,
             gone: false,
-            startup_size: at_startup.then_some(m.len()),
+            startup_size,
             last_data: Instant::now(),
-            size: m.len(),
+            size,
             closed: false,
+            at_end: false,
+            seen_len: 0,
+            grew_at: None,
+            wait_scan: false,
         });
+        true
     }
 
     /// One unit of work on some file: a batch, a state change, or nothing to do.
     fn step(&mut self) -> Step {
+        self.evict();
         for w in self.watched.iter().filter(|w| w.closed) {
             self.stats.headers_skipped += w.split.headers_skipped;
         }
         self.watched.retain(|w| !w.closed);
+        self.fill();
         let n = self.watched.len();
         if n == 0 {
             return Step::Nothing;
@@ -682,13 +971,27 @@ impl FileSource {
             (0..n).collect()
         };
         for i in order {
+            // Once an expansion is due, files are only given identities until it has run:
+            // it may find older files (a copytruncate's copy) to read first.
+            if self.cfg.follow && self.rescan && self.watched[i].fp.is_some() {
+                continue;
+            }
             match self.step_one(i) {
                 Step::Batch(b) => return Step::Batch(b),
                 Step::Progress => return Step::Progress,
                 Step::Nothing => {}
             }
         }
+        if self.cfg.follow && self.rescan {
+            // Files resolved as new identities wait for an expansion: have it now.
+            return Step::Progress;
+        }
         Step::Nothing
+    }
+
+    /// Whether content with this identity was read before (a parked file opened again).
+    fn known_before(&self, fp: Fingerprint) -> bool {
+        self.known.contains_key(&fp)
     }
 
     /// Whether file `i`, at its end, is finished: non-follow mode, or rotated away and idle.
@@ -761,6 +1064,8 @@ impl FileSource {
                 self.stats.files_closed += 1;
                 return Resolve::Closed;
             }
+            // Too short for an identity: all of it is in `head`.
+            self.watched[i].seen_len = head.len() as u64;
             return Resolve::NotYet;
         };
         let alt = if fp.is_head() {
@@ -983,7 +1288,7 @@ impl FileSource {
     }
 
     fn step_one(&mut self, i: usize) -> Step {
-        if self.watched[i].closed {
+        if self.watched[i].closed || self.watched[i].wait_scan {
             return Step::Nothing;
         }
         if self.watched[i].fp.is_none() {
@@ -1002,14 +1307,23 @@ impl FileSource {
                 // whose copy (the older lines) appeared since the last expansion, or any
                 // file created meanwhile. Expand the patterns before reading it, so older
                 // files found now are read first.
-                Resolve::Resolved if self.cfg.follow && !self.watched[i].gone => {
+                // A file found again by a known identity (a parked file opened again) goes
+                // on at once. The other files are resolved in the same pass, so one
+                // expansion serves them all.
+                Resolve::Resolved
+                    if self.cfg.follow
+                        && !self.watched[i].gone
+                        && !self.watched[i].fp.is_some_and(|fp| self.known_before(fp)) =>
+                {
                     self.rescan = true;
-                    return Step::Progress;
+                    self.watched[i].wait_scan = true;
+                    return Step::Nothing;
                 }
                 Resolve::Resolved => {}
                 Resolve::Closed => return Step::Progress,
                 Resolve::Deferred => return Step::Nothing,
                 Resolve::NotYet => {
+                    self.watched[i].at_end = true;
                     if self.finishing(i) {
                         // No identity and none will come (an empty file): close it.
                         self.watched[i].closed = true;
@@ -1040,10 +1354,17 @@ impl FileSource {
             reads += 1;
             match self.read_more(i) {
                 ReadOutcome::Data => {
+                    let w = &mut self.watched[i];
+                    if w.at_end {
+                        w.grew_at = Some(Instant::now());
+                        w.at_end = false;
+                    }
                     consumed += self.watched[i].split.take_lines(&mut batch, &lim);
                 }
                 ReadOutcome::Eof => {
-                    let w = &self.watched[i];
+                    let w = &mut self.watched[i];
+                    w.at_end = true;
+                    w.seen_len = w.read_pos;
                     if w.gz || self.finishing(i) {
                         consumed += self.watched[i].split.take_rest(&mut batch, &lim);
                         close = true;

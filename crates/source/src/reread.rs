@@ -119,6 +119,7 @@ struct Counts {
 pub struct Rereader {
     include: Vec<String>,
     excludes: Vec<glob::Pattern>,
+    follow_symlinks: bool,
     max_line_bytes: usize,
     header: Option<Vec<u8>>,
     probes: HashMap<PathBuf, Probe>,
@@ -205,6 +206,7 @@ impl Rereader {
         Rereader {
             include: cfg.include.clone(),
             excludes,
+            follow_symlinks: cfg.follow_symlinks,
             max_line_bytes: cfg.max_line_bytes,
             header: cfg.header_prefix.as_ref().map(|h| h.as_bytes().to_vec()),
             probes: HashMap::new(),
@@ -212,6 +214,12 @@ impl Rereader {
             buf: Vec::new(),
             counts: Counts::default(),
         }
+    }
+
+    /// Closes the files kept between extents (the `.gz` decoders); the next extent of such
+    /// a file decompresses it from its start again.
+    pub fn release_files(&mut self) {
+        self.gz.clear();
     }
 
     /// Reads the lines of `extent` again: content bytes `[start, end)` of the file whose
@@ -275,7 +283,7 @@ impl Rereader {
                 if !probe.keys.matches(fp) || !tried.insert(probe.id) {
                     continue;
                 }
-                match self.read_from(&path, extent) {
+                match self.read_from(&path, probe.id, extent) {
                     Ok(Some(b)) => return Ok(b),
                     Ok(None) => {}
                     Err(e) => {
@@ -329,7 +337,13 @@ impl Rereader {
 
     /// What the file at `path` is now; fingerprinted again only if its metadata changed.
     fn probe(&mut self, path: &Path) -> Option<Probe> {
-        let m = match fs::metadata(path) {
+        // A symbolic link is read only where the live source reads it.
+        let look = if self.follow_symlinks {
+            fs::metadata(path)
+        } else {
+            fs::symlink_metadata(path)
+        };
+        let m = match look {
             Ok(m) if m.is_file() => m,
             _ => {
                 self.probes.remove(path);
@@ -367,11 +381,13 @@ impl Rereader {
         Some(p)
     }
 
-    /// Reads the extent from the file at `path`; `None` if the file turns out not to have
-    /// the extent's fingerprint (replaced since it was probed).
+    /// Reads the extent from the file at `path`, probed as `id`; `None` if the file turns
+    /// out not to have the extent's fingerprint or not to be that file any more (replaced
+    /// since it was probed).
     fn read_from(
         &mut self,
         path: &Path,
+        id: DevIno,
         extent: &FileExtent,
     ) -> Result<Option<Batch>, SourceError> {
         let open_err = |source| SourceError::Open {
@@ -380,6 +396,11 @@ impl Rereader {
         };
         let file = File::open(path).map_err(open_err)?;
         let m = file.metadata().map_err(open_err)?;
+        if stat_of(&m).0 != id {
+            // Replaced since it was probed (by another file, or a symbolic link).
+            self.probes.remove(path);
+            return Ok(None);
+        }
         let gz = is_gzip(path, &file);
         let mut split = Splitter::new();
         if extent.start == 0 {
