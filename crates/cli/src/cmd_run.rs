@@ -98,6 +98,20 @@ pub struct RunArgs {
     /// Write alerts as JSON lines to this file (`-` for stdout); they are printed on stderr too.
     #[arg(long, value_name = "FILE")]
     pub alerts: Option<String>,
+    /// Live sources (--tail, --tcp, --syslog, --kafka): a line dated more than this ahead of
+    /// the wall clock is `future`: stored, written to --late with that reason, counted, but
+    /// in no window, and it does not move the watermark. `0s` turns it off. [default: 5m]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_future: Option<Duration>,
+    /// A line dated more than this ahead of the stream's own clock is held: counted once
+    /// --jump-confirm lines confirm the jump (a log resumed after an outage), `future` once
+    /// as many ordinary lines follow it. `0s` turns it off. [default: 1h]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_jump: Option<Duration>,
+    /// Lines that confirm or refute a jump of the stream's clock (see --max-jump).
+    /// [default: 100]
+    #[arg(long, value_name = "N")]
+    pub jump_confirm: Option<u64>,
     /// Write lines too late for any window to this file.
     #[arg(long, value_name = "FILE")]
     pub late: Option<PathBuf>,
@@ -372,3 +386,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let cfg = effective_config(&a, false)?;
     crate::pipeline::run(&cfg, a.threads, Vec::new())
 }
+    if let Some(v) = a.max_future {
+        w.max_future = v;
+    }
+    if let Some(v) = a.max_jump {
+        w.max_jump = v;
+    }
+    if let Some(v) = a.jump_confirm {
+        w.jump_confirm = v;
+    }

@@ -19,6 +19,9 @@ fn engine_config(cfg: &Config) -> anyhow::Result<EngineConfig> {
         slide: w.slide.map_or(0, |s| s.as_secs()),
         lateness: w.lateness.as_secs(),
         top_n: w.top,
+        max_future: w.max_future.as_secs(),
+        max_jump: w.max_jump.as_secs(),
+        jump_confirm: w.jump_confirm,
         in_flight: hitstream_runtime::IN_FLIGHT,
         ..EngineConfig::default()
     };
@@ -309,7 +312,7 @@ fn summary(st: &Status) {
         String::new()
     };
     eprintln!(
-        "hitstream run: {} lines ({} ok, {} degraded, {} rejected, {} late{lost}), {} windows, {} alerts",
+        "hitstream run: {} lines ({} ok, {} degraded, {} rejected{future}, {} late{lost}), {} windows, {} alerts",
         c.lines, c.ok, c.degraded, c.rejected, c.late, c.windows, c.alerts
     );
 }
@@ -335,6 +338,16 @@ fn console(events: crossbeam_channel::Receiver<Event>, windows: bool) {
 }
 
 /// The live view: another reader of the same events, with the status for its header.
+    let future = if c.future > 0 {
+        format!(", {} future", c.future)
+    } else {
+        String::new()
+    };
+    for s in &st.sources {
+        if let Some(n) = s.probe.as_ref().map(hitstream_runtime::NetProbe::get) {
+            eprintln!("{}", crate::cmd_run::net_line(&s.name, &n));
+        }
+    }
 fn run_tui(
     handle: &Handle,
     events: crossbeam_channel::Receiver<Event>,

@@ -82,6 +82,8 @@ struct Core {
     commit_seconds: f64,
     last_commit_seconds: Option<f64>,
     jobs: u64,
+    /// A source is live: the wall clock bounds event times (`max_future`).
+    live: bool,
 }
 
 fn unix_now() -> i64 {
@@ -121,7 +123,11 @@ impl Core {
             self.shared.publish(Event::Alert(Arc::new(a)));
         }
         for l in &out.late {
-            self.counters.late += 1;
+            if l.reason == hitstream_window::LateReason::Future {
+                self.counters.future += 1;
+            } else {
+                self.counters.late += 1;
+            }
             for o in &mut self.outputs {
                 o.late(l).map_err(|e| RuntimeError::sink(o.name(), e))?;
             }
@@ -157,6 +163,15 @@ impl Core {
             .apply(d.panes)
             .map_err(|e| RuntimeError::Engine(e.to_string()))?;
         self.emit(out)
+    }
+
+    /// Feeds the wall clock to the engine, and records it for a replay of the epoch.
+    fn observe_clock(&mut self) {
+        let now = unix_now();
+        if self.log.is_some() {
+            self.record.clocks.push((self.engine.next_seq(), now));
+        }
+        self.engine.observe_clock(now);
     }
 
     fn buffered_rows(&self) -> usize {
@@ -195,6 +210,8 @@ impl Core {
         }
         self.flush_outputs()?;
         if !self.record.has_work() {
+            // The engine state saved holds the clock readings.
+            self.record.clocks.clear();
             return self.save(self.epoch);
         }
         let n = self.epoch + 1;
@@ -290,17 +307,24 @@ impl Core {
         sources: &mut [Box<dyn RunSource>],
         parser: &mut Option<Arc<Parser>>,
     ) -> Result<(), RuntimeError> {
-        let mut idles = rec.idles.iter().peekable();
+        // Idle advances and clock readings, in order (the two commute at one place).
+        let mut inputs: Vec<(u64, ReplayInput)> = rec
+            .idles
+            .iter()
+            .map(|&(seq, secs)| (seq, ReplayInput::Idle(secs)))
+            .chain(rec.clocks.iter().map(|&(seq, now)| (seq, ReplayInput::Clock(now))))
+            .collect();
+        inputs.sort_by_key(|(seq, _)| *seq);
+        let mut idles = inputs.into_iter().peekable();
         let mut lost: BTreeMap<String, (u64, String)> = BTreeMap::new();
         let mut handed_off = 0u64;
         for b in &rec.batches {
-            while let Some(&&(seq, secs)) = idles.peek() {
+            while let Some(&(seq, input)) = idles.peek() {
                 if seq > self.engine.next_seq() {
                     break;
                 }
                 idles.next();
-                let out = self.engine.advance_idle(secs);
-                self.emit(out)?;
+                self.replay_input(input)?;
             }
             let Some(source) = sources.get_mut(b.source) else {
                 return Err(RuntimeError::Recovery(format!(
@@ -348,13 +372,12 @@ impl Core {
             let origin: Arc<str> = b.origin.as_str().into();
             let mut from = 0;
             while from < batch.len() {
-                while let Some(&&(seq, secs)) = idles.peek() {
+                while let Some(&(seq, input)) = idles.peek() {
                     if seq > self.engine.next_seq() {
                         break;
                     }
                     idles.next();
-                    let out = self.engine.advance_idle(secs);
-                    self.emit(out)?;
+                    self.replay_input(input)?;
                 }
                 let to = (from + JOB_LINES).min(batch.len());
                 let spec = self
@@ -376,9 +399,8 @@ impl Core {
                 from = to;
             }
         }
-        for &(_, secs) in idles {
-            let out = self.engine.advance_idle(secs);
-            self.emit(out)?;
+        for (_, input) in idles {
+            self.replay_input(input)?;
         }
         if rec.finished {
             let out = self.engine.finish();
@@ -400,6 +422,28 @@ impl Core {
             ));
         }
         Ok(())
+    }
+}
+
+/// An input of a recorded epoch besides its batches.
+#[derive(Debug, Clone, Copy)]
+enum ReplayInput {
+    Idle(u64),
+    Clock(i64),
+}
+
+impl Core {
+    fn replay_input(&mut self, input: ReplayInput) -> Result<(), RuntimeError> {
+        match input {
+            ReplayInput::Idle(secs) => {
+                let out = self.engine.advance_idle(secs);
+                self.emit(out)
+            }
+            ReplayInput::Clock(now) => {
+                self.engine.observe_clock(now);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -559,6 +603,7 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
         .as_ref()
         .map_or(&positions, |r| &r.positions)
         .clone();
+    let live = source_specs.iter().any(SourceSpec::is_live);
     let mut sources = Vec::new();
     let mut statuses = Vec::new();
     for s in source_specs {
@@ -596,6 +641,7 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
         jobs: 0,
         spec,
     };
+        live,
     core.publish_status(&statuses, 0.0, Phase::Starting);
     let mut parser: Option<Arc<Parser>> = None;
     if let Some(rec) = unfinished {
@@ -744,9 +790,18 @@ fn coordinate(
     let mut barriers: Vec<Sender<bool>> = Vec::new();
     core.publish_status(statuses, 0.0, Phase::Running);
     let result = (|| -> Result<(), RuntimeError> {
+    // The first reading comes before any batch spec is handed out: it bounds them all.
+    let mut last_clock = Instant::now();
+    if core.live {
+        core.observe_clock();
+    }
         loop {
             // 1. Hand out jobs while the engine can give specs.
             while next_create < core.engine.next_seq() + in_flight {
+            if core.live && last_clock.elapsed() >= Duration::from_secs(1) {
+                core.observe_clock();
+                last_clock = Instant::now();
+            }
                 if queue.is_empty() {
                     break;
                 }

@@ -38,6 +38,10 @@ pub(crate) struct EpochRecord {
     /// Idle advances of the watermark: (engine sequence number then, seconds). They follow
     /// the wall clock, so a replay takes them from here instead of recomputing them.
     pub idles: Vec<(u64, u64)>,
+    /// Wall-clock readings fed to the engine (live sources): (engine sequence number then,
+    /// Unix seconds). Like idle advances they are taken from here by a replay.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clocks: Vec<(u64, i64)>,
     /// The input ended (every window closed) in this epoch.
     pub finished: bool,
     /// Source positions at the end of the epoch.

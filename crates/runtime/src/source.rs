@@ -202,6 +202,18 @@ pub enum SourceSpec {
     },
 }
 
+impl SourceSpec {
+    /// Whether its lines are written as they happen, so that the wall clock bounds their
+    /// times (`max_future`): every source but files read once and stdin.
+    pub fn is_live(&self) -> bool {
+        match self {
+            SourceSpec::Files { follow, .. } => *follow,
+            SourceSpec::Stdin => false,
+            _ => true,
+        }
+    }
+}
+
 impl std::fmt::Debug for SourceSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.name())

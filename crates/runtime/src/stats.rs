@@ -16,6 +16,10 @@ pub struct Counters {
     pub rejected: u64,
     /// Lines too late for their window.
     pub late: u64,
+    /// Lines too far ahead of the event clock (`--max-future`, `--max-jump`): stored like
+    /// every line, written to the late file with reason `future`, counted by no window.
+    #[serde(default)]
+    pub future: u64,
     /// Window results emitted (updates included).
     pub windows: u64,
     /// Alerts raised.
