@@ -86,18 +86,6 @@ pub struct RunArgs {
     /// Advance the watermark with the clock after this long without input.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub idle_timeout: Option<Duration>,
-    /// Rows of each top-N list per window.
-    #[arg(long, value_name = "N")]
-    pub top: Option<usize>,
-    /// What to print on stdout per closed window: `console` tables, `jsonl`, or `none`.
-    #[arg(long, value_enum)]
-    pub emit: Option<Emit>,
-    /// Also write window results as JSON lines to this file.
-    #[arg(long, value_name = "FILE")]
-    pub jsonl: Option<String>,
-    /// Write alerts as JSON lines to this file (`-` for stdout); they are printed on stderr too.
-    #[arg(long, value_name = "FILE")]
-    pub alerts: Option<String>,
     /// Live sources (--tail, --tcp, --syslog, --kafka): a line dated more than this ahead of
     /// the wall clock is `future`: stored, written to --late with that reason, counted, but
     /// in no window, and it does not move the watermark. `0s` turns it off. [default: 5m]
@@ -112,6 +100,18 @@ pub struct RunArgs {
     /// [default: 100]
     #[arg(long, value_name = "N")]
     pub jump_confirm: Option<u64>,
+    /// Rows of each top-N list per window.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+    /// What to print on stdout per closed window: `console` tables, `jsonl`, or `none`.
+    #[arg(long, value_enum)]
+    pub emit: Option<Emit>,
+    /// Also write window results as JSON lines to this file.
+    #[arg(long, value_name = "FILE")]
+    pub jsonl: Option<String>,
+    /// Write alerts as JSON lines to this file (`-` for stdout); they are printed on stderr too.
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Option<String>,
     /// Write lines too late for any window to this file.
     #[arg(long, value_name = "FILE")]
     pub late: Option<PathBuf>,
@@ -254,6 +254,15 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
     if a.slide.is_some() {
         w.slide = a.slide;
     }
+    if let Some(v) = a.max_future {
+        w.max_future = v;
+    }
+    if let Some(v) = a.max_jump {
+        w.max_jump = v;
+    }
+    if let Some(v) = a.jump_confirm {
+        w.jump_confirm = v;
+    }
     if let Some(v) = a.lateness {
         w.lateness = v;
     }
@@ -386,12 +395,3 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let cfg = effective_config(&a, false)?;
     crate::pipeline::run(&cfg, a.threads, Vec::new())
 }
-    if let Some(v) = a.max_future {
-        w.max_future = v;
-    }
-    if let Some(v) = a.max_jump {
-        w.max_jump = v;
-    }
-    if let Some(v) = a.jump_confirm {
-        w.jump_confirm = v;
-    }

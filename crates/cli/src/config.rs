@@ -320,6 +320,18 @@ pub struct WindowConfig {
     /// Rows of each top-N list in a window.
     #[serde(default = "WindowConfig::default_top")]
     pub top: usize,
+    /// Live sources: a line more than this ahead of the wall clock is `future` (counted, in
+    /// the late file, in no window). 0 turns it off. Default 5 min.
+    #[serde(default = "WindowConfig::default_max_future", with = "humantime_serde")]
+    pub max_future: Duration,
+    /// A line more than this ahead of the stream's own clock is held until `jump_confirm`
+    /// lines confirm the jump (then counted) or `jump_confirm` ordinary lines follow (then
+    /// `future`). 0 turns it off. Default 1 h.
+    #[serde(default = "WindowConfig::default_max_jump", with = "humantime_serde")]
+    pub max_jump: Duration,
+    /// Lines that confirm (or refute) a jump of the stream's clock. Default 100.
+    #[serde(default = "WindowConfig::default_jump_confirm")]
+    pub jump_confirm: u64,
 }
 
 impl WindowConfig {
@@ -335,6 +347,15 @@ impl WindowConfig {
     fn default_top() -> usize {
         5
     }
+    fn default_max_future() -> Duration {
+        Duration::from_secs(hitstream_window::EngineConfig::default().max_future)
+    }
+    fn default_max_jump() -> Duration {
+        Duration::from_secs(hitstream_window::EngineConfig::default().max_jump)
+    }
+    fn default_jump_confirm() -> u64 {
+        hitstream_window::EngineConfig::default().jump_confirm
+    }
 }
 
 impl Default for WindowConfig {
@@ -345,24 +366,15 @@ impl Default for WindowConfig {
             lateness: Self::default_lateness(),
             idle_timeout: Self::default_idle(),
             top: Self::default_top(),
+            max_future: Self::default_max_future(),
+            max_jump: Self::default_max_jump(),
+            jump_confirm: Self::default_jump_confirm(),
         }
     }
 }
 
 /// `[output]`.
 #[derive(Debug, Clone, Deserialize)]
-    /// Live sources: a line more than this ahead of the wall clock is `future` (counted, in
-    /// the late file, in no window). 0 turns it off. Default 5 min.
-    #[serde(default = "WindowConfig::default_max_future", with = "humantime_serde")]
-    pub max_future: Duration,
-    /// A line more than this ahead of the stream's own clock is held until `jump_confirm`
-    /// lines confirm the jump (then counted) or `jump_confirm` ordinary lines follow (then
-    /// `future`). 0 turns it off. Default 1 h.
-    #[serde(default = "WindowConfig::default_max_jump", with = "humantime_serde")]
-    pub max_jump: Duration,
-    /// Lines that confirm (or refute) a jump of the stream's clock. Default 100.
-    #[serde(default = "WindowConfig::default_jump_confirm")]
-    pub jump_confirm: u64,
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
     /// Print a table per closed window on stdout.
@@ -378,15 +390,6 @@ pub struct OutputConfig {
     pub rejects: Option<PathBuf>,
     /// Show the live terminal view instead of console tables.
     #[serde(default)]
-    fn default_max_future() -> Duration {
-        Duration::from_secs(hitstream_window::EngineConfig::default().max_future)
-    }
-    fn default_max_jump() -> Duration {
-        Duration::from_secs(hitstream_window::EngineConfig::default().max_jump)
-    }
-    fn default_jump_confirm() -> u64 {
-        hitstream_window::EngineConfig::default().jump_confirm
-    }
     pub tui: bool,
     /// Send window results as JSON, keyed by window start, to this Kafka topic (on
     /// `kafka_brokers`).
@@ -397,9 +400,6 @@ pub struct OutputConfig {
     pub kafka_brokers: Option<String>,
 }
 
-            max_future: Self::default_max_future(),
-            max_jump: Self::default_max_jump(),
-            jump_confirm: Self::default_jump_confirm(),
 impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {

@@ -311,6 +311,11 @@ fn summary(st: &Status) {
     } else {
         String::new()
     };
+    let future = if c.future > 0 {
+        format!(", {} future", c.future)
+    } else {
+        String::new()
+    };
     eprintln!(
         "hitstream run: {} lines ({} ok, {} degraded, {} rejected{future}, {} late{lost}), {} windows, {} alerts",
         c.lines, c.ok, c.degraded, c.rejected, c.late, c.windows, c.alerts
@@ -338,16 +343,6 @@ fn console(events: crossbeam_channel::Receiver<Event>, windows: bool) {
 }
 
 /// The live view: another reader of the same events, with the status for its header.
-    let future = if c.future > 0 {
-        format!(", {} future", c.future)
-    } else {
-        String::new()
-    };
-    for s in &st.sources {
-        if let Some(n) = s.probe.as_ref().map(hitstream_runtime::NetProbe::get) {
-            eprintln!("{}", crate::cmd_run::net_line(&s.name, &n));
-        }
-    }
 fn run_tui(
     handle: &Handle,
     events: crossbeam_channel::Receiver<Event>,

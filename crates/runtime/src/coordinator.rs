@@ -639,9 +639,9 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
         commit_seconds: 0.0,
         last_commit_seconds: None,
         jobs: 0,
+        live,
         spec,
     };
-        live,
     core.publish_status(&statuses, 0.0, Phase::Starting);
     let mut parser: Option<Arc<Parser>> = None;
     if let Some(rec) = unfinished {
@@ -788,20 +788,20 @@ fn coordinate(
     let mut first_input: Option<Instant> = None;
     // Sources waiting for what they handed over to be stored (a partition about to go).
     let mut barriers: Vec<Sender<bool>> = Vec::new();
-    core.publish_status(statuses, 0.0, Phase::Running);
-    let result = (|| -> Result<(), RuntimeError> {
     // The first reading comes before any batch spec is handed out: it bounds them all.
     let mut last_clock = Instant::now();
     if core.live {
         core.observe_clock();
     }
+    core.publish_status(statuses, 0.0, Phase::Running);
+    let result = (|| -> Result<(), RuntimeError> {
         loop {
-            // 1. Hand out jobs while the engine can give specs.
-            while next_create < core.engine.next_seq() + in_flight {
             if core.live && last_clock.elapsed() >= Duration::from_secs(1) {
                 core.observe_clock();
                 last_clock = Instant::now();
             }
+            // 1. Hand out jobs while the engine can give specs.
+            while next_create < core.engine.next_seq() + in_flight {
                 if queue.is_empty() {
                     break;
                 }

@@ -89,6 +89,12 @@ pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
             c.late as f64,
         );
         o.one(
+            "hitstream_future_lines_total",
+            "counter",
+            "Lines dated too far ahead of the event clock (stored, in no window).",
+            c.future as f64,
+        );
+        o.one(
             "hitstream_lost_lines_total",
             "counter",
             "Lines of a repeated epoch that could not be read again.",
@@ -139,12 +145,6 @@ pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
         );
         o.sample("hitstream_epoch_commit_seconds_sum", &[], st.commit_seconds);
         o.sample(
-        o.one(
-            "hitstream_future_lines_total",
-            "counter",
-            "Lines dated too far ahead of the event clock (stored, in no window).",
-            c.future as f64,
-        );
             "hitstream_epoch_commit_seconds_count",
             &[],
             st.commits as f64,
