@@ -63,7 +63,7 @@ pub fn render(batches: &[RecordBatch], kind: Tabular) -> anyhow::Result<Vec<u8>>
     use hitstream_lake::arrow;
     Ok(match kind {
         Tabular::Table => {
-            let mut s = arrow::util::pretty::pretty_format_batches(batches)?.to_string();
+            let mut s = terminal_table(batches)?;
             s.push('\n');
             s.into_bytes()
         }
@@ -86,11 +86,161 @@ pub fn render(batches: &[RecordBatch], kind: Tabular) -> anyhow::Result<Vec<u8>>
                 let mut w = arrow::csv::WriterBuilder::new()
                     .with_header(true)
                     .build(&mut out);
-                for b in batches {
-                    w.write(b)?;
+                for b in csv_safe(batches)? {
+                    w.write(&b)?;
                 }
             }
             out
         }
     })
+}
+
+/// The batches as arrow's pretty printer shows them (same borders, same cell text), with each
+/// cell and column name cleaned for the terminal ([`crate::output::clean_lines`]): text from
+/// a log must not reach the terminal raw. Line breaks stay (`EXPLAIN` plans use them).
+fn terminal_table(batches: &[RecordBatch]) -> anyhow::Result<String> {
+    use crate::output::clean_lines;
+    use comfy_table::{Cell, Table};
+    use hitstream_lake::arrow::util::display::{ArrayFormatter, FormatOptions};
+    let mut t = Table::new();
+    t.load_preset("||--+-++|    ++++++");
+    let Some(first) = batches.first() else {
+        return Ok(t.to_string());
+    };
+    t.set_header(
+        first
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| Cell::new(clean_lines(f.name()))),
+    );
+    let options = FormatOptions::default().with_display_error(true);
+    for b in batches {
+        let cols = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        for row in 0..b.num_rows() {
+            t.add_row(
+                cols.iter()
+                    .map(|f| Cell::new(clean_lines(&f.value(row).to_string()))),
+            );
+        }
+    }
+    Ok(t.to_string())
+}
+
+/// The batches with every text cell through [`crate::output::csv_text`], so that no cell
+/// from a log is a spreadsheet formula. Numeric, time and other columns are left as they are.
+fn csv_safe(batches: &[RecordBatch]) -> anyhow::Result<Vec<RecordBatch>> {
+    use std::sync::Arc;
+
+    use hitstream_lake::arrow::array::{ArrayRef, AsArray, StringArray};
+    use hitstream_lake::arrow::datatypes::{DataType, Field, Schema};
+
+    fn text(t: &DataType) -> bool {
+        match t {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+            DataType::Dictionary(_, v) => text(v),
+            _ => false,
+        }
+    }
+    batches
+        .iter()
+        .map(|b| {
+            let schema = b.schema();
+            let mut fields = Vec::with_capacity(b.num_columns());
+            let mut cols: Vec<ArrayRef> = Vec::with_capacity(b.num_columns());
+            for (f, c) in schema.fields().iter().zip(b.columns()) {
+                if !text(f.data_type()) {
+                    fields.push(f.as_ref().clone());
+                    cols.push(c.clone());
+                    continue;
+                }
+                let utf8 = hitstream_lake::arrow::compute::cast(c, &DataType::Utf8)?;
+                let safe: StringArray = utf8
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.map(|v| crate::output::csv_text(v).into_owned()))
+                    .collect();
+                fields.push(
+                    Field::new(f.name(), DataType::Utf8, f.is_nullable())
+                        .with_metadata(f.metadata().clone()),
+                );
+                cols.push(Arc::new(safe));
+            }
+            let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
+            Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use hitstream_lake::arrow::array::{Int64Array, StringArray, StringViewArray};
+    use hitstream_lake::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch() -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("agent", DataType::Utf8, true),
+            Field::new("path", DataType::Utf8View, false),
+            Field::new("delta", DataType::Int64, false),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(StringArray::from(vec![
+                    Some("=HYPERLINK(\"http://x\")"),
+                    Some("x\u{1b}]0;title\u{7}\u{1b}[2J"),
+                    None,
+                ])),
+                Arc::new(StringViewArray::from(vec!["@SUM(A1)", "-", "/ok"])),
+                Arc::new(Int64Array::from(vec![-5, 3, -7])),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tables_show_log_text_without_control_characters() {
+        let s = String::from_utf8(render(&[batch()], Tabular::Table).unwrap()).unwrap();
+        assert!(
+            !s.chars()
+                .any(|c| c != '\n' && crate::output::is_unsafe_char(c)),
+            "{s:?}"
+        );
+        assert!(s.contains("x\u{fffd}]0;title\u{fffd}\u{fffd}[2J"), "{s}");
+        // Arrow's look: the same borders and cells as its pretty printer for clean text.
+        let plain = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)])),
+            vec![Arc::new(Int64Array::from(vec![1, -2]))],
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(render(std::slice::from_ref(&plain), Tabular::Table).unwrap())
+                .unwrap(),
+            format!(
+                "{}\n",
+                hitstream_lake::arrow::util::pretty::pretty_format_batches(&[plain]).unwrap()
+            )
+        );
+    }
+
+    /// CSV keeps the log's bytes (it is data; on a terminal, `to_file_or_stdout` cleans it).
+    #[test]
+    fn csv_text_cells_are_not_formulas_and_numbers_stay_numbers() {
+        let s = String::from_utf8(render(&[batch()], Tabular::Csv).unwrap()).unwrap();
+        assert_eq!(
+            s,
+            "agent,path,delta\n\
+             \"'=HYPERLINK(\"\"http://x\"\")\",'@SUM(A1),-5\n\
+             x\u{1b}]0;title\u{7}\u{1b}[2J,-,3\n\
+             ,/ok,-7\n"
+        );
+    }
 }

@@ -15,8 +15,12 @@ fn list(items: &[KeyCount]) -> String {
         .join(" · ")
 }
 
-/// A closed window as a block of text.
+/// A closed window as a block of text (cleaned for the terminal: keys are log text).
 pub fn render_window(w: &WindowResult) -> String {
+    crate::output::clean_lines(&window_text(w)).into_owned()
+}
+
+fn window_text(w: &WindowResult) -> String {
     let mut s = String::new();
     let rev = if w.update {
         format!("  (update #{})", w.revision)
@@ -78,8 +82,13 @@ pub fn render_window(w: &WindowResult) -> String {
     s
 }
 
-/// An alert as one line (plus its sample lines, indented).
+/// An alert as one line (plus its sample lines, indented). The key, the explanation (which
+/// names the client) and the samples are log text: the whole is cleaned for the terminal.
 pub fn render_alert(a: &Alert) -> String {
+    crate::output::clean_lines(&alert_text(a)).into_owned()
+}
+
+fn alert_text(a: &Alert) -> String {
     let name = if a.rule == a.kind {
         a.rule.clone()
     } else {
@@ -88,7 +97,7 @@ pub fn render_alert(a: &Alert) -> String {
     let mut s = format!(
         "ALERT {name} {}: {} (observed {}, threshold {})",
         clip(&a.key, 60),
-        a.explanation,
+        crate::output::clean(&a.explanation),
         trim_num(a.observed),
         trim_num(a.threshold),
     );
@@ -115,5 +124,36 @@ mod tests {
         assert_eq!(trim_num(30.0), "30");
         assert_eq!(trim_num(0.25), "0.250");
         assert_eq!(clip("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn an_alert_from_hostile_log_text_reaches_the_terminal_clean() {
+        let evil = "x\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}1m\u{202E}";
+        let a = Alert {
+            rule: "r".into(),
+            kind: "client_404_burst".into(),
+            key: evil.into(),
+            observed: 30.0,
+            threshold: 20.0,
+            window_start: 0,
+            window_end: 60,
+            window_start_rfc3339: String::new(),
+            window_end_rfc3339: String::new(),
+            revision: 0,
+            explanation: format!("client {evil} had 30 404 responses"),
+            samples: vec![format!("{evil} - - \"GET /\r\n\" 404 0")],
+        };
+        let s = render_alert(&a);
+        assert!(
+            !s.chars()
+                .any(|c| c != '\n' && crate::output::is_unsafe_char(c)),
+            "{s:?}"
+        );
+        // The sample's own line break stays; the ones inside log text do not.
+        assert_eq!(s.lines().count(), 2, "{s}");
+        assert!(
+            s.contains("client x\u{fffd}]0;owned\u{fffd}\u{fffd}[2J"),
+            "{s}"
+        );
     }
 }

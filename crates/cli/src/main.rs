@@ -58,7 +58,8 @@ fn main() -> std::process::ExitCode {
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_text(&e));
+            // Errors can quote a line, a path or a query: cleaned for the terminal.
+            eprintln!("error: {}", output::clean(&error_text(&e)));
             std::process::ExitCode::FAILURE
         }
     }

@@ -292,7 +292,7 @@ pub fn run_with(
     // Windows as tables on stdout, unless JSON lines go there; alerts and notes on stderr.
     let windows = o.console && o.jsonl.as_deref() != Some("-");
     for n in notes {
-        eprintln!("{n}");
+        eprintln!("{}", crate::output::clean_lines(&n));
     }
     let console = std::thread::spawn(move || console(events, windows));
     let end = handle.wait();
@@ -335,7 +335,8 @@ fn console(events: crossbeam_channel::Receiver<Event>, windows: bool) {
             Event::Alert(a) => eprintln!("{}", crate::console::render_alert(&a)),
             // The error that ends the run is also what `main` prints, once, as it exits.
             Event::Note(n) if n.starts_with("error: ") => {}
-            Event::Note(n) => eprintln!("{n}"),
+            // Notes can quote paths and lines.
+            Event::Note(n) => eprintln!("{}", crate::output::clean_lines(&n)),
             Event::End => return,
             _ => {}
         }

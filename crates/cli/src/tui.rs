@@ -793,20 +793,9 @@ fn draw_footer(frame: &mut Frame, area: Rect, state: &ViewState) {
 // Formatting
 
 /// Text from the log made safe to show: control and bidirectional-override characters
-/// become `�`.
+/// become `�` (the one escaping of every terminal output, [`crate::output::clean`]).
 fn clean(s: &str) -> Cow<'_, str> {
-    fn bad(c: char) -> bool {
-        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    }
-    if s.chars().any(bad) {
-        Cow::Owned(
-            s.chars()
-                .map(|c| if bad(c) { '\u{FFFD}' } else { c })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(s)
-    }
+    crate::output::clean(s)
 }
 
 fn fmt_rate(r: f64) -> String {

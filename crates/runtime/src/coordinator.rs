@@ -613,6 +613,8 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
             replayable: src.replayable(),
             ended: false,
             lag: src.lag(),
+            net: None,
+            probe: src.net_probe(),
         });
         sources.push(src);
     }
@@ -918,6 +920,7 @@ fn coordinate(
             if last_stats.elapsed() >= Duration::from_millis(250) {
                 for (st, lag) in statuses.iter_mut().zip(&core.lags) {
                     st.lag = *lag.lock().unwrap_or_else(|e| e.into_inner());
+                    st.net = st.probe.as_ref().map(crate::stats::NetProbe::get);
                 }
                 let secs = last_stats.elapsed().as_secs_f64();
                 let rate = (core.counters.lines - rate_lines) as f64 / secs;

@@ -73,4 +73,4 @@ pub use sink::{
 pub use source::{
     Barrier, FileInput, Lag, RunSource, SourceFactory, SourceSpec, Stream, Transport,
 };
-pub use stats::{Counters, Phase, SourceStatus, Status};
+pub use stats::{Counters, NetProbe, NetStatus, Phase, SourceStatus, Status};

@@ -262,6 +262,8 @@ impl Pipeline {
                     replayable: false,
                     ended: false,
                     lag: crate::source::Lag::default(),
+                    net: None,
+                    probe: None,
                 })
                 .collect();
         }

@@ -16,7 +16,11 @@ use hitstream_source::{
     SyslogSource, TcpConfig, TcpSource,
 };
 
+use hitstream_source::net::ConnLimits;
+use hitstream_source::NetStatsHandle;
+
 use crate::error::{BoxError, RuntimeError};
+use crate::stats::{NetProbe, NetStatus};
 
 /// A source of the pipeline. One thread polls it; recovery calls [`RunSource::reread`]
 /// before that thread starts.
@@ -60,6 +64,11 @@ pub trait RunSource: Send {
     /// How far the source is behind its input, when it can tell.
     fn lag(&self) -> Lag {
         Lag::default()
+    }
+
+    /// Listening sources: reads their connection and spool counters from any thread.
+    fn net_probe(&self) -> Option<crate::stats::NetProbe> {
+        None
     }
 
     /// The pipeline is done with the source (stop spool threads, leave a consumer group).
@@ -183,6 +192,8 @@ pub enum SourceSpec {
         listen: String,
         /// The spool (exactly-once from the spool on); None: at-most-once.
         spool: Option<SpoolConfig>,
+        /// The cap on connections and their idle timeout.
+        conn: ConnLimits,
     },
     /// Syslog over UDP and/or TCP.
     Syslog {
@@ -192,6 +203,8 @@ pub enum SourceSpec {
         transport: Transport,
         /// The spool; None: at-most-once.
         spool: Option<SpoolConfig>,
+        /// The cap on TCP connections and their idle timeout.
+        conn: ConnLimits,
     },
     /// Any other source.
     Custom {
@@ -232,7 +245,7 @@ impl SourceSpec {
                 )
             }
             SourceSpec::Stdin => "stdin".into(),
-            SourceSpec::Tcp { listen, spool } => net_name("tcp", listen, spool.is_some()),
+            SourceSpec::Tcp { listen, spool, .. } => net_name("tcp", listen, spool.is_some()),
             SourceSpec::Syslog { listen, spool, .. } => net_name("syslog", listen, spool.is_some()),
             SourceSpec::Custom { name, .. } => name.clone(),
         }
@@ -264,32 +277,44 @@ impl SourceSpec {
             }
             SourceSpec::Stdin => Ok(Box::new(Stream {
                 name,
+                probe: None,
                 inner: Box::new(StreamSource::stdin(LineLimits::default())),
             })),
-            SourceSpec::Tcp { listen, spool } => {
-                let src: Box<dyn Source> =
-                    Box::new(TcpSource::bind(TcpConfig::new(&listen)).map_err(|e| wrap(e.into()))?);
-                net(name.clone(), src, spool, positions, forget_after).map_err(wrap)
+            SourceSpec::Tcp {
+                listen,
+                spool,
+                conn,
+            } => {
+                let mut tc = TcpConfig::new(&listen);
+                tc.max_connections = conn.max_connections;
+                tc.idle_timeout = conn.idle_timeout;
+                let tcp = TcpSource::bind(tc).map_err(|e| wrap(e.into()))?;
+                let stats = tcp.stats_handle();
+                let src: Box<dyn Source> = Box::new(tcp);
+                net(name.clone(), src, stats, spool, positions, forget_after).map_err(wrap)
             }
             SourceSpec::Syslog {
                 listen,
                 transport,
                 spool,
+                conn,
             } => {
                 let (udp, tcp) = match transport {
                     Transport::Udp => (Some(listen.clone()), None),
                     Transport::Tcp => (None, Some(listen.clone())),
                     Transport::Both => (Some(listen.clone()), Some(listen.clone())),
                 };
-                let src: Box<dyn Source> = Box::new(
-                    SyslogSource::bind(SyslogConfig {
-                        udp,
-                        tcp,
-                        ..SyslogConfig::default()
-                    })
-                    .map_err(|e| wrap(e.into()))?,
-                );
-                net(name.clone(), src, spool, positions, forget_after).map_err(wrap)
+                let syslog = SyslogSource::bind(SyslogConfig {
+                    udp,
+                    tcp,
+                    max_connections: conn.max_connections,
+                    idle_timeout: conn.idle_timeout,
+                    ..SyslogConfig::default()
+                })
+                .map_err(|e| wrap(e.into()))?;
+                let stats = syslog.stats_handle();
+                let src: Box<dyn Source> = Box::new(syslog);
+                net(name.clone(), src, stats, spool, positions, forget_after).map_err(wrap)
             }
             SourceSpec::Custom { factory, .. } => factory.open(positions).map_err(wrap),
         }
@@ -307,21 +332,36 @@ fn net_name(kind: &str, listen: &str, spooled: bool) -> String {
 fn net(
     name: String,
     src: Box<dyn Source>,
+    stats: NetStatsHandle,
     spool: Option<SpoolConfig>,
     positions: &Checkpoint,
     forget_after: Duration,
 ) -> Result<Box<dyn RunSource>, BoxError> {
     let Some(cfg) = spool else {
-        return Ok(Box::new(Stream { name, inner: src }));
+        let probe = NetProbe(std::sync::Arc::new(move || NetStatus {
+            connections: Some(stats.get()),
+            spool: None,
+        }));
+        return Ok(Box::new(Stream {
+            name,
+            inner: src,
+            probe: Some(probe),
+        }));
     };
     let dir = cfg.dir.clone();
     let writer = SpoolWriter::open(cfg)?;
     let spooler = Spooler::spawn(Boxed(src), writer)?;
+    let spool_stats = spooler.stats_handle();
+    let probe = NetProbe(std::sync::Arc::new(move || NetStatus {
+        connections: Some(stats.get()),
+        spool: Some(spool_stats.get()),
+    }));
     let reader = FileSource::new(spool::reader_config(&dir), positions)?;
     Ok(Box::new(Spooled {
         files: FileInput::new(name, reader, forget_after),
         dir,
         spooler: Some(spooler),
+        probe,
     }))
 }
 
@@ -341,6 +381,7 @@ impl Source for Boxed {
 pub struct Stream {
     name: String,
     inner: Box<dyn Source>,
+    probe: Option<NetProbe>,
 }
 
 impl Stream {
@@ -349,6 +390,7 @@ impl Stream {
         Stream {
             name: name.into(),
             inner,
+            probe: None,
         }
     }
 }
@@ -368,6 +410,9 @@ impl RunSource for Stream {
     }
     fn take_problems(&mut self) -> Vec<SourceError> {
         self.inner.take_problems()
+    }
+    fn net_probe(&self) -> Option<NetProbe> {
+        self.probe.clone()
     }
 }
 
@@ -444,6 +489,7 @@ struct Spooled {
     files: FileInput,
     dir: PathBuf,
     spooler: Option<Spooler>,
+    probe: NetProbe,
 }
 
 impl RunSource for Spooled {
@@ -471,6 +517,9 @@ impl RunSource for Spooled {
     }
     fn lag(&self) -> Lag {
         self.files.lag()
+    }
+    fn net_probe(&self) -> Option<NetProbe> {
+        Some(self.probe.clone())
     }
     fn checkpointed(&mut self, durable: &Checkpoint) -> Vec<Fingerprint> {
         // Segments read to their end by a durable checkpoint are never needed again, not

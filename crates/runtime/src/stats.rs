@@ -41,7 +41,48 @@ pub struct SourceStatus {
     pub ended: bool,
     /// How far it is behind its input, at the last status.
     pub lag: crate::source::Lag,
+    /// Listening sources: their connections and spool, at the last status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net: Option<NetStatus>,
+    /// Reads `net` (set by the pipeline from [`crate::RunSource::net_probe`]).
+    #[serde(skip)]
+    pub probe: Option<NetProbe>,
 }
+
+/// The connections and the spool of a listening source (`--tcp`, `--syslog`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NetStatus {
+    /// Connections, lines and datagrams received.
+    pub connections: Option<hitstream_source::NetStats>,
+    /// The spool, when there is one.
+    pub spool: Option<hitstream_source::spool::SpoolStats>,
+}
+
+/// Reads a listening source's counters from any thread (the source itself lives on its
+/// own thread).
+#[derive(Clone)]
+pub struct NetProbe(pub std::sync::Arc<dyn Fn() -> NetStatus + Send + Sync>);
+
+impl NetProbe {
+    /// The counters now.
+    pub fn get(&self) -> NetStatus {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for NetProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NetProbe")
+    }
+}
+
+impl PartialEq for NetProbe {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for NetProbe {}
 
 /// Where the pipeline stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]

@@ -76,6 +76,7 @@ fn a_spooled_run_deletes_consumed_segments() {
         .source(SourceSpec::Tcp {
             listen: addr.clone(),
             spool: Some(cfg),
+            conn: Default::default(),
         })
         .start()
         .unwrap();

