@@ -29,6 +29,8 @@ pub struct ShipArgs {
     /// Spool TCP/syslog input to this directory first, so nothing is lost across restarts.
     #[arg(long, value_name = "DIR")]
     pub spool: Option<PathBuf>,
+    #[command(flatten)]
+    pub net: crate::cmd_run::NetArgs,
     /// Kafka brokers, `host:port[,host:port]`.
     #[arg(long, value_name = "BROKERS")]
     pub kafka: String,
@@ -90,7 +92,31 @@ pub struct ShipArgs {
 }
 
 fn source(a: &ShipArgs) -> anyhow::Result<SourceSpec> {
-    let spool = |sub: &str| a.spool.as_ref().map(|d| SpoolConfig::new(d.join(sub)));
+    let spool = |sub: &str| {
+        a.spool.as_ref().map(|d| {
+            let mut c = SpoolConfig::new(d.join(sub));
+            if let Some(b) = a.net.spool_max_bytes {
+                c.max_bytes = b;
+            }
+            if let Some(b) = a.net.spool_segment_bytes {
+                c.segment_bytes = b;
+            }
+            if let Some(b) = a.net.malformed_max_bytes {
+                c.malformed_max_bytes = b;
+            }
+            c
+        })
+    };
+    let mut conn = hitstream_source::net::ConnLimits::default();
+    if let Some(n) = a.net.tcp_max_connections {
+        conn.max_connections = n as usize;
+    }
+    if let Some(d) = a.net.tcp_idle_timeout {
+        if d.is_zero() {
+            bail!("--tcp-idle-timeout must be above 0");
+        }
+        conn.idle_timeout = d;
+    }
     let mut specs = Vec::new();
     if !a.tail.is_empty() {
         specs.push(SourceSpec::Files {
@@ -114,6 +140,7 @@ fn source(a: &ShipArgs) -> anyhow::Result<SourceSpec> {
         specs.push(SourceSpec::Tcp {
             listen: l.clone(),
             spool: spool("tcp"),
+            conn,
         });
     }
     if let Some(l) = &a.syslog {
@@ -121,6 +148,7 @@ fn source(a: &ShipArgs) -> anyhow::Result<SourceSpec> {
             listen: l.clone(),
             transport: Transport::Both,
             spool: spool("syslog"),
+            conn,
         });
     }
     match specs.len() {
@@ -155,6 +183,7 @@ pub fn run(a: ShipArgs) -> anyhow::Result<()> {
     let src = spec
         .open(&positions, Duration::from_secs(24 * 3600))
         .with_context(|| format!("cannot open {name}"))?;
+    let probe = src.net_probe();
     let mut cfg = ShipConfig::new(conn, &a.topic, checkpoint);
     cfg.key = a.key;
     cfg.compression = a.compression.clone();
@@ -199,8 +228,14 @@ pub fn run(a: ShipArgs) -> anyhow::Result<()> {
                 "ship: {} read, {} delivered, {} in flight, {} failed",
                 s.read, s.delivered, s.in_flight, s.failed
             );
+            if let Some(p) = &probe {
+                eprintln!("ship: {}", crate::cmd_run::net_line(&name, &p.get()));
+            }
         }
     })?;
+    if let Some(p) = &probe {
+        eprintln!("ship: {}", crate::cmd_run::net_line(&name, &p.get()));
+    }
     eprintln!(
         "ship: {} lines read, {} delivered, {} refused{}",
         stats.read,

@@ -416,6 +416,89 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
 
+    fn quick_server(limits: Limits) -> Server {
+        let cfg = ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            auth_token: None,
+            insecure_no_auth: false,
+            lake: None,
+            geo: None,
+            limits,
+        };
+        Server::start(&cfg, Live::none()).unwrap()
+    }
+
+    /// Reads until the server closes `c`; how long that took, and what came.
+    fn until_closed(c: &mut std::net::TcpStream, limit: Duration) -> (Duration, String) {
+        c.set_read_timeout(Some(limit)).unwrap();
+        let t = std::time::Instant::now();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match c.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        (t.elapsed(), String::from_utf8_lossy(&got).into_owned())
+    }
+
+    #[test]
+    fn idle_keep_alive_and_half_sent_requests_are_closed_after_the_header_timeout() {
+        let server = quick_server(Limits {
+            header_timeout: Duration::from_millis(500),
+            ..Limits::default()
+        });
+        let addr = server.local_addr();
+        // A finished request on a keep-alive connection, then nothing.
+        let mut kept = std::net::TcpStream::connect(addr).unwrap();
+        kept.write_all(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        // Half a request.
+        let mut half = std::net::TcpStream::connect(addr).unwrap();
+        half.write_all(b"GET /api/status HTTP/1.1\r\nHost: 127.0")
+            .unwrap();
+        // Nothing at all.
+        let mut mute = std::net::TcpStream::connect(addr).unwrap();
+        let (took, got) = until_closed(&mut kept, Duration::from_secs(10));
+        assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+        assert!(took < Duration::from_secs(3), "keep-alive open {took:?}");
+        for c in [&mut half, &mut mute] {
+            let (took, got) = until_closed(c, Duration::from_secs(10));
+            assert!(!got.contains(" 200 "), "{got}");
+            assert!(took < Duration::from_secs(3), "open {took:?}");
+        }
+        let t = std::time::Instant::now();
+        while Stats::get(&server.stats().connections_open) > 0 {
+            assert!(t.elapsed() < Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(Stats::get(&server.stats().connections_timed_out), 3);
+    }
+
+    #[test]
+    fn connections_over_the_cap_get_a_503_and_are_closed_at_once() {
+        let server = quick_server(Limits {
+            max_connections: 2,
+            ..Limits::default()
+        });
+        let addr = server.local_addr();
+        let held: Vec<_> = (0..2)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let t = std::time::Instant::now();
+        while Stats::get(&server.stats().connections_open) < 2 {
+            assert!(t.elapsed() < Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut over = std::net::TcpStream::connect(addr).unwrap();
+        let (took, got) = until_closed(&mut over, Duration::from_secs(10));
+        assert!(got.starts_with("HTTP/1.1 503"), "{got}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert_eq!(Stats::get(&server.stats().connections_refused), 1);
+        drop(held);
+    }
+
     #[test]
     fn an_event_stream_that_is_never_read_is_dropped_by_the_write_timeout() {
         let live = Live::idle();
