@@ -244,6 +244,23 @@ pub struct SourceConfig {
     /// many bytes (consumed segments are deleted after each checkpoint).
     #[serde(default)]
     pub spool_segment_bytes: Option<u64>,
+    /// tcp, syslog with a spool: most bytes of segments not yet consumed (default 1 GiB).
+    /// Above it reading from the sockets waits: TCP senders are pushed back, UDP datagrams
+    /// beyond the kernel's buffer are dropped by the kernel.
+    #[serde(default)]
+    pub spool_max_bytes: Option<u64>,
+    /// syslog with a spool: most bytes of `malformed.log` (default 64 MiB); past it
+    /// malformed frames are counted, not kept.
+    #[serde(default)]
+    pub malformed_max_bytes: Option<u64>,
+    /// tcp, syslog: most TCP connections open at once (default 256); at the cap the
+    /// connection silent the longest is closed to admit a new one.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// tcp, syslog: a TCP connection that sends nothing for this long is closed (default
+    /// 60s).
+    #[serde(default, with = "humantime_serde")]
+    pub connection_idle_timeout: Option<Duration>,
     /// kafka: the brokers, `host:port[,host:port]`.
     pub brokers: Option<String>,
     /// kafka: the topic.
@@ -280,6 +297,10 @@ impl SourceConfig {
             protocol: SyslogProtocol::default(),
             spool: None,
             spool_segment_bytes: None,
+            spool_max_bytes: None,
+            malformed_max_bytes: None,
+            max_connections: None,
+            connection_idle_timeout: None,
             brokers: None,
             topic: None,
             group: None,
@@ -519,6 +540,18 @@ impl Config {
             }
             if s.kind != SourceKind::File && !s.paths.is_empty() {
                 bail!("{at}: field `paths` applies only to type = \"file\"");
+            }
+            let listening = matches!(s.kind, SourceKind::Tcp | SourceKind::Syslog);
+            if !listening
+                && (s.max_connections.is_some()
+                    || s.connection_idle_timeout.is_some()
+                    || s.spool_max_bytes.is_some()
+                    || s.malformed_max_bytes.is_some())
+            {
+                bail!("{at}: fields `max_connections`, `connection_idle_timeout`, `spool_max_bytes` and `malformed_max_bytes` apply only to type = \"tcp\" or \"syslog\"");
+            }
+            if s.max_connections == Some(0) || s.connection_idle_timeout == Some(Duration::ZERO) {
+                bail!("{at}: fields `max_connections` and `connection_idle_timeout` must be above 0");
             }
         }
         if self

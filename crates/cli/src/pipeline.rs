@@ -60,8 +60,24 @@ pub fn sources(
             if let Some(b) = s.spool_segment_bytes {
                 c.segment_bytes = b.max(1);
             }
+            if let Some(b) = s.spool_max_bytes {
+                c.max_bytes = b;
+            }
+            if let Some(b) = s.malformed_max_bytes {
+                c.malformed_max_bytes = b;
+            }
             c
         })
+    };
+    let conn = |s: &crate::config::SourceConfig| {
+        let mut c = hitstream_source::net::ConnLimits::default();
+        if let Some(n) = s.max_connections {
+            c.max_connections = n;
+        }
+        if let Some(d) = s.connection_idle_timeout {
+            c.idle_timeout = d;
+        }
+        c
     };
     cfg.sources
         .iter()
@@ -75,6 +91,7 @@ pub fn sources(
             SourceKind::Tcp => SourceSpec::Tcp {
                 listen: s.listen.clone().expect("checked"),
                 spool: spool(s),
+                conn: conn(s),
             },
             SourceKind::Syslog => SourceSpec::Syslog {
                 listen: s.listen.clone().expect("checked"),
@@ -84,6 +101,7 @@ pub fn sources(
                     SyslogProtocol::Both => Transport::Both,
                 },
                 spool: spool(s),
+                conn: conn(s),
             },
             SourceKind::Kafka => kafka_source(s, store.cloned()),
         })
@@ -316,6 +334,11 @@ fn summary(st: &Status) {
     } else {
         String::new()
     };
+    for s in &st.sources {
+        if let Some(n) = s.probe.as_ref().map(hitstream_runtime::NetProbe::get) {
+            eprintln!("{}", crate::cmd_run::net_line(&s.name, &n));
+        }
+    }
     eprintln!(
         "hitstream run: {} lines ({} ok, {} degraded, {} rejected{future}, {} late{lost}), {} windows, {} alerts",
         c.lines, c.ok, c.degraded, c.rejected, c.late, c.windows, c.alerts

@@ -293,11 +293,25 @@ pub(crate) fn flush(tx: &SyncSender<Batch>, out: &mut Batch, hub: &Hub) -> bool 
     tx.send(b).is_ok()
 }
 
-/// Limits on the connections of a listening source.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ConnLimits {
+/// Limits on the TCP connections of a listening source (see the
+/// [module documentation](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Most connections open at once (default [`DEFAULT_MAX_CONNECTIONS`]); at the cap the
+    /// one silent the longest is closed to admit a new one.
     pub max_connections: usize,
+    /// A connection that sends nothing for this long is closed (default
+    /// [`DEFAULT_IDLE_TIMEOUT`]).
     pub idle_timeout: Duration,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+        }
+    }
 }
 
 /// Stack of a connection thread: it only reads into a heap buffer and frames lines, and

@@ -62,6 +62,9 @@ pub const DEFAULT_MALFORMED_MAX_BYTES: u64 = 64 << 20;
 /// The longest wait between two attempts of a failed spool write.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 
+/// How often a spool that fills again and again says so.
+const FULL_NOTE_EVERY: Duration = Duration::from_secs(60);
+
 /// How often the spooler looks at the directory while it holds back.
 const FULL_CHECK: Duration = Duration::from_millis(100);
 
@@ -506,12 +509,14 @@ impl SpoolWriter {
         let n = batch.malformed().len() as u64;
         if self.malformed_size + out.len() as u64 > self.cfg.malformed_max_bytes {
             if self.stats.malformed_dropped == 0 {
-                self.warnings.push(SourceError::Config(format!(
-                    "`{}` reached its cap of {} bytes: further malformed frames are counted, \
-                     not kept (move the file away and restart to keep them again)",
-                    path.display(),
-                    self.cfg.malformed_max_bytes
-                )));
+                self.warnings.push(SourceError::SpoolState {
+                    path: path.clone(),
+                    what: format!(
+                        "reached its cap of {} bytes: further malformed frames are counted, \
+                         not kept (move the file away and restart to keep them again)",
+                        self.cfg.malformed_max_bytes
+                    ),
+                });
             }
             self.stats.malformed_dropped += n;
             return Ok(());
@@ -566,6 +571,17 @@ impl Drop for SpoolWriter {
     }
 }
 
+/// A shared view of a [`Spooler`]'s counters.
+#[derive(Debug, Clone)]
+pub struct SpoolStatsHandle(Arc<Mutex<SpoolStats>>);
+
+impl SpoolStatsHandle {
+    /// The counters now.
+    pub fn get(&self) -> SpoolStats {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
 /// A thread that appends everything a source delivers to a spool.
 #[derive(Debug)]
 pub struct Spooler {
@@ -580,6 +596,7 @@ pub struct Spooler {
 /// 100 ms up to [`MAX_RETRY_DELAY`]). The first failure of a streak is reported with the
 /// promise of a retry; the rest only counted (by `op`'s writer). False when stopped first.
 fn retry(
+    dir: &Path,
     stop: &AtomicBool,
     report: &dyn Fn(SourceError),
     mut op: impl FnMut() -> Result<(), SourceError>,
@@ -590,18 +607,23 @@ fn retry(
         match op() {
             Ok(()) => {
                 if !first {
-                    report(SourceError::Config(
-                        "the spool can be written again; reading goes on".into(),
-                    ));
+                    report(SourceError::SpoolState {
+                        path: dir.to_path_buf(),
+                        what: "can be written again; reading goes on".into(),
+                    });
                 }
                 return true;
             }
             Err(e) => {
                 if first {
-                    report(SourceError::Config(format!(
-                        "{e}; not reading from the source, retrying with backoff up to every {} s",
-                        MAX_RETRY_DELAY.as_secs()
-                    )));
+                    report(SourceError::SpoolState {
+                        path: dir.to_path_buf(),
+                        what: format!(
+                            "{e}; not reading from the source, retrying with backoff up to \
+                             every {} s",
+                            MAX_RETRY_DELAY.as_secs()
+                        ),
+                    });
                     first = false;
                 }
                 if stop.load(Ordering::Relaxed) {
@@ -628,6 +650,7 @@ impl Spooler {
         let stats = Arc::new(Mutex::new(writer.stats.clone()));
         let (stop2, lines2, problems2) = (stop.clone(), lines.clone(), problems.clone());
         let stats2 = stats.clone();
+        let dir2 = writer.cfg.dir.clone();
         let dir = writer.cfg.dir.clone();
         let report = move |e: SourceError| {
             if let Ok(mut p) = problems2.lock() {
@@ -645,6 +668,7 @@ impl Spooler {
                     }
                 };
                 let mut full_since: Option<Instant> = None;
+                let mut last_full_note: Option<Instant> = None;
                 let mut full_error = false;
                 while !stop2.load(Ordering::Relaxed) {
                     // Backpressure: while the spool holds more than its cap, the source is
@@ -667,13 +691,22 @@ impl Spooler {
                             full_since = Some(Instant::now());
                             writer.stats.full = true;
                             writer.stats.full_pauses += 1;
-                            report(SourceError::Config(format!(
-                                "the spool `{}` holds {} bytes, more than its cap of {}: not \
-                                 reading from the source until the pipeline consumed some",
-                                writer.cfg.dir.display(),
-                                writer.stats.held_bytes,
-                                writer.cfg.max_bytes
-                            )));
+                            // A pipeline that keeps up only just fills it again and again:
+                            // the first time is said, then once a minute at most.
+                            if last_full_note.is_none_or(|t| t.elapsed() >= FULL_NOTE_EVERY) {
+                                last_full_note = Some(Instant::now());
+                                report(SourceError::SpoolState {
+                                    path: writer.cfg.dir.clone(),
+                                    what: format!(
+                                        "holds {} bytes, more than its cap of {} \
+                                         (--spool-max-bytes): not reading from the source until \
+                                         the pipeline consumed some ({} times so far)",
+                                        writer.stats.held_bytes,
+                                        writer.cfg.max_bytes,
+                                        writer.stats.full_pauses
+                                    ),
+                                });
+                            }
                         }
                         if let Err(e) = writer.tick() {
                             report(e);
@@ -688,16 +721,19 @@ impl Spooler {
                     }
                     match source.poll(Duration::from_millis(100)) {
                         Poll::Batch(b) => {
-                            let written = retry(&stop2, &report, || writer.write(&b));
+                            let written = retry(&dir2, &stop2, &report, || writer.write(&b));
                             if written {
                                 lines2.fetch_add(b.len() as u64, Ordering::Relaxed);
-                                retry(&stop2, &report, || writer.settle());
+                                retry(&dir2, &stop2, &report, || writer.settle());
                             } else if !b.is_empty() {
-                                report(SourceError::Config(format!(
-                                    "stopped while the spool could not be written: {} lines \
-                                     received were not spooled",
-                                    b.len()
-                                )));
+                                report(SourceError::SpoolState {
+                                    path: writer.cfg.dir.clone(),
+                                    what: format!(
+                                        "stopped while the spool could not be written: {} lines \
+                                         received were not spooled",
+                                        b.len()
+                                    ),
+                                });
                             }
                         }
                         Poll::Idle => {
@@ -737,6 +773,11 @@ impl Spooler {
     /// The writer's counters, as of its last batch or look at the directory.
     pub fn stats(&self) -> SpoolStats {
         self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// A handle to read the counters from another thread.
+    pub fn stats_handle(&self) -> SpoolStatsHandle {
+        SpoolStatsHandle(self.stats.clone())
     }
 
     /// Lines appended so far.
