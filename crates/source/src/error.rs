@@ -217,15 +217,6 @@ pub enum SourceError {
         /// What happens.
         what: String,
     },
-    /// The spool reached one of its caps, or its writes fail and are retried: reading
-    /// waits, or a malformed frame is counted and not kept. Not an error of the input.
-    #[error("spool `{path}`: {what}")]
-    SpoolState {
-        /// The spool directory.
-        path: PathBuf,
-        /// What happens.
-        what: String,
-    },
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
