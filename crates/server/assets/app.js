@@ -311,18 +311,32 @@ async function start() {
   // Subscribed before the first fetches, so that nothing emitted meanwhile is missed; what
   // is pushed before they are done waits in `early` and is applied after them.
   let early = [];
-  const es = new EventSource(withToken("/api/events"));
-  es.addEventListener("status", (e) => { lastStatus = JSON.parse(e.data); health(lastStatus); });
-  es.addEventListener("window", (e) => {
-    const w = JSON.parse(e.data);
-    if (early) early.push(["window", w]); else { addWindow(w); renderLive(); }
-  });
-  es.addEventListener("alert", (e) => {
-    const a = JSON.parse(e.data);
-    if (early) early.push(["alert", a]); else addAlert(a, true);
-  });
-  es.addEventListener("note", (e) => { $("message").textContent = JSON.parse(e.data); });
-  es.addEventListener("end", () => es.close());
+  let ended = false;
+  const subscribe = () => {
+    const es = new EventSource(withToken("/api/events"));
+    es.addEventListener("status", (e) => { lastStatus = JSON.parse(e.data); health(lastStatus); });
+    es.addEventListener("window", (e) => {
+      const w = JSON.parse(e.data);
+      if (early) early.push(["window", w]); else { addWindow(w); renderLive(); }
+    });
+    es.addEventListener("alert", (e) => {
+      const a = JSON.parse(e.data);
+      if (early) early.push(["alert", a]); else addAlert(a, true);
+    });
+    es.addEventListener("note", (e) => { $("message").textContent = JSON.parse(e.data); });
+    es.addEventListener("end", () => { ended = true; es.close(); });
+    es.addEventListener("open", () => {
+      if ($("message").textContent.startsWith("live updates refused")) $("message").textContent = "";
+    });
+    // A refused stream (the server's cap on streams, a 503) is not retried by the browser.
+    es.addEventListener("error", () => {
+      if (es.readyState !== EventSource.CLOSED || ended) return;
+      $("message").textContent = "live updates refused by the server (too many open pages?); trying again in 10 s";
+      setTimeout(subscribe, 10000);
+    });
+    return es;
+  };
+  const es = subscribe();
   // The server subscribes the stream before it answers, so once it is open nothing is missed.
   await new Promise((ok) => {
     es.addEventListener("open", ok, { once: true });
