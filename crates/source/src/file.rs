@@ -618,6 +618,9 @@ impl FileSource {
         let first = self.last_scan.is_none();
         self.last_scan = Some(now);
         let mut found: Vec<(PathBuf, Metadata)> = Vec::new();
+        // A directory or file that could not be looked at (out of descriptors, no
+        // permission) says nothing about the files in it: none of them is taken as gone.
+        let mut incomplete = false;
         let include = self.cfg.include.clone();
         for pat in &include {
             let before = found.len();
@@ -630,10 +633,12 @@ impl FileSource {
                             Ok(None) => {}
                             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                             Err(source) => {
+                                incomplete = true;
                                 self.problems.push(SourceError::Open { path: p, source })
                             }
                         },
                         Err(e) => {
+                            incomplete = true;
                             let path = e.path().to_path_buf();
                             self.report_once(SourceError::Open {
                                 path,
@@ -652,7 +657,10 @@ impl FileSource {
                             self.problems.push(SourceError::NotFound { path: p });
                         }
                     }
-                    Err(source) => self.report_once(SourceError::Open { path: p, source }),
+                    Err(source) => {
+                        incomplete = true;
+                        self.report_once(SourceError::Open { path: p, source })
+                    }
                 }
             }
             // Following a path that does not exist yet is right (the server creates it
@@ -720,6 +728,14 @@ impl FileSource {
                 self.failed.remove(&id);
             }
             candidates.push((p, m, id));
+        }
+        if incomplete {
+            // Keep what is known of the files not seen: the next expansion decides.
+            seen_ids.extend(self.watched.iter().map(|w| w.id));
+            seen_ids.extend(self.done_gz.keys());
+            seen_ids.extend(self.failed.keys());
+            seen_ids.extend(self.parked.keys());
+            seen_ids.extend(self.queue.iter().map(|q| q.id));
         }
         for w in self.watched.iter_mut() {
             if !seen_ids.contains(&w.id) {
