@@ -11,11 +11,11 @@ use anyhow::{bail, Context};
 use hitstream_analyze::{
     Bound, Filter, GeoReport, Meta, Options, Partial, RejectSample, Report, StatusSet, TimeBasis,
 };
-use hitstream_format::{detect, FormatSpec, Outcome, Parser, Record};
+use hitstream_format::{detect, FormatSpec, Outcome, Parser, Record, RejectReason};
 use hitstream_lake::{RejectRows, RequestRows};
 
 use crate::config::DEFAULT_DATA;
-use crate::input::{self, Chunker};
+use crate::input::{self, Chunker, Cut};
 use crate::load::{Load, Loaded};
 use crate::output::{self, OutputKind};
 
@@ -215,6 +215,8 @@ struct Chunk {
     /// Byte offset of the chunk in its (decompressed) input.
     first_offset: u64,
     data: Vec<u8>,
+    /// Lines cut at the line limit, in order: rejected as `line_too_long`.
+    cuts: Vec<Cut>,
 }
 
 /// The first readable chunk of the first input, read before threads start so that format
@@ -222,6 +224,7 @@ struct Chunk {
 struct Primed {
     chunker: Chunker,
     first: Vec<u8>,
+    first_cuts: Vec<Cut>,
 }
 
 fn first_lines(buf: &[u8], n: usize) -> Vec<&[u8]> {
@@ -309,7 +312,12 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
     let parser = Parser::new(spec);
 
     // Several files: read them in time order of their first line (stdin stays first).
-    let mut primed = Some(Primed { chunker, first });
+    let first_cuts = chunker.take_cuts();
+    let mut primed = Some(Primed {
+        chunker,
+        first,
+        first_cuts,
+    });
     if inputs.len() > 1 && !inputs.iter().any(|p| p == "-") {
         let first_name = inputs[0].clone();
         let mut keyed: Vec<(Option<i64>, usize, String)> = inputs
@@ -463,7 +471,7 @@ fn pipeline(
                     let mut chunker = match (idx, primed.take()) {
                         (0, Some(p)) => {
                             let n = count_lines(&p.first);
-                            let len = p.first.len() as u64;
+                            let len = p.first.len() as u64 + skipped(&p.first_cuts);
                             if !p.first.is_empty() {
                                 tx.send(Chunk {
                                     seq,
@@ -471,6 +479,7 @@ fn pipeline(
                                     first_line: line,
                                     first_offset: offset,
                                     data: p.first,
+                                    cuts: p.first_cuts,
                                 })
                                 .ok();
                                 seq += 1;
@@ -490,7 +499,8 @@ fn pipeline(
                             break;
                         }
                         let n = count_lines(&buf);
-                        let len = buf.len() as u64;
+                        let cuts = chunker.take_cuts();
+                        let len = buf.len() as u64 + skipped(&cuts);
                         if tx
                             .send(Chunk {
                                 seq,
@@ -498,6 +508,7 @@ fn pipeline(
                                 first_line: line,
                                 first_offset: offset,
                                 data: buf,
+                                cuts,
                             })
                             .is_err()
                         {
@@ -561,13 +572,25 @@ fn pipeline(
                         let mut line_no = chunk.first_line;
                         let data = &chunk.data[..];
                         let mut start = 0;
+                        // Bytes of cut lines skipped before `start`, for the offsets.
+                        let mut skipped = 0u64;
+                        let mut cuts = chunk.cuts.iter().peekable();
                         while start < data.len() {
                             let end = memchr::memchr(b'\n', &data[start..])
                                 .map_or(data.len(), |p| start + p);
                             let line = &data[start..end];
-                            let at = chunk.first_offset + start as u64;
+                            let at = chunk.first_offset + start as u64 + skipped;
                             start = end + 1;
-                            let outcome = parser.parse(line, &mut rec);
+                            // Like `run`, a line cut at the limit is rejected, not parsed.
+                            let outcome = match cuts.next_if(|c| c.end == end) {
+                                Some(c) => {
+                                    skipped += c.skipped;
+                                    Outcome::Rejected(RejectReason::TooLong {
+                                        kept: u32::try_from(line.len()).unwrap_or(u32::MAX),
+                                    })
+                                }
+                                None => parser.parse(line, &mut rec),
+                            };
                             match outcome {
                                 Outcome::Rejected(reason) => {
                                     let detail = || parser.explain(&reason);
@@ -651,6 +674,11 @@ fn pipeline(
 
 fn trim_cr(l: &[u8]) -> &[u8] {
     l.strip_suffix(b"\r").unwrap_or(l)
+}
+
+/// Bytes of cut lines that were skipped (not in the chunk).
+fn skipped(cuts: &[Cut]) -> u64 {
+    cuts.iter().map(|c| c.skipped).sum()
 }
 
 /// Lines in a chunk: newlines, plus one for a last line without its newline.

@@ -173,6 +173,9 @@ impl Parser {
             RejectReason::BadStatus { at } => {
                 format!("status at byte {at} is neither a number nor '-'")
             }
+            RejectReason::TooLong { kept } => {
+                format!("line longer than the line limit: only its first {kept} bytes are kept")
+            }
         }
     }
 

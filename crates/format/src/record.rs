@@ -221,6 +221,14 @@ pub enum RejectReason {
         /// Byte offset in the line.
         at: u32,
     },
+    /// Longer than the line limit of the reader (1 MiB by default): the reader kept the
+    /// first `kept` bytes and skipped the rest up to the newline. The parser never returns
+    /// it; the caller rejects such a line before parsing, because a cut line may parse into a
+    /// record with a field silently cut short.
+    TooLong {
+        /// Bytes kept of the line.
+        kept: u32,
+    },
 }
 
 impl RejectReason {
@@ -231,15 +239,17 @@ impl RejectReason {
             RejectReason::Mismatch { .. } => "format_mismatch",
             RejectReason::BadTimestamp { .. } => "bad_timestamp",
             RejectReason::BadStatus { .. } => "bad_status",
+            RejectReason::TooLong { .. } => "line_too_long",
         }
     }
 
     /// Every code, in a stable order.
-    pub const CODES: [&'static str; 4] = [
+    pub const CODES: [&'static str; 5] = [
         "empty_line",
         "format_mismatch",
         "bad_timestamp",
         "bad_status",
+        "line_too_long",
     ];
 }
 

@@ -117,6 +117,7 @@ fn check_outcome(parser: &Parser, line: &[u8], o: Outcome, rec: &Record<'_>) {
                     at
                 }
                 RejectReason::BadTimestamp { at } | RejectReason::BadStatus { at } => at,
+                RejectReason::TooLong { .. } => panic!("{name}: the parser cut a line"),
             };
             assert!(at as usize <= rec.line().len(), "{name}: {r:?}");
             assert!(!parser.explain(&r).is_empty());

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hitstream_format::{detect, FormatSpec, Outcome, Parser, Record};
+use hitstream_format::{detect, FormatSpec, Outcome, Parser, Record, RejectReason};
 use hitstream_source::Batch;
 use hitstream_window::{BatchSpec, PaneBatch};
 
@@ -65,9 +65,22 @@ pub(crate) fn parse_job(parser: &Parser, job: &Job) -> JobDone {
         .iter()
         .map(|e| e.as_ref().map(|e| e.writer()))
         .collect();
+    // A line cut at the source's line limit is rejected, not parsed: its head may well
+    // parse, into a record with a field silently cut short.
+    let cut = job.batch.truncated();
+    let mut next_cut = cut.partition_point(|&t| t < job.from);
     for i in job.from..job.to {
         let line = job.batch.line(i).unwrap_or(b"");
-        match parser.parse(line, &mut rec) {
+        let too_long = cut.get(next_cut) == Some(&i);
+        let outcome = if too_long {
+            next_cut += 1;
+            Outcome::Rejected(RejectReason::TooLong {
+                kept: u32::try_from(line.len()).unwrap_or(u32::MAX),
+            })
+        } else {
+            parser.parse(line, &mut rec)
+        };
+        match outcome {
             Outcome::Rejected(r) => rejects.push(RejectedLine {
                 code: r.code(),
                 explanation: parser.explain(&r),

@@ -9,6 +9,12 @@ use crate::checkpoint::PositionUpdate;
 use crate::fingerprint::Fingerprint;
 use crate::syslog::Malformed;
 
+/// The default line limit of every source (and of `analyze`): 1 MiB. A longer line keeps its
+/// first `MAX_LINE_BYTES` bytes and is marked truncated ([`Batch::truncated`]), which the
+/// pipeline rejects as `line_too_long`; the rest of it, up to the newline, is skipped without
+/// being buffered, so one line can never take more memory than this.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
 /// Where a batch's lines come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -75,14 +81,14 @@ pub struct Batch {
     malformed: Vec<Malformed>,
     // Boxed: most batches have none, and batches are moved around by value.
     stream_state: Option<Box<(String, serde_json::Value)>>,
+    /// Where each line came from, for lines read from Kafka (boxed like `stream_state`).
+    lineage: Option<Box<crate::lineage::Lineage>>,
 }
 
 impl Batch {
     /// An empty batch.
     pub fn new(origin: Origin) -> Batch {
         Batch {
-    /// Where each line came from, for lines read from Kafka (boxed like `stream_state`).
-    lineage: Option<Box<crate::lineage::Lineage>>,
             origin,
             data: Vec::new(),
             ends: Vec::new(),
@@ -92,16 +98,10 @@ impl Batch {
             positions: Vec::new(),
             malformed: Vec::new(),
             stream_state: None,
+            lineage: None,
         }
     }
 
-    /// Appends a line (without its `\n`). `truncated` marks a line cut at the maximum line
-    /// length.
-    pub fn push_line(&mut self, line: &[u8], truncated: bool) {
-            lineage: None,
-        if truncated {
-            self.truncated.push(self.ends.len());
-        }
     /// Sets where each line came from (one entry a line, in order).
     pub fn set_lineage(&mut self, lineage: crate::lineage::Lineage) {
         self.lineage = Some(Box::new(lineage));
@@ -112,6 +112,12 @@ impl Batch {
         self.lineage.as_ref()?.get(i)
     }
 
+    /// Appends a line (without its `\n`). `truncated` marks a line cut at the maximum line
+    /// length.
+    pub fn push_line(&mut self, line: &[u8], truncated: bool) {
+        if truncated {
+            self.truncated.push(self.ends.len());
+        }
         self.data.extend_from_slice(line);
         self.ends.push(self.data.len());
     }
@@ -250,13 +256,13 @@ impl Batch {
         self.end_offset = mid;
         rest.positions = std::mem::take(&mut self.positions);
         rest.stream_state = self.stream_state.take();
+        rest.lineage = self.lineage.as_mut().map(|l| Box::new(l.split_off(at)));
         rest.malformed = std::mem::take(&mut self.malformed);
         rest
     }
 
     /// Frames that were received but could not be decoded (syslog), with the reason.
     pub fn malformed(&self) -> &[Malformed] {
-        rest.lineage = self.lineage.as_mut().map(|l| Box::new(l.split_off(at)));
         &self.malformed
     }
 
@@ -287,12 +293,6 @@ impl Batch {
             .extend(other.truncated.iter().map(|t| t + base_lines));
         self.malformed.append(&mut other.malformed);
         self.end_offset = self.end_offset.max(other.end_offset);
-        other.data.clear();
-        other.ends.clear();
-        other.truncated.clear();
-    }
-
-    /// Whether the batch carries nothing at all (no lines, positions or malformed frames).
         match (&mut self.lineage, other.lineage.take()) {
             (Some(mine), Some(mut theirs)) => mine.append(&mut theirs),
             (Some(mine), None) => mine.pad(other.ends.len()),
@@ -304,6 +304,12 @@ impl Batch {
             }
             (None, None) => {}
         }
+        other.data.clear();
+        other.ends.clear();
+        other.truncated.clear();
+    }
+
+    /// Whether the batch carries nothing at all (no lines, positions or malformed frames).
     pub(crate) fn is_void(&self) -> bool {
         self.ends.is_empty() && self.positions.is_empty() && self.malformed.is_empty()
     }
@@ -617,6 +623,30 @@ mod tests {
             assert_eq!(flags, vec![true, false, true]);
             assert_eq!(consumed, data.len() as u64);
         }
+    }
+
+    /// A line without a newline that goes on and on (a live file being written, a gzip
+    /// bomb) holds only its head; the rest is counted, not buffered, and the line comes out
+    /// whole once its newline arrives.
+    #[test]
+    fn an_unterminated_long_line_holds_only_its_head() {
+        let l = lim(4096, 1 << 20, 1000);
+        let mut s = Splitter::new();
+        let mut b = Batch::new(origin());
+        for _ in 0..1000 {
+            s.push(&[b'a'; 4096]);
+            assert_eq!(s.take_lines(&mut b, &l), 0);
+            assert!(s.buf.capacity() <= 4096, "{}", s.buf.capacity());
+            assert!(s.long.as_ref().is_some_and(|x| x.head.len() == 1000));
+        }
+        assert!(b.is_empty() && !s.has_line());
+        s.push(b"a\nnext\n");
+        assert_eq!(s.take_lines(&mut b, &l), 4096 * 1000 + 2 + 5);
+        assert_eq!(
+            b.lines().collect::<Vec<_>>(),
+            vec![&[b'a'; 1000][..], b"next"]
+        );
+        assert_eq!(b.truncated(), &[0]);
     }
 
     #[test]

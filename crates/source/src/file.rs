@@ -117,6 +117,7 @@ pub struct FileSourceConfig {
     /// Most bytes of line content in one batch (a single longer line is a batch of its own).
     pub max_batch_bytes: usize,
     /// Longer lines are cut to this length and marked truncated; their tail is skipped.
+    /// Default [`MAX_LINE_BYTES`](crate::MAX_LINE_BYTES) (1 MiB).
     pub max_line_bytes: usize,
     /// Where to start in files with no saved position.
     pub start_at: StartAt,
@@ -147,7 +148,7 @@ impl Default for FileSourceConfig {
             rotate_wait_ms: 5000,
             max_batch_lines: 4096,
             max_batch_bytes: 1 << 20,
-            max_line_bytes: 1 << 20,
+            max_line_bytes: crate::MAX_LINE_BYTES,
             start_at: StartAt::Beginning,
             header_prefix: None,
             max_open_files: MAX_OPEN_FILES,
@@ -1362,6 +1363,10 @@ impl FileSource {
         let mut close = false;
         let mut complete = false;
         let mut reads = 0;
+        // Bytes read that gave no line yet (the skipped tail of an over-long line) are
+        // progress all the same: without it, four such reads looked like "nothing to read",
+        // which ends a bounded source and lost the line.
+        let mut read_any = false;
         while batch.len() < lim.max_batch_lines
             && batch.bytes() < lim.max_batch_bytes
             && !self.watched[i].split.has_line()
@@ -1370,6 +1375,7 @@ impl FileSource {
             reads += 1;
             match self.read_more(i) {
                 ReadOutcome::Data => {
+                    read_any = true;
                     let w = &mut self.watched[i];
                     if w.at_end {
                         w.grew_at = Some(Instant::now());
@@ -1414,7 +1420,7 @@ impl FileSource {
         w.offset += consumed;
         let had_replaces = w.replaces.is_some();
         if batch.is_empty() && consumed == 0 && !had_replaces && !close {
-            if w.closed {
+            if w.closed || read_any {
                 return Step::Progress;
             }
             return Step::Nothing;

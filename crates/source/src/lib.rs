@@ -88,7 +88,7 @@ pub mod syslog;
 
 use std::time::Duration;
 
-pub use batch::{Batch, FileExtent, Origin};
+pub use batch::{Batch, FileExtent, Origin, MAX_LINE_BYTES};
 pub use checkpoint::{write_atomic, Checkpoint, FilePosition, PositionUpdate, CHECKPOINT_VERSION};
 pub use error::SourceError;
 pub use file::{FileSource, FileSourceConfig, FileStats, StartAt, WatchedFile};

@@ -23,7 +23,9 @@ pub struct LineLimits {
     pub max_batch_lines: usize,
     /// Most bytes of line content in one batch.
     pub max_batch_bytes: usize,
-    /// Longer lines are cut to this length and marked truncated.
+    /// Longer lines are cut to this length and marked truncated; the rest up to the newline
+    /// is skipped without being buffered. Default [`MAX_LINE_BYTES`](crate::MAX_LINE_BYTES)
+    /// (1 MiB).
     pub max_line_bytes: usize,
 }
 
@@ -32,7 +34,7 @@ impl Default for LineLimits {
         LineLimits {
             max_batch_lines: 4096,
             max_batch_bytes: 1 << 20,
-            max_line_bytes: 1 << 20,
+            max_line_bytes: crate::MAX_LINE_BYTES,
         }
     }
 }
