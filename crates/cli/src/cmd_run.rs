@@ -22,6 +22,16 @@ pub struct RunArgs {
     /// inputs the run ends at the end of input, closing every window.
     #[arg(long, value_name = "PATH")]
     pub file: Vec<String>,
+    /// Most files of a file source open at once [default: 256]. More matched files wait,
+    /// oldest first; files read to their end are closed for them and opened again when they
+    /// grow. Keep it well below the open-file limit (`ulimit -n`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_open_files: Option<u32>,
+    /// Read paths and matches that are symbolic links. By default they are skipped and
+    /// reported once: whoever can write in a log directory could otherwise have any file
+    /// this process can read stored as rejected lines.
+    #[arg(long)]
+    pub follow_symlinks: bool,
     /// Listen for newline-delimited lines on a TCP address (at-most-once without --spool).
     #[arg(long, value_name = "ADDR")]
     pub tcp: Option<String>,
@@ -340,6 +350,16 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         s.origin_key = a.origin_key.clone();
         s.max_origin_jump = a.max_origin_jump;
         s.max_origins = a.max_origins.map(|n| n as usize);
+    for s in cfg
+        .sources
+        .iter_mut()
+        .filter(|s| s.kind == SourceKind::File)
+    {
+        if let Some(n) = a.max_open_files {
+            s.max_open_files = Some(n as usize);
+        }
+        s.follow_symlinks |= a.follow_symlinks;
+    }
         cfg.sources.push(s);
     }
     if let Some(f) = &a.format {

@@ -20,6 +20,14 @@ pub struct ShipArgs {
     /// Read these files or glob patterns once, then end (repeatable; `-` is stdin).
     #[arg(long, value_name = "PATH")]
     pub file: Vec<String>,
+    /// Most files open at once [default: 256]. More matched files wait, oldest first; files
+    /// read to their end are closed for them and opened again when they grow.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_open_files: Option<u32>,
+    /// Read paths and matches that are symbolic links (by default skipped and reported
+    /// once).
+    #[arg(long)]
+    pub follow_symlinks: bool,
     /// Listen for newline-delimited lines on a TCP address.
     #[arg(long, value_name = "ADDR")]
     pub tcp: Option<String>,
@@ -118,20 +126,20 @@ fn source(a: &ShipArgs) -> anyhow::Result<SourceSpec> {
         conn.idle_timeout = d;
     }
     let mut specs = Vec::new();
+    let files = |paths: Vec<String>, follow: bool| {
+        let mut c = hitstream_source::FileSourceConfig::new(paths).follow(follow);
+        if let Some(n) = a.max_open_files {
+            c.max_open_files = n as usize;
+        }
+        c.follow_symlinks = a.follow_symlinks;
+        SourceSpec::FileConfig(c)
+    };
     if !a.tail.is_empty() {
-        specs.push(SourceSpec::Files {
-            paths: a.tail.clone(),
-            follow: true,
-            poll_interval: None,
-        });
+        specs.push(files(a.tail.clone(), true));
     }
-    let files: Vec<String> = a.file.iter().filter(|f| *f != "-").cloned().collect();
-    if !files.is_empty() {
-        specs.push(SourceSpec::Files {
-            paths: files,
-            follow: false,
-            poll_interval: None,
-        });
+    let once: Vec<String> = a.file.iter().filter(|f| *f != "-").cloned().collect();
+    if !once.is_empty() {
+        specs.push(files(once, false));
     }
     if a.file.iter().any(|f| f == "-") {
         specs.push(SourceSpec::Stdin);

@@ -231,6 +231,14 @@ pub struct SourceConfig {
     /// file: how often followed files are checked for new data.
     #[serde(default, with = "humantime_serde")]
     pub poll_interval: Option<Duration>,
+    /// file: most files open at once (default 256); more matched files wait, oldest first,
+    /// and files read to their end are closed for them and opened again when they grow.
+    #[serde(default)]
+    pub max_open_files: Option<usize>,
+    /// file: read paths and matches that are symbolic links (default false: skipped, and
+    /// reported once each on stderr).
+    #[serde(default)]
+    pub follow_symlinks: bool,
     /// tcp, syslog: address to listen on, such as `127.0.0.1:5140`.
     pub listen: Option<String>,
     /// syslog: transport.
@@ -293,6 +301,8 @@ impl SourceConfig {
             paths: Vec::new(),
             follow: true,
             poll_interval: None,
+            max_open_files: None,
+            follow_symlinks: false,
             listen: None,
             protocol: SyslogProtocol::default(),
             spool: None,
@@ -541,6 +551,9 @@ impl Config {
             if s.kind != SourceKind::File && !s.paths.is_empty() {
                 bail!("{at}: field `paths` applies only to type = \"file\"");
             }
+            if s.max_open_files == Some(0) {
+                bail!("{at}: field `max_open_files` must be at least 1");
+            }
             let listening = matches!(s.kind, SourceKind::Tcp | SourceKind::Syslog);
             if !listening
                 && (s.max_connections.is_some()
@@ -552,6 +565,9 @@ impl Config {
             }
             if s.max_connections == Some(0) || s.connection_idle_timeout == Some(Duration::ZERO) {
                 bail!("{at}: fields `max_connections` and `connection_idle_timeout` must be above 0");
+            }
+            if s.kind != SourceKind::File && (s.max_open_files.is_some() || s.follow_symlinks) {
+                bail!("{at}: fields `max_open_files` and `follow_symlinks` apply only to type = \"file\"");
             }
         }
         if self

@@ -82,11 +82,7 @@ pub fn sources(
     cfg.sources
         .iter()
         .map(|s| match s.kind {
-            SourceKind::File => SourceSpec::Files {
-                paths: s.paths.clone(),
-                follow: s.follow,
-                poll_interval: s.poll_interval,
-            },
+            SourceKind::File => SourceSpec::FileConfig(file_config(s)),
             SourceKind::Stdin => SourceSpec::Stdin,
             SourceKind::Tcp => SourceSpec::Tcp {
                 listen: s.listen.clone().expect("checked"),
@@ -106,6 +102,19 @@ pub fn sources(
             SourceKind::Kafka => kafka_source(s, store.cloned()),
         })
         .collect()
+}
+
+/// The file source's settings of a `[[source]]` of type `file`.
+pub fn file_config(s: &crate::config::SourceConfig) -> hitstream_source::FileSourceConfig {
+    let mut c = hitstream_source::FileSourceConfig::new(s.paths.iter().cloned()).follow(s.follow);
+    if let Some(p) = s.poll_interval {
+        c.poll_interval_ms = p.as_millis().max(1) as u64;
+    }
+    if let Some(n) = s.max_open_files {
+        c.max_open_files = n;
+    }
+    c.follow_symlinks = s.follow_symlinks;
+    c
 }
 
 /// A Kafka topic as a source of the runtime.

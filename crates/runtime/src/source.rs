@@ -184,6 +184,9 @@ pub enum SourceSpec {
         /// How often to look for new data (default 200 ms).
         poll_interval: Option<Duration>,
     },
+    /// Files with every setting of the file source (the open-file cap, symbolic links,
+    /// intervals); [`SourceSpec::Files`] is this with the defaults.
+    FileConfig(FileSourceConfig),
     /// Standard input (cannot be read again).
     Stdin,
     /// Newline-delimited TCP on an address.
@@ -221,6 +224,7 @@ impl SourceSpec {
     pub fn is_live(&self) -> bool {
         match self {
             SourceSpec::Files { follow, .. } => *follow,
+            SourceSpec::FileConfig(c) => c.follow,
             SourceSpec::Stdin => false,
             _ => true,
         }
@@ -242,6 +246,13 @@ impl SourceSpec {
                     "{} {}",
                     if *follow { "tail" } else { "file" },
                     paths.join(",")
+                )
+            }
+            SourceSpec::FileConfig(c) => {
+                format!(
+                    "{} {}",
+                    if c.follow { "tail" } else { "file" },
+                    c.include.join(",")
                 )
             }
             SourceSpec::Stdin => "stdin".into(),
@@ -272,6 +283,10 @@ impl SourceSpec {
                 if let Some(p) = poll_interval {
                     fc.poll_interval_ms = p.as_millis().max(1) as u64;
                 }
+                let src = FileSource::new(fc, positions).map_err(|e| wrap(e.into()))?;
+                Ok(Box::new(FileInput::new(name.clone(), src, forget_after)))
+            }
+            SourceSpec::FileConfig(fc) => {
                 let src = FileSource::new(fc, positions).map_err(|e| wrap(e.into()))?;
                 Ok(Box::new(FileInput::new(name.clone(), src, forget_after)))
             }

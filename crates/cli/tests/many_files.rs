@@ -1,0 +1,287 @@
+//! A user's report as a test: `run --tail 'DIR/app.log*'` over 5,000 rotated files died
+//! with `Too many open files` under the usual open-file limit of 1,024, since every matched
+//! file stayed open. Here 5,000 small files and a live file that is written and rotated by
+//! rename are followed under `ulimit -n 1024`, the run is killed with SIGKILL at random
+//! moments and started again, and every line must be in the lake exactly once.
+//!
+//! Expected numbers come from what the test wrote, never from hitstream's output.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::bin;
+
+/// Rotated files present before the first start.
+const FILES: u64 = 5_000;
+/// Lines in each of them.
+const PER_FILE: u64 = 2;
+/// Lines the live file gets while the runs are killed, in chunks, rotated every
+/// [`ROTATE_EVERY`] lines.
+const LIVE: u64 = 3_000;
+const CHUNK: u64 = 50;
+const ROTATE_EVERY: u64 = 1_000;
+/// Kills with SIGKILL, each 1-3 s after a start.
+const KILLS: usize = 4;
+
+/// Line `n`: its request is `GET /item/<n> HTTP/1.1`. All in one minute, so that the
+/// order files are read in does not matter to the windows.
+fn log_line(n: u64) -> String {
+    format!(
+        "10.{}.{}.{} - - [01/Jan/2025:10:00:{:02} +0000] \"GET /item/{n} HTTP/1.1\" 200 {} \
+         \"-\" \"many-files/1.0\"\n",
+        n % 200,
+        n / 200 % 200,
+        n % 7 + 1,
+        n % 60,
+        100 + n % 900
+    )
+}
+
+fn lines(from: u64, to: u64) -> String {
+    (from..to).map(log_line).collect()
+}
+
+/// xorshift64: the kill schedule.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// A running `hitstream run`, killed if dropped while running.
+struct Run {
+    child: Child,
+}
+
+impl Run {
+    fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.kill_9();
+        }
+    }
+}
+
+/// `hitstream run` under an open-file limit of 1,024, as a service usually gets.
+fn start_run(logs: &Path, lake: &Path, err: &Path) -> Run {
+    let pattern = logs.join("app.log*").to_str().unwrap().to_string();
+    let child = Command::new("sh")
+        .args(["-c", "ulimit -n 1024 && exec \"$0\" \"$@\""])
+        .arg(bin())
+        .args(["run", "--tail", &pattern])
+        .arg("--data")
+        .arg(lake)
+        .args(["--checkpoint-interval", "1s", "--format", "combined"])
+        .args(["--lateness", "0s", "--idle-timeout", "1s"])
+        .args(["--emit", "none", "--no-alerts"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(err).unwrap())
+        .spawn()
+        .unwrap();
+    Run { child }
+}
+
+/// `hitstream sql -o csv` over the lake: the rows after the header, or the error.
+fn sql_rows(lake: &Path, q: &str) -> Result<Vec<String>, String> {
+    let o = Command::new(bin())
+        .args(["sql", "-o", "csv", "--data"])
+        .arg(lake)
+        .arg(q)
+        .output()
+        .unwrap();
+    if !o.status.success() {
+        return Err(String::from_utf8_lossy(&o.stderr).trim().to_string());
+    }
+    Ok(String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect())
+}
+
+fn stored(lake: &Path) -> Option<u64> {
+    sql_rows(lake, "SELECT count(*) FROM requests")
+        .ok()?
+        .first()?
+        .parse()
+        .ok()
+}
+
+/// Every line number below `total` in `requests` exactly once, or what differs.
+fn check_requests(lake: &Path, total: u64) -> Result<(), String> {
+    let rows = sql_rows(lake, "SELECT path FROM requests")?;
+    let mut seen = vec![0u32; total as usize];
+    let mut unexpected = Vec::new();
+    for p in &rows {
+        match p
+            .strip_prefix("/item/")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(n) if n < seen.len() => seen[n] += 1,
+            _ => unexpected.push(p.clone()),
+        }
+    }
+    let missing: Vec<usize> = (0..seen.len()).filter(|&n| seen[n] == 0).collect();
+    let doubled: Vec<usize> = (0..seen.len()).filter(|&n| seen[n] > 1).collect();
+    if missing.is_empty() && doubled.is_empty() && unexpected.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} rows for {total} lines: missing {} (first {:?}), doubled {} (first {:?}), \
+         unexpected {} (first {:?})",
+        rows.len(),
+        missing.len(),
+        missing.first(),
+        doubled.len(),
+        doubled.first(),
+        unexpected.len(),
+        unexpected.first()
+    ))
+}
+
+/// Lines of the runs' stderr that report a problem.
+fn stderr_problems(errs: &[PathBuf]) -> Vec<String> {
+    errs.iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| {
+                    let l = l.to_ascii_lowercase();
+                    l.contains("error") || l.contains("open files") || l.contains("panic")
+                })
+                .map(|l| format!("{}: {l}", p.display()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn five_thousand_files_under_a_limit_of_1024_with_rotation_and_kills() {
+    let t0 = Instant::now();
+    let tmp = tempfile::Builder::new()
+        .prefix("hitstream-many-files-")
+        .tempdir()
+        .unwrap();
+    let logs = tmp.path().join("logs");
+    let lake = tmp.path().join("lake");
+    std::fs::create_dir(&logs).unwrap();
+    for f in 0..FILES {
+        let from = f * PER_FILE;
+        std::fs::write(
+            logs.join(format!("app.log.{f:05}")),
+            lines(from, from + PER_FILE),
+        )
+        .unwrap();
+    }
+    let live = logs.join("app.log");
+    File::create(&live).unwrap();
+    let first_live = FILES * PER_FILE;
+    let total = first_live + LIVE;
+
+    // The live file: written in chunks while the runs are killed, rotated by rename.
+    let writer = {
+        let logs = logs.clone();
+        std::thread::spawn(move || {
+            let live = logs.join("app.log");
+            let mut n = first_live;
+            let mut k = 0;
+            while n < total {
+                let end = (n + CHUNK).min(total);
+                OpenOptions::new()
+                    .append(true)
+                    .open(&live)
+                    .unwrap()
+                    .write_all(lines(n, end).as_bytes())
+                    .unwrap();
+                n = end;
+                if (n - first_live).is_multiple_of(ROTATE_EVERY) && n < total {
+                    k += 1;
+                    std::fs::rename(&live, logs.join(format!("app.log.r{k}"))).unwrap();
+                    File::create(&live).unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut errs = Vec::new();
+    let err_of = |i: usize| tmp.path().join(format!("run-{i:02}.stderr"));
+    for i in 0..KILLS {
+        errs.push(err_of(i));
+        let mut run = start_run(&logs, &lake, &errs[i]);
+        std::thread::sleep(Duration::from_millis(1000 + rng.next() % 2001));
+        let ended = run.child.try_wait().unwrap();
+        run.kill_9();
+        assert!(
+            ended.is_none(),
+            "run {i} ended by itself ({ended:?}):\n{}",
+            stderr_problems(&errs).join("\n")
+        );
+    }
+    writer.join().unwrap();
+
+    // The last run: until every line is stored (or nothing changes for 15 s).
+    errs.push(err_of(KILLS));
+    let mut run = start_run(&logs, &lake, &errs[KILLS]);
+    let mut last = None;
+    let mut last_change = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = stored(&lake);
+        if now != last {
+            last = now;
+            last_change = Instant::now();
+        }
+        if last.is_some_and(|n| n >= total)
+            || last_change.elapsed() > Duration::from_secs(15)
+            || !matches!(run.child.try_wait(), Ok(None))
+        {
+            break;
+        }
+    }
+    let still_running = matches!(run.child.try_wait(), Ok(None));
+    run.kill_9();
+    let problems = stderr_problems(&errs);
+    let mut failures = Vec::new();
+    if !still_running {
+        failures.push("the last run ended".to_string());
+    }
+    if let Err(e) = check_requests(&lake, total) {
+        failures.push(e);
+    }
+    if problems.iter().any(|l| l.contains("open files")) {
+        failures.push("a run ran out of open files".to_string());
+    }
+    if !failures.is_empty() {
+        let dir = tmp.keep();
+        panic!(
+            "{}\n{}\n(kept in {})",
+            failures.join("\n"),
+            problems.join("\n"),
+            dir.display()
+        );
+    }
+    eprintln!(
+        "{FILES} files and a rotated live file, {total} lines, {KILLS} kills: every line once in {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+}
