@@ -481,3 +481,89 @@ fn the_merged_view_counts_every_window_from_the_rows() {
         2
     );
 }
+
+/// A lake written before the lineage columns of `requests` existed: a write adds them
+/// (nullable, at the end), the old rows read them as null, and the new rows have them.
+#[test]
+fn a_lake_written_before_the_lineage_columns_takes_them_at_its_next_write() {
+    use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+    use deltalake::kernel::StructType;
+    use hitstream_lake::{KafkaLineage, LINEAGE_COLUMNS};
+
+    let dir = tempfile::tempdir().unwrap();
+    let new = rows(&[1], 10);
+    let old_cols = new.num_columns() - LINEAGE_COLUMNS.len();
+    let old = new.project(&(0..old_cols).collect::<Vec<_>>()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        std::fs::create_dir_all(dir.path().join("requests")).unwrap();
+        let url = url::Url::from_directory_path(dir.path().join("requests")).unwrap();
+        let st: StructType = old.schema().as_ref().try_into_kernel().unwrap();
+        let mut t = deltalake::DeltaTable::try_from_url(url)
+            .await
+            .unwrap()
+            .create()
+            .with_table_name("requests")
+            .with_columns(st.fields().cloned())
+            .with_partition_columns(["day"])
+            .await
+            .unwrap();
+        let mut w = deltalake::writer::RecordBatchWriter::for_table(&t).unwrap();
+        deltalake::writer::DeltaWriter::write(&mut w, old)
+            .await
+            .unwrap();
+        deltalake::writer::DeltaWriter::flush_and_commit(&mut w, &mut t)
+            .await
+            .unwrap();
+    });
+    drop(rt);
+
+    let mut lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    assert_eq!(count(&mut lake, "SELECT count(*) FROM requests"), 10);
+    // Rows of `run --kafka`: with their lineage.
+    let p = Parser::new(FormatSpec::from_str_any("common").unwrap());
+    let mut kafka = RequestRows::new();
+    for i in 0..5u32 {
+        let line = format!("10.0.0.1 - - [01/Jul/1995:12:00:0{i} -0400] \"GET / HTTP/1.0\" 200 1");
+        let mut rec = Record::new();
+        assert!(p.parse(line.as_bytes(), &mut rec).is_usable());
+        let from = KafkaLineage {
+            topic: "t",
+            partition: 1,
+            offset: 40 + i64::from(i),
+            line: 0,
+            origin: Some(("h:0123456789abcdef", u64::from(i) * 70)),
+        };
+        kafka.push_from(&rec, &[], "kafka:t", None, Some(from));
+    }
+    assert!(lake
+        .commit(
+            TableKind::Requests,
+            "app",
+            1,
+            vec![kafka.finish(), rows(&[2], 3)]
+        )
+        .unwrap());
+    assert_eq!(count(&mut lake, "SELECT count(*) FROM requests"), 18);
+    assert_eq!(
+        count(
+            &mut lake,
+            "SELECT count(*) FROM requests WHERE kafka_offset IS NULL"
+        ),
+        13
+    );
+    assert_eq!(
+        count(
+            &mut lake,
+            "SELECT count(DISTINCT (kafka_partition, kafka_offset, kafka_line)) FROM requests \
+             WHERE kafka_topic = 't' AND origin = 'h:0123456789abcdef'"
+        ),
+        5
+    );
+    // Another handle (a process started later) reads the evolved table the same way.
+    let mut again = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    assert_eq!(
+        count(&mut again, "SELECT sum(origin_offset) FROM requests"),
+        700
+    );
+}
