@@ -285,3 +285,50 @@ fn five_thousand_files_under_a_limit_of_1024_with_rotation_and_kills() {
         t0.elapsed().as_secs_f64()
     );
 }
+
+/// A symbolic link in a log directory (to a file like /etc/passwd) is not read by default,
+/// and is said so once; `--follow-symlinks` reads it (its line is then a reject).
+#[test]
+fn a_symlink_in_the_log_directory_is_read_only_with_follow_symlinks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    let outside = tmp.path().join("etc");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let secret = outside.join("passwd");
+    std::fs::write(&secret, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    std::fs::write(logs.join("access.log"), lines(0, 3)).unwrap();
+    std::os::unix::fs::symlink(&secret, logs.join("zz.log")).unwrap();
+    let pattern = logs.join("*.log").to_str().unwrap().to_string();
+    let run = |extra: &[&str], rejects: &Path| {
+        Command::new(bin())
+            .args(["run", "--file", &pattern, "--format", "combined"])
+            .args(["--emit", "none", "--no-alerts", "--rejects"])
+            .arg(rejects)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let rejects = tmp.path().join("rejects-default.txt");
+    let o = run(&[], &rejects);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        err.matches("is a symbolic link").count(),
+        1,
+        "reported once: {err}"
+    );
+    assert!(err.contains("--follow-symlinks"), "{err}");
+    assert!(err.contains("3 lines (3 ok"), "{err}");
+    let kept = std::fs::read_to_string(&rejects).unwrap_or_default();
+    assert!(!kept.contains("root:"), "the link's file was read: {kept}");
+
+    let rejects = tmp.path().join("rejects-followed.txt");
+    let o = run(&["--follow-symlinks"], &rejects);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("is a symbolic link"), "{err}");
+    assert!(err.contains("4 lines (3 ok"), "{err}");
+    let kept = std::fs::read_to_string(&rejects).unwrap();
+    assert!(kept.contains("root:x:0:0"), "{kept}");
+}
