@@ -352,6 +352,13 @@ fn summary(st: &Status) {
         "hitstream run: {} lines ({} ok, {} degraded, {} rejected{future}, {} late{lost}), {} windows, {} alerts",
         c.lines, c.ok, c.degraded, c.rejected, c.late, c.windows, c.alerts
     );
+    let untrusted: u64 = st.sources.iter().filter_map(|s| s.lag.untrusted).sum();
+    if untrusted > 0 {
+        eprintln!(
+            "hitstream run: {untrusted} Kafka lines had origin headers that were not trusted \
+             (stored as new lines, not checked for repeats; see --origin-key)"
+        );
+    }
 }
 
 /// The console: one reader of the pipeline's events.

@@ -310,6 +310,12 @@ fn forged_marks_hide_nothing(forged: &[&str], key: bool) {
     assert_eq!(state_counter(&lake, "untrusted"), n);
     assert_eq!(state_counter(&lake, "skipped"), 0);
     assert!(err.contains("origin headers not trusted"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{n} Kafka lines had origin headers that were not trusted"
+        )),
+        "{err}"
+    );
 
     // Exactly-once, audited with one query over the lineage columns: no message line is
     // stored twice, and no origin line either.

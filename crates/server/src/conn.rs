@@ -25,6 +25,11 @@ const BUSY: &[u8] =
 content-length: 58\r\nconnection: close\r\nretry-after: 5\r\n\r\n\
 too many open connections to this server: try again later\n";
 
+/// The most a connection buffers, each way, and the largest request head (line and headers;
+/// a larger one is answered 431). Hyper's own default (about 400 KiB, and no head limit of
+/// its own) times the connection cap would let clients hold 100 MiB.
+pub const MAX_BUFFER: usize = 64 * 1024;
+
 /// The soft limit on open files of this process (`RLIMIT_NOFILE`), if it has one: read
 /// from `/proc/self/limits` (Linux), the one place it can be read without unsafe code.
 pub fn open_file_limit() -> Option<u64> {
@@ -64,6 +69,8 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_BUFFER)
+        .max_header_size(MAX_BUFFER)
         .keep_alive(true);
     let http = Arc::new(http);
     let mut backoff = Duration::from_millis(10);

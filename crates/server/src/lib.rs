@@ -477,6 +477,22 @@ mod tests {
     }
 
     #[test]
+    fn a_request_head_bigger_than_the_buffer_is_refused() {
+        let server = quick_server(Limits::default());
+        let mut c = std::net::TcpStream::connect(server.local_addr()).unwrap();
+        let mut req = b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n".to_vec();
+        // 100 KiB in 20 headers: within hyper's own limits (100 headers, about 400 KiB).
+        for i in 0..20 {
+            req.extend_from_slice(format!("X-Pad-{i}: {}\r\n", "p".repeat(5000)).as_bytes());
+        }
+        req.extend_from_slice(b"\r\n");
+        // The server may stop reading (and answer) before all of it is sent.
+        let _ = c.write_all(&req);
+        let (_, got) = until_closed(&mut c, Duration::from_secs(10));
+        assert!(got.starts_with("HTTP/1.1 431"), "{got}");
+    }
+
+    #[test]
     fn connections_over_the_cap_get_a_503_and_are_closed_at_once() {
         let server = quick_server(Limits {
             max_connections: 2,

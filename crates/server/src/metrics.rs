@@ -232,6 +232,22 @@ pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
             }
         }
         net_families(&mut o, st);
+        let untrusted: Vec<(&str, u64)> = st
+            .sources
+            .iter()
+            .filter_map(|s| s.lag.untrusted.map(|v| (s.name.as_str(), v)))
+            .collect();
+        if !untrusted.is_empty() {
+            let name = "hitstream_kafka_untrusted_origin_lines_total";
+            o.family(
+                name,
+                "counter",
+                "Lines of a Kafka source whose origin headers were not trusted (no valid MAC under --origin-key, or offsets no shipper writes): stored as new lines.",
+            );
+            for (source, v) in untrusted {
+                o.sample(name, &[("source", source)], v as f64);
+            }
+        }
         if let Some(w) = st.watermark {
             o.one(
                 "hitstream_watermark_timestamp_seconds",
