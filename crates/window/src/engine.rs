@@ -468,10 +468,15 @@ impl Engine {
         for p in beyond {
             self.drop_held(p, late);
         }
+        // Suspects the clock reaches by now (it moved since their batch was made) are
+        // ordinary lines after all.
+        let reached = self.release_held(i64::MIN, wall, late);
+        if !self.held_lines.is_empty() {
+            self.normal_since_hold += reached;
+        }
         let held = self.held_lines.len() as u64;
         let normal = self.normal_since_hold;
         let k = self.cfg.jump_confirm;
-        let mut limit = self.jump_bound();
         if held > 0 && (end || held >= k || normal >= k) {
             if held > normal {
                 // Time really moved: to the suspects' median, so that a few wild ones among
@@ -483,11 +488,12 @@ impl Engine {
                     .collect();
                 times.sort_unstable();
                 let median = times[times.len() / 2];
-                limit = if end || self.cfg.max_jump == 0 {
+                let limit = if end || self.cfg.max_jump == 0 {
                     i64::MAX
                 } else {
                     median.saturating_add_unsigned(self.cfg.max_jump)
                 };
+                self.release_held(limit, wall, late);
                 self.normal_since_hold = 0;
             } else {
                 let all: Vec<i64> = self.held.keys().copied().collect();
@@ -496,7 +502,17 @@ impl Engine {
                 }
             }
         }
-        // Counts the panes within reach, oldest first; each one counted may move the clock.
+        if self.held_lines.is_empty() {
+            self.normal_since_hold = 0;
+        }
+    }
+
+    /// Counts the held panes up to `limit` or the clock's reach, whichever is further, and
+    /// never past `wall`: oldest first, each one counted may move the clock. Returns the
+    /// lines counted.
+    fn release_held(&mut self, limit: i64, wall: i64, late: &mut Vec<LateLine>) -> u64 {
+        let mut limit = limit.max(self.jump_bound());
+        let mut counted = 0;
         while let Some((&p, _)) = self.held.first_key_value() {
             if p > limit.min(wall) {
                 break;
@@ -514,6 +530,7 @@ impl Engine {
                 }
                 continue;
             }
+            counted += lines.len() as u64;
             self.stats.accepted += lines.len() as u64;
             if let Some(m) = lines.iter().filter_map(|l| l.event_time).max() {
                 self.max_seen = Some(self.max_seen.map_or(m, |x| x.max(m)));
@@ -521,9 +538,7 @@ impl Engine {
             self.merge_pane(p, agg, false);
             limit = limit.max(self.jump_bound());
         }
-        if self.held_lines.is_empty() {
-            self.normal_since_hold = 0;
-        }
+        counted
     }
 
     /// The held lines of pane `p`, removed.
