@@ -266,6 +266,24 @@ pub struct HttpArgs {
     /// A MaxMind-format database (.mmdb) for the dashboard's countries panel (repeatable).
     #[arg(long = "geoip", value_name = "FILE.mmdb")]
     pub geoip: Vec<std::path::PathBuf>,
+    /// Open HTTP connections at most [default: 256]; never more than half the open-file
+    /// limit, which the pipeline keeps for its files, checkpoint and lake. Over it, a new
+    /// connection gets a 503 and is closed at once (counted in /metrics).
+    #[arg(long, value_name = "N")]
+    pub http_max_connections: Option<usize>,
+    /// Open event streams (/api/events) at most [default: 64]; over it the stream is refused
+    /// with a 503.
+    #[arg(long, value_name = "N")]
+    pub http_max_streams: Option<usize>,
+    /// Time for a request's headers to arrive, from when the connection opens or its previous
+    /// response ends [default: 10s]; then the connection is closed (half-sent requests,
+    /// idle keep-alive connections).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub http_header_timeout: Option<Duration>,
+    /// Time a response write may make no progress [default: 30s]; then the connection is
+    /// closed (a client that reads nothing, such as an event stream never read).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub http_write_timeout: Option<Duration>,
 }
 
 impl HttpArgs {
@@ -280,6 +298,18 @@ impl HttpArgs {
         h.insecure_no_auth |= self.insecure_no_auth;
         if !self.geoip.is_empty() {
             h.geoip = self.geoip.clone();
+        }
+        if let Some(n) = self.http_max_connections {
+            h.max_connections = Some(n);
+        }
+        if let Some(n) = self.http_max_streams {
+            h.max_streams = Some(n);
+        }
+        if let Some(d) = self.http_header_timeout {
+            h.header_timeout = Some(d);
+        }
+        if let Some(d) = self.http_write_timeout {
+            h.write_timeout = Some(d);
         }
     }
 }
@@ -407,24 +437,6 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         o.alerts = a.alerts.clone();
     }
     if a.late.is_some() {
-    /// Open HTTP connections at most [default: 256]; never more than half the open-file
-    /// limit, which the pipeline keeps for its files, checkpoint and lake. Over it, a new
-    /// connection gets a 503 and is closed at once (counted in /metrics).
-    #[arg(long, value_name = "N")]
-    pub http_max_connections: Option<usize>,
-    /// Open event streams (/api/events) at most [default: 64]; over it the stream is refused
-    /// with a 503.
-    #[arg(long, value_name = "N")]
-    pub http_max_streams: Option<usize>,
-    /// Time for a request's headers to arrive, from when the connection opens or its previous
-    /// response ends [default: 10s]; then the connection is closed (half-sent requests,
-    /// idle keep-alive connections).
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub http_header_timeout: Option<Duration>,
-    /// Time a response write may make no progress [default: 30s]; then the connection is
-    /// closed (a client that reads nothing, such as an event stream never read).
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub http_write_timeout: Option<Duration>,
         o.late = a.late.clone();
     }
     if a.rejects.is_some() {
@@ -440,18 +452,6 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         o.alerts_topic = a.alerts_topic.clone();
     }
     if let Some(b) = a.results_kafka.as_ref().or(a.kafka.as_ref()) {
-        if let Some(n) = self.http_max_connections {
-            h.max_connections = Some(n);
-        }
-        if let Some(n) = self.http_max_streams {
-            h.max_streams = Some(n);
-        }
-        if let Some(d) = self.http_header_timeout {
-            h.header_timeout = Some(d);
-        }
-        if let Some(d) = self.http_write_timeout {
-            h.write_timeout = Some(d);
-        }
         if o.results_topic.is_some() || o.alerts_topic.is_some() {
             o.kafka_brokers = Some(b.clone());
         }
