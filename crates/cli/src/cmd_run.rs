@@ -347,6 +347,16 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
             cfg.sources.push(SourceConfig::file(vec![f.clone()], false));
         }
     }
+    for s in cfg
+        .sources
+        .iter_mut()
+        .filter(|s| s.kind == SourceKind::File)
+    {
+        if let Some(n) = a.max_open_files {
+            s.max_open_files = Some(n as usize);
+        }
+        s.follow_symlinks |= a.follow_symlinks;
+    }
     if let Some(addr) = &a.tcp {
         let mut s = SourceConfig::of_kind(SourceKind::Tcp);
         s.listen = Some(addr.clone());
@@ -380,16 +390,6 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         s.origin_key = a.origin_key.clone();
         s.max_origin_jump = a.max_origin_jump;
         s.max_origins = a.max_origins.map(|n| n as usize);
-    for s in cfg
-        .sources
-        .iter_mut()
-        .filter(|s| s.kind == SourceKind::File)
-    {
-        if let Some(n) = a.max_open_files {
-            s.max_open_files = Some(n as usize);
-        }
-        s.follow_symlinks |= a.follow_symlinks;
-    }
         cfg.sources.push(s);
     }
     if let Some(f) = &a.format {
