@@ -317,7 +317,8 @@ fn a_flood_of_idle_and_half_sent_connections_does_not_stop_run_under_1024_open_f
     }
     // Every connection is closed by the server soon after the last one came: those over the
     // cap at once, the others by the 2 s header timeout.
-    let deadline = flooded + Duration::from_secs(4);
+    // 2 s, and as much again for a loaded machine.
+    let deadline = flooded + Duration::from_secs(6);
     let left = || {
         deadline
             .saturating_duration_since(Instant::now())
@@ -329,10 +330,10 @@ fn a_flood_of_idle_and_half_sent_connections_does_not_stop_run_under_1024_open_f
             open += 1;
         }
     }
-    assert_eq!(open, 0, "idle connections still open 4 s after the flood");
+    assert_eq!(open, 0, "idle connections still open 6 s after the flood");
     for s in &mut half {
         let (c, got) = closed(s, left());
-        assert!(c, "a half-sent request still open 4 s after the flood");
+        assert!(c, "a half-sent request still open 6 s after the flood");
         let got = String::from_utf8_lossy(&got);
         assert!(
             !got.contains(" 200 "),
