@@ -156,6 +156,17 @@ mod tests {
         assert_eq!(Some(h), Fingerprint::from_head(&long[..256], false));
     }
 
+    /// Fingerprints are persisted (checkpoints, epoch records) and name files across
+    /// restarts and upgrades: their values are pinned (XXH3-64, a fixed specification).
+    #[test]
+    fn fingerprint_values_are_pinned() {
+        let line = Fingerprint::from_head(b"line one\n", true).unwrap();
+        assert_eq!(line.to_string(), "l:07090bdd6cfd4fcf");
+        let head: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+        let head = Fingerprint::from_head(&head, false).unwrap();
+        assert_eq!(head.to_string(), "h:f4186dc163a3283c");
+    }
+
     #[test]
     fn first_line_beyond_head_is_none() {
         let mut v = vec![b'x'; 300];
