@@ -413,13 +413,29 @@ impl Engine {
         }
     }
 
+    /// What the next spec is derived from. Its batch is applied up to `in_flight` batches
+    /// later, when the clock may have moved on: over a sparse log (a few lines a minute)
+    /// that is more than `max_jump`, and most of its lines would be held only to be counted
+    /// at once. So the batch's bound also allows the distance the clock moved over the last
+    /// batches in flight (at most another `max_jump`); the engine judges the suspects
+    /// against its own clock when it applies them.
     fn bounds(&self) -> Bounds {
+        let jump = self.jump_bound();
+        let moved = match (
+            self.stream_clock(),
+            self.recent.front().and_then(|b| b.watermark),
+        ) {
+            (Some(c), Some(w)) if jump != i64::MAX => c
+                .saturating_sub(w.saturating_add(self.lateness))
+                .clamp(0, i64::try_from(self.cfg.max_jump).unwrap_or(i64::MAX)),
+            _ => 0,
+        };
         Bounds {
             watermark: self.watermark,
             hold_after: if self.finished {
                 i64::MAX
             } else {
-                self.wall_bound().min(self.jump_bound())
+                self.wall_bound().min(jump.saturating_add(moved))
             },
         }
     }
