@@ -69,8 +69,9 @@ pub enum SnapshotError {
     #[error(
         "window snapshot of format version {0}; this hitstream reads version {SNAPSHOT_VERSION} \
          only (version 3 added the bounds of the event clock, and hashes client keys and the \
-         checksum with XXH3 instead of foldhash): start from a new checkpoint \
-         directory, or finish the run with the hitstream that wrote it"
+         checksum with XXH3 instead of foldhash): go on with the hitstream that wrote it, \
+         or start from a new checkpoint directory (with a lake, a new lake too: its tables \
+         know the epochs of this checkpoint)"
     )]
     Version(u8),
     /// The checksum does not match: the bytes were damaged.
