@@ -98,7 +98,9 @@ pub struct EngineConfig {
     /// first of them, time really jumped (a log resumed after an outage) and the clock moves
     /// to their median, counting every suspect within `max_jump` of it; once
     /// `jump_confirm` ordinary lines followed instead, the suspects are `future`. At the end
-    /// of input the larger group wins. Held lines are judged per slide-sized pane. 0 turns
+    /// of input the larger group wins. Held lines are judged per slide-sized pane. A batch
+    /// built `in_flight` batches ahead also allows the distance the clock moved over those
+    /// batches (at most another `max_jump`). 0 turns
     /// the bound off. Default 3600 s (a quiet hour of a replayed log only delays its next
     /// lines until they confirm the jump; nothing is lost).
     #[serde(deserialize_with = "de_secs")]
