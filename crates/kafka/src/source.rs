@@ -1027,7 +1027,7 @@ impl RunSource for KafkaSource {
                     .lock()
                     .expect("problems lock")
                     .push(format!(
-                        "warning: kafka {} partition {}: origin headers not trusted ({why}); \
+                        "kafka {} partition {}: origin headers not trusted ({why}); \
                          such lines are stored as new lines and counted as untrusted",
                         self.cfg.topic, m.partition
                     ));
