@@ -297,6 +297,8 @@ struct Watched {
     grew_at: Option<Instant>,
     /// Resolved as a new identity: read only after the next expansion of the patterns.
     wait_scan: bool,
+    /// Modification time at the last expansion of the patterns.
+    mtime: Option<SystemTime>,
 }
 
 /// A file found by an expansion of the patterns, waiting for an open slot.
@@ -485,7 +487,8 @@ impl FileSource {
 
     /// Bytes on disk not yet delivered, over the open plain files, as of the last look at
     /// their sizes: how far the source is behind its input. Compressed files are left out
-    /// (their offsets count content, not bytes on disk).
+    /// (their offsets count content, not bytes on disk), and so are files waiting for one of
+    /// `max_open_files` (their positions are known only once they are opened).
     pub fn lag_bytes(&self) -> u64 {
         self.watched
             .iter()
@@ -693,6 +696,7 @@ impl FileSource {
                     w.path = p;
                 }
                 w.gone = false;
+                w.mtime = m.modified().ok();
                 if let Some(fp) = w.fp {
                     self.last_seen.insert(fp, now);
                 }
@@ -834,13 +838,18 @@ impl FileSource {
             .filter(|(_, w)| !w.closed && w.at_end && !w.gz && !w.gone)
             .map(|(i, w)| {
                 let growing = w.grew_at.is_some_and(|t| t.elapsed() < live);
-                let mtime = w.file.metadata().and_then(|m| m.modified()).ok();
-                (growing, w.offset < w.seen_len, mtime, i)
+                (growing, w.offset < w.seen_len, w.mtime, i)
             })
             .filter(|&(growing, ..)| !growing || all_at_end)
             .collect();
         idx.sort();
-        for (_, _, mtime, i) in idx.into_iter().take(self.queue.len()) {
+        for (_, _, _, i) in idx.into_iter().take(self.queue.len()) {
+            // Looked at now: a change after this look opens the file again.
+            let mtime = self.watched[i]
+                .file
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok();
             self.park(i, mtime);
         }
     }
@@ -950,6 +959,7 @@ impl FileSource {
             seen_len: 0,
             grew_at: None,
             wait_scan: false,
+            mtime,
         });
         true
     }
@@ -976,10 +986,10 @@ impl FileSource {
                 .watched
                 .iter()
                 .enumerate()
-                .map(|(i, w)| {
-                    let mtime = w.file.metadata().and_then(|m| m.modified()).ok();
-                    (!w.gone, mtime, i)
-                })
+                // Modification times as of the last expansion of the patterns (a second
+                // old at most): a look at every open file for every batch would cost more
+                // than the reading when many files are open.
+                .map(|(i, w)| (!w.gone, w.mtime, i))
                 .collect();
             idx.sort();
             idx.into_iter().map(|(_, _, i)| i).collect()
