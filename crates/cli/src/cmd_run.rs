@@ -510,6 +510,9 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
 
 /// Runs `hitstream run`.
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
-    let cfg = effective_config(&a, false)?;
+    let mut cfg = effective_config(&a, false)?;
+    if let Some(w) = crate::fds::fit(&mut cfg, hitstream_server::open_file_limit()) {
+        eprintln!("{w}");
+    }
     crate::pipeline::run(&cfg, a.threads, Vec::new())
 }

@@ -11,6 +11,7 @@ mod cmd_ship;
 mod cmd_sql;
 mod config;
 mod console;
+mod fds;
 mod geoip;
 mod input;
 mod load;
