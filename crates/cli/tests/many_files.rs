@@ -280,8 +280,18 @@ fn five_thousand_files_under_a_limit_of_1024_with_rotation_and_kills() {
             dir.display()
         );
     }
+    let repeated: usize = errs
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .matches("repeating epoch")
+                .count()
+        })
+        .sum();
     eprintln!(
-        "{FILES} files and a rotated live file, {total} lines, {KILLS} kills: every line once in {:.1}s",
+        "{FILES} files and a rotated live file, {total} lines, {KILLS} kills, {repeated} epochs \
+         repeated: every line once in {:.1}s",
         t0.elapsed().as_secs_f64()
     );
 }
