@@ -389,6 +389,32 @@ mod tests {
     }
 
     #[test]
+    fn untrusted_kafka_origin_lines_are_counted_per_source() {
+        let mut st = Status::default();
+        st.sources.push(hitstream_runtime::SourceStatus {
+            name: "kafka weblogs".into(),
+            replayable: true,
+            ended: false,
+            lag: hitstream_runtime::Lag {
+                untrusted: Some(3),
+                ..hitstream_runtime::Lag::default()
+            },
+            net: None,
+            probe: None,
+        });
+        let text = render(&st, &Traffic::default(), true, 0);
+        assert!(
+            text.contains(
+                "hitstream_kafka_untrusted_origin_lines_total{source=\"kafka weblogs\"} 3"
+            ),
+            "{text}"
+        );
+        // A source that cannot have any shows no family.
+        let text = render(&Status::default(), &Traffic::default(), true, 0);
+        assert!(!text.contains("untrusted"));
+    }
+
+    #[test]
     fn every_family_has_help_and_type() {
         let text = render(&Status::default(), &Traffic::default(), true, 0);
         let helps = text.lines().filter(|l| l.starts_with("# HELP")).count();
