@@ -674,6 +674,22 @@ interval = "5s"
     }
 
     #[test]
+    fn kafka_origin_settings() {
+        let c = Config::parse(
+            "[[source]]\ntype = \"kafka\"\nbrokers = \"b:9092\"\ntopic = \"t\"\n\
+             origin_key = \"/etc/hitstream/origin.key\"\nmax_origin_jump = 1048576\nmax_origins = 64\n",
+            "x.toml",
+        )
+        .unwrap();
+        let s = &c.sources[0];
+        assert_eq!(
+            s.origin_key.as_deref(),
+            Some(std::path::Path::new("/etc/hitstream/origin.key"))
+        );
+        assert_eq!((s.max_origin_jump, s.max_origins), (Some(1 << 20), Some(64)));
+    }
+
+    #[test]
     fn unknown_field_names_file_line_and_field() {
         let e = Config::parse(
             "[[source]]\ntype = \"file\"\npaths = [\"a\"]\n\n[window]\nsize = \"1m\"\nsizee = \"2m\"\n",
@@ -712,6 +728,10 @@ interval = "5s"
             (
                 "[[source]]\ntype = \"stdin\"\n[lake]\nretention = \"a while\"\n",
                 "retention",
+            ),
+            (
+                "[[source]]\ntype = \"stdin\"\norigin_key = \"/etc/k\"\n",
+                "apply only to type = \"kafka\"",
             ),
         ] {
             let e = Config::parse(text, "x.toml").unwrap_err().to_string();
