@@ -43,8 +43,9 @@
 //! oldest modification time first; a parked file is known by device and inode and opened
 //! again when a later expansion of the patterns sees its size or modification time change
 //! (it is then found again by its fingerprint and read on from its position). A file that
-//! grew within `rotate_wait_ms` (the live file) is parked only when every open file is at
-//! its end, so a live file stays open and its rotation is followed on the handle as above.
+//! grew within `rotate_wait_ms` (the live file) is parked only when every open file is
+//! such a file and at its end, so a live file stays open and its rotation is followed on the
+//! handle as above.
 //! Files not at their end are never closed: they are read to their end, oldest first, and
 //! the queue moves on. A parked or waiting file that goes away (deleted, renamed out of the
 //! patterns) before its last bytes were read is reported
@@ -840,8 +841,12 @@ impl FileSource {
                 let growing = w.grew_at.is_some_and(|t| t.elapsed() < live);
                 (growing, w.offset < w.seen_len, w.mtime, i)
             })
-            .filter(|&(growing, ..)| !growing || all_at_end)
             .collect();
+        // A file being written is closed only when every open file is: the cap is then full
+        // of them, and the waiting files must still get their turn.
+        if idx.iter().any(|&(growing, ..)| !growing) || !all_at_end {
+            idx.retain(|&(growing, ..)| !growing);
+        }
         idx.sort();
         for (_, _, _, i) in idx.into_iter().take(self.queue.len()) {
             // Looked at now: a change after this look opens the file again.

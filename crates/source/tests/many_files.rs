@@ -281,3 +281,60 @@ fn symlinks_are_skipped_and_reported_once_unless_followed() {
     .unwrap();
     assert_eq!(r.reread(secret_extent).unwrap().len(), 1);
 }
+
+#[test]
+fn the_live_file_stays_open_while_other_files_take_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let live = d.join("access.log");
+    for f in 0..40u64 {
+        fs::write(d.join(format!("old.log.{f:03}")), block(f * 2, f * 2 + 2)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    append(&live, &block(100_000, 100_001));
+    let cfg = FileSourceConfig {
+        max_open_files: 3,
+        ..fast(&d.join("*.log*"))
+    };
+    let mut src = FileSource::new(cfg, &Checkpoint::new()).unwrap();
+    // The live file is written every 5 ms and new files keep coming, so files wait for a
+    // slot all along.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (d, live, stop) = (d.clone(), live.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 100_001;
+            let mut f = 1000;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                append(&live, &block(n, n + 1));
+                n += 1;
+                if n % 2 == 0 {
+                    fs::write(d.join(format!("new.log.{f}")), block(f * 2, f * 2 + 2)).unwrap();
+                    f += 1;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let start = Instant::now();
+    let mut seen_live = false;
+    let mut absent = 0;
+    let mut waited = 0;
+    while start.elapsed() < Duration::from_secs(3) {
+        src.poll(Duration::from_millis(10));
+        let open: Vec<_> = src.watched_files().into_iter().map(|w| w.path).collect();
+        assert!(open.len() <= 3);
+        if open.contains(&live) {
+            seen_live = true;
+        } else if seen_live {
+            absent += 1;
+        }
+        waited += usize::from(open.len() == 3);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(seen_live, "the live file was read");
+    assert!(src.stats().files_parked > 40, "{:?}", src.stats());
+    assert!(waited > 0);
+    assert_eq!(absent, 0, "the live file was closed while it was written");
+}
