@@ -733,6 +733,14 @@ interval = "5s"
                 "[[source]]\ntype = \"stdin\"\norigin_key = \"/etc/k\"\n",
                 "apply only to type = \"kafka\"",
             ),
+            (
+                "[[source]]\ntype = \"file\"\npaths = [\"a\"]\nmax_open_files = 0\n",
+                "`max_open_files` must be at least 1",
+            ),
+            (
+                "[[source]]\ntype = \"stdin\"\nfollow_symlinks = true\n",
+                "apply only to type = \"file\"",
+            ),
         ] {
             let e = Config::parse(text, "x.toml").unwrap_err().to_string();
             assert!(e.contains(needle), "{needle}: {e}");
