@@ -517,6 +517,22 @@ pub(crate) fn add_status(to: &mut Vec<(u16, u64)>, from: &[(u16, u64)]) {
     }
 }
 
+impl AggSnap {
+    /// Rebuilds the HyperLogLog of unique clients from the client map with the current
+    /// [`hash_key`], for a snapshot whose registers were made with another hash (format
+    /// version 2: foldhash). Exact: a pane's client map holds every client it counted (it has
+    /// no cap and drops no key), and its registers are those of the union of the hashes of
+    /// exactly those keys (each key is added once per aggregate, and merging is a union), so
+    /// this gives the registers the current hash would have made from the same lines.
+    pub(crate) fn rehash_clients(&mut self) {
+        let mut h = Hll::new();
+        for (k, _) in &self.clients {
+            h.add_hash(hash_key(k));
+        }
+        self.hll = h.to_form();
+    }
+}
+
 /// The serialized form of an [`Agg`] (maps as key-sorted lists, so equal states give equal
 /// bytes).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -11,6 +11,8 @@ use crate::batch::{align, BatchSpec, LateLine, LateReason, PaneBatch};
 use crate::config::{ConfigError, EngineConfig};
 use crate::result::{Merged, WindowResult};
 
+mod v2;
+
 /// What one step of the engine produced, in a deterministic order: windows as they fired
 /// (oldest start first), alerts in the order of their windows (then rule, then key), late
 /// lines in input order.
@@ -65,13 +67,12 @@ pub enum SnapshotError {
     /// Not a window-engine snapshot.
     #[error("not a hitstream window snapshot (header {0:02x?})")]
     Header(Vec<u8>),
-    /// A window-engine snapshot of another format version.
+    /// A window-engine snapshot of a format version this build cannot read (a newer one).
     #[error(
-        "window snapshot of format version {0}; this hitstream reads version {SNAPSHOT_VERSION} \
-         only (version 3 added the bounds of the event clock, and hashes client keys and the \
-         checksum with XXH3 instead of foldhash): go on with the hitstream that wrote it, \
-         or start from a new checkpoint directory (with a lake, a new lake too: its tables \
-         know the epochs of this checkpoint)"
+        "window snapshot of format version {0}; this hitstream reads versions 2 (migrated) \
+         and {SNAPSHOT_VERSION}: go on with the hitstream that wrote it, or start from a new \
+         checkpoint directory (with a lake, a new lake too: its tables know the epochs of \
+         this checkpoint)"
     )]
     Version(u8),
     /// The checksum does not match: the bytes were damaged.
@@ -757,20 +758,28 @@ impl Engine {
 
     /// An engine in the state [`Engine::snapshot`] saved. Continuing it gives exactly the
     /// outputs the original would have given.
+    ///
+    /// Snapshots of format version 2 (hitstream before the event-clock bounds) are migrated:
+    /// the state is the one version 3 would have after the same lines, unique-client
+    /// registers included (see the `v2` module), with the event-clock bounds as a fresh
+    /// engine has them.
     pub fn restore(bytes: &[u8]) -> Result<Engine, SnapshotError> {
         let header = &bytes[..bytes.len().min(16)];
         if bytes.len() < 16 || &bytes[..7] != MAGIC {
             return Err(SnapshotError::Header(header.to_vec()));
         }
-        if bytes[7] != SNAPSHOT_VERSION {
-            return Err(SnapshotError::Version(bytes[7]));
-        }
         let sum = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
         let payload = &bytes[16..];
-        if checksum(payload) != sum {
-            return Err(SnapshotError::Checksum);
-        }
-        let s: EngineSnap = postcard::from_bytes(payload)?;
+        let s: EngineSnap = match bytes[7] {
+            SNAPSHOT_VERSION => {
+                if checksum(payload) != sum {
+                    return Err(SnapshotError::Checksum);
+                }
+                postcard::from_bytes(payload)?
+            }
+            v2::VERSION => v2::decode(payload, sum)?,
+            v => return Err(SnapshotError::Version(v)),
+        };
         let config: EngineConfig = serde_json::from_str(&s.config)
             .map_err(|_| SnapshotError::Invalid("configuration does not decode"))?;
         config.validate()?;

@@ -4,8 +4,9 @@
 //! HyperLogLog registers, quantile sketches, counters, the checksum) is compared byte for
 //! byte with `tests/golden/snapshot.hex`.
 //!
-//! When this fails, a persisted byte changed. If that was intended, bump `SNAPSHOT_VERSION`
-//! (older checkpoints are then refused with a message that names both versions) and rewrite
+//! When this fails, a persisted byte changed. If that was intended, bump `SNAPSHOT_VERSION`,
+//! teach `Engine::restore` to migrate the previous version (as `engine/v2.rs` does for
+//! version 2, tested by `tests/upgrade_v2.rs` with a snapshot the old code wrote), and rewrite
 //! the fixture with `HITSTREAM_BLESS=1 cargo test -p hitstream-window --test golden_format`.
 //! A dependency update that changes a byte (a hash, an encoding) fails here before it ships.
 
