@@ -255,8 +255,17 @@ fn hostile_clients_and_input_do_not_stop_run_or_lose_a_line() {
         }));
     }
 
-    // Idle connections and half-sent requests to the dashboard, beyond the file limit.
+    // Event streams that never read (more than the cap on streams).
     let mut held: Vec<TcpStream> = Vec::new();
+    for _ in 0..150 {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", http)) {
+            let _ = s.write_all(
+                format!("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{http}\r\n\r\n").as_bytes(),
+            );
+            held.push(s);
+        }
+    }
+    // Idle connections and half-sent requests to the dashboard, beyond the file limit.
     for i in 0..600 {
         match TcpStream::connect(("127.0.0.1", http)) {
             Ok(mut s) => {
@@ -266,15 +275,6 @@ fn hostile_clients_and_input_do_not_stop_run_or_lose_a_line() {
                 held.push(s);
             }
             Err(_) => break,
-        }
-    }
-    // Event streams that never read.
-    for _ in 0..150 {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", http)) {
-            let _ = s.write_all(
-                format!("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{http}\r\n\r\n").as_bytes(),
-            );
-            held.push(s);
         }
     }
     // Idle connections to the TCP source, beyond the file limit.
@@ -400,6 +400,23 @@ fn hostile_clients_and_input_do_not_stop_run_or_lose_a_line() {
     let status: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["counters"]["future"], 1, "{status}");
     assert_eq!(status["counters"]["late"], 0, "{status}");
+    // The caps were reached, and said so.
+    let (_, metrics) = get(http, "/metrics").unwrap();
+    let metric = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    for name in [
+        "hitstream_http_connections_refused_total",
+        "hitstream_http_streams_refused_total",
+        "hitstream_net_connections_evicted_total",
+    ] {
+        assert!(metric(name) > 0.0, "{name} is 0:\n{metrics}");
+    }
+    assert_eq!(metric("hitstream_future_lines_total"), 1.0);
     let answers = answers.lock().unwrap().clone();
     assert!(answers.get(&200).copied().unwrap_or(0) > 0, "{answers:?}");
     assert!(
