@@ -385,6 +385,16 @@ fn a_kafka_line_over_1_mib_is_cut_and_rejected_like_any_source() {
         .collect();
     assert_eq!(long.len(), 1, "{rejects:?}");
     assert!(long[0]["len"].as_u64().unwrap() <= 1 << 20);
+    // The reject names its message too.
+    let traced = sql(
+        &lake,
+        "SELECT kafka_topic, kafka_partition, kafka_offset, origin FROM rejects \
+         WHERE reason = 'line_too_long'",
+    );
+    assert_eq!(traced[0]["kafka_topic"], "t", "{traced:?}");
+    assert_eq!(traced[0]["kafka_partition"], 0, "{traced:?}");
+    assert!(traced[0]["kafka_offset"].as_i64().is_some(), "{traced:?}");
+    assert!(traced[0]["origin"].is_null(), "{traced:?}");
     assert_eq!(
         one(&lake, "SELECT count(*) FROM requests") + rejects.len() as u64,
         101,

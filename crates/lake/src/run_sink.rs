@@ -224,8 +224,18 @@ impl EpochSink for LakeSink {
     }
 
     fn reject(&mut self, r: &Reject<'_>) -> Result<(), BoxError> {
+        // As in `requests`: a Kafka line's place in its batch is no position; the lineage
+        // columns say where it came from.
+        let from = r.from.map(|f| hitstream_rows::KafkaLineage {
+            topic: f.topic,
+            partition: f.partition,
+            offset: f.offset,
+            line: f.index,
+            origin: f.origin,
+        });
+        let offset = if from.is_some() { None } else { r.offset };
         self.rejects
-            .push(r.source, r.offset, r.code, r.explanation, r.line);
+            .push_from(r.source, offset, r.code, r.explanation, r.line, from);
         Ok(())
     }
 

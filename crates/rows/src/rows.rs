@@ -648,7 +648,45 @@ pub struct RejectRows {
     reason: StringBuilder,
     explanation: StringBuilder,
     line: StringBuilder,
+    lineage: LineageCols,
     len: usize,
+}
+
+/// The lineage columns of a table, in the order of
+/// [`LINEAGE_COLUMNS`](crate::schema::LINEAGE_COLUMNS).
+#[derive(Debug, Default)]
+struct LineageCols {
+    topic: StringBuilder,
+    partition: Int32Builder,
+    offset: Int64Builder,
+    line: Int32Builder,
+    origin: StringBuilder,
+    origin_offset: Int64Builder,
+}
+
+impl LineageCols {
+    fn push(&mut self, from: Option<KafkaLineage<'_>>) {
+        let origin = from.and_then(|k| k.origin);
+        self.topic.append_option(from.map(|k| k.topic));
+        self.partition.append_option(from.map(|k| k.partition));
+        self.offset.append_option(from.map(|k| k.offset));
+        self.line
+            .append_option(from.map(|k| i32::try_from(k.line).unwrap_or(i32::MAX)));
+        self.origin.append_option(origin.map(|(o, _)| o));
+        self.origin_offset
+            .append_option(origin.map(|(_, at)| i64::try_from(at).unwrap_or(i64::MAX)));
+    }
+
+    fn finish(&mut self) -> [ArrayRef; 6] {
+        [
+            Arc::new(self.topic.finish()),
+            Arc::new(self.partition.finish()),
+            Arc::new(self.offset.finish()),
+            Arc::new(self.line.finish()),
+            Arc::new(self.origin.finish()),
+            Arc::new(self.origin_offset.finish()),
+        ]
+    }
 }
 
 row_counts!(RejectRows);
@@ -662,6 +700,7 @@ impl RejectRows {
             reason: StringBuilder::new(),
             explanation: StringBuilder::new(),
             line: StringBuilder::new(),
+            lineage: LineageCols::default(),
             len: 0,
         }
     }
@@ -675,6 +714,21 @@ impl RejectRows {
         explanation: &str,
         line: &[u8],
     ) {
+        self.push_from(source, offset, reason, explanation, line, None);
+    }
+
+    /// [`push`](RejectRows::push) with the line's [`KafkaLineage`], for a line read from
+    /// Kafka.
+    pub fn push_from(
+        &mut self,
+        source: &str,
+        offset: Option<u64>,
+        reason: &str,
+        explanation: &str,
+        line: &[u8],
+        from: Option<KafkaLineage<'_>>,
+    ) {
+        self.lineage.push(from);
         self.source.append_value(source);
         self.offset.append_option(offset.map(|v| v as i64));
         self.reason.append_value(reason);
@@ -686,17 +740,15 @@ impl RejectRows {
     /// The rows as a record batch; the builder is empty afterwards.
     pub fn finish(&mut self) -> RecordBatch {
         self.len = 0;
-        RecordBatch::try_new(
-            TableKind::Rejects.schema(),
-            vec![
-                Arc::new(self.source.finish()),
-                Arc::new(self.offset.finish()),
-                Arc::new(self.reason.finish()),
-                Arc::new(self.explanation.finish()),
-                Arc::new(self.line.finish()),
-            ],
-        )
-        .expect("columns match the schema")
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.source.finish()),
+            Arc::new(self.offset.finish()),
+            Arc::new(self.reason.finish()),
+            Arc::new(self.explanation.finish()),
+            Arc::new(self.line.finish()),
+        ];
+        cols.extend(self.lineage.finish());
+        RecordBatch::try_new(TableKind::Rejects.schema(), cols).expect("columns match the schema")
     }
 }
 

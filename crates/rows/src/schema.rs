@@ -177,6 +177,13 @@ pub fn rejects_schema() -> SchemaRef {
         Field::new("reason", DataType::Utf8, false),
         Field::new("explanation", DataType::Utf8, false),
         Field::new("line", DataType::Utf8, false),
+        // Lineage of lines read from Kafka, as in `requests`; last, for lakes written before.
+        Field::new("kafka_topic", DataType::Utf8, true),
+        Field::new("kafka_partition", DataType::Int32, true),
+        Field::new("kafka_offset", DataType::Int64, true),
+        Field::new("kafka_line", DataType::Int32, true),
+        Field::new("origin", DataType::Utf8, true),
+        Field::new("origin_offset", DataType::Int64, true),
     ]))
 }
 

@@ -150,6 +150,7 @@ impl Core {
                 code: r.code,
                 explanation: &r.explanation,
                 line: &r.line,
+                from: r.from.as_ref().map(|f| f.as_source()),
             };
             fan_out!(self, reject, &rej);
         }

@@ -37,6 +37,7 @@ pub(crate) struct RejectedLine {
     pub explanation: String,
     pub line: Vec<u8>,
     pub offset: u64,
+    pub from: Option<hitstream_source::LineSourceBuf>,
 }
 
 pub(crate) struct JobDone {
@@ -86,6 +87,7 @@ pub(crate) fn parse_job(parser: &Parser, job: &Job) -> JobDone {
                 explanation: parser.explain(&r),
                 line: line.to_vec(),
                 offset: job.batch.line_offset(i),
+                from: job.batch.line_source(i).map(|s| s.to_buf()),
             }),
             o => {
                 if matches!(o, Outcome::Ok) {

@@ -33,6 +33,8 @@ pub struct Reject<'a> {
     pub explanation: &'a str,
     /// The line as read.
     pub line: &'a [u8],
+    /// Where it came from, for a line read from Kafka (topic, partition, offset, origin).
+    pub from: Option<hitstream_source::LineSource<'a>>,
 }
 
 /// An output that receives results as they are made.

@@ -93,7 +93,7 @@ pub use checkpoint::{write_atomic, Checkpoint, FilePosition, PositionUpdate, CHE
 pub use error::SourceError;
 pub use file::{FileSource, FileSourceConfig, FileStats, StartAt, WatchedFile};
 pub use fingerprint::{BadFingerprint, Fingerprint, FINGERPRINT_BYTES};
-pub use lineage::{LineSource, Lineage};
+pub use lineage::{LineSource, LineSourceBuf, Lineage};
 pub use net::{NetStats, NetStatsHandle, TcpConfig, TcpSource};
 pub use reread::Rereader;
 pub use spool::{FsyncPolicy, SpoolConfig, SpoolWriter, Spooler};

@@ -22,6 +22,47 @@ pub struct LineSource<'a> {
     pub origin: Option<(&'a str, u64)>,
 }
 
+impl LineSource<'_> {
+    /// An owned copy, to keep beyond the batch (a rejected line's).
+    pub fn to_buf(&self) -> LineSourceBuf {
+        LineSourceBuf {
+            topic: self.topic.to_string(),
+            partition: self.partition,
+            offset: self.offset,
+            index: self.index,
+            origin: self.origin.map(|(o, at)| (o.to_string(), at)),
+        }
+    }
+}
+
+/// An owned [`LineSource`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineSourceBuf {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset of the line's message.
+    pub offset: i64,
+    /// The line's place in its message.
+    pub index: u32,
+    /// The shipper's origin and the line's offset in it, when trusted.
+    pub origin: Option<(String, u64)>,
+}
+
+impl LineSourceBuf {
+    /// The borrowed form.
+    pub fn as_source(&self) -> LineSource<'_> {
+        LineSource {
+            topic: &self.topic,
+            partition: self.partition,
+            offset: self.offset,
+            index: self.index,
+            origin: self.origin.as_ref().map(|(o, at)| (o.as_str(), *at)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Tag {
     partition: i32,
@@ -165,5 +206,7 @@ mod tests {
         assert_eq!(rest.get(2).unwrap().origin, Some(("h:2", 9)));
         assert_eq!(rest.get(3), None);
         assert_eq!(rest.len(), 4);
+        let s = rest.get(2).unwrap();
+        assert_eq!(s.to_buf().as_source(), s);
     }
 }
