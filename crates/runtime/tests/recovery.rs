@@ -375,3 +375,76 @@ fn a_repeated_epoch_repeats_its_idle_advances() {
         .collect();
     assert_eq!(got, [(0, 3), (1, 4)]);
 }
+
+/// A followed file (a live source: the wall clock bounds event times, its readings are
+/// recorded in the epoch record) with one line dated 2099 in the middle: a crash at any
+/// stage, a restart that repeats the epoch with the recorded readings, and the line is
+/// counted `future` once, stored once, and in no window.
+#[test]
+fn a_repeated_epoch_of_a_live_source_judges_a_line_from_2099_alike() {
+    let total = 12_000u64;
+    // The file is read in one source batch: its epoch is the first.
+    for (stage, epoch) in [(Stage::BeforeCommit, 1), (Stage::AfterCommit, 1)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("access.log");
+        append(&log, 0, total / 2);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(
+                b"6.6.6.6 - - [01/Jan/2099:00:00:00 +0000] \"GET /x HTTP/1.1\" 200 1 \"-\" \"t\"\n",
+            )
+            .unwrap();
+        append(&log, total / 2, total);
+        let state = tmp.path().join("state");
+        let store = Arc::new(Mutex::new(MemoryStore::default()));
+        let tail = || SourceSpec::Files {
+            paths: vec![log.display().to_string()],
+            follow: true,
+            poll_interval: Some(Duration::from_millis(10)),
+        };
+        let sink = MemorySink::new(store.clone());
+        let e = Pipeline::new(spec(&state, 0))
+            .source(tail())
+            .epoch_sink(Box::new(FailAt::new(sink, stage, epoch)))
+            .start()
+            .unwrap()
+            .wait()
+            .unwrap_err();
+        assert!(e.to_string().contains(INJECTED), "{e}");
+        let h = Pipeline::new(spec(&state, 0))
+            .source(tail())
+            .epoch_sink(Box::new(MemorySink::new(store.clone())))
+            .start()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        while h.status().counters.lines < total + 1 {
+            assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", h.status());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        h.stop();
+        let st = h.wait().unwrap();
+        let what = format!("{stage:?} of epoch {epoch}");
+        assert_eq!((st.counters.future, st.counters.late), (1, 0), "{what}");
+        let s = store.lock().unwrap();
+        let counts = path_counts(&s.lines);
+        assert_eq!(
+            counts.get("/x"),
+            Some(&1),
+            "{what}: the 2099 line stored once"
+        );
+        assert_eq!(counts.len() as u64, total + 1, "{what}");
+        assert!(counts.values().all(|c| *c == 1), "{what}");
+        // Windows: every ordinary line once; the last minute may still be open at the stop.
+        let got = window_counts(&s);
+        let want = expected_windows(total);
+        let last = *want.keys().last().unwrap();
+        for (k, v) in &want {
+            if *k < last {
+                assert_eq!(got.get(k), Some(v), "{what}: window {k}");
+            }
+        }
+        assert!(got.keys().all(|k| *k <= last), "{what}: no window of 2099");
+    }
+}
