@@ -23,7 +23,7 @@
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -61,6 +61,10 @@ pub struct NetStats {
     pub accept_errors: u64,
     /// Datagrams received (syslog over UDP).
     pub datagrams: u64,
+    /// Datagrams the kernel dropped because the socket's receive buffer was full (syslog
+    /// over UDP, which has no flow control: a burst, or a full spool that stopped reading).
+    /// Read from `/proc/net/udp` on Linux; 0 elsewhere.
+    pub udp_kernel_drops: u64,
     /// Lines or messages delivered.
     pub lines: u64,
     /// Lines cut at the maximum line length.
@@ -100,6 +104,8 @@ pub(crate) struct Hub {
     pub counters: Counters,
     started: Instant,
     conns: Mutex<Vec<Arc<Conn>>>,
+    /// The inode of the UDP socket (0: none), to find its drop count in `/proc/net/udp`.
+    pub udp_inode: AtomicU64,
 }
 
 impl Default for Hub {
@@ -111,6 +117,7 @@ impl Default for Hub {
             counters: Counters::default(),
             started: Instant::now(),
             conns: Mutex::new(Vec::new()),
+            udp_inode: AtomicU64::new(0),
         }
     }
 }
@@ -189,6 +196,7 @@ impl Hub {
             idle_closed: c.idle_closed.load(Ordering::Relaxed),
             accept_errors: c.accept_errors.load(Ordering::Relaxed),
             datagrams: c.datagrams.load(Ordering::Relaxed),
+            udp_kernel_drops: udp_kernel_drops(self.udp_inode.load(Ordering::Relaxed)),
             lines: c.lines.load(Ordering::Relaxed),
             truncated_lines: c.truncated_lines.load(Ordering::Relaxed),
             malformed: c.malformed.load(Ordering::Relaxed),
@@ -201,6 +209,45 @@ impl Hub {
             .map(|mut p| std::mem::take(&mut *p))
             .unwrap_or_default()
     }
+}
+
+/// The kernel's count of datagrams dropped on the UDP socket with this inode: the last
+/// column of its line in `/proc/net/udp` or `/proc/net/udp6`. 0 when unknown.
+fn udp_kernel_drops(inode: u64) -> u64 {
+    if inode == 0 {
+        return 0;
+    }
+    let want = inode.to_string();
+    let mut drops = 0;
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.get(9) == Some(&want.as_str()) {
+                drops += f.last().and_then(|d| d.parse::<u64>().ok()).unwrap_or(0);
+            }
+        }
+    }
+    drops
+}
+
+/// The inode of a socket, from its `/proc/self/fd` link (`socket:[12345]`); 0 when unknown.
+#[cfg(target_os = "linux")]
+pub(crate) fn socket_inode(fd: &impl std::os::fd::AsRawFd) -> u64 {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .ok()
+        .and_then(|l| {
+            let l = l.to_string_lossy().into_owned();
+            l.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn socket_inode<T>(_: &T) -> u64 {
+    0
 }
 
 /// Turns one connection's bytes into lines or messages.
@@ -290,7 +337,22 @@ pub(crate) fn flush(tx: &SyncSender<Batch>, out: &mut Batch, hub: &Hub) -> bool 
     hub.counters
         .malformed
         .fetch_add(b.malformed().len() as u64, Ordering::Relaxed);
-    tx.send(b).is_ok()
+    // Not a blocking send: while the consumer holds back (a full spool) the source may be
+    // dropped, and its drop waits for this thread while still holding the receiver.
+    let mut b = b;
+    loop {
+        match tx.try_send(b) {
+            Ok(()) => return true,
+            Err(TrySendError::Disconnected(_)) => return false,
+            Err(TrySendError::Full(back)) => {
+                if hub.shutdown.load(Ordering::Relaxed) {
+                    return false;
+                }
+                b = back;
+                thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
 }
 
 /// Limits on the TCP connections of a listening source (see the

@@ -672,6 +672,8 @@ impl SyslogSource {
             let sock = bind_udp(addr).map_err(bind_err)?;
             let local = sock.local_addr().map_err(bind_err)?;
             udp_addr = Some(local);
+            hub.udp_inode
+                .store(crate::net::socket_inode(&sock), Ordering::Relaxed);
             let (hub2, tx2) = (hub.clone(), tx.clone());
             let h = thread::Builder::new()
                 .name(format!("hitstream-syslog-udp-{local}"))

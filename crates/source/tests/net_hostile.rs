@@ -325,3 +325,41 @@ fn a_full_disk_is_retried_and_loses_nothing_sent_over_tcp() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn udp_datagrams_dropped_while_the_spool_is_full_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let mut scfg = SpoolConfig::new(&spool_dir);
+    scfg.max_bytes = 16 << 10;
+    scfg.segment_bytes = 4 << 10;
+    let src = SyslogSource::bind(SyslogConfig {
+        udp: Some("127.0.0.1:0".into()),
+        channel_capacity: 1,
+        ..SyslogConfig::default()
+    })
+    .unwrap();
+    let addr = src.udp_addr().unwrap();
+    let stats = src.stats_handle();
+    // Nobody consumes the spool: it fills, reading stops, the socket's buffer fills.
+    let spooler = Spooler::spawn(src, SpoolWriter::open(scfg).unwrap()).unwrap();
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sent = 30_000u64;
+    for i in 0..sent {
+        let msg = format!("<190>Nov 21 23:12:01 web1 nginx: {}", numbered(i));
+        tx.send_to(msg.as_bytes(), addr).unwrap();
+    }
+    let start = Instant::now();
+    while stats.get().udp_kernel_drops == 0 && start.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let st = stats.get();
+    assert!(spooler.stats().full, "{:?}", spooler.stats());
+    assert!(st.udp_kernel_drops > 0, "{st:?}");
+    // The rest waits in the socket's buffer.
+    assert!(st.datagrams + st.udp_kernel_drops <= sent, "{st:?}");
+    // Stopping with a full spool does not hang on the blocked receiving thread.
+    let t = Instant::now();
+    drop(spooler);
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
