@@ -225,8 +225,11 @@ pub fn net_line(name: &str, n: &hitstream_runtime::NetStatus) -> String {
         }
         conn.push(')');
         parts.push(conn);
-        if c.datagrams > 0 {
-            parts.push(format!("{} datagrams", c.datagrams));
+        if c.datagrams > 0 || c.udp_kernel_drops > 0 {
+            parts.push(format!(
+                "{} datagrams ({} dropped by the kernel)",
+                c.datagrams, c.udp_kernel_drops
+            ));
         }
     }
     if let Some(s) = &n.spool {

@@ -95,6 +95,20 @@ fn stop(mut child: Child, stderr: &mpsc::Receiver<String>) -> String {
     text
 }
 
+/// The body of `GET path` on the dashboard, with a plain socket.
+fn get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut s, &mut text).unwrap();
+    text
+}
+
 fn wait_for_port(port: u16) {
     assert!(
         wait_for(Duration::from_secs(20), || TcpStream::connect((
@@ -147,6 +161,8 @@ fn a_real_sender_gets_through_1100_idle_connections_under_a_1024_file_limit() {
     let out = tmp.path().join("w.jsonl");
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
+    let http_port = free_port();
+    let http = format!("127.0.0.1:{http_port}");
     let out_s = out.to_str().unwrap();
     let (child, stderr) = start(&[
         "run",
@@ -165,8 +181,11 @@ fn a_real_sender_gets_through_1100_idle_connections_under_a_1024_file_limit() {
         &addr,
         "--jsonl",
         out_s,
+        "--http",
+        &http,
     ]);
     wait_for_port(port);
+    wait_for_port(http_port);
     // 1,100 connections that send nothing and stay open on this side.
     let mut flood = Vec::new();
     for _ in 0..1100 {
@@ -186,6 +205,26 @@ fn a_real_sender_gets_through_1100_idle_connections_under_a_1024_file_limit() {
         requests(&out).first().is_some_and(|n| *n >= 10)
     });
     let per = requests(&out);
+    // The counters in /metrics, while the flood is still connected.
+    let metrics = get(http_port, "/metrics");
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && l.contains("source=\"tcp "))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics:\n{metrics}"))
+    };
+    let (accepted, evicted, open) = (
+        value("hitstream_net_connections_accepted_total"),
+        value("hitstream_net_connections_evicted_total"),
+        value("hitstream_net_connections_open"),
+    );
+    let seen = format!("accepted {accepted}, evicted {evicted}, open {open}");
+    assert!(accepted >= 1101.0, "{seen}");
+    // All but the real sender, which closed by itself, were evicted or are open.
+    assert!(evicted + open >= accepted - 1.0, "{seen}");
+    assert!(open <= 2.0 * 256.0, "{seen}");
     let mut child = child;
     assert!(
         child.try_wait().unwrap().is_none(),

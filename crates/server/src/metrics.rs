@@ -58,7 +58,12 @@ impl Out {
 /// configured, not taken from data, so the label is bounded).
 fn net_families(o: &mut Out, st: &Status) {
     type Pick = fn(&hitstream_runtime::NetStatus) -> Option<f64>;
-    let families: [(&str, &str, &str, Pick); 12] = [
+    let families: [(&str, &str, &str, Pick); 14] = [
+        ("hitstream_net_datagrams_total", "counter", "Syslog datagrams received over UDP.",
+            |n| n.connections.as_ref().map(|c| c.datagrams as f64)),
+        ("hitstream_net_udp_kernel_drops_total", "counter",
+            "Datagrams the kernel dropped because the UDP socket's buffer was full (UDP has no flow control).",
+            |n| n.connections.as_ref().map(|c| c.udp_kernel_drops as f64)),
         ("hitstream_net_connections_open", "gauge", "TCP connections open now.",
             |n| n.connections.as_ref().map(|c| c.open as f64)),
         ("hitstream_net_connections_accepted_total", "counter", "TCP connections accepted.",
