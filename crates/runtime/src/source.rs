@@ -140,6 +140,11 @@ pub struct Lag {
     pub bytes: Option<u64>,
     /// Records not yet consumed (Kafka).
     pub records: Option<u64>,
+    /// Kafka: lines whose origin headers were not trusted (no valid MAC under
+    /// `--origin-key`, or offsets no shipper writes), stored as new lines; since the first
+    /// start. Not a lag, but written with it after every poll.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untrusted: Option<u64>,
 }
 
 /// Opens a custom source from the positions of the last checkpoint.
@@ -149,11 +154,6 @@ pub trait SourceFactory: Send {
 }
 
 impl<F> SourceFactory for F
-    /// Kafka: lines whose origin headers were not trusted (no valid MAC under
-    /// `--origin-key`, or offsets no shipper writes), stored as new lines; since the first
-    /// start. Not a lag, but written with it after every poll.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub untrusted: Option<u64>,
 where
     F: FnOnce(&Checkpoint) -> Result<Box<dyn RunSource>, BoxError> + Send,
 {
