@@ -564,7 +564,9 @@ impl Config {
                 bail!("{at}: fields `max_connections`, `connection_idle_timeout`, `spool_max_bytes` and `malformed_max_bytes` apply only to type = \"tcp\" or \"syslog\"");
             }
             if s.max_connections == Some(0) || s.connection_idle_timeout == Some(Duration::ZERO) {
-                bail!("{at}: fields `max_connections` and `connection_idle_timeout` must be above 0");
+                bail!(
+                    "{at}: fields `max_connections` and `connection_idle_timeout` must be above 0"
+                );
             }
             if s.kind != SourceKind::File && (s.max_open_files.is_some() || s.follow_symlinks) {
                 bail!("{at}: fields `max_open_files` and `follow_symlinks` apply only to type = \"file\"");
@@ -686,7 +688,10 @@ interval = "5s"
             s.origin_key.as_deref(),
             Some(std::path::Path::new("/etc/hitstream/origin.key"))
         );
-        assert_eq!((s.max_origin_jump, s.max_origins), (Some(1 << 20), Some(64)));
+        assert_eq!(
+            (s.max_origin_jump, s.max_origins),
+            (Some(1 << 20), Some(64))
+        );
     }
 
     #[test]

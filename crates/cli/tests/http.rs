@@ -720,12 +720,20 @@ fn beyond_loopback_a_token_is_required_and_checked() {
             "{path} with a wrong token"
         );
         assert_eq!(
-            get(addr, path, &[("Authorization", "Bearer s3cret-t0ken-0f-16+")]).0,
+            get(
+                addr,
+                path,
+                &[("Authorization", "Bearer s3cret-t0ken-0f-16+")]
+            )
+            .0,
             200,
             "{path} with the token"
         );
     }
-    assert_eq!(get(addr, "/api/status?token=s3cret-t0ken-0f-16%2B", &[]).0, 200);
+    assert_eq!(
+        get(addr, "/api/status?token=s3cret-t0ken-0f-16%2B", &[]).0,
+        200
+    );
 }
 
 /// A `vhost_combined` line with a referer and a user agent of its own.

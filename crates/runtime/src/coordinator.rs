@@ -313,7 +313,11 @@ impl Core {
             .idles
             .iter()
             .map(|&(seq, secs)| (seq, ReplayInput::Idle(secs)))
-            .chain(rec.clocks.iter().map(|&(seq, now)| (seq, ReplayInput::Clock(now))))
+            .chain(
+                rec.clocks
+                    .iter()
+                    .map(|&(seq, now)| (seq, ReplayInput::Clock(now))),
+            )
             .collect();
         inputs.sort_by_key(|(seq, _)| *seq);
         let mut idles = inputs.into_iter().peekable();
