@@ -18,7 +18,11 @@ out = subprocess.run(
     ["hitstream", "sql", "--data", lake, "-o", "csv",
      "SELECT client, time, status FROM requests"],
     capture_output=True, text=True, check=True, encoding="utf-8", errors="replace").stdout
-got = collections.Counter(tuple(r) for r in list(csv.reader(io.StringIO(out)))[1:])
+# hitstream's CSV puts a `'` before a text cell that a spreadsheet would take for a formula
+# (`@.scimaging.com` in the NASA log); the log has none that begin with `'`.
+def cell(c):
+    return c[1:] if len(c) > 1 and c[0] == "'" and c[1] in "=+-@\t\r" else c
+got = collections.Counter(tuple(cell(c) for c in r) for r in list(csv.reader(io.StringIO(out)))[1:])
 missing, extra = want - got, got - want
 if not missing and not extra:
     print("ok")
