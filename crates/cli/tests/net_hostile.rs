@@ -222,8 +222,9 @@ fn a_real_sender_gets_through_1100_idle_connections_under_a_1024_file_limit() {
     );
     let seen = format!("accepted {accepted}, evicted {evicted}, open {open}");
     assert!(accepted >= 1101.0, "{seen}");
-    // All but the real sender, which closed by itself, were evicted or are open.
-    assert!(evicted + open >= accepted - 1.0, "{seen}");
+    // All but the real sender and the probes that waited for the port, which closed by
+    // themselves, were evicted or are open.
+    assert!(evicted + open >= 1100.0 - 1.0, "{seen}");
     assert!(open <= 2.0 * 256.0, "{seen}");
     let mut child = child;
     assert!(
