@@ -4,6 +4,22 @@
 //! engine emits an [`Alert`] that explains itself: rule, key (a client, or `*` for the whole
 //! site), observed value, threshold, window, and up to three raw sample lines.
 //!
+//! **Thresholds that scale with the traffic.** A fixed count per window that suits a quiet
+//! site is passed by hundreds of ordinary clients of a busy one. So a per-client rule fires
+//! only when the client is above an absolute floor (`threshold`, which keeps quiet sites
+//! quiet) AND stands out in a way that does not grow with the traffic: for `client_rate`, its
+//! share of the window's requests (`share`); for `client_404_burst` and `client_auth_burst`,
+//! the share of its own requests that got those responses (`ratio`: a scanner's probes are
+//! mostly 404s at any traffic, an ordinary visitor's are not). Distance from the median
+//! client (median and MAD of per-client counts) was not used: client activity is heavy-tailed,
+//! so on an ordinary busy site the busiest ordinary clients lie further from the median, in
+//! requests and in 404s, than a scanner does.
+//!
+//! **Baselines need history.** `traffic_spike` judges a window against the windows before it
+//! only when enough of them had traffic (`min_baseline_windows`): a log with traffic in one
+//! minute an hour has no baseline at minute scale, and an empty one would make every busy
+//! minute a spike.
+//!
 //! **Cooldown** (per rule and key, in event time): a violation whose window end lies within
 //! `cooldown` seconds of the previous violation's window end (before or after) belongs to the
 //! same incident and raises no new alert; the incident's latest violation is remembered, so a
@@ -33,16 +49,47 @@ use crate::result::{lossy, rfc3339, Merged};
 
 /// Default cooldown of every rule: 10 minutes of event time.
 pub const DEFAULT_COOLDOWN: u64 = 600;
+/// Default [`ClientRateRule::share`]: a fifth of the window's requests. The busiest ordinary
+/// client of `hitstream gen`'s 1,000 (heavy-tailed activity) makes about 6 % of them.
+pub const DEFAULT_RATE_SHARE: f64 = 0.2;
+/// Default `ratio` of [`NotFoundBurstRule`] and [`AuthBurstRule`]: more than half of the
+/// client's own requests. Scanners' probes are mostly 404s; an ordinary client's broken
+/// links and expired sessions are a few percent of its requests.
+pub const DEFAULT_CLIENT_RATIO: f64 = 0.5;
+/// Default [`SpikeRule::min_baseline_windows`].
+pub const DEFAULT_MIN_BASELINE_WINDOWS: u32 = 8;
 
-/// Requests per client per window above `threshold`.
+// New fields are left out of the serialized rule at their default, so that a configuration
+// that does not set them serializes as it did before they existed: the engine's snapshot
+// holds its configuration, and the bytes of a snapshot with default rules stay those of
+// format version 3.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_default_rate_share(v: &f64) -> bool {
+    v.to_bits() == DEFAULT_RATE_SHARE.to_bits()
+}
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_default_client_ratio(v: &f64) -> bool {
+    v.to_bits() == DEFAULT_CLIENT_RATIO.to_bits()
+}
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_default_min_baseline(v: &u32) -> bool {
+    *v == DEFAULT_MIN_BASELINE_WINDOWS
+}
+
+/// Requests per client per window above `threshold` and above `share` of the window's
+/// requests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClientRateRule {
     /// Name in alerts and cooldown state. Default `client_rate`.
     pub name: String,
-    /// Alert when a client makes more than this many requests in one window. Default 600
-    /// (10 requests/s over the default 60 s window).
+    /// The absolute floor: alert only when a client makes more than this many requests in
+    /// one window. Default 600 (10 requests/s over the default 60 s window).
     pub threshold: u64,
+    /// And only when those are more than this share of all requests of the window
+    /// (0 <= share < 1; 0: the floor alone, as a fixed threshold). Default 0.2.
+    #[serde(skip_serializing_if = "is_default_rate_share")]
+    pub share: f64,
     /// Seconds of event time that separate incidents. Default 600.
     #[serde(deserialize_with = "de_secs")]
     pub cooldown: u64,
@@ -53,19 +100,26 @@ impl Default for ClientRateRule {
         ClientRateRule {
             name: "client_rate".into(),
             threshold: 600,
+            share: DEFAULT_RATE_SHARE,
             cooldown: DEFAULT_COOLDOWN,
         }
     }
 }
 
-/// 404 responses per client per window above `threshold` (scanners probing for paths).
+/// 404 responses per client per window above `threshold` and above `ratio` of the client's
+/// requests (scanners probing for paths).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotFoundBurstRule {
     /// Name in alerts and cooldown state. Default `client_404_burst`.
     pub name: String,
-    /// Alert when a client gets more than this many 404s in one window. Default 20.
+    /// The absolute floor: alert only when a client gets more than this many 404s in one
+    /// window. Default 20.
     pub threshold: u64,
+    /// And only when those are more than this share of the client's own requests in the
+    /// window (0 <= ratio < 1; 0: the floor alone, as a fixed threshold). Default 0.5.
+    #[serde(skip_serializing_if = "is_default_client_ratio")]
+    pub ratio: f64,
     /// Seconds of event time that separate incidents. Default 600.
     #[serde(deserialize_with = "de_secs")]
     pub cooldown: u64,
@@ -76,20 +130,26 @@ impl Default for NotFoundBurstRule {
         NotFoundBurstRule {
             name: "client_404_burst".into(),
             threshold: 20,
+            ratio: DEFAULT_CLIENT_RATIO,
             cooldown: DEFAULT_COOLDOWN,
         }
     }
 }
 
-/// 401 and 403 responses per client per window above `threshold` (password guessing).
+/// 401 and 403 responses per client per window above `threshold` and above `ratio` of the
+/// client's requests (password guessing).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthBurstRule {
     /// Name in alerts and cooldown state. Default `client_auth_burst`.
     pub name: String,
-    /// Alert when a client gets more than this many 401/403 responses in one window.
-    /// Default 10.
+    /// The absolute floor: alert only when a client gets more than this many 401/403
+    /// responses in one window. Default 10.
     pub threshold: u64,
+    /// And only when those are more than this share of the client's own requests in the
+    /// window (0 <= ratio < 1; 0: the floor alone, as a fixed threshold). Default 0.5.
+    #[serde(skip_serializing_if = "is_default_client_ratio")]
+    pub ratio: f64,
     /// Seconds of event time that separate incidents. Default 600.
     #[serde(deserialize_with = "de_secs")]
     pub cooldown: u64,
@@ -100,6 +160,7 @@ impl Default for AuthBurstRule {
         AuthBurstRule {
             name: "client_auth_burst".into(),
             threshold: 10,
+            ratio: DEFAULT_CLIENT_RATIO,
             cooldown: DEFAULT_COOLDOWN,
         }
     }
@@ -133,7 +194,8 @@ impl Default for ErrorRatioRule {
 
 /// Requests in a window above `factor` times the mean of the previous `baseline_windows`
 /// windows (the non-overlapping windows just before it; windows without traffic count as 0).
-/// Judged only once the engine has seen data from the start of the baseline.
+/// Judged only once the engine has seen data from the start of the baseline and at least
+/// `min_baseline_windows` of those windows had traffic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpikeRule {
@@ -143,6 +205,10 @@ pub struct SpikeRule {
     pub factor: f64,
     /// Number of preceding windows in the baseline (1..=1000). Default 10.
     pub baseline_windows: u32,
+    /// How many of the baseline's windows must have had traffic for the window to be judged
+    /// (0..=1000; more than `baseline_windows` means all of them). Default 8.
+    #[serde(skip_serializing_if = "is_default_min_baseline")]
+    pub min_baseline_windows: u32,
     /// Windows with fewer requests are not judged. Default 100.
     pub min_requests: u64,
     /// Seconds of event time that separate incidents. Default 600.
@@ -156,6 +222,7 @@ impl Default for SpikeRule {
             name: "traffic_spike".into(),
             factor: 3.0,
             baseline_windows: 10,
+            min_baseline_windows: DEFAULT_MIN_BASELINE_WINDOWS,
             min_requests: 100,
             cooldown: DEFAULT_COOLDOWN,
         }
@@ -262,6 +329,20 @@ impl Rule {
                 r.baseline_windows.to_string(),
                 "1..=1000",
             ),
+            Rule::Spike(r) if r.min_baseline_windows > 1000 => bad(
+                "min_baseline_windows",
+                r.min_baseline_windows.to_string(),
+                "0..=1000",
+            ),
+            Rule::ClientRate(r) if !(0.0..1.0).contains(&r.share) => {
+                bad("share", r.share.to_string(), "0 <= share < 1")
+            }
+            Rule::NotFoundBurst(NotFoundBurstRule { ratio, .. })
+            | Rule::AuthBurst(AuthBurstRule { ratio, .. })
+                if !(0.0..1.0).contains(ratio) =>
+            {
+                bad("ratio", ratio.to_string(), "0 <= ratio < 1")
+            }
             _ => Ok(()),
         }
     }
@@ -279,7 +360,9 @@ pub struct Alert {
     pub key: String,
     /// What was observed: a count, a ratio (0..=1) or a request count.
     pub observed: f64,
-    /// The threshold it exceeded (for `traffic_spike`: factor x baseline mean).
+    /// The threshold it exceeded: for per-client rules the larger of the rule's absolute
+    /// `threshold` and its relative bound (`share` x the window's requests, or `ratio` x the
+    /// client's requests); for `traffic_spike`, factor x baseline mean.
     pub threshold: f64,
     /// Window start (UTC seconds).
     pub window_start: i64,
@@ -350,26 +433,55 @@ pub(crate) fn evaluate(
     if has_client_rules {
         for &(key, hash, c) in m.clients.iter() {
             for (i, r) in rules.iter().enumerate() {
-                let (obs, t, what) = match r {
-                    Rule::ClientRate(r) => (c.requests, r.threshold, "requests"),
-                    Rule::NotFoundBurst(r) => (c.not_found, r.threshold, "404 responses"),
-                    Rule::AuthBurst(r) => (c.auth, r.threshold, "401/403 responses"),
+                // (observed, absolute floor, relative bound, share that bound is of, of what)
+                let (obs, floor, share, of, what) = match r {
+                    Rule::ClientRate(r) => {
+                        (c.requests, r.threshold, r.share, m.requests, "requests")
+                    }
+                    Rule::NotFoundBurst(r) => (
+                        c.not_found,
+                        r.threshold,
+                        r.ratio,
+                        c.requests,
+                        "404 responses",
+                    ),
+                    Rule::AuthBurst(r) => (
+                        c.auth,
+                        r.threshold,
+                        r.ratio,
+                        c.requests,
+                        "401/403 responses",
+                    ),
                     _ => continue,
                 };
-                if obs > t {
-                    cands.push(Candidate {
-                        rule: i,
-                        key,
-                        hash,
-                        observed: obs as f64,
-                        threshold: t as f64,
-                        explanation: format!(
-                            "client {} had {obs} {what} in window {}, above the threshold of {t}",
-                            lossy(key),
-                            span()
-                        ),
-                    });
+                let bound = share * of as f64;
+                if obs <= floor || obs as f64 <= bound {
+                    continue;
                 }
+                let whose = if matches!(r, Rule::ClientRate(_)) {
+                    "the window's"
+                } else {
+                    "its"
+                };
+                let pct = |x: f64| x * 100.0;
+                let relative = if share > 0.0 {
+                    format!(" and {:.0}% of {whose} requests", pct(share))
+                } else {
+                    String::new()
+                };
+                cands.push(Candidate {
+                    rule: i,
+                    key,
+                    hash,
+                    observed: obs as f64,
+                    threshold: (floor as f64).max(bound),
+                    explanation: format!(
+                        "client {} had {obs} {what} in window {} ({:.1}% of {whose} {of} requests), above the threshold of {floor}{relative}",
+                        lossy(key),
+                        span(),
+                        pct(obs as f64 / of.max(1) as f64),
+                    ),
+                });
             }
         }
     }
@@ -410,9 +522,15 @@ pub(crate) fn evaluate(
                 if w.first_pane.is_none_or(|f| f > base_start) {
                     continue;
                 }
-                let sum: u64 = (1..=k)
-                    .map(|j| w.history.get(&(w.start - j * size)).copied().unwrap_or(0))
-                    .sum();
+                let (mut sum, mut active) = (0u64, 0u32);
+                for j in 1..=k {
+                    let v = w.history.get(&(w.start - j * size)).copied().unwrap_or(0);
+                    sum += v;
+                    active += u32::from(v > 0);
+                }
+                if active < r.min_baseline_windows.min(r.baseline_windows) {
+                    continue;
+                }
                 let mean = sum as f64 / k as f64;
                 let threshold = r.factor * mean;
                 if n as f64 > threshold {
@@ -423,7 +541,7 @@ pub(crate) fn evaluate(
                         observed: n as f64,
                         threshold,
                         explanation: format!(
-                            "{n} requests in window {}, {} the mean of {mean:.1} over the previous {k} windows (alert above {} x mean, from {} requests)",
+                            "{n} requests in window {}, {} the mean of {mean:.1} over the previous {k} windows ({active} with traffic; alert above {} x mean, from {} requests)",
                             span(),
                             if mean > 0.0 { format!("{:.1} x", n as f64 / mean) } else { "against".to_string() },
                             r.factor,
@@ -569,6 +687,86 @@ mod tests {
             ..SpikeRule::default()
         });
         assert!(r.validate().is_err());
+    }
+
+    #[test]
+    fn relative_bounds_are_validated() {
+        for share in [-0.1, 1.0, f64::NAN] {
+            let r = Rule::ClientRate(ClientRateRule {
+                share,
+                ..ClientRateRule::default()
+            });
+            let e = r.validate().unwrap_err().to_string();
+            assert!(e.contains("alerts.client_rate.share"), "{e}");
+        }
+        for ratio in [1.5, f64::INFINITY] {
+            let r = Rule::AuthBurst(AuthBurstRule {
+                ratio,
+                ..AuthBurstRule::default()
+            });
+            assert!(r.validate().is_err());
+            let r = Rule::NotFoundBurst(NotFoundBurstRule {
+                ratio,
+                ..NotFoundBurstRule::default()
+            });
+            let e = r.validate().unwrap_err().to_string();
+            assert!(e.contains("alerts.client_404_burst.ratio"), "{e}");
+        }
+        let r = Rule::Spike(SpikeRule {
+            min_baseline_windows: 1001,
+            ..SpikeRule::default()
+        });
+        assert!(r.validate().is_err());
+        // 0 turns the relative bounds off; a minimum above the baseline means all of it.
+        for r in [
+            Rule::ClientRate(ClientRateRule {
+                share: 0.0,
+                ..ClientRateRule::default()
+            }),
+            Rule::NotFoundBurst(NotFoundBurstRule {
+                ratio: 0.0,
+                ..NotFoundBurstRule::default()
+            }),
+            Rule::Spike(SpikeRule {
+                baseline_windows: 5,
+                ..SpikeRule::default()
+            }),
+        ] {
+            r.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn fields_at_their_default_are_not_serialized() {
+        // Rules at their defaults serialize as before the relative bounds existed: snapshots
+        // hold the configuration, and their bytes stay those of format version 3.
+        let s = serde_json::to_string(&Rule::defaults()).unwrap();
+        for f in ["share", "\"ratio\":0.5", "min_baseline_windows"] {
+            assert!(!s.contains(f), "{f} in {s}");
+        }
+        let set = vec![
+            Rule::ClientRate(ClientRateRule {
+                share: 0.05,
+                ..ClientRateRule::default()
+            }),
+            Rule::NotFoundBurst(NotFoundBurstRule {
+                ratio: 0.0,
+                ..NotFoundBurstRule::default()
+            }),
+            Rule::Spike(SpikeRule {
+                min_baseline_windows: 3,
+                ..SpikeRule::default()
+            }),
+        ];
+        let s = serde_json::to_string(&set).unwrap();
+        assert!(
+            s.contains("\"share\":0.05")
+                && s.contains("\"ratio\":0.0")
+                && s.contains("\"min_baseline_windows\":3"),
+            "{s}"
+        );
+        let back: Vec<Rule> = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, set);
     }
 
     #[test]

@@ -118,9 +118,11 @@ fn every_rule_fires_on_its_burst_with_cooldown() {
     assert_eq!(r.stats.alerts, 7);
 
     let a = &r.alerts[0];
+    // Every one of the scanner's 50 requests got a 404: above the floor of 20 and above half
+    // of its requests (25).
     assert_eq!(
         (a.kind.as_str(), a.observed, a.threshold),
-        ("client_404_burst", 50.0, 20.0)
+        ("client_404_burst", 50.0, 25.0)
     );
     assert_eq!(a.window_start_rfc3339, "1995-07-01T00:05:00Z");
     assert_eq!(a.window_end_rfc3339, "1995-07-01T00:06:00Z");
@@ -139,7 +141,8 @@ fn every_rule_fires_on_its_burst_with_cooldown() {
     );
 
     let bf = &r.alerts[1];
-    assert_eq!((bf.observed, bf.threshold), (30.0, 10.0));
+    // 30 401s of 30 requests: above the floor of 10 and half of its requests (15).
+    assert_eq!((bf.observed, bf.threshold), (30.0, 15.0));
     assert!(bf
         .samples
         .iter()
@@ -147,7 +150,17 @@ fn every_rule_fires_on_its_burst_with_cooldown() {
     assert_eq!(bf.samples.len(), 3);
 
     let hot = &r.alerts[2];
+    // 700 of the window's 750 requests: above the floor of 600, which is more than a fifth
+    // of the window (150).
     assert_eq!((hot.observed, hot.threshold), (700.0, 600.0));
+    assert!(
+        hot.explanation.contains("700 requests")
+            && hot
+                .explanation
+                .contains("93.3% of the window's 750 requests"),
+        "{}",
+        hot.explanation
+    );
     assert_eq!(hot.samples.len(), 3);
     assert!(hot
         .samples
@@ -295,4 +308,199 @@ fn default_rules_deserialize_with_units() {
             ..ClientRateRule::default()
         })]
     );
+}
+
+/// `n` requests of `client` spread over `minute`, `bad` of them (evenly spread) answered
+/// with `status`, the rest with 200.
+fn mixed(out: &mut Vec<(i64, Vec<u8>)>, minute: i64, client: &str, n: i64, status: u16, bad: i64) {
+    for i in 0..n {
+        let t = minute * MIN + i * 60 / n.max(1);
+        let s = if (i + 1) * bad / n > i * bad / n {
+            status
+        } else {
+            200
+        };
+        out.push((t, line(client, t, "GET", &format!("/p{}", i % 7), s, 10)));
+    }
+}
+
+fn client_rules(share: f64, ratio: f64) -> EngineConfig {
+    EngineConfig {
+        alerts: vec![
+            Rule::ClientRate(ClientRateRule {
+                share,
+                ..ClientRateRule::default()
+            }),
+            Rule::NotFoundBurst(NotFoundBurstRule {
+                ratio,
+                ..NotFoundBurstRule::default()
+            }),
+            Rule::AuthBurst(AuthBurstRule {
+                ratio,
+                ..AuthBurstRule::default()
+            }),
+        ],
+        ..EngineConfig::tumbling(60, 0)
+    }
+}
+
+#[test]
+fn on_a_busy_site_only_clients_that_stand_out_alert() {
+    // Three minutes of a busy site: 40 ordinary clients at 740 to 1,519 requests a minute,
+    // 3 % of their pages 404s and 20 to 39 403s: every one of them is above the fixed floors
+    // (600 requests, 20 404s, 10 401/403s). Among them, minute 1: a scanner (45 requests, 40 of
+    // them 404s) and a password guesser (24 401s of 30 requests); minute 2: one client with a
+    // third of the window.
+    let mut v = Vec::new();
+    for m in 0..3 {
+        for c in 0..40 {
+            let client = format!("10.0.0.{c}");
+            mixed(
+                &mut v,
+                m,
+                &client,
+                700 + c * 20,
+                404,
+                (700 + c * 20) * 3 / 100,
+            );
+            mixed(&mut v, m, &client, 40 + c, 403, (40 + c) / 2);
+        }
+    }
+    mixed(&mut v, 1, "scan.evil", 45, 404, 40);
+    mixed(&mut v, 1, "bf.evil", 30, 401, 24);
+    mixed(&mut v, 2, "hot.evil", 22_000, 200, 0);
+    let lines = sorted(v);
+    let refs: Vec<&[u8]> = lines.iter().map(|l| &l[..]).collect();
+
+    let r = run(client_rules(0.2, 0.5), &refs, 997);
+    assert_eq!(
+        summary(&r.alerts),
+        vec![
+            (1, "client_404_burst", "scan.evil"),
+            (1, "client_auth_burst", "bf.evil"),
+            (2, "client_rate", "hot.evil"),
+        ]
+    );
+    let scan = &r.alerts[0];
+    assert_eq!((scan.observed, scan.threshold), (40.0, 22.5));
+    assert!(
+        scan.explanation.contains("40 404 responses")
+            && scan.explanation.contains("(88.9% of its 45 requests)")
+            && scan
+                .explanation
+                .contains("above the threshold of 20 and 50% of its requests"),
+        "{}",
+        scan.explanation
+    );
+    let hot = &r.alerts[2];
+    let window = 22_000.0 + (0..40).map(|c| 740.0 + 21.0 * c as f64).sum::<f64>();
+    assert_eq!(hot.observed, 22_000.0);
+    assert!(
+        (hot.threshold - 0.2 * window).abs() < 1e-6,
+        "{}",
+        hot.threshold
+    );
+
+    // The same traffic with fixed thresholds (share and ratio 0, the rules before they
+    // scaled): every ordinary client alerts, once per rule (the cooldown joins the minutes).
+    let fixed = run(client_rules(0.0, 0.0), &refs, 997);
+    let ordinary = fixed
+        .alerts
+        .iter()
+        .filter(|a| a.key.starts_with("10.0.0."))
+        .count();
+    assert_eq!(ordinary, 3 * 40, "alerts of ordinary clients");
+}
+
+#[test]
+fn a_spike_needs_a_baseline_with_traffic() {
+    // Traffic in one minute an hour (as in elastic-apache-logs-2015), 120 requests each time:
+    // the ten one-minute windows before each busy minute are empty, there is no baseline.
+    let mut v = Vec::new();
+    for h in 0..6 {
+        mixed(&mut v, h * 60 + 5, "a.example", 120, 200, 0);
+    }
+    let lines = sorted(v);
+    let refs: Vec<&[u8]> = lines.iter().map(|l| &l[..]).collect();
+    let spike = |min_baseline_windows| EngineConfig {
+        alerts: vec![Rule::Spike(SpikeRule {
+            min_baseline_windows,
+            ..SpikeRule::default()
+        })],
+        ..EngineConfig::tumbling(60, 0)
+    };
+    let r = run(spike(8), &refs, 97);
+    assert!(r.alerts.is_empty(), "{:?}", summary(&r.alerts));
+    assert_eq!(r.windows.len(), 6);
+    // Without that requirement (0), every busy minute after the first hour is a "spike"
+    // against a mean of 0.
+    let r = run(spike(0), &refs, 97);
+    assert_eq!(r.alerts.len(), 5, "{:?}", summary(&r.alerts));
+    assert_eq!(r.alerts[0].threshold, 0.0);
+
+    // A baseline with traffic in 8 of its 10 windows is judged, with 7 it is not.
+    for (quiet, alerts) in [(2, 1), (3, 0)] {
+        let mut v = Vec::new();
+        background(0..(10 - quiet), &mut v);
+        burst(&mut v, 10, 400, "hot.example.com", "GET", "/api", 200);
+        let lines = sorted(v);
+        let refs: Vec<&[u8]> = lines.iter().map(|l| &l[..]).collect();
+        let cfg = spike(8);
+        let mut e = hitstream_window::Engine::new(cfg).unwrap();
+        // Data from the start of the baseline: the quiet windows are the last ones before
+        // the spike.
+        let r = run_engine(&mut e, &refs, 97);
+        assert_eq!(r.alerts.len(), alerts, "{quiet} quiet windows");
+        if alerts == 1 {
+            assert!(
+                r.alerts[0].explanation.contains("(8 with traffic;"),
+                "{}",
+                r.alerts[0].explanation
+            );
+        }
+    }
+}
+
+mod scale {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// The relative bounds do not move with the traffic: with the absolute floors at 0,
+        /// the same clients alert when every line comes `k` times.
+        #[test]
+        fn relative_bounds_are_scale_free(
+            clients in proptest::collection::vec((1i64..40, 0i64..40, 0i64..40), 1..12),
+            k in 2usize..5,
+        ) {
+            let mut v = Vec::new();
+            for (i, &(ok, nf, auth)) in clients.iter().enumerate() {
+                let c = format!("c{i}");
+                burst(&mut v, 0, ok, &c, "GET", "/", 200);
+                burst(&mut v, 0, nf, &c, "GET", "/gone", 404);
+                burst(&mut v, 0, auth, &c, "POST", "/login", 401);
+            }
+            let lines = sorted(v);
+            let many: Vec<Vec<u8>> = lines
+                .iter()
+                .flat_map(|l| std::iter::repeat_n(l.clone(), k))
+                .collect();
+            let cfg = EngineConfig {
+                alerts: vec![
+                    Rule::ClientRate(ClientRateRule { threshold: 0, ..ClientRateRule::default() }),
+                    Rule::NotFoundBurst(NotFoundBurstRule { threshold: 0, ..NotFoundBurstRule::default() }),
+                    Rule::AuthBurst(AuthBurstRule { threshold: 0, ..AuthBurstRule::default() }),
+                ],
+                ..EngineConfig::tumbling(60, 0)
+            };
+            let keys = |ls: &[Vec<u8>]| {
+                let refs: Vec<&[u8]> = ls.iter().map(|l| &l[..]).collect();
+                let r = run(cfg.clone(), &refs, 101);
+                r.alerts.iter().map(|a| (a.rule.clone(), a.key.clone())).collect::<Vec<_>>()
+            };
+            prop_assert_eq!(keys(&lines), keys(&many));
+        }
+    }
 }
