@@ -4,12 +4,14 @@
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FormatError {
     /// Not a preset, and not a format string either.
-    #[error("unknown format `{name}`: use a preset ({known}), `auto`, an nginx log_format string ($remote_addr ...) or an Apache LogFormat string (%h ...)")]
+    #[error("unknown format `{name}`{}: use a preset ({known}), `auto`, an nginx log_format string ($remote_addr ...) or an Apache LogFormat string (%h ...)", did_you_mean(.suggestion))]
     UnknownPreset {
         /// What was given.
         name: String,
         /// The preset names.
         known: String,
+        /// The preset name closest to `name`, when one is close enough to be a typo.
+        suggestion: Option<String>,
     },
     /// The format string cannot be compiled.
     #[error("in format `{format}` at byte {at}: {message}")]
@@ -27,4 +29,11 @@ pub enum FormatError {
         /// The format string.
         format: String,
     },
+}
+
+fn did_you_mean(s: &Option<String>) -> String {
+    match s {
+        Some(n) => format!(" (did you mean `{n}`?)"),
+        None => String::new(),
+    }
 }

@@ -32,9 +32,9 @@ mod record;
 mod spec;
 pub mod time;
 
-pub use detect::{detect, Detection};
+pub use detect::{detect, rank, Candidate, Detection, Ranking, GIVE_FORMAT_HINT};
 pub use error::FormatError;
 pub use parse::{unescape_into, Parser};
 pub use record::{Oddities, Oddity, Outcome, Record, RejectReason, Text, ODDITY_COUNT, TEXT_COUNT};
-pub use spec::{preset, FieldKind, FormatSpec, Preset, Syntax, Token, PRESETS};
+pub use spec::{closest_preset, preset, FieldKind, FormatSpec, Preset, Syntax, Token, PRESETS};
 pub use time::LogTime;

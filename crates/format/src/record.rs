@@ -192,6 +192,24 @@ impl Oddities {
 }
 
 impl Oddity {
+    /// What it means, in a few words for a message.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Oddity::UnescapedQuote => "a `\"` inside a quoted field",
+            Oddity::UnterminatedQuote => "a quoted field never closed",
+            Oddity::NoProtocol => "a request without a protocol",
+            Oddity::BadProtocol => "a protocol that is not HTTP/d.d",
+            Oddity::SpaceInPath => "spaces in the request target",
+            Oddity::NonHttpRequest => "a request line that is not HTTP",
+            Oddity::EmptyRequest => "an empty request",
+            Oddity::NoStatus => "a status written `-`",
+            Oddity::NonUtf8 => "bytes that are not UTF-8 in the request target",
+            Oddity::MissingFields => "the line ends before the last fields of the format",
+            Oddity::TrailingData => "text after the last field of the format",
+            Oddity::BadNumber => "a numeric field that is not a number",
+        }
+    }
+
     /// The oddity with this [`Oddity::name`], for reading stored records back.
     pub fn from_name(name: &str) -> Option<Oddity> {
         Oddity::ALL.into_iter().find(|o| o.name() == name)

@@ -160,6 +160,45 @@ pub fn preset(name: &str) -> Option<&'static Preset> {
         .find(|p| p.name == lower || p.aliases.contains(&lower.as_str()))
 }
 
+/// The preset name (or alias, or `auto`) a mistyped name was probably meant to be: the
+/// nearest by edit distance, if at most a third of the name's length away (`combind`,
+/// `Combined `, `vcombine`, `ngnix`).
+pub fn closest_preset(name: &str) -> Option<&'static str> {
+    let lower = name.trim().to_ascii_lowercase();
+    let names = PRESETS
+        .iter()
+        .flat_map(|p| std::iter::once(p.name).chain(p.aliases.iter().copied()))
+        .chain(std::iter::once("auto"));
+    let (best, d) = names
+        .map(|n| (n, edit_distance(&lower, n)))
+        .min_by_key(|(_, d)| *d)?;
+    (d > 0 && d <= (lower.chars().count() / 3).max(1)).then_some(best)
+}
+
+/// Levenshtein distance with adjacent transpositions counting as one edit (`ngnix`). The
+/// names are a dozen short words: a crate would be more code to pull in than this.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    d[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 impl FormatSpec {
     /// Builds a format from a preset name, an nginx `log_format` string (contains `$`) or an
     /// Apache `LogFormat` string (contains `%`).
@@ -178,6 +217,7 @@ impl FormatSpec {
         } else {
             Err(FormatError::UnknownPreset {
                 name: t.to_string(),
+                suggestion: closest_preset(t).map(str::to_string),
                 known: PRESETS
                     .iter()
                     .map(|p| p.name)
@@ -553,6 +593,20 @@ mod tests {
     fn errors_name_the_problem() {
         let e = FormatSpec::from_str_any("nosuchpreset").unwrap_err();
         assert!(e.to_string().contains("nosuchpreset"));
+        assert!(!e.to_string().contains("did you mean"), "{e}");
+        for (typo, meant) in [
+            ("combind", "combined"),
+            ("ngnix", "nginx"),
+            ("vcombine", "vcombined"),
+            ("comon", "common"),
+            ("atuo", "auto"),
+        ] {
+            let e = FormatSpec::from_str_any(typo).unwrap_err();
+            assert!(
+                e.to_string().contains(&format!("did you mean `{meant}`?")),
+                "{typo}: {e}"
+            );
+        }
         let e = FormatSpec::apache("%h%l %t").unwrap_err();
         assert!(e.to_string().contains("nothing between"));
         let e = FormatSpec::apache("%h %Z %t").unwrap_err();

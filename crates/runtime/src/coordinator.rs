@@ -84,6 +84,8 @@ struct Core {
     jobs: u64,
     /// A source is live: the wall clock bounds event times (`max_future`).
     live: bool,
+    /// The watermark just before the end of input closed every window.
+    last_watermark: Option<i64>,
 }
 
 fn unix_now() -> i64 {
@@ -142,6 +144,14 @@ impl Core {
         c.degraded += d.degraded;
         c.rejected += d.rejects.len() as u64;
         c.lines += d.ok + d.degraded + d.rejects.len() as u64;
+        for (o, n) in hitstream_format::Oddity::ALL.iter().zip(d.oddities) {
+            if n > 0 {
+                *c.oddities.entry(o.name().to_string()).or_default() += n;
+            }
+        }
+        for r in &d.rejects {
+            *c.reject_reasons.entry(r.code.to_string()).or_default() += 1;
+        }
         self.jobs += 1;
         for r in &d.rejects {
             let rej = Reject {
@@ -264,7 +274,9 @@ impl Core {
             phase,
             counters: self.counters.clone(),
             lines_per_sec: rate,
-            watermark: self.engine.watermark(),
+            // `finish` moves the engine's watermark to i64::MAX, the end of time: never shown.
+            watermark: self.engine.watermark().filter(|w| *w != i64::MAX).or(self.last_watermark),
+            input_ended: self.engine.is_finished(),
             epoch: self.epoch,
             checkpoints: self.checkpoints,
             last_checkpoint: self.last_checkpoint,
@@ -408,6 +420,7 @@ impl Core {
             self.replay_input(input)?;
         }
         if rec.finished {
+            self.last_watermark = self.engine.watermark();
             let out = self.engine.finish();
             self.emit(out)?;
         }
@@ -647,6 +660,7 @@ fn run_inner(parts: Parts) -> Result<Status, RuntimeError> {
         last_commit_seconds: None,
         jobs: 0,
         live,
+        last_watermark: None,
         spec,
     };
     core.publish_status(&statuses, 0.0, Phase::Starting);
@@ -899,6 +913,7 @@ fn coordinate(
                     }
                 }
                 if ended == source_count {
+                    core.last_watermark = core.engine.watermark();
                     let out = core.engine.finish();
                     core.record.finished = true;
                     core.emit(out)?;

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hitstream_format::{detect, FormatSpec, Outcome, Parser, Record, RejectReason};
+use hitstream_format::{
+    rank, FormatSpec, Outcome, Parser, Record, RejectReason, GIVE_FORMAT_HINT, ODDITY_COUNT,
+};
 use hitstream_source::Batch;
 use hitstream_window::{BatchSpec, PaneBatch};
 
@@ -45,6 +47,8 @@ pub(crate) struct JobDone {
     pub panes: PaneBatch,
     pub ok: u64,
     pub degraded: u64,
+    /// Degraded lines by oddity, indexed as [`hitstream_format::Oddity::ALL`].
+    pub oddities: [u64; ODDITY_COUNT],
     pub rejects: Vec<RejectedLine>,
     pub source: String,
     /// Encoded rows by epoch sink index.
@@ -55,6 +59,7 @@ pub(crate) fn parse_job(parser: &Parser, job: &Job) -> JobDone {
     let mut panes = PaneBatch::new(job.spec);
     let mut rec = Record::new();
     let (mut ok, mut degraded) = (0, 0);
+    let mut oddities = [0u64; ODDITY_COUNT];
     let mut rejects = Vec::new();
     let source = job
         .origin
@@ -90,10 +95,14 @@ pub(crate) fn parse_job(parser: &Parser, job: &Job) -> JobDone {
                 from: job.batch.line_source(i).map(|s| s.to_buf()),
             }),
             o => {
-                if matches!(o, Outcome::Ok) {
-                    ok += 1;
-                } else {
-                    degraded += 1;
+                match o {
+                    Outcome::Degraded(d) => {
+                        degraded += 1;
+                        for x in d.iter() {
+                            oddities[x as usize] += 1;
+                        }
+                    }
+                    _ => ok += 1,
                 }
                 panes.add(&rec);
                 for w in writers.iter_mut().flatten() {
@@ -113,6 +122,7 @@ pub(crate) fn parse_job(parser: &Parser, job: &Job) -> JobDone {
         panes,
         ok,
         degraded,
+        oddities,
         rejects,
         source,
         rows: writers.into_iter().map(|w| w.map(|w| w.finish())).collect(),
@@ -134,12 +144,39 @@ pub(crate) fn make_parser(
             FormatSpec::from_str_any(format).map_err(|e| RuntimeError::Format(e.to_string()))?;
         return Ok((Parser::new(spec), None));
     }
-    match detect(sample.iter().copied()) {
-        Some(d) => Ok((Parser::new(d.spec.clone()), Some(d.describe()))),
-        None => Err(RuntimeError::Format(
-            "--format auto: no preset parses the first lines; give the format with --format \
-             (an nginx log_format or Apache LogFormat string)"
-                .into(),
-        )),
+    let r = rank(sample.iter().copied());
+    if let Some(d) = r.detection() {
+        return Ok((Parser::new(d.spec.clone()), Some(d.describe())));
     }
+    Err(RuntimeError::Format(no_fit_message(&r)))
+}
+
+/// Why `--format auto` could not choose, with the closest presets, for the error that ends
+/// the run.
+fn no_fit_message(r: &hitstream_format::Ranking) -> String {
+    if r.is_empty() {
+        return format!(
+            "--format auto: the first lines are blank, nothing to detect a format from. Give \
+             the format: {GIVE_FORMAT_HINT}"
+        );
+    }
+    let closest = r.closest(3);
+    let mut s = format!(
+        "--format auto: no preset fits the first {} lines cleanly",
+        r.sample
+    );
+    if closest.is_empty() {
+        s.push_str("; no preset parses any of them");
+    } else {
+        s.push_str(&format!(
+            "; closest (share of the sample lines): {}",
+            closest
+                .iter()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    s.push_str(&format!(". Give the format: {GIVE_FORMAT_HINT}"));
+    s
 }

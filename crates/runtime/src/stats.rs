@@ -1,6 +1,8 @@
 //! One set of counters for the whole pipeline, and the [`Status`] snapshot that the live
 //! view, the console summary and the metrics read.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Counts since the first start (they are checkpointed, so a restart goes on counting).
@@ -28,6 +30,13 @@ pub struct Counters {
     /// restart, a socket): reported, and missing from sinks that had not stored them.
     #[serde(default)]
     pub lost: u64,
+    /// Degraded lines by oddity name (a line with two oddities counts under both): when
+    /// most lines share one, the format is probably wrong.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub oddities: BTreeMap<String, u64>,
+    /// Rejected lines by reason code (`format_mismatch`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reject_reasons: BTreeMap<String, u64>,
 }
 
 /// One source, as the status shows it.
@@ -108,8 +117,12 @@ pub struct Status {
     pub counters: Counters,
     /// Lines per second over the last status interval.
     pub lines_per_sec: f64,
-    /// The watermark (UTC seconds), once there is one.
+    /// The watermark (UTC seconds), once there is one. After the input ended it stays at the
+    /// last one the events moved it to: closing every window moves the engine's watermark to
+    /// the end of time, which is no time a user can read (see `input_ended`).
     pub watermark: Option<i64>,
+    /// The input ended and every window was closed: no watermark delay applies any more.
+    pub input_ended: bool,
     /// The last durable epoch.
     pub epoch: u64,
     /// Checkpoints taken by this process.

@@ -392,6 +392,27 @@ pub(crate) fn is_pattern(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
+/// The regular files a glob pattern matches now (symbolic links to files only with
+/// `follow_symlinks`, as the source reads them), for a caller that checks its inputs before
+/// a run: a source that reads once ends at once on a pattern that matches nothing.
+pub fn matching_files(pattern: &str, follow_symlinks: bool) -> Result<Vec<PathBuf>, SourceError> {
+    let paths = glob::glob(pattern).map_err(|source| SourceError::Pattern {
+        pattern: pattern.to_string(),
+        source,
+    })?;
+    Ok(paths
+        .filter_map(Result::ok)
+        .filter(|p| {
+            let meta = if follow_symlinks {
+                fs::metadata(p)
+            } else {
+                fs::symlink_metadata(p)
+            };
+            meta.is_ok_and(|m| m.is_file())
+        })
+        .collect())
+}
+
 /// Checks `cfg.include` and compiles `cfg.exclude`.
 pub(crate) fn compile_patterns(cfg: &FileSourceConfig) -> Result<Vec<glob::Pattern>, SourceError> {
     for p in &cfg.include {

@@ -91,7 +91,7 @@ use std::time::Duration;
 pub use batch::{Batch, FileExtent, Origin, MAX_LINE_BYTES};
 pub use checkpoint::{write_atomic, Checkpoint, FilePosition, PositionUpdate, CHECKPOINT_VERSION};
 pub use error::SourceError;
-pub use file::{FileSource, FileSourceConfig, FileStats, StartAt, WatchedFile};
+pub use file::{matching_files, FileSource, FileSourceConfig, FileStats, StartAt, WatchedFile};
 pub use fingerprint::{BadFingerprint, Fingerprint, FINGERPRINT_BYTES};
 pub use lineage::{LineSource, LineSourceBuf, Lineage};
 pub use net::{NetStats, NetStatsHandle, TcpConfig, TcpSource};
