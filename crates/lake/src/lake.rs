@@ -68,6 +68,21 @@ pub enum LakeError {
     /// A query failed.
     #[error("{0}")]
     Query(#[from] DataFusionError),
+    /// A query names a table that the lake does not hold.
+    #[error("{}", no_table_message(table, location, held, empty))]
+    NoTable {
+        /// The name the query gave.
+        table: String,
+        /// The data root (a path for local lakes).
+        location: String,
+        /// The tables and views the lake holds, sorted.
+        held: Vec<String>,
+        /// Those of `held` without a row.
+        empty: Vec<String>,
+    },
+    /// The query is not SQL that the parser reads.
+    #[error("the query is not valid SQL: {0}")]
+    Syntax(String),
     /// A table does not have the expected shape.
     #[error("{0}")]
     Schema(String),
@@ -101,6 +116,74 @@ impl From<hitstream_rows::ShapeError> for LakeError {
     fn from(e: hitstream_rows::ShapeError) -> Self {
         LakeError::Schema(e.0)
     }
+}
+
+/// The message of [`LakeError::NoTable`]: what the lake holds and what writes the table
+/// that is missing, so that a wrong `--data` or a lake filled by another command is told
+/// apart from a typo.
+fn no_table_message(table: &str, location: &str, held: &[String], empty: &[String]) -> String {
+    let is_empty = |t: &str| empty.iter().any(|h| h == t);
+    if !held
+        .iter()
+        .any(|h| TableKind::ALL.iter().any(|k| k.name() == h))
+    {
+        return format!(
+            "no table `{table}`: `{location}` holds none of hitstream's tables, so it is not a \
+             lake or nothing has been stored in it yet. Store data with `hitstream run --data \
+             DIR` or `hitstream analyze --store --data DIR FILE...`, or give --data the \
+             directory (or URL) of a lake"
+        );
+    }
+    let writer = match table {
+        "requests" | "rejects" => {
+            "`hitstream run --data DIR` and `hitstream analyze --store` write it".to_string()
+        }
+        "windows" | "alerts" => "`hitstream run --data DIR` writes it (`analyze --store` \
+                                 stores only requests and rejects)"
+            .to_string(),
+        "reports" => {
+            "`hitstream report daily` writes it (and `run` with `[report] daily_at`)".to_string()
+        }
+        t if t.starts_with("analysis_") => {
+            "`hitstream report range --tables` writes the analysis_* tables".to_string()
+        }
+        MERGED_VIEW if held.iter().any(|h| h == "windows") && !is_empty("windows") => {
+            "the view is made only over tumbling windows, and this lake's are sliding".to_string()
+        }
+        MERGED_VIEW => "the view is made from the rows of `windows` and `requests`, and this \
+                        lake has no window rows: `hitstream run --data DIR` writes them \
+                        (`analyze --store` stores only requests and rejects)"
+            .to_string(),
+        _ => format!(
+            "hitstream's tables are {}, the view {MERGED_VIEW} and the analysis_* tables of \
+             `report range --tables`",
+            TableKind::ALL.map(|k| k.name()).join(", ")
+        ),
+    };
+    let held: Vec<String> = held
+        .iter()
+        .map(|h| {
+            if is_empty(h) {
+                format!("{h} (empty)")
+            } else {
+                h.clone()
+            }
+        })
+        .collect();
+    format!(
+        "the lake at `{location}` has no table `{table}`: {writer}. It holds: {}",
+        held.join(", ")
+    )
+}
+
+/// The table a planning error says is missing (`table 'datafusion.public.x' not found`).
+fn missing_table(e: &DataFusionError) -> Option<String> {
+    let DataFusionError::Plan(m) = e.find_root() else {
+        return None;
+    };
+    let rest = m.strip_prefix("table '")?;
+    let name = &rest[..rest.find("' not found")?];
+    Some(name.rsplit('.').next().unwrap_or(name).to_string())
 }
 
 fn delta(table: TableKind) -> impl Fn(DeltaTableError) -> LakeError {
@@ -583,7 +666,10 @@ impl AsyncLake {
         if crate::tables::wants_report_tables(query) {
             crate::tables::register_report_tables(&ctx, &self.root).await?;
         }
-        let plan = ctx.state().create_logical_plan(query).await?;
+        let plan = match ctx.state().create_logical_plan(query).await {
+            Ok(plan) => plan,
+            Err(e) => return Err(self.plan_error(&ctx, e).await),
+        };
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -596,6 +682,59 @@ impl AsyncLake {
                 })
             })?;
         Ok(ctx.execute_logical_plan(plan).await?)
+    }
+
+    /// A planning error as the user should read it: a syntax error once and plainly (not in
+    /// the parser's debug form), and a missing table with the tables the lake holds.
+    async fn plan_error(&mut self, ctx: &SessionContext, e: DataFusionError) -> LakeError {
+        if let DataFusionError::SQL(p, _) = e.find_root() {
+            let text = p.to_string();
+            let text = text
+                .strip_prefix("sql parser error: ")
+                .unwrap_or(&text)
+                .to_string();
+            return LakeError::Syntax(text);
+        }
+        let Some(table) = missing_table(&e) else {
+            return e.into();
+        };
+        // The report tables are registered only for queries that name them.
+        if let Err(e) = crate::tables::register_report_tables(ctx, &self.root).await {
+            return e;
+        }
+        let mut held: Vec<String> = ctx
+            .catalog("datafusion")
+            .and_then(|c| c.schema("public"))
+            .map(|s| s.table_names())
+            .unwrap_or_default();
+        held.sort();
+        let mut empty = Vec::new();
+        for t in &held {
+            // One row at most from one file: cheap, and only on this error's path.
+            let rows = match ctx.sql(&format!("SELECT 1 FROM \"{t}\" LIMIT 1")).await {
+                Ok(df) => df
+                    .collect()
+                    .await
+                    .map(|b| b.iter().map(|b| b.num_rows()).sum()),
+                Err(e) => Err(e),
+            };
+            if matches!(rows, Ok(0)) {
+                empty.push(t.clone());
+            }
+        }
+        let location = match self.root.scheme() {
+            "file" => self
+                .root
+                .to_file_path()
+                .map_or_else(|()| self.root.to_string(), |p| p.display().to_string()),
+            _ => self.root.to_string(),
+        };
+        LakeError::NoTable {
+            table,
+            location,
+            held,
+            empty,
+        }
     }
 
     /// Runs a query and collects its result. Only queries run: see [`LakeError::ReadOnly`].
@@ -625,6 +764,22 @@ impl AsyncLake {
             f(&b?)?;
         }
         Ok(())
+    }
+
+    /// When the table's newest commit was made (Unix milliseconds, from its commit info),
+    /// read anew from the log; `None` when the table does not exist or the commit has no time.
+    pub async fn last_commit_ms(&mut self, kind: TableKind) -> Result<Option<i64>, LakeError> {
+        if !self.exists(kind).await? {
+            return Ok(None);
+        }
+        let t = self.tables.get_mut(&kind).expect("exists");
+        t.update_state().await.map_err(delta(kind))?;
+        let mut history = t.history(Some(1));
+        let Some(commit) = futures_util::StreamExt::next(&mut history).await else {
+            return Ok(None);
+        };
+        let commit = commit.map_err(delta(kind))?;
+        Ok(commit.in_commit_timestamp.or(commit.timestamp))
     }
 
     /// Number of data files of a table (after compaction and retention, what readers open).
