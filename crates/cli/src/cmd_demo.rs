@@ -304,7 +304,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         top: 5,
         tz: Some("UTC".into()),
         data: data.clone(),
-        output: crate::cmd_sql::Tabular::Table,
+        output: crate::cmd_report::DailyOutput::Table,
         out: None,
         no_save: false,
     };

@@ -22,14 +22,14 @@ Without --rate, lines are written as fast as possible and timestamps advance as 
 and timestamps advance at that rate; --count then defaults to endless.
 
 Examples:
-  hitstream gen --count 5000000 -o access.log
+  hitstream gen --count 5000000 --out access.log
   hitstream gen --format nginx --rate 50 --start now | hitstream run
   hitstream gen --paths '/product1=50,/product2=25,/product3=15,/product4=8,/product5=2'
 
 With --http URL, the same traffic goes to a web server as HTTP/1.1 requests (path, method,
 user agent, referer, and the client as X-Forwarded-For), over --concurrency kept-alive
 connections, bounded by --count and/or --duration, paced by --rate (total requests/s).
-It prints a summary like JMeter's aggregate report; --output json prints it as JSON.
+It prints a summary like JMeter's aggregate report; -o json prints it as JSON.
   hitstream gen --http http://127.0.0.1:8080 --scanners 0 --count 10000 --concurrency 8 \
       --paths '/product1=50,/product2=25,/product3=15,/product4=8,/product5=2'")]
 pub struct GenArgs {
@@ -50,9 +50,9 @@ pub struct GenArgs {
     #[arg(long, value_name = "S", default_value_t = DEFAULT_SEED)]
     pub seed: u64,
 
-    /// Log format: a preset (vcombined, main, combined, nginx, debian, common, nasa) or an
-    /// nginx/Apache format string.
-    #[arg(long, value_name = "PRESET", default_value = "combined")]
+    /// Log format written: a preset (vcombined, main, combined, nginx, debian, common, nasa)
+    /// or an nginx/Apache format string. (`auto` is for reading logs: gen writes one format.)
+    #[arg(long, value_name = "PRESET", default_value = "combined", value_parser = gen_format)]
     pub format: String,
 
     /// Request exactly these paths with these weights instead of a generated site:
@@ -79,9 +79,15 @@ pub struct GenArgs {
     #[arg(long, value_name = "OFFSET", allow_hyphen_values = true)]
     pub tz_offset: Option<String>,
 
-    /// Write to FILE instead of stdout. With --http: the summary's format, `text` or `json`.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Output format, as `-o` of `analyze`, `sql` and `report`: `text` or `json`, for the
+    /// summary of --http. (Without --http gen writes log lines, in --format; to a file with
+    /// --out.)
+    #[arg(long, short = 'o', value_name = "FORMAT", default_value = "text", value_parser = summary_format)]
+    pub output: SummaryFormat,
+
+    /// Write the log lines to FILE instead of stdout.
+    #[arg(long, value_name = "FILE", value_parser = out_file, conflicts_with = "http")]
+    pub out: Option<PathBuf>,
 
     /// Send the traffic as HTTP requests to this server (`http://HOST:PORT[/PREFIX]`) instead
     /// of writing log lines.
@@ -100,7 +106,7 @@ pub struct GenArgs {
     #[arg(long, value_name = "TIME", default_value = "10s", requires = "http", value_parser = humantime::parse_duration)]
     pub timeout: std::time::Duration,
 
-    /// With --http: paths shown in the text summary (--output json lists all).
+    /// With --http: paths shown in the text summary (-o json lists all).
     #[arg(long, value_name = "N", default_value_t = 20, requires = "http")]
     pub top: usize,
 
@@ -117,15 +123,91 @@ pub struct GenArgs {
     pub host: String,
 }
 
+/// The summary formats of `gen --http`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SummaryFormat {
+    /// Tables, as JMeter's aggregate report.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// Names of output formats of any command: given to `--out`, one is far more likely a
+/// misplaced format than a file the user wants to create.
+const FORMAT_NAMES: [&str; 6] = ["text", "json", "csv", "html", "table", "jsonl"];
+
+/// Reads `-o/--output`. Until it meant the output format everywhere, `gen -o` took a file:
+/// such a value is refused with the flag that takes a file now.
+fn summary_format(s: &str) -> Result<SummaryFormat, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "text" => Ok(SummaryFormat::Text),
+        "json" => Ok(SummaryFormat::Json),
+        _ => Err(format!(
+            "-o/--output is the output format, `text` or `json` (of the --http summary); to \
+             write the log lines to a file, use --out {s}"
+        )),
+    }
+}
+
+/// Reads `--out`, refusing a format name (`--out json` was meant as `-o json`).
+fn out_file(s: &str) -> Result<PathBuf, String> {
+    if FORMAT_NAMES.contains(&s.trim().to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "`{s}` is the name of an output format, not a file: -o/--output takes the format; \
+             to write a file with that name, give a path such as --out ./{s}"
+        ));
+    }
+    Ok(PathBuf::from(s))
+}
+
+/// Reads `--format`: what gen can write, refused here (a usage error) rather than when the
+/// generator starts.
+fn gen_format(s: &str) -> Result<String, String> {
+    let presets = || {
+        hitstream_format::PRESETS
+            .iter()
+            .map(|p| p.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Err(format!(
+            "`auto` detects the format of a log being read; gen writes one format: give a \
+             preset ({}) or an nginx log_format / Apache LogFormat string",
+            presets()
+        ));
+    }
+    match hitstream_format::FormatSpec::from_str_any(s) {
+        Ok(_) => Ok(s.to_string()),
+        Err(hitstream_format::FormatError::UnknownPreset { .. }) => Err(format!(
+            "unknown format `{}`{}: gen writes a preset ({}), an nginx log_format string \
+             ($remote_addr ...) or an Apache LogFormat string (%h ...)",
+            s.trim(),
+            hitstream_format::closest_preset(s)
+                .filter(|p| *p != "auto")
+                .map(|p| format!(" (did you mean `{p}`?)"))
+                .unwrap_or_default(),
+            presets()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Runs `hitstream gen`.
 pub fn run(args: GenArgs) -> anyhow::Result<()> {
     if let Some(url) = &args.http {
         return run_http(url, &args);
     }
+    if args.output == SummaryFormat::Json {
+        crate::usage::usage_bail!(
+            "-o json is the format of the --http summary; without --http gen writes log lines \
+             in --format (write them to a file with --out FILE)"
+        );
+    }
     let config = config_from(&args)?;
     let mut generator = Generator::new(config).context("configuring the generator")?;
     let began = Instant::now();
-    let result = match &args.output {
+    let result = match &args.out {
         Some(path) => {
             let mut file = File::create(path)
                 .with_context(|| format!("creating output file {}", path.display()))?;
@@ -143,7 +225,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
         }
     };
     let lines = result?;
-    if let Some(path) = &args.output {
+    if let Some(path) = &args.out {
         let secs = began.elapsed().as_secs_f64();
         let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         eprintln!(
@@ -158,13 +240,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
 
 /// `gen --http`: the generator's traffic as real requests, then the summary on stdout.
 fn run_http(url: &str, args: &GenArgs) -> anyhow::Result<()> {
-    let json = match args.output.as_deref().and_then(|p| p.to_str()) {
-        None | Some("text") => false,
-        Some("json") => true,
-        Some(other) => {
-            bail!("with --http, --output is the summary's format, `text` or `json`, not `{other}`")
-        }
-    };
+    let json = args.output == SummaryFormat::Json;
     let target = hitstream_load::Target::parse(url).context("reading --http")?;
     let mut gen_config = config_from(args)?;
     // The generator only draws requests here; the count, the pacing and the clock are the
@@ -377,7 +453,7 @@ mod tests {
             "250",
             "--format",
             "nginx",
-            "-o",
+            "--out",
             path.to_str().unwrap(),
         ])
         .unwrap();

@@ -42,9 +42,11 @@ enum ReportKind {
 /// Options of `hitstream report daily`.
 #[derive(Debug, clap::Args)]
 pub struct DailyArgs {
-    /// The day (`YYYY-MM-DD`); default: today in --tz (UTC without it).
-    #[arg(long, value_name = "DATE")]
-    pub date: Option<String>,
+    /// The day: `YYYY-MM-DD`, `today` or `yesterday`, today and yesterday being those of
+    /// --tz, UTC without it (for a cron job, `yesterday` is the last whole day) [default:
+    /// today].
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub date: Option<Day>,
     /// Rows of each top list.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
@@ -56,14 +58,57 @@ pub struct DailyArgs {
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA)]
     pub data: String,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Tabular::Table)]
-    pub output: Tabular,
-    /// Write to this file (table, json) or directory (csv) instead of stdout.
+    #[arg(short, long, value_enum, default_value_t = DailyOutput::Table)]
+    pub output: DailyOutput,
+    /// Write to this file (table, json, html) or directory (csv) instead of stdout.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Do not append the report to the `reports` table.
     #[arg(long)]
     pub no_save: bool,
+}
+
+/// Output formats of `report daily`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DailyOutput {
+    /// Readable tables: the top pages, then the analysis set.
+    Table,
+    /// One JSON object: `date`, `top_pages` (an array of {path, requests}) and `report` (the
+    /// analysis set, as `analyze -o json` writes it).
+    Json,
+    /// One CSV file per table (top_pages.csv and those of `analyze`), into a directory.
+    Csv,
+    /// One self-contained HTML file with SVG charts, as `report range -o html`.
+    Html,
+}
+
+/// A `--date` of `report daily`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Day {
+    /// This day.
+    Date(jiff::civil::Date),
+    /// The day in progress, on the report's clock.
+    Today,
+    /// The day before it: the last whole day.
+    Yesterday,
+}
+
+/// Reads `--date`.
+fn parse_date(s: &str) -> Result<Day, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("today") {
+        return Ok(Day::Today);
+    }
+    if t.eq_ignore_ascii_case("yesterday") {
+        return Ok(Day::Yesterday);
+    }
+    // jiff also reads `2024-07-25T10:00` as a date; a report is of a whole day.
+    if t.len() == 10 {
+        if let Ok(d) = t.parse::<jiff::civil::Date>() {
+            return Ok(Day::Date(d));
+        }
+    }
+    Err("expected YYYY-MM-DD, `today` or `yesterday`".to_string())
 }
 
 /// Options of `hitstream report range`.
@@ -108,13 +153,12 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         ReportKind::Daily(a) => a,
         ReportKind::Range(a) => return range(&a),
     };
-    let date = match &a.date {
-        Some(d) => d
-            .parse::<jiff::civil::Date>()
-            .with_context(|| format!("--date `{d}`: expected YYYY-MM-DD"))?,
-        None => jiff::Timestamp::now()
-            .to_zoned(zone(a.tz.as_deref())?)
-            .date(),
+    let z = zone(a.tz.as_deref()).map_err(crate::usage::wrap("--tz"))?;
+    let today = || jiff::Timestamp::now().to_zoned(z.clone()).date();
+    let date = match a.date {
+        Some(Day::Date(d)) => d,
+        None | Some(Day::Today) => today(),
+        Some(Day::Yesterday) => today().yesterday()?,
     };
     print(&a, date)
 }
@@ -137,7 +181,7 @@ pub fn print(a: &DailyArgs, date: jiff::civil::Date) -> anyhow::Result<()> {
         lake.append(TableKind::Reports, vec![daily.row.to_batch()])?;
     }
     match a.output {
-        Tabular::Table => {
+        DailyOutput::Table => {
             let mut s = format!("Daily report for {date} (from the lake at {})\n\n", a.data);
             s.push_str(&format!("Top {} pages\n", a.top));
             s.push_str(&String::from_utf8_lossy(&cmd_sql::render(
@@ -148,7 +192,7 @@ pub fn print(a: &DailyArgs, date: jiff::civil::Date) -> anyhow::Result<()> {
             s.push_str(&crate::output::table::render(&daily.report));
             crate::output::to_file_or_stdout(a.out.as_deref(), s.as_bytes())
         }
-        Tabular::Json => {
+        DailyOutput::Json => {
             let mut v = serde_json::to_vec_pretty(&serde_json::json!({
                 "date": date.to_string(),
                 "top_pages": serde_json::from_str::<serde_json::Value>(&daily.row.top_pages)?,
@@ -157,7 +201,12 @@ pub fn print(a: &DailyArgs, date: jiff::civil::Date) -> anyhow::Result<()> {
             v.push(b'\n');
             crate::output::to_file_or_stdout(a.out.as_deref(), &v)
         }
-        Tabular::Csv => {
+        DailyOutput::Html => crate::output::write(
+            &daily.report,
+            crate::output::OutputKind::Html,
+            a.out.as_deref(),
+        ),
+        DailyOutput::Csv => {
             let dir = a
                 .out
                 .clone()

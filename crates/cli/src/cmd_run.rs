@@ -19,7 +19,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub tail: Vec<String>,
     /// Read these files or glob patterns once (repeatable; `-` is stdin). With only such
-    /// inputs the run ends at the end of input, closing every window.
+    /// inputs the run ends at the end of input, closing every window. Without any source,
+    /// stdin is read when it is a pipe or a file (`gen | hitstream run`).
     #[arg(long, value_name = "PATH")]
     pub file: Vec<String>,
     /// Most files of a file source open at once [default: 256]. More matched files wait,
@@ -504,8 +505,14 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         cfg.check_without_sources(&name)?;
         return Ok(cfg);
     }
+    // `gen ... | hitstream run`: a pipe (or a redirected file) is the input nobody named.
+    // A terminal or /dev/null is not, so a cron job without a source still fails.
+    if cfg.sources.is_empty() && crate::input::stdin_is_data() {
+        crate::verbosity::info!("run: no source given; reading stdin (it is a pipe or a file)");
+        cfg.sources.push(SourceConfig::of_kind(SourceKind::Stdin));
+    }
     if cfg.sources.is_empty() {
-        bail!("no input: give --tail PATH, --file PATH, --tcp ADDR, --syslog ADDR, --kafka BROKERS or a --config file with [[source]]");
+        bail!("no input: give --tail PATH, --file PATH (`-` for stdin), --tcp ADDR, --syslog ADDR, --kafka BROKERS or a --config file with [[source]], or pipe lines into it");
     }
     cfg.check(&name)?;
     Ok(cfg)

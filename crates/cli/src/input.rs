@@ -57,6 +57,21 @@ pub fn open(path: &str, progress: Arc<AtomicU64>) -> anyhow::Result<Box<dyn Read
     }
 }
 
+/// Whether stdin carries lines someone sent on purpose: a pipe, a socket or a redirected
+/// file. A terminal and `/dev/null` (character devices), or a closed stdin, do not.
+pub fn stdin_is_data() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(fd) = io::stdin().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let Ok(meta) = File::from(fd).metadata() else {
+        return false;
+    };
+    let t = meta.file_type();
+    t.is_fifo() || t.is_socket() || t.is_file()
+}
+
 /// Size on disk of a file input (0 for stdin or on error), for the progress bar.
 pub fn size_of(path: &str) -> u64 {
     if path == "-" {
