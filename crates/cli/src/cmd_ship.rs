@@ -14,6 +14,14 @@ use hitstream_source::{Checkpoint, SpoolConfig};
 /// Options of `hitstream ship`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ShipArgs {
+    /// Settings from this TOML file (the package's is /etc/hitstream/ship.toml): each field
+    /// is a flag of the same name, and a flag given here wins over the file.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Check the settings (file and flags) and the source's paths or addresses, print what
+    /// would be shipped where, and exit without reading or connecting.
+    #[arg(long)]
+    pub check: bool,
     /// Follow these files or glob patterns like `tail -F` (repeatable).
     #[arg(long, value_name = "PATH")]
     pub tail: Vec<String>,
@@ -38,12 +46,24 @@ pub struct ShipArgs {
     #[arg(long, value_name = "DIR")]
     pub spool: Option<PathBuf>,
     #[command(flatten)]
-    pub net: crate::cmd_run::NetArgs,
-    /// Kafka brokers, `host:port[,host:port]`.
-    #[arg(long, value_name = "BROKERS")]
+    pub net: crate::net::NetArgs,
+    /// Kafka brokers, `host:port[,host:port]` (or `brokers` in --config).
+    #[arg(
+        long,
+        value_name = "BROKERS",
+        required_unless_present = "config",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub kafka: String,
-    /// The topic.
-    #[arg(long, value_name = "TOPIC")]
+    /// The topic (or `topic` in --config).
+    #[arg(
+        long,
+        value_name = "TOPIC",
+        required_unless_present = "config",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub topic: String,
     /// Message key: `client` (the line's first field), `none`, or `field:N`.
     #[arg(long, default_value = "client", value_parser = clap::value_parser!(KeyBy))]
@@ -173,6 +193,10 @@ pub fn run(a: ShipArgs) -> anyhow::Result<()> {
         Some(p) => Some(hitstream_kafka::OriginKey::from_file(p).map_err(anyhow::Error::msg)?),
         None => None,
     };
+    if a.check {
+        crate::ship_config::print_check(&a, &spec.name());
+        return Ok(());
+    }
     let mut conn = Connection::new(&a.kafka);
     conn.options = a.kafka_option.clone();
     if a.create_topic {
@@ -237,12 +261,12 @@ pub fn run(a: ShipArgs) -> anyhow::Result<()> {
                 s.read, s.delivered, s.in_flight, s.failed
             );
             if let Some(p) = &probe {
-                eprintln!("ship: {}", crate::cmd_run::net_line(&name, &p.get()));
+                eprintln!("ship: {}", crate::net::net_line(&name, &p.get()));
             }
         }
     })?;
     if let Some(p) = &probe {
-        eprintln!("ship: {}", crate::cmd_run::net_line(&name, &p.get()));
+        eprintln!("ship: {}", crate::net::net_line(&name, &p.get()));
     }
     eprintln!(
         "ship: {} lines read, {} delivered, {} refused{}",

@@ -1,22 +1,46 @@
 //! The `hitstream` binary: turns web-server access logs into traffic analytics.
 
+#[cfg(feature = "full")]
 mod cmd_analyze;
+#[cfg(feature = "full")]
 mod cmd_demo;
+mod cmd_docs;
+#[cfg(feature = "full")]
 mod cmd_gen;
+#[cfg(feature = "full")]
 mod cmd_replay;
+#[cfg(feature = "full")]
 mod cmd_report;
+#[cfg(feature = "full")]
 mod cmd_run;
+#[cfg(feature = "full")]
 mod cmd_serve;
+#[cfg(feature = "ship")]
 mod cmd_ship;
+#[cfg(feature = "full")]
 mod cmd_sql;
+#[cfg(feature = "full")]
 mod config;
+#[cfg(feature = "full")]
 mod console;
+#[cfg(feature = "full")]
 mod fds;
+#[cfg(feature = "full")]
 mod geoip;
+#[cfg(feature = "full")]
 mod input;
+#[cfg(feature = "full")]
 mod load;
+#[cfg(feature = "ship")]
+mod net;
+#[cfg(feature = "full")]
 mod output;
+#[cfg(feature = "full")]
 mod pipeline;
+#[cfg(feature = "ship")]
+mod ship_config;
+mod text;
+#[cfg(feature = "full")]
 mod tui;
 
 use clap::{Parser, Subcommand};
@@ -33,34 +57,52 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
+    #[cfg(feature = "full")]
     /// One-shot report over log files or stdin: the full analysis set as tables, JSON, CSV or HTML.
     Analyze(cmd_analyze::AnalyzeArgs),
+    #[cfg(feature = "full")]
     /// The long-running pipeline: sources, event-time windows and alerts, live outputs.
     Run(cmd_run::RunArgs),
+    #[cfg(feature = "ship")]
     /// Ship a source into a Kafka topic (positions advance only after delivery).
     Ship(cmd_ship::ShipArgs),
+    #[cfg(feature = "full")]
     /// A complete local pipeline on generated traffic: windows and alerts as they happen.
     Demo(cmd_demo::DemoArgs),
+    #[cfg(feature = "full")]
     /// Send a real log to stdout or a TCP address at its original pacing, sped up.
     Replay(cmd_replay::ReplayArgs),
+    #[cfg(feature = "full")]
     /// Generate realistic synthetic access logs.
     Gen(cmd_gen::GenArgs),
+    #[cfg(feature = "full")]
     /// SQL over the lake's tables (requests, windows, alerts, rejects, reports).
     Sql(cmd_sql::SqlArgs),
+    #[cfg(feature = "full")]
     /// Reports computed from the lake (`report daily`, `report range`).
     Report(cmd_report::ReportArgs),
+    #[cfg(feature = "full")]
     /// The web dashboard, JSON API and metrics over a lake, without a pipeline.
     Serve(cmd_serve::ServeArgs),
+    /// Print the shell completions for SHELL on stdout (bash, zsh, fish, elvish, powershell).
+    Completions(cmd_docs::CompletionsArgs),
+    /// Print the manual page (roff) on stdout, or write one page per command into a directory.
+    Man(cmd_docs::ManArgs),
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    // The matches stay for `ship --config`: a flag given on the command line wins over the
+    // file, a flag's default does not.
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli =
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    #[cfg(feature = "full")]
     hitstream_lake::hide_writer_abort_panics();
-    match run(cli) {
+    match run(cli, &matches) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // Errors can quote a line, a path or a query: cleaned for the terminal.
-            eprintln!("error: {}", output::clean(&error_text(&e)));
+            eprintln!("error: {}", text::clean(&error_text(&e)));
             std::process::ExitCode::FAILURE
         }
     }
@@ -89,17 +131,30 @@ fn error_text(e: &anyhow::Error) -> String {
     out
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     match cli.command {
+        #[cfg(feature = "full")]
         Command::Analyze(a) => cmd_analyze::run(a),
+        #[cfg(feature = "full")]
         Command::Run(a) => cmd_run::run(a),
+        #[cfg(feature = "full")]
         Command::Demo(a) => cmd_demo::run(a),
-        Command::Ship(a) => cmd_ship::run(a),
+        #[cfg(feature = "ship")]
+        Command::Ship(a) => {
+            cmd_ship::run(ship_config::resolve(a, matches.subcommand_matches("ship"))?)
+        }
+        #[cfg(feature = "full")]
         Command::Replay(a) => cmd_replay::run(a),
+        #[cfg(feature = "full")]
         Command::Gen(a) => cmd_gen::run(a),
+        #[cfg(feature = "full")]
         Command::Serve(a) => cmd_serve::run(a),
+        #[cfg(feature = "full")]
         Command::Sql(a) => cmd_sql::run(a),
+        #[cfg(feature = "full")]
         Command::Report(a) => cmd_report::run(a),
+        Command::Completions(a) => cmd_docs::completions(a),
+        Command::Man(a) => cmd_docs::man(a),
     }
 }
 
