@@ -114,6 +114,24 @@ impl Classifier {
     }
 }
 
+impl Classifier {
+    /// Classifies a user agent together with the device category woothee gave it: an agent
+    /// is a bot when either the needles or woothee say so (woothee knows feed readers and
+    /// link checkers by name; the needles know scanners and monitors woothee does not). Both
+    /// the "Clients by user agent" and the "Device categories" panels count bots with this, so
+    /// their bot and crawler numbers are the same number.
+    pub fn classify_with_category(&self, ua: &[u8], category: &str) -> AgentKind {
+        match self.classify(ua) {
+            AgentKind::Bot => AgentKind::Bot,
+            _ if category == CRAWLER => AgentKind::Bot,
+            k => k,
+        }
+    }
+}
+
+/// The device category of bots in the platform panel.
+pub const CRAWLER: &str = "crawler";
+
 /// Classifies one user agent (builds a [`Classifier`]; use one directly for many agents).
 pub fn classify(ua: &[u8]) -> AgentKind {
     Classifier::new().classify(ua)

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use hitstream_format::{LogTime, Record, Text};
 
-/// How day and hour buckets are read from a record's time.
-#[derive(Clone, Default)]
+/// How day and hour buckets are read from a record's time. The default is UTC, the clock of
+/// `run`'s windows and of the dashboard, so that a day or an hour means the same span on
+/// every screen; the time as written in the log, an offset or a zone are chosen explicitly.
+#[derive(Clone)]
 pub enum TimeBasis {
-    /// The local time written in the log (the default).
-    #[default]
+    /// The local time written in the log.
     AsWritten,
     /// A fixed offset east of UTC, in seconds.
     Fixed(i32),
@@ -28,11 +29,18 @@ impl fmt::Debug for TimeBasis {
     }
 }
 
+impl Default for TimeBasis {
+    fn default() -> Self {
+        TimeBasis::Fixed(0)
+    }
+}
+
 impl TimeBasis {
-    /// Human and JSON name: `as-written`, `+02:00`, or the zone name.
+    /// Human and JSON name: `UTC`, `as-written`, `+02:00`, or the zone name.
     pub fn describe(&self) -> String {
         match self {
             TimeBasis::AsWritten => "as-written".to_string(),
+            TimeBasis::Fixed(0) => "UTC".to_string(),
             TimeBasis::Fixed(o) => {
                 let sign = if *o < 0 { '-' } else { '+' };
                 let a = o.unsigned_abs();
@@ -233,5 +241,6 @@ mod tests {
         assert_eq!(TimeBasis::Fixed(-14_400).describe(), "-04:00");
         assert_eq!(TimeBasis::Fixed(19_800).describe(), "+05:30");
         assert_eq!(TimeBasis::AsWritten.describe(), "as-written");
+        assert_eq!(TimeBasis::default().describe(), "UTC");
     }
 }

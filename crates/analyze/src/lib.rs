@@ -49,7 +49,7 @@ mod url;
 pub use classify::{classify, AgentKind, Classifier};
 pub use filter::{Bound, Clock, Filter, StatusSet, TimeBasis};
 pub use geo::{client_ip, AsnRow, CountryRow, GeoInfo, GeoLookup, GeoReport};
-pub use partial::{Options, Partial, RejectSample, REJECT_SAMPLES};
+pub use partial::{is_error, Options, Partial, RejectSample, REJECT_SAMPLES};
 pub use platform::{Platform, PlatformParser, UNKNOWN};
 pub use report::*;
 pub use url::{is_static, referring_site, static_extension, Referrer, STATIC_EXTENSIONS};

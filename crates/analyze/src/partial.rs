@@ -75,8 +75,11 @@ impl HostStat {
 pub(crate) struct EndpointStat {
     pub hits: u64,
     pub bytes: u64,
-    /// Responses other than 200.
+    /// Error responses: status 400 to 599.
     pub errors: u64,
+    /// Responses with a status other than 200 (the classic lab's "error endpoints"); a line
+    /// without a status is not counted.
+    pub non_200: u64,
     pub not_found: u64,
 }
 
@@ -166,6 +169,13 @@ impl Dist {
         let m = self.mean();
         (self.sum_sq / self.count as f64 - m * m).max(0.0).sqrt()
     }
+}
+
+/// Whether a status is an error: 4xx (client) or 5xx (server). This is the one meaning of
+/// "errors" in every report, table, chart and SQL query of hitstream.
+#[inline]
+pub fn is_error(status: u16) -> bool {
+    (400..=599).contains(&status)
 }
 
 #[inline]
@@ -382,8 +392,11 @@ impl Partial {
             let es = entry(&mut self.endpoints, key);
             es.hits += 1;
             es.bytes += bytes;
-            if status != Some(200) {
+            if status.is_some_and(is_error) {
                 es.errors += 1;
+            }
+            if status.is_some_and(|s| s != 200) {
+                es.non_200 += 1;
             }
             if not_found {
                 es.not_found += 1;
@@ -403,7 +416,9 @@ impl Partial {
             self.has_user_agent = true;
             bump(&mut self.user_agents, ua);
         }
-        if let Some(v) = rec.get(Text::Vhost) {
+        // `$http_host` and `%{Host}i` name the virtual host as well as `$server_name` and `%v`
+        // do, and `--vhost` already reads either: the panel must show what the filter keeps.
+        if let Some(v) = rec.get(Text::Vhost).or_else(|| rec.get(Text::Host)) {
             self.has_vhost = true;
             bump(&mut self.vhosts, v);
         }
@@ -455,6 +470,7 @@ impl Partial {
             e.hits += v.hits;
             e.bytes += v.bytes;
             e.errors += v.errors;
+            e.non_200 += v.non_200;
             e.not_found += v.not_found;
         }
         merge_counts(&mut self.not_found_endpoints, other.not_found_endpoints);

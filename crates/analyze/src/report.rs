@@ -5,7 +5,7 @@ use hitstream_format::time::{civil_from_days, format_day};
 use hitstream_format::{Oddity, RejectReason};
 use serde::Serialize;
 
-use crate::classify::{AgentKind, Classifier};
+use crate::classify::{AgentKind, Classifier, CRAWLER};
 use crate::geo::GeoReport;
 use crate::partial::{Map, Partial, RejectSample};
 use crate::platform::PlatformParser;
@@ -164,6 +164,8 @@ pub struct Totals {
     pub requests: u64,
     /// Response bytes (`-` counted as 0).
     pub bytes: u64,
+    /// Error responses: status 400 to 599 (lines without a status are not errors).
+    pub errors: u64,
     /// Earliest request, as a UTC instant (RFC 3339).
     pub first: Option<String>,
     /// Latest request, as a UTC instant (RFC 3339).
@@ -251,13 +253,23 @@ pub struct EndpointRow {
     pub bytes: u64,
 }
 
-/// One endpoint's responses other than 200.
+/// One endpoint's error responses (4xx and 5xx).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorRow {
     /// Path.
     pub endpoint: String,
-    /// Responses with a status other than 200.
+    /// Responses with a status from 400 to 599.
     pub errors: u64,
+}
+
+/// One endpoint's responses with a status other than 200 (redirects, 304s and partial
+/// content included): the classic lab's "error endpoints", under a name that says what it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Non200Row {
+    /// Path.
+    pub endpoint: String,
+    /// Responses with a status other than 200 (lines without a status are not counted).
+    pub non_200: u64,
 }
 
 /// One day.
@@ -375,8 +387,10 @@ pub struct Report {
     pub top_hosts: Vec<HostRow>,
     /// Most requested endpoints.
     pub top_endpoints: Vec<EndpointRow>,
-    /// Endpoints with most responses other than 200.
+    /// Endpoints with most error responses (4xx and 5xx).
     pub top_error_endpoints: Vec<ErrorRow>,
+    /// Endpoints with most responses other than 200.
+    pub top_non_200_endpoints: Vec<Non200Row>,
     /// Per day.
     pub daily: Vec<DayRow>,
     /// Per hour of day, 24 rows.
@@ -425,18 +439,24 @@ fn shares(counts: std::collections::HashMap<String, u64>, of: u64, n: usize) -> 
     v
 }
 
-/// Requests per browser, browser version, OS and category.
+/// Requests per browser, browser version, OS and category, and per kind of client.
 #[derive(Default)]
 struct PlatformCounts {
     browsers: std::collections::HashMap<String, u64>,
     versions: std::collections::HashMap<String, u64>,
     oses: std::collections::HashMap<String, u64>,
     categories: std::collections::HashMap<String, u64>,
+    bots: u64,
+    tools: u64,
+    others: u64,
+    /// Requests per bot user agent.
+    bot_agents: Vec<(Box<[u8]>, u64)>,
 }
 
 impl PlatformCounts {
     fn of(agents: &[(&[u8], u64)]) -> PlatformCounts {
         let parser = PlatformParser::new();
+        let classifier = Classifier::new();
         let mut out = PlatformCounts::default();
         for (ua, c) in agents {
             let pl = parser.parse(ua);
@@ -445,10 +465,27 @@ impl PlatformCounts {
             } else {
                 format!("{} {}", pl.browser, pl.major)
             };
+            // One verdict per agent for both panels: a bot is a crawler, and only bots are.
+            let kind = classifier.classify_with_category(ua, &pl.category);
+            let category = match kind {
+                AgentKind::Bot => {
+                    out.bots += c;
+                    out.bot_agents.push(((*ua).into(), *c));
+                    CRAWLER.to_string()
+                }
+                AgentKind::Tool => {
+                    out.tools += c;
+                    pl.category
+                }
+                AgentKind::Other => {
+                    out.others += c;
+                    pl.category
+                }
+            };
             *out.versions.entry(version).or_default() += c;
             *out.browsers.entry(pl.browser).or_default() += c;
             *out.oses.entry(pl.os).or_default() += c;
-            *out.categories.entry(pl.category).or_default() += c;
+            *out.categories.entry(category).or_default() += c;
         }
         out
     }
@@ -464,13 +501,19 @@ impl PlatformCounts {
                 *a.entry(k).or_default() += v;
             }
         }
+        self.bots += o.bots;
+        self.tools += o.tools;
+        self.others += o.others;
+        self.bot_agents.extend(o.bot_agents);
     }
 }
 
 /// Distinct agents above which parsing is spread over threads (a parse takes microseconds).
 const PARALLEL_AGENTS: usize = 512;
 
-fn platforms(p: &Partial, top: usize) -> Platforms {
+/// The two panels read from user agents: the kinds of client, and browsers, systems and
+/// device categories. Each distinct agent is parsed and classified once, for both.
+fn user_agent_panels(p: &Partial, top: usize) -> (Agents, Platforms) {
     let agents: Vec<(&[u8], u64)> = p.user_agents.iter().map(|(k, c)| (&**k, *c)).collect();
     let requests = agents.iter().map(|a| a.1).sum();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -493,14 +536,32 @@ fn platforms(p: &Partial, top: usize) -> Platforms {
             all
         })
     };
-    Platforms {
+    let share = |n: u64| {
+        if requests == 0 {
+            0.0
+        } else {
+            n as f64 / requests as f64
+        }
+    };
+    let bots: Map<u64> = counts.bot_agents.into_iter().collect();
+    let kinds = Agents {
+        requests,
+        bots: counts.bots,
+        bot_share: share(counts.bots),
+        tools: counts.tools,
+        tool_share: share(counts.tools),
+        others: counts.others,
+        top_bots: top_counts(&bots, top),
+    };
+    let platforms = Platforms {
         requests,
         distinct_agents: agents.len() as u64,
         browsers: shares(counts.browsers, requests, top),
         browser_versions: shares(counts.versions, requests, top),
         operating_systems: shares(counts.oses, requests, top),
         categories: shares(counts.categories, requests, usize::MAX),
-    }
+    };
+    (kinds, platforms)
 }
 
 fn static_dynamic(p: &Partial, top: usize) -> StaticDynamic {
@@ -779,6 +840,14 @@ impl Report {
                 errors: e.errors,
             })
             .collect();
+        let top_non_200_endpoints = top_by(&p.endpoints, top, |e| e.non_200, |k| k.to_vec())
+            .into_iter()
+            .map(|(k, e)| Non200Row {
+                endpoint: lossy(k),
+                non_200: e.non_200,
+            })
+            .collect();
+        let errors = p.status[400..600].iter().sum();
 
         let nf_count = p.status[404];
         let not_found = NotFound {
@@ -829,28 +898,12 @@ impl Report {
             }
         });
 
-        let agents = p.has_user_agent.then(|| {
-            let mut a = Agents::default();
-            let mut bots: Map<u64> = Map::default();
-            let classifier = Classifier::new();
-            for (ua, c) in &p.user_agents {
-                a.requests += c;
-                match classifier.classify(ua) {
-                    AgentKind::Bot => {
-                        a.bots += c;
-                        bots.insert(ua.clone(), *c);
-                    }
-                    AgentKind::Tool => a.tools += c,
-                    AgentKind::Other => a.others += c,
-                }
-            }
-            if a.requests > 0 {
-                a.bot_share = a.bots as f64 / a.requests as f64;
-                a.tool_share = a.tools as f64 / a.requests as f64;
-            }
-            a.top_bots = top_counts(&bots, top);
-            a
-        });
+        let (agents, platforms) = if p.has_user_agent {
+            let (a, pl) = user_agent_panels(p, top);
+            (Some(a), Some(pl))
+        } else {
+            (None, None)
+        };
 
         let degraded = Oddity::ALL
             .iter()
@@ -881,6 +934,7 @@ impl Report {
                 filtered: p.filtered,
                 requests: p.requests,
                 bytes: p.bytes,
+                errors,
                 first: p.first.map(fmt_utc),
                 last: p.last.map(fmt_utc),
                 first_local: p.first_local.map(fmt_local),
@@ -900,6 +954,7 @@ impl Report {
             top_hosts,
             top_endpoints,
             top_error_endpoints,
+            top_non_200_endpoints,
             daily,
             hourly,
             timeline,
@@ -909,7 +964,7 @@ impl Report {
             agents,
             request_time,
             vhosts: p.has_vhost.then(|| top_counts(&p.vhosts, top.max(20))),
-            platforms: p.has_user_agent.then(|| platforms(p, top)),
+            platforms,
             static_dynamic: static_dynamic(p, top),
             referring_sites: p.has_referer.then(|| referring_sites(p, top)),
             weekday_hourly: weekday_hourly(p),
@@ -963,11 +1018,11 @@ mod tests {
             line("02/Jan/2024:23:30:00 -0400", "/", 1, "-", "-"),
             line("02/Jan/2024:23:40:00 -0400", "/", 1, "-", "-"),
         ];
-        let r = Report::build(
-            &partial_of(&lines, &Options::default()),
-            10,
-            Meta::default(),
-        );
+        let as_written = Options {
+            basis: TimeBasis::AsWritten,
+            ..Options::default()
+        };
+        let r = Report::build(&partial_of(&lines, &as_written), 10, Meta::default());
         assert_eq!(r.weekday_hourly.len(), 7);
         let at = |r: &Report, wd: &str, h: usize| {
             r.weekday_hourly
@@ -982,11 +1037,8 @@ mod tests {
         assert_eq!(r.weekday_hourly[1].requests, 2);
         let total: u64 = r.weekday_hourly.iter().map(|w| w.requests).sum();
         assert_eq!(total, 3);
-        // In UTC: Saturday 04h, Wednesday 03h.
-        let utc = Options {
-            basis: TimeBasis::Fixed(0),
-            ..Options::default()
-        };
+        // In UTC (the default): Saturday 04h, Wednesday 03h.
+        let utc = Options::default();
         let r = Report::build(&partial_of(&lines, &utc), 10, Meta::default());
         assert_eq!(at(&r, "Sat", 4), 1);
         assert_eq!(at(&r, "Wed", 3), 2);
@@ -1071,7 +1123,7 @@ mod tests {
             .collect();
         let p = partial_of(&lines, &Options::default());
         assert!(p.user_agents.len() >= PARALLEL_AGENTS);
-        let got = platforms(&p, 1000);
+        let (_, got) = user_agent_panels(&p, 1000);
         let agents: Vec<(&[u8], u64)> = p.user_agents.iter().map(|(k, c)| (&**k, *c)).collect();
         let seq = PlatformCounts::of(&agents);
         assert_eq!(got.browsers, shares(seq.browsers, got.requests, 1000));
@@ -1212,6 +1264,111 @@ mod tests {
                 prop_assert_eq!(rs.direct + rs.no_host + sites, whole.totals.requests);
             }
         }
+    }
+
+    #[test]
+    fn errors_are_4xx_and_5xx_and_non_200_is_its_own_table() {
+        let t = "01/Jan/2024:10:00:00 +0000";
+        let with = |path: &str, status: u16| {
+            format!("10.0.0.1 - - [{t}] \"GET {path} HTTP/1.1\" {status} 1 \"-\" \"-\"")
+        };
+        let lines = [
+            with("/style.css", 304),
+            with("/style.css", 304),
+            with("/style.css", 200),
+            with("/gone", 404),
+            with("/gone", 410),
+            with("/boom", 500),
+            with("/moved", 301),
+            with("/part", 206),
+        ];
+        let r = Report::build(
+            &partial_of(&lines, &Options::default()),
+            10,
+            Meta::default(),
+        );
+        assert_eq!(r.totals.errors, 3);
+        let errs: Vec<(&str, u64)> = r
+            .top_error_endpoints
+            .iter()
+            .map(|e| (e.endpoint.as_str(), e.errors))
+            .collect();
+        assert_eq!(errs, vec![("/gone", 2), ("/boom", 1)]);
+        let non: Vec<(&str, u64)> = r
+            .top_non_200_endpoints
+            .iter()
+            .map(|e| (e.endpoint.as_str(), e.non_200))
+            .collect();
+        assert_eq!(
+            non,
+            vec![
+                ("/gone", 2),
+                ("/style.css", 2),
+                ("/boom", 1),
+                ("/moved", 1),
+                ("/part", 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn bots_and_crawlers_are_one_count() {
+        let t = "01/Jan/2024:10:00:00 +0000";
+        let lines = [
+            line(t, "/", 1, "-", GOOGLEBOT),
+            line(t, "/", 1, "-", CHROME),
+            // woothee names feed readers crawlers; the needles do not.
+            line(
+                t,
+                "/",
+                1,
+                "-",
+                "UniversalFeedParser/4.2-pre-314-svn +http://feedparser.org/",
+            ),
+            // The needles name scanners woothee does not know.
+            line(t, "/", 1, "-", "Mozilla/5.0 zgrab/0.x"),
+            line(t, "/", 1, "-", "curl/8.0"),
+        ];
+        let r = Report::build(
+            &partial_of(&lines, &Options::default()),
+            10,
+            Meta::default(),
+        );
+        let a = r.agents.as_ref().unwrap();
+        let crawler = r
+            .platforms
+            .as_ref()
+            .unwrap()
+            .categories
+            .iter()
+            .find(|c| c.name == CRAWLER)
+            .map_or(0, |c| c.count);
+        assert_eq!(a.bots, 3);
+        assert_eq!(crawler, a.bots);
+        assert_eq!(a.bots + a.tools + a.others, 5);
+    }
+
+    #[test]
+    fn the_host_header_fills_the_vhost_panel() {
+        let parser = Parser::new(
+            FormatSpec::nginx(
+                r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_host""#,
+            )
+            .unwrap(),
+        );
+        let mut p = Partial::new(&Options::default());
+        for h in ["a.example", "b.example", "a.example"] {
+            let l =
+                format!(r#"1.2.3.4 - - [01/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "{h}""#);
+            let mut rec = Record::new();
+            let o = parser.parse(l.as_bytes(), &mut rec);
+            assert!(o.is_usable());
+            p.add(&rec, &o);
+        }
+        let r = Report::build(&p, 10, Meta::default());
+        let v = r.vhosts.expect("a vhost panel");
+        assert_eq!((v[0].name.as_str(), v[0].count), ("a.example", 2));
+        assert_eq!((v[1].name.as_str(), v[1].count), ("b.example", 1));
     }
 
     #[test]

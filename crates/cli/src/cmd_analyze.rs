@@ -61,8 +61,9 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PREFIX")]
     pub path_prefix: Option<String>,
 
-    /// Clock for day and hour buckets: `UTC`, an offset (`+02:00`, `-0400`) or a zone name
-    /// (`Europe/Paris`). Default: the local time written in each line.
+    /// Clock for day and hour buckets: `UTC` (the default, as `run` and the dashboard), an
+    /// offset (`+02:00`, `-0400`), a zone name (`Europe/Paris`), or `as-written` for the local
+    /// time written in each line. Every table, chart and the JSON's `meta.time_basis` name it.
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
 
@@ -113,6 +114,9 @@ pub fn parse_tz(s: &str) -> anyhow::Result<TimeBasis> {
     let t = s.trim();
     if t.eq_ignore_ascii_case("utc") || t == "Z" {
         return Ok(TimeBasis::Fixed(0));
+    }
+    if t.eq_ignore_ascii_case("as-written") {
+        return Ok(TimeBasis::AsWritten);
     }
     if t.starts_with('+') || t.starts_with('-') {
         let digits: String = t[1..].chars().filter(|c| *c != ':').collect();
@@ -195,7 +199,7 @@ fn build_options(a: &AnalyzeArgs) -> anyhow::Result<(Options, Vec<String>)> {
     }
     let basis = match &a.tz {
         Some(z) => parse_tz(z)?,
-        None => TimeBasis::AsWritten,
+        None => TimeBasis::default(),
     };
     Ok((
         Options {

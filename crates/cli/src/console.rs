@@ -29,7 +29,7 @@ fn window_text(w: &WindowResult) -> String {
     };
     let _ = writeln!(
         s,
-        "── {} → {}{rev}",
+        "── {} → {} (UTC){rev}",
         w.window_start_rfc3339, w.window_end_rfc3339
     );
     let c = &w.status_classes;
@@ -60,7 +60,8 @@ fn window_text(w: &WindowResult) -> String {
         let _ = writeln!(s, "   top clients  {}", clients.join(" · "));
     }
     if !w.top_error_endpoints.is_empty() {
-        let _ = writeln!(s, "   errors       {}", list(&w.top_error_endpoints));
+        // Errors are 4xx and 5xx responses, as in every other report.
+        let _ = writeln!(s, "   errors 4xx/5xx {}", list(&w.top_error_endpoints));
     }
     if let (Some(p50), Some(p99)) = (w.size.p50, w.size.p99) {
         let _ = write!(

@@ -553,7 +553,7 @@ fn draw_latest(frame: &mut Frame, area: Rect, state: &ViewState) {
         ));
     }
     title.push(Span::styled(
-        format!("{} ", w.window_start_rfc3339.get(..10).unwrap_or("")),
+        format!("{} UTC ", w.window_start_rfc3339.get(..10).unwrap_or("")),
         DIM,
     ));
     let block = Block::default()

@@ -60,8 +60,10 @@ fn nasa_matches_provenance() {
     assert_eq!(t["lines"], 200_000);
     assert_eq!(t["rejected"], 0);
     assert_eq!(t["requests"], 200_000);
-    assert_eq!(t["first_local"], "1995-07-01 00:00:01");
-    assert_eq!(t["last_local"], "1995-07-03 19:59:13");
+    // Days and hours in UTC by default: the log's -0400 plus four hours.
+    assert_eq!(r["meta"]["time_basis"], "UTC");
+    assert_eq!(t["first_local"], "1995-07-01 04:00:01");
+    assert_eq!(t["last_local"], "1995-07-03 23:59:13");
     assert_eq!(t["first"], "1995-07-01T04:00:01Z");
     assert_eq!(r["unique_hosts"], 14_867);
     // PROVENANCE counts lines matching a strict regex; the 4 lines with an unescaped quote
@@ -167,8 +169,9 @@ fn kitware_statuses_and_junk() {
     // Every client is the redaction `X.X.X.X`.
     assert_eq!(r["unique_hosts"], 1);
     assert_eq!(r["top_hosts"][0]["host"], "X.X.X.X");
-    assert_eq!(r["totals"]["first_local"], "2020-05-30 06:25:26");
-    assert_eq!(r["totals"]["last_local"], "2020-05-31 06:20:55");
+    // Written at -0400; the buckets are UTC.
+    assert_eq!(r["totals"]["first_local"], "2020-05-30 10:25:26");
+    assert_eq!(r["totals"]["last_local"], "2020-05-31 10:20:55");
 }
 
 #[test]
@@ -276,8 +279,9 @@ fn imooc_custom_nginx_format() {
         assert_eq!(named(&r["methods"], m), n, "method {m}");
     }
     assert_eq!(r["request_time"]["count"], 10_000);
-    assert_eq!(r["totals"]["first_local"], "2016-11-10 00:01:02");
-    assert_eq!(r["totals"]["last_local"], "2016-11-10 00:01:53");
+    // Written at +0800; the buckets are UTC.
+    assert_eq!(r["totals"]["first_local"], "2016-11-09 16:01:02");
+    assert_eq!(r["totals"]["last_local"], "2016-11-09 16:01:53");
 }
 
 const SMALL: &str = "\
@@ -311,8 +315,10 @@ fn small_by_hand() {
     assert_eq!(r["unique_hosts"], 3);
     assert_eq!(r["top_endpoints"][0]["endpoint"], "/a");
     assert_eq!(r["top_endpoints"][0]["requests"], 2);
-    // Errors: everything but 200 — /a (404), /b/c (500), /b (304).
-    assert_eq!(r["top_error_endpoints"].as_array().unwrap().len(), 3);
+    // Errors are 4xx and 5xx: /a (404), /b/c (500). Non-200 adds /b (304).
+    assert_eq!(r["top_error_endpoints"].as_array().unwrap().len(), 2);
+    assert_eq!(r["totals"]["errors"], 2);
+    assert_eq!(r["top_non_200_endpoints"].as_array().unwrap().len(), 3);
     assert_eq!(r["not_found"]["count"], 1);
     assert_eq!(r["not_found"]["top_hosts"][0]["name"], "1.1.1.1");
     assert_eq!(r["content_size"]["count"], 2);
@@ -320,7 +326,19 @@ fn small_by_hand() {
     assert_eq!(r["content_size"]["p50"], 50);
     assert_eq!(r["content_size"]["max"], 100);
     assert_eq!(r["content_size"]["mean"], 75.0);
+    // In UTC (the default) every request is on Jan 2: 03:30, 03:40, 04:10 and 14:00.
+    let daily = r["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 1);
+    assert_eq!(daily[0]["day"], "2024-01-02");
+    assert_eq!(daily[0]["requests"], 4);
+    assert_eq!(daily[0]["unique_hosts"], 3);
+    assert_eq!(r["hourly"][3]["requests"], 2);
+    assert_eq!(r["hourly"][3]["not_found"], 1);
+    assert_eq!(r["hourly"][4]["requests"], 1);
+    assert_eq!(r["hourly"][14]["requests"], 1);
     // Days as written: Jan 1 has 2 requests from 1 host, Jan 2 has 2 from 2 hosts.
+    let r = json(&[s(&f), "--format", "combined", "--tz", "as-written"]);
+    assert_eq!(r["meta"]["time_basis"], "as-written");
     let daily = r["daily"].as_array().unwrap();
     assert_eq!(daily[0]["day"], "2024-01-01");
     assert_eq!(daily[0]["requests"], 2);
@@ -350,10 +368,22 @@ fn filters_by_hand() {
     assert_eq!(q(&["--status", "300-399"])["totals"]["requests"], 1);
     assert_eq!(q(&["--path-prefix", "/b"])["totals"]["requests"], 2);
     // Local dates as written.
-    assert_eq!(q(&["--from", "2024-01-02"])["totals"]["requests"], 2);
-    assert_eq!(q(&["--to", "2024-01-01"])["totals"]["requests"], 2);
+    let w = |extra: &[&str]| {
+        let mut a = vec!["--tz", "as-written"];
+        a.extend_from_slice(extra);
+        q(&a)["totals"]["requests"].clone()
+    };
+    assert_eq!(w(&["--from", "2024-01-02"]), 2);
+    assert_eq!(w(&["--to", "2024-01-01"]), 2);
     assert_eq!(
-        q(&["--from", "2024-01-01T23:35", "--to", "2024-01-02T00:10"])["totals"]["requests"],
+        w(&["--from", "2024-01-01T23:35", "--to", "2024-01-02T00:10"]),
+        1
+    );
+    // Dates in UTC, the default: every request is on Jan 2 (03:30Z to 14:00Z).
+    assert_eq!(q(&["--from", "2024-01-02"])["totals"]["requests"], 4);
+    assert_eq!(q(&["--to", "2024-01-01"])["totals"]["requests"], 0);
+    assert_eq!(
+        q(&["--from", "2024-01-02T03:35", "--to", "2024-01-02T04:10"])["totals"]["requests"],
         1
     );
     // An instant: 2024-01-02T04:00Z is 00:00 at -04:00.
@@ -363,7 +393,7 @@ fn filters_by_hand() {
     );
     // In UTC all four requests fall on Jan 2 (23:30-04:00 is 03:30Z, 23:40 is 03:40Z).
     let r = q(&["--tz", "UTC"]);
-    assert_eq!(r["meta"]["time_basis"], "+00:00");
+    assert_eq!(r["meta"]["time_basis"], "UTC");
     let daily = r["daily"].as_array().unwrap();
     assert_eq!(daily.len(), 1);
     assert_eq!(daily[0]["day"], "2024-01-02");
@@ -487,10 +517,12 @@ fn table_and_csv_outputs() {
     for needle in [
         "Summary",
         "Status codes",
-        "Top 10 hosts",
+        "Top 10 clients",
         "Top 10 endpoints",
-        "Per day",
-        "Per hour of day",
+        "Top 10 error endpoints (4xx and 5xx)",
+        "Top 10 non-200 endpoints",
+        "Per day (UTC)",
+        "Per hour of day (UTC)",
         "404 Not Found: 1",
         "Clients by user agent",
         "format_mismatch",
@@ -504,6 +536,8 @@ fn table_and_csv_outputs() {
             s(&f),
             "--format",
             "combined",
+            "--tz",
+            "as-written",
             "--output",
             "csv",
             "--out",
@@ -551,6 +585,7 @@ fn table_and_csv_outputs() {
         "top_hosts.csv",
         "top_endpoints.csv",
         "top_error_endpoints.csv",
+        "top_non_200_endpoints.csv",
         "hourly.csv",
         "methods.csv",
         "content_size.csv",

@@ -168,7 +168,7 @@ function renderLive() {
   table("pages", cur.top_pages, ["key", "count"]);
   table("clients", cur.top_clients, ["client", "requests", "bytes"]);
   // A window counts its 404s but keeps no list of their paths (its error endpoints are every
-  // status but 200): the paths come from the lake, in a range.
+  // 4xx and 5xx): the paths come from the lake, in a range.
   const share = cur.requests ? (100 * cur.not_found / cur.requests).toFixed(1) + " %" : "–";
   table("notfound", [
     { key: "404 responses", count: cur.not_found },
@@ -177,6 +177,9 @@ function renderLive() {
   $("notfound-note").textContent = "windows count 404s without their paths"
     + (hasLake ? ": show a range to list them" : "");
   table("errors", cur.top_error_endpoints, ["key", "count"]);
+  table("non200", [], ["key", "count"]);
+  $("non200-note").textContent = "windows count errors (4xx, 5xx) only"
+    + (hasLake ? ": show a range to list every status other than 200" : "");
 }
 
 function addAlert(a, atTop) {
@@ -212,15 +215,19 @@ async function getJson(u) {
   return body;
 }
 
+// The range picker reads and shows UTC, the clock of the windows, the heat map and the lake.
 function isoLocal(secs) {
-  const d = new Date(secs * 1000);
-  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+  return new Date(secs * 1000).toISOString().slice(0, 19);
+}
+
+function utcSeconds(v) {
+  return Math.floor(new Date(v + "Z").getTime() / 1000);
 }
 
 async function showRange(ev) {
   if (ev) ev.preventDefault();
-  const from = Math.floor(new Date($("from").value).getTime() / 1000);
-  const to = Math.floor(new Date($("to").value).getTime() / 1000);
+  const from = utcSeconds($("from").value);
+  const to = utcSeconds($("to").value);
   if (!Number.isFinite(from) || !Number.isFinite(to)) { $("message").textContent = "pick a start and an end"; return; }
   const q = new URLSearchParams({ from: String(from), to: String(to) });
   if ($("vhost").value) q.set("vhost", $("vhost").value);
@@ -231,7 +238,7 @@ async function showRange(ev) {
     lineChart($("chart-rate"), [s.map((r) => [r.t, r.requests / h.bucket_seconds]), s.map((r) => [r.t, r.bytes / h.bucket_seconds])],
       ["#2866c6", "#d9822b"], ["requests/s", "bytes/s"]);
     stackChart($("chart-status"), s, STATUS_KEYS, STATUS_COLORS);
-    document.querySelectorAll(".scope").forEach((e) => { e.textContent = `(${$("from").value} – ${$("to").value})`; });
+    document.querySelectorAll(".scope").forEach((e) => { e.textContent = `(${$("from").value} – ${$("to").value} UTC)`; });
     $("unique").textContent = fmt(h.totals.unique_clients);
     $("unique-note").textContent = `distinct clients in the range; ${fmt(h.totals.requests)} requests`;
     table("methods", h.methods, ["key", "count"]);
@@ -240,7 +247,9 @@ async function showRange(ev) {
     table("notfound", h.not_found, ["key", "count"]);
     $("notfound-note").textContent = "";
     table("errors", h.error_endpoints, ["key", "count"]);
-    visitorPanels(h, `(${$("from").value} – ${$("to").value})`);
+    table("non200", h.non_200_endpoints || [], ["key", "count"]);
+    $("non200-note").textContent = "";
+    visitorPanels(h, `(${$("from").value} – ${$("to").value} UTC)`);
     $("message").textContent = `range from the lake, ${h.bucket_seconds} s buckets`;
   } catch (e) {
     $("message").textContent = "history: " + e.message;

@@ -145,6 +145,13 @@ fn rows(batches: &[RecordBatch]) -> Vec<Value> {
     out
 }
 
+/// An error response, as `analyze` counts them (`hitstream_analyze::is_error`): status 400
+/// to 599. A row without a status is no error (SQL's NULL fails the test).
+pub const ERROR: &str = "status BETWEEN 400 AND 599";
+
+/// A response with a status other than 200 (a row without a status is not counted).
+pub const NON_200: &str = "status IS NOT NULL AND status <> 200";
+
 /// The panels over a range.
 pub async fn range(
     lake: &mut AsyncLake,
@@ -159,6 +166,7 @@ pub async fn range(
             "SELECT count(*) AS requests, coalesce(sum(bytes), 0) AS bytes, \
              count(DISTINCT client) AS unique_clients, \
              sum(CASE WHEN status = 404 THEN 1 ELSE 0 END) AS not_found, \
+             sum(CASE WHEN {ERROR} THEN 1 ELSE 0 END) AS errors, \
              sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS server_errors \
              FROM requests WHERE {cond}"
         ))
@@ -191,8 +199,9 @@ pub async fn range(
         ))
         .await?;
     let not_found = lake.sql(&top_of("path", " AND status = 404")).await?;
-    let errors = lake
-        .sql(&top_of("path", " AND status IS NOT NULL AND status <> 200"))
+    let errors = lake.sql(&top_of("path", &format!(" AND {ERROR}"))).await?;
+    let non_200 = lake
+        .sql(&top_of("path", &format!(" AND {NON_200}")))
         .await?;
     let vhosts = lake
         .sql(&format!(
@@ -227,6 +236,8 @@ pub async fn range(
         "top_clients": rows(&clients),
         "not_found": rows(&not_found),
         "error_endpoints": rows(&errors),
+        "non_200_endpoints": rows(&non_200),
+        "time_zone": "UTC",
         "vhosts": rows(&vhosts),
         "browsers": visitors.browsers,
         "operating_systems": visitors.systems,

@@ -150,7 +150,8 @@ impl ClientStat {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PageStat {
     pub hits: u64,
-    /// Responses whose status is not 200 (absent statuses included).
+    /// Error responses: status 400 to 599, as `analyze` and the dashboard count them (a line
+    /// without a status is not an error).
     pub errors: u64,
 }
 
@@ -289,7 +290,7 @@ impl Agg {
                 .pages
                 .get_or_insert_with(page, hash_key(page), PageStat::default);
             ps.hits += 1;
-            if status != Some(200) {
+            if status.is_some_and(|s| (400..=599).contains(&s)) {
                 ps.errors += 1;
             }
         }

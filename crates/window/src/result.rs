@@ -143,7 +143,7 @@ pub struct WindowResult {
     pub top_pages: Vec<KeyCount>,
     /// Busiest clients, most requests first, ties by name.
     pub top_clients: Vec<ClientCount>,
-    /// Endpoints with the most responses other than 200.
+    /// Endpoints with the most error responses (status 400 to 599).
     pub top_error_endpoints: Vec<KeyCount>,
     /// Distinct clients, estimated by HyperLogLog (standard error 0.81 %,
     /// [`crate::hll::STANDARD_ERROR`]).

@@ -128,6 +128,10 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
                 value: t.bytes.to_string(),
             },
             KeyValue {
+                key: "errors",
+                value: t.errors.to_string(),
+            },
+            KeyValue {
                 key: "unique_hosts",
                 value: r.unique_hosts.to_string(),
             },
@@ -196,6 +200,11 @@ pub fn write_dir(r: &Report, dir: &Path) -> anyhow::Result<usize> {
         "top_error_endpoints.csv",
         &["endpoint", "errors"],
         &r.top_error_endpoints,
+    )?;
+    d.rows(
+        "top_non_200_endpoints.csv",
+        &["endpoint", "non_200"],
+        &r.top_non_200_endpoints,
     )?;
     d.rows(
         "daily.csv",

@@ -352,7 +352,11 @@ fn header(o: &mut String, r: &Report) {
     };
     w!(o, "<span>{range}</span>");
     if !r.meta.time_basis.is_empty() {
-        w!(o, "<span>clock: {}</span>", escape(&r.meta.time_basis));
+        w!(
+            o,
+            "<span>days and hours in {}</span>",
+            escape(&super::clock_label(&r.meta.time_basis))
+        );
     }
     if let (Some(a), Some(b)) = (&r.totals.first, &r.totals.last) {
         w!(o, "<span>UTC {} → {}</span>", escape(a), escape(b));
@@ -372,12 +376,7 @@ fn header(o: &mut String, r: &Report) {
 
 fn kpis(o: &mut String, r: &Report) {
     let t = &r.totals;
-    let errors: u64 = r
-        .status
-        .iter()
-        .filter(|s| s.status >= 400)
-        .map(|s| s.count)
-        .sum();
+    let errors = t.errors;
     // Eight tiles sit better as two rows of four than as seven and one.
     let tiles = 6 + usize::from(r.agents.is_some()) + usize::from(r.request_time.is_some());
     w!(
@@ -609,9 +608,14 @@ fn day_labels<'a>(days: impl Iterator<Item = &'a str> + Clone) -> Vec<String> {
 
 fn section_time(o: &mut String, r: &Report) {
     let total = r.totals.requests;
-    o.push_str("<section id=\"time\"><h2>Traffic over time</h2>\n");
+    let clock = super::clock_label(&r.meta.time_basis);
+    w!(
+        o,
+        "<section id=\"time\"><h2>Traffic over time <small>(days and hours in {})</small></h2>\n",
+        escape(&clock)
+    );
 
-    card_open(o, "Requests per day", true);
+    card_open(o, &format!("Requests per day ({clock})"), true);
     let labels = day_labels(r.daily.iter().map(|d| d.day.as_str()));
     let bars: Vec<Bar> = r
         .daily
@@ -626,7 +630,11 @@ fn section_time(o: &mut String, r: &Report) {
     vbar_chart(o, "Requests per day", &bars, 260.0);
     card_close(o);
 
-    card_open(o, "Requests per hour of day (all days)", true);
+    card_open(
+        o,
+        &format!("Requests per hour of day (all days, {clock})"),
+        true,
+    );
     let bars: Vec<Bar> = r
         .hourly
         .iter()
@@ -640,17 +648,17 @@ fn section_time(o: &mut String, r: &Report) {
     card_close(o);
 
     if !r.timeline.is_empty() && r.daily.len() <= HEATMAP_MAX_DAYS {
-        card_open(o, "Requests by day and hour", true);
+        card_open(o, &format!("Requests by day and hour ({clock})"), true);
         heatmap(o, r);
         card_close(o);
     }
 
-    card_open(o, "Requests by weekday and hour", true);
+    card_open(o, &format!("Requests by weekday and hour ({clock})"), true);
     weekday_heat(o, &r.weekday_hourly);
     card_close(o);
 
     o.push_str("<div class=\"grid\">\n");
-    card_open(o, "Daily", false);
+    card_open(o, &format!("Daily ({clock})"), false);
     let tb = table_open(
         o,
         &[
@@ -681,7 +689,7 @@ fn section_time(o: &mut String, r: &Report) {
     }
     card_close(o);
 
-    card_open(o, "Hour of day", false);
+    card_open(o, &format!("Hour of day ({clock})"), false);
     let tb = table_open(
         o,
         &[
@@ -797,19 +805,14 @@ fn section_endpoints(o: &mut String, r: &Report) {
     o.push_str("<div class=\"grid\">\n");
     endpoint_card(o, "Top endpoints", "Endpoint", &r.top_endpoints, total);
 
-    card_open(o, "Top error endpoints (status other than 200)", false);
-    let errors: u64 = r
-        .status
-        .iter()
-        .filter(|s| s.status != 200)
-        .map(|s| s.count)
-        .sum();
+    card_open(o, "Top error endpoints (4xx and 5xx)", false);
+    let errors = r.totals.errors;
     let tb = table_open(
         o,
         &[
             ("#", true),
             ("Endpoint", false),
-            ("Responses ≠ 200", true),
+            ("Errors (4xx, 5xx)", true),
             ("Share", true),
         ],
     );
@@ -826,6 +829,43 @@ fn section_endpoints(o: &mut String, r: &Report) {
     }
     table_close(o);
     if r.top_error_endpoints.is_empty() {
+        empty_note(o);
+    }
+    card_close(o);
+
+    card_open(
+        o,
+        "Top non-200 endpoints (any status other than 200, 3xx included)",
+        false,
+    );
+    let non_200: u64 = r
+        .status
+        .iter()
+        .filter(|s| s.status != 200)
+        .map(|s| s.count)
+        .sum();
+    let tb = table_open(
+        o,
+        &[
+            ("#", true),
+            ("Endpoint", false),
+            ("Responses ≠ 200", true),
+            ("Share", true),
+        ],
+    );
+    for (i, e) in r.top_non_200_endpoints.iter().enumerate() {
+        tb.row(
+            o,
+            &[
+                (i + 1).to_string(),
+                data_cell(&e.endpoint),
+                thousands(e.non_200),
+                share_cell(e.non_200, non_200),
+            ],
+        );
+    }
+    table_close(o);
+    if r.top_non_200_endpoints.is_empty() {
         empty_note(o);
     }
     card_close(o);
@@ -1842,6 +1882,7 @@ mod tests {
                 filtered: 1,
                 requests: 4,
                 bytes: 3_500_000,
+                errors: 1,
                 first: Some("2024-08-06T10:00:00Z".into()),
                 last: Some("2024-08-07T11:00:00Z".into()),
                 first_local: Some("2024-08-06 10:00:00".into()),

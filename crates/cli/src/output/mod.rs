@@ -26,6 +26,15 @@ pub enum OutputKind {
 
 pub use crate::text::{clean, clean_lines, is_unsafe_char};
 
+/// How a report names the clock of its day and hour buckets, for headings: `UTC` (the
+/// default), `time as written in the log` (`--tz as-written`), an offset or a zone name.
+pub fn clock_label(basis: &str) -> String {
+    match basis {
+        "as-written" => "time as written in the log".to_string(),
+        b => b.to_string(),
+    }
+}
+
 /// First characters that make a spreadsheet read a CSV cell as a formula (OWASP, "CSV
 /// Injection"): `=`, `+`, `-`, `@`, tab and carriage return.
 const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];

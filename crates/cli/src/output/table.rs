@@ -124,14 +124,14 @@ fn endpoint_table(label: &str, rows: &[EndpointRow], total: u64) -> Table {
 const SHADES: [char; 5] = [' ', '░', '▒', '▓', '█'];
 
 /// The weekday × hour heat map as text: two shade characters per hour.
-fn heat(out: &mut String, rows: &[WeekdayRow]) {
+fn heat(out: &mut String, rows: &[WeekdayRow], clock: &str) {
     let max = busiest_hour(rows);
     if max == 0 {
         return;
     }
     let _ = writeln!(
         out,
-        "\nRequests by weekday and hour (busiest hour █ = {})",
+        "\nRequests by weekday and hour, {clock} (busiest hour █ = {})",
         thousands(max)
     );
     let mut head = String::from("     ");
@@ -165,6 +165,7 @@ pub fn render(r: &Report) -> String {
 fn render_tables(r: &Report) -> String {
     let mut out = String::new();
     let tot = &r.totals;
+    let clock = super::clock_label(&r.meta.time_basis);
     let _ = writeln!(out, "hitstream analyze — {}", r.meta.inputs.join(", "));
     let mut t = table(&[]);
     t.add_row(vec!["format".to_string(), r.meta.format.clone()]);
@@ -172,8 +173,7 @@ fn render_tables(r: &Report) -> String {
         t.add_row(vec![
             "time range".to_string(),
             format!(
-                "{a} → {b} ({}, {} day{})",
-                r.meta.time_basis,
+                "{a} → {b} ({clock}, {} day{})",
                 tot.days,
                 if tot.days == 1 { "" } else { "s" }
             ),
@@ -200,7 +200,18 @@ fn render_tables(r: &Report) -> String {
         "bytes".to_string(),
         format!("{} ({})", thousands(tot.bytes), human_bytes(tot.bytes)),
     ]);
-    t.add_row(vec!["unique hosts".to_string(), thousands(r.unique_hosts)]);
+    t.add_row(vec![
+        "errors (4xx and 5xx)".to_string(),
+        format!(
+            "{} ({})",
+            thousands(tot.errors),
+            pct(tot.errors, tot.requests)
+        ),
+    ]);
+    t.add_row(vec![
+        "unique clients".to_string(),
+        thousands(r.unique_hosts),
+    ]);
     section(&mut out, "Summary", &t);
 
     if !r.degraded.is_empty() || !r.rejected.is_empty() {
@@ -292,7 +303,7 @@ fn render_tables(r: &Report) -> String {
     );
     counts(&mut out, "Methods", "method", &r.methods, tot.requests);
 
-    let mut t = table(&["host", "requests", "share", "bytes"]);
+    let mut t = table(&["client", "requests", "share", "bytes"]);
     for h in &r.top_hosts {
         t.add_row(vec![
             cut(&h.host, 60),
@@ -302,24 +313,42 @@ fn render_tables(r: &Report) -> String {
         ]);
     }
     right(&mut t, &[1, 2, 3]);
-    section(&mut out, &format!("Top {} hosts", r.meta.top), &t);
+    section(&mut out, &format!("Top {} clients", r.meta.top), &t);
 
     let t = endpoint_table("endpoint", &r.top_endpoints, tot.requests);
     section(&mut out, &format!("Top {} endpoints", r.meta.top), &t);
 
-    let mut t = table(&["endpoint", "responses ≠ 200"]);
+    let mut t = table(&["endpoint", "errors (4xx, 5xx)"]);
     for e in &r.top_error_endpoints {
         t.add_row(vec![cut(&e.endpoint, 90), thousands(e.errors)]);
     }
     right(&mut t, &[1]);
-    section(&mut out, &format!("Top {} error endpoints", r.meta.top), &t);
+    section(
+        &mut out,
+        &format!("Top {} error endpoints (4xx and 5xx)", r.meta.top),
+        &t,
+    );
+
+    let mut t = table(&["endpoint", "responses ≠ 200"]);
+    for e in &r.top_non_200_endpoints {
+        t.add_row(vec![cut(&e.endpoint, 90), thousands(e.non_200)]);
+    }
+    right(&mut t, &[1]);
+    section(
+        &mut out,
+        &format!(
+            "Top {} non-200 endpoints (any status other than 200, 3xx included)",
+            r.meta.top
+        ),
+        &t,
+    );
 
     let mut t = table(&[
         "day",
         "requests",
         "bytes",
-        "unique hosts",
-        "req/host",
+        "unique clients",
+        "req/client",
         "404",
     ]);
     for d in &r.daily {
@@ -333,7 +362,7 @@ fn render_tables(r: &Report) -> String {
         ]);
     }
     right(&mut t, &[1, 2, 3, 4, 5]);
-    section(&mut out, "Per day", &t);
+    section(&mut out, &format!("Per day ({clock})"), &t);
 
     let max = r
         .hourly
@@ -353,7 +382,7 @@ fn render_tables(r: &Report) -> String {
         ]);
     }
     right(&mut t, &[1, 2]);
-    section(&mut out, "Per hour of day", &t);
+    section(&mut out, &format!("Per hour of day ({clock})"), &t);
 
     let nf = &r.not_found;
     let _ = writeln!(
@@ -369,7 +398,13 @@ fn render_tables(r: &Report) -> String {
         &nf.top_endpoints,
         nf.count,
     );
-    counts(&mut out, "404 — top hosts", "host", &nf.top_hosts, nf.count);
+    counts(
+        &mut out,
+        "404 — top clients",
+        "client",
+        &nf.top_hosts,
+        nf.count,
+    );
 
     if let Some(v) = &r.vhosts {
         counts(&mut out, "Virtual hosts", "vhost", v, tot.requests);
@@ -465,7 +500,7 @@ fn render_tables(r: &Report) -> String {
         section(&mut out, &format!("Top {} static files", r.meta.top), &t);
     }
 
-    heat(&mut out, &r.weekday_hourly);
+    heat(&mut out, &r.weekday_hourly, &clock);
 
     if let Some(g) = &r.geo {
         let mut t = table(&["country", "requests", "share", "clients"]);
