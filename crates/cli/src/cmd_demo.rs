@@ -303,6 +303,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         date: None,
         top: 5,
         tz: Some("UTC".into()),
+        data_flag: None,
         data: data.clone(),
         output: crate::cmd_report::DailyOutput::Table,
         out: None,

@@ -21,7 +21,7 @@ use hitstream_lake::{Lake, ReportRow, ReportTable, RequestReader, TableKind, REQ
 use jiff::tz::TimeZone;
 
 use crate::cmd_sql::{self, Tabular};
-use crate::config::{parse_hhmm, Config, DEFAULT_DATA};
+use crate::config::{parse_hhmm, Config};
 
 /// `hitstream report ...`.
 #[derive(Debug, clap::Args)]
@@ -54,8 +54,13 @@ pub struct DailyArgs {
     /// local time written in the log (the `day` column).
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
-    /// Data directory or `file://` URL of the lake.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA)]
+    /// Data directory or `file://` URL of the lake. [default: $STATE_DIRECTORY/lake,
+    /// $XDG_DATA_HOME/hitstream/lake or ~/.local/share/hitstream/lake; when that does not
+    /// exist and /var/lib/hitstream/lake (the service's) does, that one]
+    #[arg(long = "data", value_name = "DIR")]
+    pub data_flag: Option<String>,
+    /// The lake: `--data`, or the default (set by `run`).
+    #[arg(skip)]
     pub data: String,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = DailyOutput::Table)]
@@ -127,8 +132,13 @@ pub struct RangeArgs {
     /// local time written in the log (the `day` column).
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
-    /// Data directory or `file://` URL of the lake.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA)]
+    /// Data directory or `file://` URL of the lake. [default: $STATE_DIRECTORY/lake,
+    /// $XDG_DATA_HOME/hitstream/lake or ~/.local/share/hitstream/lake; when that does not
+    /// exist and /var/lib/hitstream/lake (the service's) does, that one]
+    #[arg(long = "data", value_name = "DIR")]
+    pub data_flag: Option<String>,
+    /// The lake: `--data`, or the default (set by `run`).
+    #[arg(skip)]
     pub data: String,
     /// Output format, as for `analyze`.
     #[arg(short, long, value_enum, default_value_t = crate::output::OutputKind::Table)]
@@ -149,10 +159,10 @@ pub struct RangeArgs {
 
 /// Runs `hitstream report`.
 pub fn run(a: ReportArgs) -> anyhow::Result<()> {
-    let a = match a.kind {
+    let mut a = match a.kind {
         ReportKind::Daily(a) => a,
-        ReportKind::Range(a) => return range(&a),
-    };
+        ReportKind::Range(mut a) => {
+            a.data = crate::state::lake_for_reading(a.data_flag.as_deref())?;
     let z = zone(a.tz.as_deref()).map_err(crate::usage::wrap("--tz"))?;
     let today = || jiff::Timestamp::now().to_zoned(z.clone()).date();
     let date = match a.date {

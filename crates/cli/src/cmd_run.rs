@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::bail;
 use anyhow::Context;
 
-use crate::config::{Config, LakeConfig, SourceConfig, SourceKind, SyslogProtocol, DEFAULT_DATA};
+use crate::config::{Config, LakeConfig, SourceConfig, SourceKind, SyslogProtocol};
 
 /// Options of `hitstream run`. Flags override the config file.
 #[derive(Debug, Clone, clap::Args)]
@@ -134,9 +134,15 @@ pub struct RunArgs {
     /// Live terminal view.
     #[arg(long)]
     pub tui: bool,
-    /// Checkpoint directory: a restart resumes from the last checkpoint.
+    /// Checkpoint directory: a restart resumes from the last checkpoint. [default: with a
+    /// lake, DATA/_checkpoint; else a directory of these sources under $STATE_DIRECTORY/run,
+    /// $XDG_STATE_HOME/hitstream/run or ~/.local/state/hitstream/run]
     #[arg(long, value_name = "DIR")]
     pub checkpoint_dir: Option<PathBuf>,
+    /// Keep no state: read every source from its start and save nothing for the next run
+    /// (not with a lake, whose state keeps it from storing a line twice).
+    #[arg(long, conflicts_with_all = ["checkpoint_dir", "data", "store"])]
+    pub no_state: bool,
     /// Time between checkpoints.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub checkpoint_interval: Option<Duration>,
@@ -150,7 +156,8 @@ pub struct RunArgs {
     /// `file://` URL (exactly-once for file and tail sources).
     #[arg(long, value_name = "DIR")]
     pub data: Option<String>,
-    /// Store in the lake at ./hitstream-data (or the config file's `[lake]`).
+    /// Store in the default lake ($STATE_DIRECTORY/lake, $XDG_DATA_HOME/hitstream/lake or
+    /// ~/.local/share/hitstream/lake), or the config file's `[lake]`.
     #[arg(long)]
     pub store: bool,
     /// With the lake: keep this much history (`30d`), counted back from the newest data.
@@ -402,7 +409,7 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         let mut l = cfg
             .lake
             .take()
-            .unwrap_or_else(|| LakeConfig::at(DEFAULT_DATA.to_string()));
+            .unwrap_or_else(|| LakeConfig::at(String::new()));
         if let Some(d) = &a.data {
             l.data = d.clone();
         }
@@ -410,6 +417,23 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
             l.retention = a.retention;
         }
         cfg.lake = Some(l);
+    }
+    if let Some(l) = &mut cfg.lake {
+        // A `[lake]` without `data`, or --store.
+        if l.data.is_empty() {
+            l.data = crate::state::lake_for_writing(None)?;
+        }
+    }
+    if a.no_state {
+        if let Some(l) = &cfg.lake {
+            crate::usage::usage_bail!(
+                "--no-state: the lake `{}` keeps its state beside its tables, so that no line \
+                 is stored twice; leave out --no-state, or the config file's [lake]",
+                l.data
+            );
+        }
+        // A flag overrides the config file's [checkpoint] dir.
+        cfg.checkpoint.dir = None;
     }
     if let Some(l) = &cfg.lake {
         // The write-ahead record and checkpoints of a lake run live beside its tables.
@@ -453,5 +477,6 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     if let Some(w) = crate::fds::fit(&mut cfg, hitstream_server::open_file_limit()) {
         eprintln!("{w}");
     }
-    crate::pipeline::run(&cfg, a.threads, Vec::new())
+    let resume = crate::state::for_run(&mut cfg, a.no_state, a.checkpoint_dir.is_some())?;
+    crate::pipeline::run_resuming(&cfg, a.threads, resume)
 }

@@ -94,9 +94,15 @@ pub struct ShipArgs {
     /// Partitions of a topic made by --create-topic.
     #[arg(long, default_value_t = 3, requires = "create_topic")]
     pub partitions: i32,
-    /// Where the positions of what was delivered are kept.
-    #[arg(long, value_name = "DIR", default_value = "hitstream-ship")]
-    pub checkpoint_dir: PathBuf,
+    /// Where the positions of what was delivered are kept. [default: a directory of this
+    /// source and topic under $STATE_DIRECTORY/ship, $XDG_STATE_HOME/hitstream/ship or
+    /// ~/.local/state/hitstream/ship]
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Keep no positions: ship every source from its start and save nothing for the next
+    /// run (positions live in a temporary directory removed at the end).
+    #[arg(long, conflicts_with = "checkpoint_dir")]
+    pub no_state: bool,
     /// Time between checkpoints.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1s")]
     pub checkpoint_interval: Duration,
@@ -186,6 +192,69 @@ fn source(a: &ShipArgs) -> anyhow::Result<SourceSpec> {
     }
 }
 
+/// The canonical descriptions of what this ship follows and where it sends it: the key of
+/// its state directory.
+fn describe(a: &ShipArgs) -> Vec<String> {
+    let abs = crate::state::absolute;
+    let mut d: Vec<String> = a.tail.iter().map(|p| format!("tail {}", abs(p))).collect();
+    for f in &a.file {
+        d.push(if f == "-" {
+            "stdin".to_string()
+        } else {
+            format!("file {}", abs(f))
+        });
+    }
+    d.extend(a.tcp.iter().map(|l| format!("tcp {l}")));
+    d.extend(a.syslog.iter().map(|l| format!("syslog {l}")));
+    d.push(format!("to kafka {} topic {}", a.kafka, a.topic));
+    d
+}
+
+/// Where ship's positions live, said on stderr; a throwaway one is removed when dropped.
+enum State {
+    Kept(PathBuf),
+    Throwaway(PathBuf),
+}
+
+impl State {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            State::Kept(p) | State::Throwaway(p) => p,
+        }
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        if let State::Throwaway(p) = self {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+fn state_dir(a: &ShipArgs) -> anyhow::Result<State> {
+    use crate::verbosity::info;
+    if let Some(d) = &a.checkpoint_dir {
+        info!("state: {} (--checkpoint-dir)", d.display());
+        return Ok(State::Kept(d.clone()));
+    }
+    if a.no_state {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let d =
+            std::env::temp_dir().join(format!("hitstream-ship-{}-{nanos:x}", std::process::id()));
+        info!("state: none (--no-state: nothing is kept; the next run ships everything again)");
+        return Ok(State::Throwaway(d));
+    }
+    let d = crate::state::dir_for("ship", &describe(a))?;
+    info!(
+        "state: {} (the next run goes on from here; --no-state for a run that keeps none)",
+        d.display()
+    );
+    Ok(State::Kept(d))
+}
+
 /// Runs `hitstream ship`.
 pub fn run(a: ShipArgs) -> anyhow::Result<()> {
     let spec = source(&a)?;
@@ -207,9 +276,10 @@ pub fn run(a: ShipArgs) -> anyhow::Result<()> {
             eprintln!("created topic {} with {} partitions", a.topic, a.partitions);
         }
     }
-    std::fs::create_dir_all(&a.checkpoint_dir)
-        .with_context(|| format!("cannot create `{}`", a.checkpoint_dir.display()))?;
-    let checkpoint = a.checkpoint_dir.join("positions.json");
+    let state = state_dir(&a)?;
+    std::fs::create_dir_all(state.path())
+        .with_context(|| format!("cannot create `{}`", state.path().display()))?;
+    let checkpoint = state.path().join("positions.json");
     let positions = Checkpoint::load_or_default(&checkpoint)?;
     let name = spec.name();
     let src = spec

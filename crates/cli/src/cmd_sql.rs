@@ -5,8 +5,6 @@ use std::path::PathBuf;
 use hitstream_lake::arrow::array::RecordBatch;
 use hitstream_lake::Lake;
 
-use crate::config::DEFAULT_DATA;
-
 /// Output formats of `sql` and `report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Tabular {
@@ -26,9 +24,11 @@ pub struct SqlArgs {
     /// `EXPLAIN ANALYZE SELECT ...` shows the plan and the files read.
     #[arg(value_name = "QUERY")]
     pub query: String,
-    /// Data directory or `file://` URL of the lake.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA)]
-    pub data: String,
+    /// Data directory or `file://` URL of the lake. [default: $STATE_DIRECTORY/lake,
+    /// $XDG_DATA_HOME/hitstream/lake or ~/.local/share/hitstream/lake; when that does not
+    /// exist and /var/lib/hitstream/lake (the service's) does, that one]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<String>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Tabular::Table)]
     pub output: Tabular,
@@ -39,7 +39,8 @@ pub struct SqlArgs {
 
 /// Runs `hitstream sql`.
 pub fn run(a: SqlArgs) -> anyhow::Result<()> {
-    let mut lake = open_existing(&a.data)?;
+    let data = crate::state::lake_for_reading(a.data.as_deref())?;
+    let mut lake = open_existing(&data)?;
     let batches = lake.sql(&a.query)?;
     let bytes = render(&batches, a.output)?;
     crate::output::to_file_or_stdout(a.out.as_deref(), &bytes)

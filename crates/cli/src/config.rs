@@ -129,19 +129,14 @@ impl HttpConfig {
     }
 }
 
-/// The default data directory of the lake.
-pub const DEFAULT_DATA: &str = "./hitstream-data";
-
-fn default_data() -> String {
-    DEFAULT_DATA.to_string()
-}
 
 /// `[lake]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LakeConfig {
-    /// Data directory or `file://` URL holding the tables.
-    #[serde(default = "default_data")]
+    /// Data directory or `file://` URL holding the tables; empty (absent from the file):
+    /// the default lake of `crate::state::default_lake`, resolved by `run`.
+    #[serde(default)]
     pub data: String,
     /// How often small files are compacted (Delta OPTIMIZE); `0s` turns it off.
     #[serde(default = "LakeConfig::default_optimize", with = "humantime_serde")]

@@ -278,6 +278,26 @@ pub fn run_with(
     extra: Vec<SourceSpec>,
     on_start: Option<OnStart>,
 ) -> anyhow::Result<()> {
+    run_inner(cfg, threads, extra, on_start, None)
+}
+
+/// [`run`] for `hitstream run`, which may go on from saved state: its summary then counts
+/// what this run read, and says so when that is nothing.
+pub fn run_resuming(
+    cfg: &Config,
+    threads: Option<usize>,
+    resume: Option<crate::state::Resume>,
+) -> anyhow::Result<()> {
+    run_inner(cfg, threads, Vec::new(), None, resume)
+}
+
+fn run_inner(
+    cfg: &Config,
+    threads: Option<usize>,
+    extra: Vec<SourceSpec>,
+    on_start: Option<OnStart>,
+    resume: Option<crate::state::Resume>,
+) -> anyhow::Result<()> {
     let (mut p, notes) = build(cfg, threads, extra)?;
     let watch = p.watch();
     let events = p.subscribe();
@@ -312,8 +332,8 @@ pub fn run_with(
         let end = handle.wait();
         drop(server);
         ui?;
-        let st = end?;
-        summary(&st);
+        let st = end.map_err(|e| state_error(e, resume.as_ref()))?;
+        summary(&st, resume.as_ref());
         return Ok(());
     }
     // Windows as tables on stdout, unless JSON lines go there; alerts and notes on stderr.
@@ -326,13 +346,60 @@ pub fn run_with(
     let _ = console.join();
     // The dashboard stops with the pipeline: open event streams end, then the server.
     drop(server);
-    let st = end?;
-    summary(&st);
+    let st = end.map_err(|e| state_error(e, resume.as_ref()))?;
+    summary(&st, resume.as_ref());
     Ok(())
 }
 
-fn summary(st: &Status) {
-    let c = &st.counters;
+/// A run that cannot go on from its state (made with other window or alert settings, or
+/// another run's) names the way out.
+fn state_error(
+    e: hitstream_runtime::RuntimeError,
+    resume: Option<&crate::state::Resume>,
+) -> anyhow::Error {
+    match (&e, resume) {
+        (hitstream_runtime::RuntimeError::Recovery(_), Some(r)) => {
+            anyhow::Error::new(e).context(format!(
+                "cannot go on from the state in {} ({})",
+                r.dir.display(),
+                r.fix
+            ))
+        }
+        _ => e.into(),
+    }
+}
+
+/// What this run added to the counters it resumed with (the counts the summary prints;
+/// the rest as they are now).
+fn since(
+    now: &hitstream_runtime::Counters,
+    before: &hitstream_runtime::Counters,
+) -> hitstream_runtime::Counters {
+    let mut d = now.clone();
+    d.lines = now.lines.saturating_sub(before.lines);
+    d.ok = now.ok.saturating_sub(before.ok);
+    d.degraded = now.degraded.saturating_sub(before.degraded);
+    d.rejected = now.rejected.saturating_sub(before.rejected);
+    d.late = now.late.saturating_sub(before.late);
+    d.future = now.future.saturating_sub(before.future);
+    d.windows = now.windows.saturating_sub(before.windows);
+    d.alerts = now.alerts.saturating_sub(before.alerts);
+    d.lost = now.lost.saturating_sub(before.lost);
+    d
+}
+
+fn summary(st: &Status, resume: Option<&crate::state::Resume>) {
+    // A run that went on from saved state reports what it read itself, then the totals:
+    // two runs in a row must not look as if they had both read everything.
+    let before = resume.and_then(|r| r.before.as_ref());
+    let this;
+    let c = match before {
+        Some(b) => {
+            this = since(&st.counters, &b.counters);
+            &this
+        }
+        None => &st.counters,
+    };
     let lost = if c.lost > 0 {
         format!(", {} lost", c.lost)
     } else {
@@ -348,10 +415,25 @@ fn summary(st: &Status) {
             eprintln!("{}", crate::cmd_run::net_line(&s.name, &n));
         }
     }
+    let totals = match before {
+        Some(_) => format!(
+            " in this run; {} lines, {} windows, {} alerts in all since the state began",
+            st.counters.lines, st.counters.windows, st.counters.alerts
+        ),
+        None => String::new(),
+    };
     eprintln!(
-        "hitstream run: {} lines ({} ok, {} degraded, {} rejected{future}, {} late{lost}), {} windows, {} alerts",
+        "hitstream run: {} lines ({} ok, {} degraded, {} rejected{future}, {} late{lost}), {} windows, {} alerts{totals}",
         c.lines, c.ok, c.degraded, c.rejected, c.late, c.windows, c.alerts
     );
+    if let (Some(r), Some(b)) = (resume, before) {
+        if c.lines == 0 {
+            let at = b
+                .saved_at
+                .map_or_else(|| "the last run".to_string(), crate::state::when);
+            crate::verbosity::info!("hitstream run: nothing new since {at}; {}", r.again);
+        }
+    }
     let untrusted: u64 = st.sources.iter().filter_map(|s| s.lag.untrusted).sum();
     if untrusted > 0 {
         eprintln!(

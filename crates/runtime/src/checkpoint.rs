@@ -61,6 +61,60 @@ pub(crate) fn save(
     })
 }
 
+/// What a checkpoint says of the runs that made it, read without restoring their state: for
+/// a caller that tells what a resumed run added ("nothing new since ...").
+#[derive(Debug, Clone)]
+pub struct SavedSummary {
+    /// The counters as saved, summed over every run since the checkpoint began.
+    pub counters: Counters,
+    /// When the checkpoint file was last written (its modification time).
+    pub saved_at: Option<std::time::SystemTime>,
+}
+
+/// The [`SavedSummary`] of the checkpoint in `dir`, `None` when there is none yet.
+pub fn saved_summary(dir: &Path) -> Result<Option<SavedSummary>, RuntimeError> {
+    let path = path(dir);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(RuntimeError::State {
+                what: "checkpoint",
+                path,
+                source,
+            })
+        }
+    };
+    let saved_at = file.metadata().and_then(|m| m.modified()).ok();
+    let bad = |detail: String| RuntimeError::Damaged {
+        what: "checkpoint",
+        path: path.clone(),
+        detail,
+    };
+    // Only the header: the window state after it can be large.
+    use std::io::Read;
+    let mut head = vec![0u8; CHECKPOINT_MAGIC.len() + 8];
+    let mut r = std::io::BufReader::new(file);
+    r.read_exact(&mut head)
+        .map_err(|_| bad("cut short".into()))?;
+    let rest = head
+        .strip_prefix(CHECKPOINT_MAGIC)
+        .ok_or_else(|| bad("no checkpoint header".into()))?;
+    let n = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes"));
+    let mut header = Vec::new();
+    r.take(n)
+        .read_to_end(&mut header)
+        .map_err(|e| bad(e.to_string()))?;
+    if header.len() as u64 != n {
+        return Err(bad("cut short".into()));
+    }
+    let h: Header = serde_json::from_slice(&header).map_err(|e| bad(e.to_string()))?;
+    Ok(Some(SavedSummary {
+        counters: h.counters,
+        saved_at,
+    }))
+}
+
 pub(crate) fn load(dir: &Path) -> Result<Option<Saved>, RuntimeError> {
     let path = path(dir);
     let bytes = match std::fs::read(&path) {

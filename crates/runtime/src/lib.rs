@@ -65,6 +65,7 @@ mod stats;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use checkpoint::{saved_summary, SavedSummary};
 pub use error::{is_disk_full, BoxError, RuntimeError};
 pub use pipeline::{Event, Handle, Pipeline, PipelineSpec, Stopper, Watch, IN_FLIGHT};
 pub use sink::{
