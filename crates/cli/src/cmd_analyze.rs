@@ -14,7 +14,6 @@ use hitstream_analyze::{
 use hitstream_format::{detect, FormatSpec, Outcome, Parser, Record, RejectReason};
 use hitstream_lake::{RejectRows, RequestRows};
 
-use crate::config::DEFAULT_DATA;
 use crate::input::{self, Chunker, Cut};
 use crate::load::{Load, Loaded};
 use crate::output::{self, OutputKind};
@@ -98,9 +97,10 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub store: bool,
 
-    /// Data directory or `file://` URL of the lake (with --store).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA)]
-    pub data: String,
+    /// Data directory or `file://` URL of the lake (with --store). [default:
+    /// $STATE_DIRECTORY/lake, $XDG_DATA_HOME/hitstream/lake or ~/.local/share/hitstream/lake]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<String>,
 
     /// A MaxMind-format database (`.mmdb`: GeoLite2/GeoIP2 Country, City or ASN, or a flat
     /// `country_code` database) for the countries and autonomous systems of the clients. May be
@@ -344,8 +344,13 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
 
+    let data = if a.store {
+        crate::state::lake_for_writing(a.data.as_deref())?
+    } else {
+        String::new()
+    };
     let load = if a.store {
-        Some(Load::open(&a.data, &inputs)?)
+        Some(Load::open(&data, &inputs)?)
     } else {
         None
     };
@@ -361,7 +366,7 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         load,
     )?;
     if let Some(l) = loaded {
-        eprintln!("{}", l.describe(&a.data));
+        eprintln!("{}", l.describe(&data));
     }
 
     let meta = Meta {

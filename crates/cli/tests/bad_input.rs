@@ -196,7 +196,7 @@ fn tail_of_a_path_that_does_not_exist_says_it_waits() {
     let err_path = tmp.path().join("stderr");
     let pattern = tmp.path().join("nonexistent/*.log");
     let mut child = Command::new(bin())
-        .args(["run", "--format", "common", "--tail"])
+        .args(["run", "--no-state", "--format", "common", "--tail"])
         .arg(&pattern)
         .arg("--jsonl")
         .arg(tmp.path().join("out.jsonl"))

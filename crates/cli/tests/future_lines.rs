@@ -178,7 +178,7 @@ fn tail_one_line_from_2099_then_a_scanner_the_alert_fires() {
     let (late, alerts) = (tmp.path().join("late.txt"), tmp.path().join("alerts.jsonl"));
     let port = free_port();
     let child = Command::new(bin())
-        .args(["run", "--format", "common", "--window", "10s"])
+        .args(["run", "--no-state", "--format", "common", "--window", "10s"])
         .args(["--lateness", "2s", "--idle-timeout", "1s", "--emit", "none"])
         .arg("--tail")
         .arg(&log)
@@ -247,7 +247,14 @@ fn replay(file: &Path, extra: &[&str], late: Option<&Path>) -> (Vec<Value>, (u64
     let out = dir.join(format!("w-{}.jsonl", free_port()));
     let mut c = Command::new(bin());
     c.args([
-        "run", "--format", "common", "--window", "60s", "--emit", "none",
+        "run",
+        "--no-state",
+        "--format",
+        "common",
+        "--window",
+        "60s",
+        "--emit",
+        "none",
     ])
     .args(extra)
     .arg("--file")

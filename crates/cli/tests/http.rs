@@ -671,6 +671,7 @@ fn beyond_loopback_a_token_is_required_and_checked() {
     let o = Command::new(bin())
         .args([
             "run",
+            "--no-state",
             "--file",
             log.to_str().unwrap(),
             "--http",

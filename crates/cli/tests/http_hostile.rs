@@ -367,6 +367,7 @@ fn event_streams_over_the_cap_get_a_503_and_a_closed_one_frees_its_slot() {
     let mut run = Running::start(
         &[
             "run",
+            "--no-state",
             "--tail",
             log.to_str().unwrap(),
             "--format",
@@ -432,6 +433,7 @@ fn tokens_that_guard_nothing_are_refused_at_start() {
         let o = Command::new(bin())
             .args([
                 "run",
+                "--no-state",
                 "--file",
                 log.to_str().unwrap(),
                 "--format",
@@ -661,6 +663,7 @@ fn random_methods_from_log_lines_make_a_bounded_set_of_metric_series() {
     let run = Running::start(
         &[
             "run",
+            "--no-state",
             "--tail",
             log.to_str().unwrap(),
             "--format",

@@ -173,9 +173,17 @@ fn run_file_counts_every_long_line_plain_gz_and_stdin() {
     let paths = write_cases(tmp.path(), &cases);
     let rejects = tmp.path().join("rejects");
     let mut cmd = Command::new(bin());
-    cmd.args(["run", "--format", "common", "--emit", "none", "--no-alerts"])
-        .arg("--rejects")
-        .arg(&rejects);
+    cmd.args([
+        "run",
+        "--no-state",
+        "--format",
+        "common",
+        "--emit",
+        "none",
+        "--no-alerts",
+    ])
+    .arg("--rejects")
+    .arg(&rejects);
     for p in &paths {
         cmd.arg("--file").arg(p);
     }

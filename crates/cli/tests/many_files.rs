@@ -312,7 +312,14 @@ fn a_symlink_in_the_log_directory_is_read_only_with_follow_symlinks() {
     let pattern = logs.join("*.log").to_str().unwrap().to_string();
     let run = |extra: &[&str], rejects: &Path| {
         Command::new(bin())
-            .args(["run", "--file", &pattern, "--format", "combined"])
+            .args([
+                "run",
+                "--no-state",
+                "--file",
+                &pattern,
+                "--format",
+                "combined",
+            ])
             .args(["--emit", "none", "--no-alerts", "--rejects"])
             .arg(rejects)
             .args(extra)

@@ -166,6 +166,7 @@ fn a_real_sender_gets_through_1100_idle_connections_under_a_1024_file_limit() {
     let out_s = out.to_str().unwrap();
     let (child, stderr) = start(&[
         "run",
+        "--no-state",
         "--format",
         "combined",
         "--window",

@@ -91,6 +91,7 @@ fn nasa_minutes_match_an_independent_count() {
     let st = Command::new(bin())
         .args([
             "run",
+            "--no-state",
             "--window",
             "60s",
             "--emit",
@@ -240,6 +241,7 @@ fn tail_follows_rename_and_copytruncate_rotation() {
     let mut child = Command::new(bin())
         .args([
             "run",
+            "--no-state",
             "--format",
             "combined",
             "--window",
@@ -326,6 +328,7 @@ fn tcp_source_with_a_real_sender() {
     let mut child = Command::new(bin())
         .args([
             "run",
+            "--no-state",
             "--format",
             "combined",
             "--window",
@@ -386,6 +389,7 @@ fn syslog_source_rfc3164_and_5424_over_udp() {
     let mut child = Command::new(bin())
         .args([
             "run",
+            "--no-state",
             "--format",
             "combined",
             "--window",
@@ -479,7 +483,7 @@ fn bounded_run_from_a_config_with_alerts() {
     )
     .unwrap();
     let o = Command::new(bin())
-        .args(["run", "--config"])
+        .args(["run", "--no-state", "--config"])
         .arg(&cfg)
         .output()
         .unwrap();
@@ -690,6 +694,7 @@ fn out_of_order_input_gives_the_same_results_on_any_thread_count() {
         let o = Command::new(bin())
             .args([
                 "run",
+                "--no-state",
                 "--window",
                 "60s",
                 "--lateness",
