@@ -163,6 +163,10 @@ pub fn run(a: ReportArgs) -> anyhow::Result<()> {
         ReportKind::Daily(a) => a,
         ReportKind::Range(mut a) => {
             a.data = crate::state::lake_for_reading(a.data_flag.as_deref())?;
+            return range(&a);
+        }
+    };
+    a.data = crate::state::lake_for_reading(a.data_flag.as_deref())?;
     let z = zone(a.tz.as_deref()).map_err(crate::usage::wrap("--tz"))?;
     let today = || jiff::Timestamp::now().to_zoned(z.clone()).date();
     let date = match a.date {
