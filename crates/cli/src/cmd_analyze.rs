@@ -84,13 +84,9 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
 
-    /// Parser threads (default: all cores).
+    /// Parser threads [default: one per core].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-
-    /// No progress bar.
-    #[arg(long, short)]
-    pub quiet: bool,
 
     /// Also load every parsed line into the lake's `requests` table (and rejected lines
     /// into `rejects`). Loading the same files again adds nothing.
@@ -252,7 +248,8 @@ fn first_time(path: &str, parser: &Parser) -> Option<i64> {
 
 /// Runs `hitstream analyze`.
 pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
-    let (opts, filters) = build_options(&a)?;
+    // Only flags are read here: what fails is a usage error.
+    let (opts, filters) = build_options(&a).map_err(crate::usage::mark)?;
     // Opened first: a wrong path should fail before minutes of reading.
     let geo = if a.geoip.is_empty() {
         None
@@ -260,7 +257,7 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         Some(crate::geoip::Mmdb::open(&a.geoip)?)
     };
     if a.files.iter().filter(|f| *f == "-").count() > 1 {
-        bail!("stdin (`-`) can be given only once");
+        crate::usage::usage_bail!("stdin (`-`) can be given only once");
     }
     let progress = Arc::new(AtomicU64::new(0));
 
@@ -292,7 +289,7 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         }
         match found {
             Some(d) => {
-                eprintln!("{}", d.describe());
+                crate::verbosity::info!("{}", d.describe());
                 d.spec
             }
             None => bail!(
@@ -338,7 +335,8 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
     }
 
     let total_bytes: u64 = inputs.iter().map(|p| input::size_of(p)).sum();
-    let show_progress = !a.quiet && std::io::stderr().is_terminal() && total_bytes >= 32 << 20;
+    let show_progress =
+        !crate::verbosity::quiet() && std::io::stderr().is_terminal() && total_bytes >= 32 << 20;
     let threads = a
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -366,7 +364,7 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         load,
     )?;
     if let Some(l) = loaded {
-        eprintln!("{}", l.describe(&data));
+        crate::verbosity::info!("{}", l.describe(&data));
     }
 
     let meta = Meta {

@@ -176,7 +176,7 @@ fn run_through_kafka(
     let local = std::path::Path::new(data.strip_prefix("file://").unwrap_or(data));
     std::fs::create_dir_all(local).with_context(|| format!("creating {}", local.display()))?;
     let broker = LocalBroker::start(&local.join("broker.log"))?;
-    eprintln!(
+    crate::verbosity::info!(
         "demo: Kafka-protocol broker on {}, topic {TOPIC} (3 partitions)",
         broker.addr
     );
@@ -220,7 +220,9 @@ fn run_through_kafka(
                 }
                 // A topic does not end as a pipe does: the last windows close when the
                 // watermark, moved by the clock once input is idle, passes their end.
-                eprintln!("demo: every delivered line is read; closing the last windows");
+                crate::verbosity::info!(
+                    "demo: every delivered line is read; closing the last windows"
+                );
                 let last = jiff::Timestamp::now().as_second();
                 let close_at = (last / window + 1) * window;
                 let limit = Instant::now() + Duration::from_secs(window as u64 + 15);
@@ -283,7 +285,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         let _ = generator.write_to_until(&mut writer, &gen_stop);
     });
     if !a.tui {
-        eprintln!(
+        crate::verbosity::info!(
             "demo: {} requests/s of generated traffic, {} windows; Ctrl-C to stop",
             a.rate,
             humantime::format_duration(a.window)
@@ -311,7 +313,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     };
     println!();
     crate::cmd_report::print(&report, now.to_zoned(jiff::tz::TimeZone::UTC).date())?;
-    eprintln!(
+    crate::verbosity::info!(
         "the lake is at {data}: hitstream sql --data {data} \"SELECT count(*) FROM requests\""
     );
     Ok(())

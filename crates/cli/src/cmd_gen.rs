@@ -228,7 +228,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.out {
         let secs = began.elapsed().as_secs_f64();
         let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        eprintln!(
+        crate::verbosity::info!(
             "wrote {lines} lines ({:.1} MB) to {} in {secs:.2} s ({:.0} lines/s)",
             bytes as f64 / 1e6,
             path.display(),

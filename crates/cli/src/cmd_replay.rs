@@ -283,12 +283,14 @@ fn finish(e: io::Error, mut sum: Summary) -> anyhow::Result<Summary> {
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let pacing = match args.rate {
         Some(r) if r > 0.0 && r.is_finite() => Pacing::Rate(r),
-        Some(r) => bail!("--rate {r}: must be a positive number of lines per second"),
+        Some(r) => {
+            crate::usage::usage_bail!("--rate {r}: must be a positive number of lines per second")
+        }
         None if args.speed > 0.0 && args.speed.is_finite() => Pacing::Speed(args.speed),
-        None => bail!("--speed {}: must be a positive factor", args.speed),
+        None => crate::usage::usage_bail!("--speed {}: must be a positive factor", args.speed),
     };
     if !(args.max_pause >= 0.0 && args.max_pause.is_finite()) {
-        bail!(
+        crate::usage::usage_bail!(
             "--max-pause {}: must be zero or a positive number of seconds",
             args.max_pause
         );
@@ -310,7 +312,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                 }
                 match detect(first.iter().map(Vec::as_slice)) {
                     Some(d) => {
-                        eprintln!("{}", d.describe());
+                        crate::verbosity::info!("{}", d.describe());
                         d.spec
                     }
                     None => bail!(
@@ -358,7 +360,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     if sum.closed {
         msg.push_str("; the reader closed the stream");
     }
-    eprintln!("{msg}");
+    crate::verbosity::info!("{msg}");
     Ok(())
 }
 

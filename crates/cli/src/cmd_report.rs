@@ -525,7 +525,7 @@ fn range(a: &RangeArgs) -> anyhow::Result<()> {
     if a.tables {
         let rows = report_tables(&report, &name, from, to, jiff::Timestamp::now())?;
         hitstream_lake::store_report(&lake, &name, rows)?;
-        eprintln!(
+        crate::verbosity::info!(
             "stored report `{name}` in {} tables of the lake at `{}` (analysis_*, rows with \
              report = '{name}')",
             ReportTable::ALL.len(),

@@ -50,7 +50,7 @@ pub struct RunArgs {
     /// The Kafka topic (with --kafka).
     #[arg(long, value_name = "TOPIC", requires = "kafka")]
     pub topic: Option<String>,
-    /// The Kafka consumer group (with --kafka; default `hitstream`).
+    /// The Kafka consumer group (with --kafka) [default: hitstream].
     #[arg(long, value_name = "GROUP", requires = "kafka")]
     pub group: Option<String>,
     /// A librdkafka setting for the consumer, `key=value` (repeatable: TLS, SASL, ...).
@@ -84,19 +84,21 @@ pub struct RunArgs {
     /// Brokers for --results-topic and --alerts-topic when the input is not --kafka.
     #[arg(long, value_name = "BROKERS")]
     pub results_kafka: Option<String>,
-    /// Log format (`auto`, a preset, or an nginx/Apache format string).
+    /// Log format (`auto`, a preset, or an nginx/Apache format string) [default: auto].
     #[arg(short, long)]
     pub format: Option<String>,
-    /// Window length (`60s`, `5m`).
+    /// Window length (`60s`, `5m`) [default: 60s].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub window: Option<Duration>,
-    /// Distance between window starts, for sliding windows (`10s`); default: tumbling.
+    /// Distance between window starts, for sliding windows (`10s`) [default: the window
+    /// length: tumbling windows].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub slide: Option<Duration>,
-    /// Allowed lateness: the watermark trails the largest event time by this much.
+    /// Allowed lateness: the watermark trails the largest event time by this much
+    /// [default: 10s].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub lateness: Option<Duration>,
-    /// Advance the watermark with the clock after this long without input.
+    /// Advance the watermark with the clock after this long without input [default: 5s].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub idle_timeout: Option<Duration>,
     /// Live sources (--tail, --tcp, --syslog, --kafka): a line dated more than this ahead of
@@ -113,10 +115,11 @@ pub struct RunArgs {
     /// [default: 100]
     #[arg(long, value_name = "N")]
     pub jump_confirm: Option<u64>,
-    /// Rows of each top-N list per window.
+    /// Rows of each top-N list per window [default: 5].
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
-    /// What to print on stdout per closed window: `console` tables, `jsonl`, or `none`.
+    /// What to print on stdout per closed window: `console` tables, `jsonl`, or `none`
+    /// [default: console].
     #[arg(long, value_enum)]
     pub emit: Option<Emit>,
     /// Also write window results as JSON lines to this file.
@@ -143,10 +146,10 @@ pub struct RunArgs {
     /// (not with a lake, whose state keeps it from storing a line twice).
     #[arg(long, conflicts_with_all = ["checkpoint_dir", "data", "store"])]
     pub no_state: bool,
-    /// Time between checkpoints.
+    /// Time between checkpoints [default: 10s].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub checkpoint_interval: Option<Duration>,
-    /// Parser threads (default: all cores).
+    /// Parser threads [default: one per core].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// No alerts.
@@ -177,7 +180,7 @@ impl NetArgs {
         }
         if let Some(d) = self.tcp_idle_timeout {
             if d.is_zero() {
-                bail!("--tcp-idle-timeout must be above 0");
+                crate::usage::usage_bail!("--tcp-idle-timeout must be above 0");
             }
             s.connection_idle_timeout = Some(d);
         }
@@ -192,7 +195,8 @@ impl NetArgs {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct HttpArgs {
     /// Serve the live dashboard, the JSON API (`/api/`) and `/metrics` on this address
-    /// (`127.0.0.1:8080`). Beyond loopback it needs --auth-token.
+    /// (`127.0.0.1:8080`). Beyond loopback it needs --auth-token. [default: none, no
+    /// dashboard, for `run`; 127.0.0.1:8080 for `serve`]
     #[arg(long, value_name = "HOST:PORT")]
     pub http: Option<String>,
     /// A token every request must carry: `Authorization: Bearer TOKEN` or `?token=TOKEN`
@@ -322,7 +326,7 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         s.brokers = Some(b.clone());
         s.topic = a.topic.clone();
         if s.topic.is_none() {
-            bail!("--kafka needs --topic TOPIC");
+            crate::usage::usage_bail!("--kafka needs --topic TOPIC");
         }
         s.group = a.group.clone();
         s.options = a.kafka_option.iter().cloned().collect();
@@ -405,6 +409,9 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
     if a.no_alerts {
         cfg.alert = Some(Vec::new());
     }
+    if a.threads.is_some() {
+        cfg.threads = a.threads;
+    }
     if a.data.is_some() || a.store || a.retention.is_some() {
         let mut l = cfg
             .lake
@@ -454,8 +461,17 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         .config
         .as_ref()
         .map_or("(flags)".to_string(), |p| p.display().to_string());
+    // Without a file every setting came from the command line: a bad one is a usage error.
+    let flags_only = |e: anyhow::Error| {
+        if a.config.is_none() {
+            let msg = format!("{e:#}");
+            crate::usage::error(msg.replace("in config file `(flags)`: ", ""))
+        } else {
+            e
+        }
+    };
     if allow_no_source && cfg.sources.is_empty() {
-        cfg.check_without_sources(&name)?;
+        cfg.check_without_sources(&name).map_err(flags_only)?;
         return Ok(cfg);
     }
     // `gen ... | hitstream run`: a pipe (or a redirected file) is the input nobody named.
@@ -465,9 +481,9 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         cfg.sources.push(SourceConfig::of_kind(SourceKind::Stdin));
     }
     if cfg.sources.is_empty() {
-        bail!("no input: give --tail PATH, --file PATH (`-` for stdin), --tcp ADDR, --syslog ADDR, --kafka BROKERS or a --config file with [[source]], or pipe lines into it");
+        crate::usage::usage_bail!("no input: give --tail PATH, --file PATH (`-` for stdin), --tcp ADDR, --syslog ADDR, --kafka BROKERS or a --config file with [[source]], or pipe lines into it");
     }
-    cfg.check(&name)?;
+    cfg.check(&name).map_err(flags_only)?;
     Ok(cfg)
 }
 
@@ -478,5 +494,5 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         eprintln!("{w}");
     }
     let resume = crate::state::for_run(&mut cfg, a.no_state, a.checkpoint_dir.is_some())?;
-    crate::pipeline::run_resuming(&cfg, a.threads, resume)
+    crate::pipeline::run_resuming(&cfg, cfg.threads, resume)
 }

@@ -29,7 +29,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     let cfg = h.server(Some(&data))?.expect("an address is set");
     let server = hitstream_server::Server::start(&cfg, hitstream_server::Live::none())
         .context("the dashboard")?;
-    eprintln!(
+    crate::verbosity::info!(
         "dashboard: {} (the lake at {}); Ctrl-C to stop",
         server.url(),
         data

@@ -147,7 +147,7 @@ fn source(a: &ShipArgs) -> anyhow::Result<SourceSpec> {
     }
     if let Some(d) = a.net.tcp_idle_timeout {
         if d.is_zero() {
-            bail!("--tcp-idle-timeout must be above 0");
+            crate::usage::usage_bail!("--tcp-idle-timeout must be above 0");
         }
         conn.idle_timeout = d;
     }
@@ -186,9 +186,9 @@ fn source(a: &ShipArgs) -> anyhow::Result<SourceSpec> {
         });
     }
     match specs.len() {
-        0 => bail!("no input: give --tail PATH, --file PATH, --tcp ADDR or --syslog ADDR"),
+        0 => crate::usage::usage_bail!("no input: give --tail PATH, --file PATH, --tcp ADDR or --syslog ADDR"),
         1 => Ok(specs.pop().expect("one")),
-        _ => bail!("ship takes one kind of input per process (--tail, --file, --tcp or --syslog); run one ship per input"),
+        _ => crate::usage::usage_bail!("ship takes one kind of input per process (--tail, --file, --tcp or --syslog); run one ship per input"),
     }
 }
 
@@ -273,7 +273,7 @@ pub fn run(a: ShipArgs) -> anyhow::Result<()> {
             hitstream_kafka::create_topic(&conn, &a.topic, a.partitions, Duration::from_secs(30))
                 .with_context(|| format!("cannot create topic `{}` on {}", a.topic, a.kafka))?;
         if created {
-            eprintln!("created topic {} with {} partitions", a.topic, a.partitions);
+            crate::verbosity::info!("created topic {} with {} partitions", a.topic, a.partitions);
         }
     }
     let state = state_dir(&a)?;
@@ -304,7 +304,7 @@ pub fn run(a: ShipArgs) -> anyhow::Result<()> {
         ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
             .context("cannot install the signal handler")?;
     }
-    eprintln!("hitstream ship: {name} → {} on {}", a.topic, a.kafka);
+    crate::verbosity::info!("hitstream ship: {name} → {} on {}", a.topic, a.kafka);
     let mut was_waiting = false;
     let stats = hitstream_kafka::ship(&cfg, src, &stop, |s, notes| {
         for n in notes {
@@ -326,19 +326,22 @@ pub fn run(a: ShipArgs) -> anyhow::Result<()> {
             _ => {}
         }
         if a.progress {
-            eprintln!(
+            crate::verbosity::info!(
                 "ship: {} read, {} delivered, {} in flight, {} failed",
-                s.read, s.delivered, s.in_flight, s.failed
+                s.read,
+                s.delivered,
+                s.in_flight,
+                s.failed
             );
             if let Some(p) = &probe {
-                eprintln!("ship: {}", crate::net::net_line(&name, &p.get()));
+                crate::verbosity::info!("ship: {}", crate::net::net_line(&name, &p.get()));
             }
         }
     })?;
     if let Some(p) = &probe {
-        eprintln!("ship: {}", crate::net::net_line(&name, &p.get()));
+        crate::verbosity::info!("ship: {}", crate::net::net_line(&name, &p.get()));
     }
-    eprintln!(
+    crate::verbosity::info!(
         "ship: {} lines read, {} delivered, {} refused{}",
         stats.read,
         stats.delivered,

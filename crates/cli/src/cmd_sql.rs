@@ -18,9 +18,10 @@ pub enum Tabular {
 
 /// Options of `hitstream sql`.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = tables_help())]
 pub struct SqlArgs {
     /// The query. Tables: requests, windows, alerts, rejects, reports, and the analysis_*
-    /// tables of `report range --tables` (see the README for their columns).
+    /// tables of `report range --tables` (`--help` lists their columns).
     /// `EXPLAIN ANALYZE SELECT ...` shows the plan and the files read.
     #[arg(value_name = "QUERY")]
     pub query: String,
@@ -35,6 +36,81 @@ pub struct SqlArgs {
     /// Write to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+/// The tables and their columns, for `sql --help`: written from the schemas the lake writes
+/// with, so the list cannot fall behind them (no query engine is started for it).
+pub fn tables_help() -> String {
+    use hitstream_lake::arrow::datatypes::Schema;
+    use hitstream_lake::{ReportTable, TableKind};
+    let mut out = String::from("Tables (a table exists once something wrote to it):\n");
+    let table = |out: &mut String, name: &str, note: &str, schema: &Schema| {
+        let cols: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| format!("{} {}", f.name(), type_name(f.data_type())))
+            .collect();
+        out.push_str(&format!("\n  {name}{note}:\n"));
+        out.push_str(&wrap(&cols.join(", "), 6, 92));
+    };
+    for t in TableKind::ALL {
+        let note = match t.partitions() {
+            [] => String::new(),
+            p => format!(" (partitioned by {})", p.join(", ")),
+        };
+        table(&mut out, t.name(), &note, &t.schema());
+    }
+    out.push_str(&format!(
+        "\n  {}: the windows of every process writing the lake, merged (tumbling windows):\n{}",
+        hitstream_lake::MERGED_VIEW,
+        wrap(
+            "window_start timestamp, window_end timestamp, metric text, key text, value int64",
+            6,
+            92
+        )
+    ));
+    out.push_str(
+        "\nWritten by `report range --tables`, one row set per report (column `report`):\n",
+    );
+    for t in ReportTable::ALL {
+        table(&mut out, t.name(), "", &t.schema());
+    }
+    out
+}
+
+/// A column type as a user writes it in SQL.
+fn type_name(t: &hitstream_lake::arrow::datatypes::DataType) -> String {
+    use hitstream_lake::arrow::datatypes::DataType as D;
+    match t {
+        D::Utf8 | D::LargeUtf8 | D::Utf8View => "text".into(),
+        D::Boolean => "boolean".into(),
+        D::Int8 | D::Int16 | D::Int32 => "int32".into(),
+        D::Int64 => "int64".into(),
+        D::UInt8 | D::UInt16 | D::UInt32 | D::UInt64 => "uint64".into(),
+        D::Float32 | D::Float64 => "double".into(),
+        D::Timestamp(..) => "timestamp".into(),
+        D::Date32 | D::Date64 => "date".into(),
+        D::List(f) | D::LargeList(f) => format!("list<{}>", type_name(f.data_type())),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+/// `text` as lines of at most `width` characters, broken after commas, each indented.
+fn wrap(text: &str, indent: usize, width: usize) -> String {
+    let pad = " ".repeat(indent);
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_inclusive(", ") {
+        if !line.is_empty() && indent + line.len() + word.trim_end().len() > width {
+            out.push_str(&format!("{pad}{}\n", line.trim_end()));
+            line.clear();
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{pad}{}\n", line.trim_end()));
+    }
+    out
 }
 
 /// Runs `hitstream sql`.

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::bail;
 use serde::Deserialize;
 
 fn yes() -> bool {
@@ -48,6 +47,9 @@ pub struct Config {
     /// The web dashboard, JSON API and metrics.
     #[serde(default)]
     pub http: HttpConfig,
+    /// Parser threads (`--threads`); absent: one per core.
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 /// `[http]`: the web dashboard, the JSON API and `/metrics`.
@@ -128,7 +130,6 @@ impl HttpConfig {
         Ok(Some(cfg))
     }
 }
-
 
 /// `[lake]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -495,59 +496,82 @@ impl Config {
 
     /// Parses config text without the cross-field checks (flags may still add sources).
     pub fn parse_unchecked(text: &str, name: &str) -> anyhow::Result<Config> {
-        toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("in config file `{name}`: {}", e.to_string().trim_end()))
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", syntax_error(&e, text, name)))
     }
 
     /// Cross-field checks serde cannot express.
     pub fn check(&self, name: &str) -> anyhow::Result<()> {
-        if self.sources.is_empty() {
-            bail!("in config file `{name}`: no `[[source]]`: add one (type = \"file\", paths = [...])");
+        match self.problems(name).into_iter().next() {
+            Some(first) => Err(anyhow::anyhow!(first)),
+            None => Ok(()),
         }
-        self.check_without_sources(name)
+    }
+
+    /// Every problem of the cross-field checks.
+    pub fn problems(&self, name: &str) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.sources.is_empty() {
+            p.push(format!("in config file `{name}`: no `[[source]]`: add one (type = \"file\", paths = [...])"));
+        }
+        p.extend(self.problems_without_sources(name));
+        p
     }
 
     /// The checks, when the caller brings its own source.
     pub fn check_without_sources(&self, name: &str) -> anyhow::Result<()> {
+        match self.problems_without_sources(name).into_iter().next() {
+            Some(first) => Err(anyhow::anyhow!(first)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem of the cross-field checks, when the caller brings its own source
+    /// (`validate` lists them all; `run` stops at the first).
+    pub fn problems_without_sources(&self, name: &str) -> Vec<String> {
+        let mut p = Vec::new();
         if let Some(at) = &self.report.daily_at {
             if parse_hhmm(at).is_none() {
-                bail!("in config file `{name}`: [report] field `daily_at`: `{at}` is not a time of day (HH:MM)");
+                p.push(format!("in config file `{name}`: [report] field `daily_at`: `{at}` is not a time of day (HH:MM)"));
             }
             if self.lake.is_none() {
-                bail!("in config file `{name}`: [report] field `daily_at` needs the lake: add a [lake] section or give --data");
+                p.push(format!("in config file `{name}`: [report] field `daily_at` needs the lake: add a [lake] section or give --data"));
             }
         }
         for (i, s) in self.sources.iter().enumerate() {
             let at = format!("in config file `{name}`: source #{}", i + 1);
             match s.kind {
-                SourceKind::File if s.paths.is_empty() => {
-                    bail!("{at}: field `paths` is required for type = \"file\"")
-                }
-                SourceKind::Tcp | SourceKind::Syslog if s.listen.is_none() => {
-                    bail!("{at}: field `listen` is required for type = \"tcp\" and \"syslog\"")
-                }
-                SourceKind::Kafka if s.brokers.is_none() || s.topic.is_none() => {
-                    bail!("{at}: fields `brokers` and `topic` are required for type = \"kafka\"")
-                }
+                SourceKind::File if s.paths.is_empty() => p.push(format!(
+                    "{at}: field `paths` is required for type = \"file\""
+                )),
+                SourceKind::Tcp | SourceKind::Syslog if s.listen.is_none() => p.push(format!(
+                    "{at}: field `listen` is required for type = \"tcp\" and \"syslog\""
+                )),
+                SourceKind::Kafka if s.brokers.is_none() || s.topic.is_none() => p.push(format!(
+                    "{at}: fields `brokers` and `topic` are required for type = \"kafka\""
+                )),
                 _ => {}
             }
             if s.kind != SourceKind::Kafka
                 && (s.brokers.is_some() || s.topic.is_some() || s.group.is_some())
             {
-                bail!("{at}: fields `brokers`, `topic` and `group` apply only to type = \"kafka\"");
+                p.push(format!(
+                    "{at}: fields `brokers`, `topic` and `group` apply only to type = \"kafka\""
+                ));
             }
             if s.kind != SourceKind::Kafka
                 && (s.origin_key.is_some()
                     || s.max_origin_jump.is_some()
                     || s.max_origins.is_some())
             {
-                bail!("{at}: fields `origin_key`, `max_origin_jump` and `max_origins` apply only to type = \"kafka\"");
+                p.push(format!("{at}: fields `origin_key`, `max_origin_jump` and `max_origins` apply only to type = \"kafka\""));
             }
             if s.kind != SourceKind::File && !s.paths.is_empty() {
-                bail!("{at}: field `paths` applies only to type = \"file\"");
+                p.push(format!(
+                    "{at}: field `paths` applies only to type = \"file\""
+                ));
             }
             if s.max_open_files == Some(0) {
-                bail!("{at}: field `max_open_files` must be at least 1");
+                p.push(format!("{at}: field `max_open_files` must be at least 1"));
             }
             let listening = matches!(s.kind, SourceKind::Tcp | SourceKind::Syslog);
             if !listening
@@ -556,15 +580,15 @@ impl Config {
                     || s.spool_max_bytes.is_some()
                     || s.malformed_max_bytes.is_some())
             {
-                bail!("{at}: fields `max_connections`, `connection_idle_timeout`, `spool_max_bytes` and `malformed_max_bytes` apply only to type = \"tcp\" or \"syslog\"");
+                p.push(format!("{at}: fields `max_connections`, `connection_idle_timeout`, `spool_max_bytes` and `malformed_max_bytes` apply only to type = \"tcp\" or \"syslog\""));
             }
             if s.max_connections == Some(0) || s.connection_idle_timeout == Some(Duration::ZERO) {
-                bail!(
+                p.push(format!(
                     "{at}: fields `max_connections` and `connection_idle_timeout` must be above 0"
-                );
+                ));
             }
             if s.kind != SourceKind::File && (s.max_open_files.is_some() || s.follow_symlinks) {
-                bail!("{at}: fields `max_open_files` and `follow_symlinks` apply only to type = \"file\"");
+                p.push(format!("{at}: fields `max_open_files` and `follow_symlinks` apply only to type = \"file\""));
             }
         }
         if self
@@ -574,31 +598,91 @@ impl Config {
             .count()
             > 1
         {
-            bail!("in config file `{name}`: stdin can be a source only once");
+            p.push(format!(
+                "in config file `{name}`: stdin can be a source only once"
+            ));
         }
         let o = &self.output;
         if (o.results_topic.is_some() || o.alerts_topic.is_some()) && o.kafka_brokers.is_none() {
-            bail!("in config file `{name}`: [output] fields `results_topic` and `alerts_topic` need `kafka_brokers`");
+            p.push(format!("in config file `{name}`: [output] fields `results_topic` and `alerts_topic` need `kafka_brokers`"));
         }
         let w = &self.window;
         if w.size.is_zero() {
-            bail!("in config file `{name}`: field `window.size` must be more than 0");
+            p.push(format!(
+                "in config file `{name}`: field `window.size` must be more than 0"
+            ));
         }
         if let Some(sl) = w.slide {
             if sl.is_zero() || sl > w.size || !w.size.as_millis().is_multiple_of(sl.as_millis()) {
-                bail!(
+                p.push(format!(
                     "in config file `{name}`: field `window.slide` must divide `window.size` \
                      (size {}, slide {})",
                     humantime::format_duration(w.size),
                     humantime::format_duration(sl)
-                );
+                ));
             }
         }
         if w.top == 0 {
-            bail!("in config file `{name}`: field `window.top` must be at least 1");
+            p.push(format!(
+                "in config file `{name}`: field `window.top` must be at least 1"
+            ));
         }
-        Ok(())
+        if self.threads == Some(0) {
+            p.push(format!(
+                "in config file `{name}`: field `threads` must be at least 1"
+            ));
+        }
+        p
     }
+}
+
+/// A TOML or field error on one line, where it is: `in config file `F`, line 7, column 1
+/// ([window]): unknown field `sizee`, expected one of ...`. toml's own rendering quotes the
+/// line over several lines, which an error printed on one line would run together.
+fn syntax_error(e: &toml::de::Error, text: &str, name: &str) -> String {
+    let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    let Some(span) = e.span() else {
+        return format!("in config file `{name}`: {msg}");
+    };
+    let Some(before) = text.get(..span.start) else {
+        return format!("in config file `{name}`: {msg}");
+    };
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let line_text = text[line_start..].lines().next().unwrap_or("");
+    // The table the line is in: the last header above it (none when the error is in a header).
+    let table = match header(line_text) {
+        Some(_) => None,
+        None => text[..line_start].lines().filter_map(header).next_back(),
+    };
+    // A bad value's message ("invalid value: string \"soon\", expected a duration") does not
+    // say whose value it is: the key of its line does.
+    let key = line_text
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"'))
+        .filter(|k| !k.is_empty() && !k.starts_with('[') && !msg.contains(&format!("`{k}`")));
+    let msg = match key {
+        Some(k) if column > line_text.find('=').unwrap_or(0) => format!("field `{k}`: {msg}"),
+        _ => msg,
+    };
+    match table {
+        Some(t) => format!("in config file `{name}`, line {line}, column {column} ({t}): {msg}"),
+        None => format!("in config file `{name}`, line {line}, column {column}: {msg}"),
+    }
+}
+
+/// `[name]` or `[[name]]` when a line is a table header.
+fn header(line: &str) -> Option<&str> {
+    let l = line.trim();
+    let close = if l.starts_with("[[") {
+        "]]"
+    } else if l.starts_with('[') {
+        "]"
+    } else {
+        return None;
+    };
+    l.find(close).map(|end| &l[..end + close.len()])
 }
 
 /// `HH:MM` as seconds after midnight.
@@ -715,7 +799,7 @@ interval = "5s"
             ),
             (
                 "[[source]]\ntype = \"stdin\"\n[window]\nsize = \"soon\"\n",
-                "size",
+                "line 4, column 8 ([window]): field `size`: invalid value",
             ),
             (
                 "[[source]]\ntype = \"stdin\"\n[lake]\n[report]\ndaily_at = \"25:00\"\n",
@@ -727,7 +811,11 @@ interval = "5s"
             ),
             (
                 "[[source]]\ntype = \"stdin\"\n[lake]\nretention = \"a while\"\n",
-                "retention",
+                "([lake]): field `retention`",
+            ),
+            (
+                "[[source]]\ntype = \"stdin\"\n[windw]\nsize = \"1m\"\n",
+                "line 3, column 2: unknown field `windw`",
             ),
             (
                 "[[source]]\ntype = \"stdin\"\norigin_key = \"/etc/k\"\n",

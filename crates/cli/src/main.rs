@@ -20,6 +20,8 @@ mod cmd_ship;
 #[cfg(feature = "full")]
 mod cmd_sql;
 #[cfg(feature = "full")]
+mod cmd_validate;
+#[cfg(feature = "full")]
 mod config;
 #[cfg(feature = "full")]
 mod console;
@@ -42,6 +44,8 @@ mod ship_config;
 mod text;
 #[cfg(feature = "full")]
 mod tui;
+mod usage;
+mod verbosity;
 
 use clap::{Parser, Subcommand};
 
@@ -49,6 +53,13 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "hitstream", version, about, long_about = None)]
 struct Cli {
+    /// Say nothing on stderr but errors and warnings: no detected format, progress, "state
+    /// lives at" or end-of-run summary.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Say more on stderr (details of what is read and set up); -q wins over it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -84,6 +95,9 @@ enum Command {
     #[cfg(feature = "full")]
     /// The web dashboard, JSON API and metrics over a lake, without a pipeline.
     Serve(cmd_serve::ServeArgs),
+    #[cfg(feature = "full")]
+    /// Check a `run` configuration file, its sources and its sinks without running it.
+    Validate(cmd_validate::ValidateArgs),
     /// Print the shell completions for SHELL on stdout (bash, zsh, fish, elvish, powershell).
     Completions(cmd_docs::CompletionsArgs),
     /// Print the manual page (roff) on stdout, or write one page per command into a directory.
@@ -96,6 +110,7 @@ fn main() -> std::process::ExitCode {
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
     let cli =
         <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    verbosity::set_from_flags(cli.quiet, cli.verbose);
     #[cfg(feature = "full")]
     hitstream_lake::hide_writer_abort_panics();
     match run(cli, &matches) {
@@ -103,7 +118,12 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             // Errors can quote a line, a path or a query: cleaned for the terminal.
             eprintln!("error: {}", text::clean(&error_text(&e)));
-            std::process::ExitCode::FAILURE
+            // What the user typed cannot run: 2, as clap's own usage errors.
+            if usage::is_usage(&e) {
+                std::process::ExitCode::from(2)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }
@@ -153,6 +173,8 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         Command::Sql(a) => cmd_sql::run(a),
         #[cfg(feature = "full")]
         Command::Report(a) => cmd_report::run(a),
+        #[cfg(feature = "full")]
+        Command::Validate(a) => cmd_validate::run(a),
         Command::Completions(a) => cmd_docs::completions(a),
         Command::Man(a) => cmd_docs::man(a),
     }

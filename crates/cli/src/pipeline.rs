@@ -151,6 +151,20 @@ fn kafka_source(
     }
 }
 
+/// Notes of the runtime that only inform (what runs, where it resumes, the format it
+/// detected): `-q` hides them. Every other note (a warning, a file deleted before its end,
+/// lines that cannot be read again) is always shown.
+fn informational(note: &str) -> bool {
+    [
+        "hitstream run: ",
+        "resuming from checkpoint",
+        "repeating epoch",
+        "format: auto-detected",
+    ]
+    .iter()
+    .any(|p| note.starts_with(p))
+}
+
 /// The pipeline of a configuration, with extra sources (the demo's generator), and the
 /// notes to show once something reads them.
 pub fn build(
@@ -314,7 +328,7 @@ fn run_inner(
         Some(sc) => {
             let live = hitstream_server::Live::watch(p.watch());
             let s = hitstream_server::Server::start(&sc, live).context("the dashboard")?;
-            eprintln!("dashboard: {}", s.url());
+            crate::verbosity::info!("dashboard: {}", s.url());
             Some(s)
         }
         None => None,
@@ -412,7 +426,7 @@ fn summary(st: &Status, resume: Option<&crate::state::Resume>) {
     };
     for s in &st.sources {
         if let Some(n) = s.probe.as_ref().map(hitstream_runtime::NetProbe::get) {
-            eprintln!("{}", crate::cmd_run::net_line(&s.name, &n));
+            crate::verbosity::info!("{}", crate::cmd_run::net_line(&s.name, &n));
         }
     }
     let totals = match before {
@@ -422,7 +436,7 @@ fn summary(st: &Status, resume: Option<&crate::state::Resume>) {
         ),
         None => String::new(),
     };
-    eprintln!(
+    crate::verbosity::info!(
         "hitstream run: {} lines ({} ok, {} degraded, {} rejected{future}, {} late{lost}), {} windows, {} alerts{totals}",
         c.lines, c.ok, c.degraded, c.rejected, c.late, c.windows, c.alerts
     );
@@ -457,6 +471,9 @@ fn console(events: crossbeam_channel::Receiver<Event>, windows: bool) {
             // The error that ends the run is also what `main` prints, once, as it exits.
             Event::Note(n) if n.starts_with("error: ") => {}
             // Notes can quote paths and lines.
+            Event::Note(n) if informational(&n) => {
+                crate::verbosity::info!("{}", crate::output::clean_lines(&n))
+            }
             Event::Note(n) => eprintln!("{}", crate::output::clean_lines(&n)),
             Event::End => return,
             _ => {}

@@ -123,7 +123,7 @@ pub fn write(report: &Report, kind: OutputKind, out: Option<&Path>) -> anyhow::R
         OutputKind::Csv => {
             let dir = out.unwrap_or(Path::new("hitstream-csv"));
             let files = csv_out::write_dir(report, dir)?;
-            eprintln!("wrote {} CSV files to {}", files, dir.display());
+            crate::verbosity::info!("wrote {} CSV files to {}", files, dir.display());
             Ok(())
         }
         OutputKind::Html => to_file_or_stdout(out, html::render(report).as_bytes()),
