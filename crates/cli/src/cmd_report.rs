@@ -907,6 +907,17 @@ mod tests {
     }
 
     #[test]
+    fn a_daily_date_is_a_whole_date_today_or_yesterday() {
+        assert_eq!(parse_date("1995-07-02"), Ok(Day::Date(date("1995-07-02"))));
+        assert_eq!(parse_date(" Yesterday "), Ok(Day::Yesterday));
+        assert_eq!(parse_date("TODAY"), Ok(Day::Today));
+        for bad in ["1995-07-02T10:00", "yesterdya", "1995-13-01", "", "tomorrow"] {
+            let e = parse_date(bad).unwrap_err();
+            assert!(e.contains("`today` or `yesterday`"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn range_days_are_whole_dates() {
         assert_eq!(
             parse_day("--from", Some("1995-07-02")).unwrap(),
