@@ -555,3 +555,93 @@ fn no_state_with_a_lake_is_a_usage_error() {
     let o = h.run(&["run", "--file", "x.log", "--store", "--no-state"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// The Kafka-protocol broker scripts/test installs (tansu), on memory storage.
+struct Broker {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Broker {
+    fn start(dir: &Path) -> Broker {
+        let tansu = std::env::var_os("HITSTREAM_TANSU")
+            .map(PathBuf::from)
+            .or_else(|| {
+                let p = PathBuf::from(std::env::var_os("HOME")?).join(".cargo/bin/tansu");
+                p.exists().then_some(p)
+            })
+            .unwrap_or_else(|| "tansu".into());
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log = std::fs::File::create(dir.join("tansu.log")).unwrap();
+        let child = Command::new(&tansu)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start the broker `{}` ({e}): scripts/test installs it",
+                    tansu.display()
+                )
+            });
+        let t = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "the broker did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Broker { child, port }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `ship --file` twice in a row ships each line once; `--no-state` ships them all again.
+#[test]
+fn ship_runs_in_a_row_ship_each_line_once() {
+    let h = Home::new();
+    let broker = Broker::start(h.tmp.path());
+    let addr = format!("127.0.0.1:{}", broker.port);
+    let log = h.path("logs/access.log");
+    std::fs::write(&log, lines(0, 200)).unwrap();
+    let ship = |extra: &[&str]| {
+        let o = h
+            .cmd()
+            .args(["ship", "--kafka", &addr, "--topic", "weblogs"])
+            .args(["--create-topic", "--partitions", "1", "--file"])
+            .arg(&log)
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert!(o.status.success(), "{err}");
+        err
+    };
+    let err = ship(&[]);
+    let dir = state_line(&err);
+    assert!(dir.starts_with(h.path("state/hitstream/ship")), "{err}");
+    assert!(dir.join("positions.json").is_file(), "{err}");
+    assert!(err.contains("ship: 200 lines read, 200 delivered"), "{err}");
+    let err = ship(&[]);
+    assert_eq!(state_line(&err), dir);
+    assert!(err.contains("ship: 0 lines read, 0 delivered"), "{err}");
+    let err = ship(&["--no-state"]);
+    assert!(err.contains("state: none (--no-state"), "{err}");
+    assert!(err.contains("ship: 200 lines read, 200 delivered"), "{err}");
+    h.cwd_is_empty();
+}
