@@ -211,9 +211,12 @@ struct Running {
 
 impl Running {
     fn start(args: &[&str]) -> Running {
-        let mut child = Command::new(bin())
-            .args(args)
-            .stdin(Stdio::null())
+        Running::spawn(Command::new(bin()).args(args).stdin(Stdio::null()))
+    }
+
+    /// Started from a prepared command (its stdin set by the caller).
+    fn spawn(cmd: &mut Command) -> Running {
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -745,6 +748,111 @@ fn line_ua(client: &str, t: i64, path: &str, status: u16, referer: &str, ua: &st
     )
 }
 
+/// The browser script (`tests/browser/dashboard.mjs`) in `mode` against the dashboard at
+/// `addr`, its screenshot saved to `shot`.
+fn dashboard_script(mode: &str, addr: SocketAddr, shot: &Path, profile: &Path) -> Command {
+    let modules = std::env::var("HITSTREAM_NODE_MODULES").expect(
+        "HITSTREAM_NODE_MODULES is not set: scripts/test installs playwright-core and sets it",
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: scripts/test installs Debian's chromium"
+    );
+    let mut c = Command::new("node");
+    c.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/dashboard.mjs"))
+        .env("TZ", "UTC")
+        .env("HITSTREAM_NODE_MODULES", modules)
+        .env("MODE", mode)
+        .env("DASHBOARD_URL", format!("http://{addr}/"))
+        .env("SCREENSHOT", shot)
+        .env("USER_DATA_DIR", profile);
+    c
+}
+
+/// The script's report (its last line), once it succeeded.
+fn script_report(status: std::process::ExitStatus, stdout: &str, stderr: &str) -> Value {
+    assert!(
+        status.success(),
+        "the browser script failed:\n{stderr}\n{stdout}"
+    );
+    let r: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    for k in ["console_errors", "page_errors", "outside"] {
+        assert_eq!(r[k], serde_json::json!([]), "{k}: {r}");
+    }
+    // Once a run has ended its server is gone: only the event stream may fail then.
+    let ended = r["mode"] == "ended";
+    for f in r["requests_failed"].as_array().unwrap() {
+        assert!(
+            ended && f.as_str().unwrap().ends_with("/api/events"),
+            "a request failed: {r}"
+        );
+    }
+    r
+}
+
+/// Where the screenshots of the browser tests go (kept after the test, to be looked at).
+fn artifacts() -> std::path::PathBuf {
+    let a = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
+    std::fs::create_dir_all(&a).unwrap();
+    a
+}
+
+/// A time-axis label: `HH:MM`, `HH:MM:SS` or a date `MM-DD`.
+fn is_time_label(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits = |is: &[usize]| is.iter().all(|&i| b[i].is_ascii_digit());
+    match b.len() {
+        5 => (b[2] == b':' || b[2] == b'-') && digits(&[0, 1, 3, 4]),
+        8 => b[2] == b':' && b[5] == b':' && digits(&[0, 1, 3, 4, 6, 7]),
+        _ => false,
+    }
+}
+
+/// What every view must show: both charts drawn with a labelled UTC time axis and value
+/// ticks from 0, every name's full text in its tooltip, and no sentinel of a 64-bit integer
+/// (the end-of-time watermark once showed as -9223372035.1 G) anywhere on the page.
+fn assert_readable(look: &Value, what: &str) {
+    let body = look["body"].as_str().unwrap();
+    assert!(
+        !body.contains("922337203"),
+        "{what}: a 64-bit sentinel on the page:\n{body}"
+    );
+    for c in ["rate", "status"] {
+        let ch = &look[c];
+        let ticks = |k: &str| -> Vec<String> {
+            ch[k]
+                .as_array()
+                .unwrap_or_else(|| panic!("{what}: {c}: no {k}: {look}"))
+                .iter()
+                .map(|t| t.as_str().unwrap().to_string())
+                .collect()
+        };
+        let x = ticks("x_ticks");
+        assert!(
+            x.len() >= 2 && x.iter().all(|t| is_time_label(t)),
+            "{what}: {c}: time labels {x:?}"
+        );
+        assert!(
+            ch["axis_label"].as_str().unwrap().contains("UTC"),
+            "{what}: {c}: the time basis: {ch}"
+        );
+        let y = ticks("y_ticks");
+        assert!(
+            y.len() >= 2 && y[0].parse::<f64>() == Ok(0.0),
+            "{what}: {c}: value ticks {y:?}"
+        );
+        assert!(
+            ch["marks"].as_u64().unwrap() > 0,
+            "{what}: {c}: nothing drawn"
+        );
+    }
+    assert!(look["name_cells"].as_u64().unwrap() > 0, "{what}: {look}");
+    assert_eq!(
+        look["titles_differ"], 0,
+        "{what}: a name without its tooltip"
+    );
+}
+
 #[test]
 fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_as_text() {
     let modules = std::env::var("HITSTREAM_NODE_MODULES").expect(
@@ -838,9 +946,7 @@ fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_
     );
     let last = get_json(run.addr, "/api/windows?last=1")["windows"][0].clone();
 
-    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let shot = artifacts.join("dashboard.png");
+    let shot = artifacts().join("dashboard.png");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/dashboard.mjs");
     let o = Command::new("node")
         .arg(&script)
@@ -1004,6 +1110,248 @@ fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_
         png.starts_with(b"\x89PNG") && png.len() > 10_000,
         "the screenshot"
     );
+
+    // Looked at: the live view and the range both have axes; the alerts are listed, so no
+    // empty-list text; the watermark of 1995 lags decades behind the clock, in words.
+    assert_readable(&r["look_live"], "live");
+    assert_readable(&r["look_range"], "range");
+    assert_eq!(r["look_live"]["alerts_empty"], Value::Null, "{r}");
+    let delay = r["look_live"]["health"]["watermark delay"]
+        .as_str()
+        .unwrap();
+    assert!(delay.ends_with(" years"), "watermark delay: {delay}");
+    // A path longer than its column (the markup ones) is cut short, and whole when hovered.
+    let h = &r["hover"];
+    assert_eq!(h["cut"], true, "no name was cut short: {r}");
+    assert_eq!(h["still_cut"], false, "hovered, still cut: {h}");
+    assert_eq!(h["title"], h["text"], "{h}");
     let (status, err) = run.stop(Duration::from_secs(30));
     assert!(status.success(), "{status}\n{err}");
+
+    // `serve` on the run's lake: no pipeline, so the Pipeline panel says so and shows the
+    // lake (not a row of zeros), and the empty alerts list says why it is empty. The browser
+    // runs in India's time zone: the axes still read UTC, the lake's clock.
+    let serve = Running::start(&[
+        "serve",
+        "--data",
+        lake.to_str().unwrap(),
+        "--http",
+        "127.0.0.1:0",
+    ]);
+    let bounds = get_json(serve.addr, "/api/history/bounds");
+    let shot = artifacts().join("dashboard-serve.png");
+    let o = dashboard_script(
+        "serve",
+        serve.addr,
+        &shot,
+        &dir.path().join("chromium-profile-serve"),
+    )
+    .env("TZ", "Asia/Kolkata")
+    .output()
+    .unwrap();
+    let r = script_report(
+        o.status,
+        &String::from_utf8_lossy(&o.stdout),
+        &String::from_utf8_lossy(&o.stderr),
+    );
+    eprintln!("browser (serve): {r}");
+    eprintln!("screenshot: {}", shot.display());
+    let look = &r["look"];
+    assert_readable(look, "serve");
+    // Every parsed line is a row: the 260 first ones, the 4,200 appended and the late one.
+    assert_eq!(bounds["rows"], 260 + 4200 + 1, "{bounds}");
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let commit = bounds["last_commit"].as_i64().unwrap();
+    assert!(
+        (since - 600..=since).contains(&commit),
+        "the lake's last commit, during this test: {bounds}"
+    );
+    assert_eq!(look["phase"], "lake only", "{look}");
+    assert!(
+        look["health_note"]
+            .as_str()
+            .unwrap()
+            .contains("lake only — no live pipeline"),
+        "{look}"
+    );
+    let health = look["health"].as_object().unwrap();
+    let mut keys: Vec<&str> = health.keys().map(|k| k.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "first event",
+            "last commit",
+            "last event",
+            "rows in the lake"
+        ],
+        "the lake's facts, no pipeline counters: {look}"
+    );
+    assert_eq!(health["rows in the lake"], "4461", "{look}");
+    // 1995-07-01T02:01:39Z, the last appended line (4,199 / 42 = 99 s after 02:00).
+    assert_eq!(bounds["last"], T0 + 7200 + 99, "{bounds}");
+    assert_eq!(health["last event"], "1995-07-01 02:01:39 UTC", "{look}");
+    assert!(
+        health["last commit"].as_str().unwrap().ends_with(" UTC"),
+        "{look}"
+    );
+    // The range is 1995-06-30 23:50 to 1995-07-01 02:01 UTC (05:20 to 07:31 in India).
+    for c in ["rate", "status"] {
+        for t in look[c]["x_ticks"].as_array().unwrap() {
+            let t = t.as_str().unwrap();
+            assert!(
+                ["23:", "00:", "01:", "02:", "07-01"]
+                    .iter()
+                    .any(|p| t.starts_with(p)),
+                "{c}: a time label not in UTC: {t} ({look})"
+            );
+        }
+    }
+    assert_eq!(look["alerts_listed"], 0, "{look}");
+    assert!(
+        look["alerts_empty"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("No alerts")),
+        "the empty alerts list: {look}"
+    );
+    let h = &r["hover"];
+    assert_eq!(
+        (&h["cut"], &h["still_cut"]),
+        (&Value::Bool(true), &Value::Bool(false)),
+        "{h}"
+    );
+    let (status, err) = serve.stop(Duration::from_secs(20));
+    assert!(status.success(), "serve after SIGTERM: {status}\n{err}");
+}
+
+/// The `status` events of a server-sent event stream, in order, up to its end.
+fn statuses_of(stream: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut kind = "";
+    for l in stream.lines() {
+        if let Some(k) = l.strip_prefix("event:") {
+            kind = k.trim();
+        } else if let Some(d) = l.strip_prefix("data:") {
+            if kind == "status" {
+                out.push(serde_json::from_str(d.trim()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn when_the_input_ends_the_status_and_the_page_say_ended_not_a_delay_from_the_end_of_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = lines(300, T0);
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "run",
+        "--file",
+        "-",
+        "--format",
+        "vhost_combined",
+        "--window",
+        "10s",
+        "--lateness",
+        "1s",
+        "--idle-timeout",
+        "1s",
+        "--emit",
+        "none",
+        "--http",
+        "127.0.0.1:0",
+    ])
+    // Whatever state a run keeps by default stays in the test's directory.
+    .env("XDG_STATE_HOME", dir.path())
+    .stdin(Stdio::piped());
+    let mut run = Running::spawn(&mut cmd);
+    let mut input = run.child.stdin.take().unwrap();
+    input.write_all(text(&first).as_bytes()).unwrap();
+    input.flush().unwrap();
+    let addr = run.addr;
+    wait_until("the lines read", Duration::from_secs(60), || {
+        let st = get_json(addr, "/api/status");
+        (st["counters"]["lines"] == 300, st.to_string())
+    });
+    // While the input is open the watermark is a time of the log, and its delay that time's
+    // distance from now.
+    let st = get_json(addr, "/api/status");
+    let w = st["watermark"].as_i64().unwrap();
+    assert!((T0 + 298..T0 + 3600).contains(&w), "{st}");
+    assert_eq!(
+        st["watermark_delay_seconds"],
+        st["now"].as_i64().unwrap() - w
+    );
+    assert_eq!(st["input_ended"], false, "{st}");
+
+    // A stream open across the end, and a page.
+    let mut sse = TcpStream::connect(addr).unwrap();
+    write!(sse, "GET /api/events HTTP/1.0\r\n\r\n").unwrap();
+    let shot = artifacts().join("dashboard-ended.png");
+    let mut node = dashboard_script("ended", addr, &shot, &dir.path().join("chromium-profile"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(node.stdout.take().unwrap());
+    let mut report = String::new();
+    let mut l = String::new();
+    while out.read_line(&mut l).unwrap() > 0 {
+        if l.trim() == "READY" {
+            // The page is filled: the input ends, every window closes, the run ends.
+            drop(input);
+            break;
+        }
+        report.push_str(&l);
+        l.clear();
+    }
+    out.read_to_string(&mut report).unwrap();
+    let mut err = String::new();
+    node.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let r = script_report(node.wait().unwrap(), &report, &err);
+    eprintln!("browser (ended): {r}");
+    eprintln!("screenshot: {}", shot.display());
+
+    // The last status the server pushed: the input ended, the watermark is still a time of
+    // the log, and there is no delay (before: i64::MAX as the watermark, and a delay of
+    // -9,223,372,035 billion seconds).
+    sse.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut stream = String::new();
+    sse.read_to_string(&mut stream).unwrap();
+    assert!(stream.contains("event: end"), "{stream}");
+    let last = statuses_of(&stream).pop().expect("a status pushed");
+    assert_eq!(last["input_ended"], true, "{last}");
+    assert_eq!(last["ended"], true, "{last}");
+    assert_eq!(last["watermark_delay_seconds"], Value::Null, "{last}");
+    let w = last["watermark"].as_i64().unwrap();
+    assert!((T0 + 298..T0 + 3600).contains(&w), "{last}");
+    assert!(
+        !stream.contains("922337203"),
+        "a sentinel in the stream:\n{stream}"
+    );
+    let status = run.child.wait().unwrap();
+    assert!(status.success(), "run after its input ended: {status}");
+
+    // The page: "ended" where the delay was, the counters as they were, axes on the charts.
+    let running = &r["look_running"];
+    assert_readable(running, "running");
+    let delay = running["health"]["watermark delay"].as_str().unwrap();
+    assert!(delay.ends_with(" years"), "watermark delay: {delay}");
+    assert_eq!(running["alerts_empty"], "No alerts so far.", "{running}");
+    let look = &r["look"];
+    assert_eq!(r["wait_error"], Value::Null, "{r}");
+    assert_eq!(look["phase"], "ended", "{look}");
+    assert_readable(look, "ended");
+    assert_eq!(look["health"]["watermark delay"], "ended", "{look}");
+    assert_eq!(look["health"]["lines in"], "300", "{look}");
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "the screenshot");
 }

@@ -275,7 +275,11 @@ impl Core {
             counters: self.counters.clone(),
             lines_per_sec: rate,
             // `finish` moves the engine's watermark to i64::MAX, the end of time: never shown.
-            watermark: self.engine.watermark().filter(|w| *w != i64::MAX).or(self.last_watermark),
+            watermark: self
+                .engine
+                .watermark()
+                .filter(|w| *w != i64::MAX)
+                .or(self.last_watermark),
             input_ended: self.engine.is_finished(),
             epoch: self.epoch,
             checkpoints: self.checkpoints,

@@ -47,8 +47,39 @@ function table(id, rows, cols) {
     cols.forEach((c, i) => {
       const td = tr.insertCell();
       td.textContent = i === 0 ? String(r[c]) : fmt(r[c]);
-      if (i === 0) td.title = String(r[c]); else td.className = "n";
+      // A name cut short by its column shows in full on hover (and in the tooltip).
+      if (i === 0) { td.title = String(r[c]); td.className = "k"; } else td.className = "n";
     });
+  }
+}
+
+// Without a pipeline (`hitstream serve`) there are no counters to show: zeros would say that
+// a pipeline read nothing. The panel says so and shows what the lake holds instead.
+let lakeFacts = null; // /api/history/bounds, once read
+const utcTime = (secs) => (secs === null || secs === undefined ? null
+  : new Date(secs * 1000).toISOString().slice(0, 19).replace("T", " ") + " " + TIME_BASIS);
+
+// Seconds as a person reads them: "42 s", "7 min", "3.5 h", "12.4 days", "11.6 years".
+function duration(s) {
+  if (s === null || s === undefined) return null;
+  const a = Math.abs(s), sign = s < 0 ? "-" : "";
+  if (a < 120) return `${sign}${Math.round(a)} s`;
+  if (a < 7200) return `${sign}${Math.round(a / 60)} min`;
+  if (a < 172800) return `${sign}${(a / 3600).toFixed(1)} h`;
+  if (a < 2 * 31557600) return `${sign}${(a / 86400).toFixed(1)} days`;
+  return `${sign}${(a / 31557600).toFixed(1)} years`;
+}
+
+function healthItems(dl, items) {
+  for (const [k, v] of items) {
+    const dt = document.createElement("dt"); dt.textContent = k;
+    const dd = document.createElement("dd"); dd.textContent = fmt(v);
+    dd.dataset.metric = k;
+    dd.title = dd.textContent;
+    // One box per pair, so that a label never wraps away from its value.
+    const item = document.createElement("div");
+    item.append(dt, dd);
+    dl.append(item);
   }
 }
 
@@ -56,93 +87,192 @@ function health(st) {
   const dl = $("health-list");
   clear(dl);
   const c = st.counters || {};
+  const ph = $("phase");
+  $("health-note").textContent = "";
+  if (!st.live) {
+    ph.textContent = "lake only"; ph.className = "badge ended";
+    $("health-note").textContent = "lake only — no live pipeline; what the lake holds:";
+    const f = lakeFacts || {};
+    healthItems(dl, [
+      ["rows in the lake", lakeFacts ? f.rows : null], ["first event", utcTime(f.first)],
+      ["last event", utcTime(f.last)], ["last commit", utcTime(f.last_commit)],
+    ]);
+    return;
+  }
+  // The watermark stops with the pipeline or its input: a delay would mean nothing then.
+  const over = st.ended || st.input_ended;
+  const d = st.watermark_delay_seconds;
+  const delay = over ? "ended" : (Math.abs(d) < 1e10 ? duration(d) : null);
   const items = [
     ["lines in", c.lines], ["ok", c.ok], ["degraded", c.degraded], ["rejected", c.rejected],
     ["late", c.late], ["lost", c.lost], ["lines/s", st.lines_per_sec],
     ["lag behind the source", st.lag_records !== null && st.lag_records !== undefined
       ? fmt(st.lag_records) + " records" : (st.lag_bytes !== null && st.lag_bytes !== undefined ? fmt(st.lag_bytes) + " B" : null)],
-    ["watermark delay (s)", st.watermark_delay_seconds], ["last epoch", st.epoch],
+    ["watermark delay", delay], ["last epoch", st.epoch],
     ["last commit (s)", st.last_commit_seconds], ["buffered rows", st.buffered_rows],
   ];
-  for (const [k, v] of items) {
-    const dt = document.createElement("dt"); dt.textContent = k;
-    const dd = document.createElement("dd"); dd.textContent = fmt(v);
-    dd.dataset.metric = k;
-    // One box per pair, so that a label never wraps away from its value.
-    const item = document.createElement("div");
-    item.append(dt, dd);
-    dl.append(item);
-  }
-  const ph = $("phase");
+  healthItems(dl, items);
   ph.textContent = st.live ? (st.ended ? "ended" : st.phase) : "lake only";
   ph.className = "badge " + (st.ended ? "ended" : st.phase);
 }
 
-const W = 800, H = 160;
+// Charts are SVG drawn at the element's own width (redrawn when the page is resized), so
+// that their text is never stretched. Times on the axes are UTC, the clock of the windows,
+// the lake and the range picker.
+const TIME_BASIS = "UTC";
+const H = 180, M = { l: 50, r: 58, t: 20, b: 24 }; // r: with a right value axis
 
-function svgRoot() {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  svg.setAttribute("preserveAspectRatio", "none");
-  return svg;
+function svgEl(name, attrs, text) {
+  const e = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
 }
 
-// One or two series of [t, value] as lines over a shared time axis.
+function svgRoot(el) {
+  const w = Math.max(320, Math.round(el.clientWidth || 800));
+  const svg = svgEl("svg", { viewBox: `0 0 ${w} ${H}`, width: w, height: H });
+  return [svg, w];
+}
+
+// Round steps for the time axis, in seconds, from a second to a month.
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
+  21600, 43200, 86400, 172800, 604800, 2592000];
+
+function timeTicks(t0, t1, most) {
+  const span = Math.max(1, t1 - t0);
+  const step = TIME_STEPS.find((s) => span / s <= most) || Math.ceil(span / most / 86400) * 86400;
+  const ticks = [];
+  for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) ticks.push(t);
+  return [ticks, step];
+}
+
+// "HH:MM" (":SS" for steps under a minute); a tick at midnight, or every tick when the step
+// is a day or more, shows its date instead.
+function timeLabel(t, step) {
+  const iso = new Date(t * 1000).toISOString();
+  if (step >= 86400 || t % 86400 === 0) return iso.slice(5, 10);
+  return step < 60 ? iso.slice(11, 19) : iso.slice(11, 16);
+}
+
+// 0, then round steps (1, 2 or 5 times a power of ten) up to at least `max`.
+function valueTicks(max, n) {
+  const raw = (max > 0 ? max : 1) / n;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].find((m) => raw <= m * p) * p;
+  const ticks = [];
+  for (let i = 0; i * step < max + step * 0.999 && ticks.length <= n + 1; i++) ticks.push(i * step);
+  const digits = step < 1 ? Math.min(6, Math.ceil(-Math.log10(step))) : 0;
+  const label = (v) => (digits ? v.toFixed(digits) : fmt(v));
+  return [ticks, ticks[ticks.length - 1] || 1, label];
+}
+
+// The frame: the time axis below (ticks, labels, the time basis), one value axis per side.
+function axes(svg, w, t0, t1, sides) {
+  const mr = sides.some((s) => s.right) ? M.r : 16;
+  const x = (t) => M.l + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * (w - M.l - mr);
+  const gx = svgEl("g", { class: "axis x" });
+  gx.append(svgEl("line", { x1: M.l, x2: w - mr, y1: H - M.b, y2: H - M.b, stroke: "#999" }));
+  const [ticks, step] = timeTicks(t0, t1, Math.max(2, Math.floor((w - M.l - mr) / 80)));
+  for (const t of ticks) {
+    gx.append(svgEl("line", { x1: x(t), x2: x(t), y1: H - M.b, y2: H - M.b + 4, stroke: "#999" }));
+    // A label at the edge of the plot stays inside the picture.
+    const anchor = x(t) > w - 30 ? "end" : "middle";
+    gx.append(svgEl("text", { class: "tick", x: x(t), y: H - 6, "text-anchor": anchor }, timeLabel(t, step)));
+  }
+  // The time basis and the first point's date, above the plot on the right.
+  const day = new Date(t0 * 1000).toISOString().slice(0, 10);
+  gx.append(svgEl("text", { class: "axis-label", x: w - 2, y: 13, "text-anchor": "end" },
+    `time in ${TIME_BASIS}, from ${day}`));
+  svg.append(gx);
+  const ys = sides.map(({ max, color, right }) => {
+    const [vt, top, label] = valueTicks(max, 4);
+    const y = (v) => H - M.b - (v / top) * (H - M.t - M.b);
+    const ax = right ? w - mr : M.l;
+    const g = svgEl("g", { class: "axis y" });
+    g.append(svgEl("line", { x1: ax, x2: ax, y1: M.t, y2: H - M.b, stroke: "#999" }));
+    for (const v of vt) {
+      if (!right) g.append(svgEl("line", { x1: M.l, x2: w - mr, y1: y(v), y2: y(v), stroke: "#eee" }));
+      g.append(svgEl("text", {
+        class: "tick", x: right ? ax + 4 : ax - 4, y: y(v) + 4, fill: color,
+        "text-anchor": right ? "start" : "end",
+      }, label(v)));
+    }
+    svg.append(g);
+    return y;
+  });
+  return [x, ys];
+}
+
+function legend(svg, items) {
+  let at = M.l;
+  for (const [text, color] of items) {
+    svg.append(svgEl("rect", { class: "key", x: at, y: 4, width: 10, height: 10, fill: color }));
+    svg.append(svgEl("text", { class: "legend", x: at + 14, y: 13 }, text));
+    at += 24 + 7 * text.length;
+  }
+}
+
+function noData(svg, w) {
+  svg.append(svgEl("text", { class: "empty", x: w / 2, y: H / 2, "text-anchor": "middle" }, "no data in this view yet"));
+}
+
+// One or two series of [t, value] as lines over a shared time axis, the first on the left
+// value axis, the second on the right one.
 function lineChart(el, series, colors, labels) {
+  el.redraw = () => lineChart(el, series, colors, labels);
   clear(el);
-  const P = 30;
-  const svg = svgRoot();
-  const all = series.flat();
-  if (!all.length) { el.append(svg); return; }
-  const t0 = Math.min(...all.map((p) => p[0])), t1 = Math.max(...all.map((p) => p[0]));
-  series.forEach((s, i) => {
-    const max = Math.max(1, ...s.map((p) => p[1]));
-    const x = (t) => P + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * (W - 2 * P);
-    const y = (v) => H - P / 2 - (v / max) * (H - P);
-    const path = document.createElementNS(SVG, "polyline");
-    path.setAttribute("points", s.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" "));
-    path.setAttribute("fill", "none");
-    path.setAttribute("stroke", colors[i]);
-    path.setAttribute("stroke-width", "2");
-    svg.append(path);
-    const label = document.createElementNS(SVG, "text");
-    label.setAttribute("x", String(P + i * 260)); label.setAttribute("y", "12");
-    label.setAttribute("fill", colors[i]); label.setAttribute("font-size", "12");
-    label.textContent = `${labels[i]} (max ${fmt(max)})`;
-    svg.append(label);
-  });
+  const [svg, w] = svgRoot(el);
   el.append(svg);
+  const all = series.flat();
+  if (!all.length) { noData(svg, w); return; }
+  const t0 = Math.min(...all.map((p) => p[0])), t1 = Math.max(...all.map((p) => p[0]));
+  const sides = series.map((s, i) => ({ max: Math.max(...s.map((p) => p[1]), 0), color: colors[i], right: i === 1 }));
+  const [x, ys] = axes(svg, w, t0, t1, sides);
+  series.forEach((s, i) => {
+    svg.append(svgEl("polyline", {
+      points: s.map((p) => `${x(p[0]).toFixed(1)},${ys[i](p[1]).toFixed(1)}`).join(" "),
+      fill: "none", stroke: colors[i], "stroke-width": 2,
+    }));
+  });
+  legend(svg, labels.map((l, i) => [`${l} (${i ? "right" : "left"} axis)`, colors[i]]));
 }
 
-function stackChart(el, rows, keys, colors) {
+// Stacked bars, one per row (`t`: its start, `dt`: its length in seconds), on a time axis.
+function stackChart(el, rows, keys, colors, dt) {
+  el.redraw = () => stackChart(el, rows, keys, colors, dt);
   clear(el);
-  const P = 20;
-  const svg = svgRoot();
-  const max = Math.max(1, ...rows.map((r) => keys.reduce((a, k) => a + (r[k] || 0), 0)));
-  const bw = rows.length ? (W - 2 * P) / rows.length : 0;
-  rows.forEach((r, i) => {
-    let y = H - P / 2;
-    keys.forEach((k, j) => {
-      const h = ((r[k] || 0) / max) * (H - P);
-      const rect = document.createElementNS(SVG, "rect");
-      rect.setAttribute("x", (P + i * bw).toFixed(1));
-      rect.setAttribute("width", Math.max(1, bw - 1).toFixed(1));
-      rect.setAttribute("y", (y - h).toFixed(1));
-      rect.setAttribute("height", h.toFixed(1));
-      rect.setAttribute("fill", colors[j]);
-      y -= h;
-      svg.append(rect);
-    });
-  });
-  keys.forEach((k, j) => {
-    const t = document.createElementNS(SVG, "text");
-    t.setAttribute("x", String(P + j * 60)); t.setAttribute("y", "12");
-    t.setAttribute("fill", colors[j]); t.setAttribute("font-size", "12");
-    t.textContent = k.replace(/^c/, "");
-    svg.append(t);
-  });
+  const [svg, w] = svgRoot(el);
   el.append(svg);
+  if (!rows.length) { noData(svg, w); return; }
+  const total = (r) => keys.reduce((a, k) => a + (r[k] || 0), 0);
+  const t0 = Math.min(...rows.map((r) => r.t)), t1 = Math.max(...rows.map((r) => r.t)) + dt;
+  const [x, [y]] = axes(svg, w, t0, t1, [{ max: Math.max(...rows.map(total)), color: "#555" }]);
+  // Sliding windows overlap: a bar is as wide as the step between starts at most.
+  const starts = [...new Set(rows.map((r) => r.t))].sort((a, b) => a - b);
+  let gap = dt;
+  for (let i = 1; i < starts.length; i++) gap = Math.min(gap, starts[i] - starts[i - 1]);
+  const bw = Math.max(2, x(t0 + gap) - x(t0) - 1);
+  for (const r of rows) {
+    let v = 0;
+    keys.forEach((k, j) => {
+      const n = r[k] || 0;
+      if (!n) return;
+      svg.append(svgEl("rect", {
+        x: x(r.t).toFixed(1), width: bw.toFixed(1), y: y(v + n).toFixed(1),
+        height: (y(v) - y(v + n)).toFixed(1), fill: colors[j],
+      }));
+      v += n;
+    });
+  }
+  legend(svg, keys.map((k, j) => [k.replace(/^c/, ""), colors[j]]));
 }
+
+let resizing = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizing);
+  resizing = setTimeout(() => document.querySelectorAll(".chart").forEach((e) => e.redraw && e.redraw()), 150);
+});
 
 const STATUS_KEYS = ["c2xx", "c3xx", "c4xx", "c5xx"];
 const STATUS_COLORS = ["#3a9d5d", "#2866c6", "#d9822b", "#c0392b"];
@@ -154,9 +284,10 @@ function renderLive() {
   const bytes = ws.map((w) => [w.window_start, w.bytes / Math.max(1, w.window_end - w.window_start)]);
   lineChart($("chart-rate"), [rate, bytes], ["#2866c6", "#d9822b"], ["requests/s", "bytes/s"]);
   stackChart($("chart-status"), ws.map((w) => ({
+    t: w.window_start,
     c2xx: w.status_classes["2xx"], c3xx: w.status_classes["3xx"],
     c4xx: w.status_classes["4xx"], c5xx: w.status_classes["5xx"],
-  })), STATUS_KEYS, STATUS_COLORS);
+  })), STATUS_KEYS, STATUS_COLORS, ws.length ? ws[0].window_end - ws[0].window_start : 60);
   const cur = ws[ws.length - 1];
   document.querySelectorAll(".scope").forEach((s) => {
     s.textContent = cur ? `(window ${cur.window_start_rfc3339} – ${cur.window_end_rfc3339})` : "";
@@ -195,8 +326,23 @@ function addAlert(a, atTop) {
     li.append(pre);
   }
   const ul = $("alerts");
+  const none = ul.querySelector("li.empty");
+  if (none) none.remove();
   if (atTop) ul.prepend(li); else ul.append(li);
   while (ul.children.length > 50) ul.removeChild(ul.lastChild);
+}
+
+// An empty list says so, and where alerts come from.
+function alertsEmpty() {
+  const ul = $("alerts");
+  if (ul.querySelector("li:not(.empty)")) return;
+  clear(ul);
+  const li = document.createElement("li");
+  li.className = "empty note";
+  li.textContent = lastStatus && !lastStatus.live
+    ? "No alerts: a running pipeline (hitstream run) raises them; this page reads the lake only."
+    : "No alerts so far.";
+  ul.append(li);
 }
 
 function addWindow(w) {
@@ -237,7 +383,7 @@ async function showRange(ev) {
     const s = h.series || [];
     lineChart($("chart-rate"), [s.map((r) => [r.t, r.requests / h.bucket_seconds]), s.map((r) => [r.t, r.bytes / h.bucket_seconds])],
       ["#2866c6", "#d9822b"], ["requests/s", "bytes/s"]);
-    stackChart($("chart-status"), s, STATUS_KEYS, STATUS_COLORS);
+    stackChart($("chart-status"), s, STATUS_KEYS, STATUS_COLORS, h.bucket_seconds);
     document.querySelectorAll(".scope").forEach((e) => { e.textContent = `(${$("from").value} – ${$("to").value} UTC)`; });
     $("unique").textContent = fmt(h.totals.unique_clients);
     $("unique-note").textContent = `distinct clients in the range; ${fmt(h.totals.requests)} requests`;
@@ -312,6 +458,19 @@ function visitorPanels(h, scope) {
   }
 }
 
+// Without a lake the panels only history fills stay empty: they say where they come from.
+function noLakePanels() {
+  for (const id of ["browsers", "systems", "sites", "kinds"]) {
+    const t = $(id);
+    clear(t);
+    const td = t.insertRow().insertCell();
+    td.textContent = "from the lake: start with --data DIR to see it"; td.className = "note";
+  }
+  const p = document.createElement("p");
+  p.className = "note"; p.textContent = "from the lake: start with --data DIR to see it";
+  clear($("heatmap")); $("heatmap").append(p);
+}
+
 function goLive() { mode = "live"; $("message").textContent = ""; renderLive(); }
 
 async function start() {
@@ -366,9 +525,13 @@ async function start() {
     else if (!shown.has(alertId(v))) addAlert(v, true);
   }
   early = null;
+  alertsEmpty();
+  if (!hasLake) noLakePanels();
   renderLive();
   if (hasLake) try {
     const b = await getJson("/api/history/bounds");
+    lakeFacts = b;
+    if (lastStatus && !lastStatus.live) health(lastStatus);
     if (b.first !== null && b.last !== null) {
       $("from").value = isoLocal(b.first); $("to").value = isoLocal(b.last + 1);
     }

@@ -470,18 +470,26 @@ async fn visitors(
     })
 }
 
-/// The span the lake holds (for the range picker's defaults).
+/// The span the lake holds (for the range picker's defaults), its rows, and when the newest
+/// rows were committed (Unix seconds): what a page without a pipeline shows of the lake.
 pub async fn bounds(lake: &mut AsyncLake) -> Result<Value, LakeError> {
-    if !lake.exists(hitstream_lake::TableKind::Requests).await? {
-        return Ok(json!({ "first": null, "last": null }));
+    use hitstream_lake::TableKind::Requests;
+    if !lake.exists(Requests).await? {
+        return Ok(json!({ "first": null, "last": null, "rows": 0, "last_commit": null }));
     }
     let b = lake
         .sql(
             "SELECT CAST(to_unixtime(min(time)) AS BIGINT) AS first, \
-             CAST(to_unixtime(max(time)) AS BIGINT) AS last FROM requests",
+             CAST(to_unixtime(max(time)) AS BIGINT) AS last, count(*) AS rows FROM requests",
         )
         .await?;
-    Ok(rows(&b).into_iter().next().unwrap_or_default())
+    let mut v = rows(&b).into_iter().next().unwrap_or_default();
+    // What a lake-only page shows in place of a pipeline: how much there is, and how fresh.
+    let last_commit = lake.last_commit_ms(Requests).await?.map(|ms| ms / 1000);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("last_commit".into(), last_commit.into());
+    }
+    Ok(v)
 }
 
 #[cfg(test)]

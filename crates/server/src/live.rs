@@ -294,7 +294,8 @@ impl Live {
     }
 
     /// The status as the API serves it: the pipeline's status plus the watermark's delay
-    /// behind the wall clock, and whether a pipeline runs.
+    /// behind the wall clock (null before the first event and after the end), and whether a
+    /// pipeline runs.
     pub fn status_json(&self) -> serde_json::Value {
         self.refresh();
         let (st, ended) = {
@@ -309,10 +310,13 @@ impl Live {
             o.insert("live".into(), self.has_pipeline().into());
             o.insert("ended".into(), ended.into());
             o.insert("now".into(), now.into());
-            o.insert(
-                "watermark_delay_seconds".into(),
-                st.watermark.map(|w| now - w).into(),
-            );
+            // Once the pipeline or its input ended, the watermark no longer follows the clock:
+            // a delay would only grow, so there is none (null), and `ended` says why.
+            let delay = st
+                .watermark
+                .filter(|_| !(ended || st.input_ended))
+                .map(|w| now.saturating_sub(w));
+            o.insert("watermark_delay_seconds".into(), delay.into());
             let sum = |pick: fn(&hitstream_runtime::Lag) -> Option<u64>| {
                 let known: Vec<u64> = st.sources.iter().filter_map(|s| pick(&s.lag)).collect();
                 (!known.is_empty()).then(|| known.iter().sum::<u64>())

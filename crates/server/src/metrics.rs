@@ -260,12 +260,16 @@ pub fn render(st: &Status, traffic: &Traffic, live: bool, now: i64) -> String {
                 "The event-time watermark (Unix seconds).",
                 w as f64,
             );
-            o.one(
-                "hitstream_watermark_delay_seconds",
-                "gauge",
-                "How far the watermark is behind the wall clock: the lag of the results.",
-                (now - w) as f64,
-            );
+            // After the end of input the watermark stays where the events left it: a delay
+            // behind the clock would grow for ever and mean nothing.
+            if !st.input_ended {
+                o.one(
+                    "hitstream_watermark_delay_seconds",
+                    "gauge",
+                    "How far the watermark is behind the wall clock: the lag of the results.",
+                    now.saturating_sub(w) as f64,
+                );
+            }
         }
     }
     o.family(
