@@ -470,6 +470,13 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
             e
         }
     };
+    // The dashboard's address and token, before anything starts.
+    cfg.http
+        .server_unopened(None)
+        .map_err(|e| match &a.config {
+            None => flags_only(e),
+            Some(_) => anyhow::anyhow!("in config file `{name}`: [http]: {e:#}"),
+        })?;
     if allow_no_source && cfg.sources.is_empty() {
         cfg.check_without_sources(&name).map_err(flags_only)?;
         return Ok(cfg);

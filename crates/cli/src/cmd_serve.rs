@@ -19,13 +19,15 @@ pub struct ServeArgs {
 
 /// Runs `hitstream serve` until Ctrl-C or SIGTERM.
 pub fn run(a: ServeArgs) -> anyhow::Result<()> {
-    let data = crate::state::lake_for_reading(a.data.as_deref())?;
-    crate::cmd_sql::open_existing(&data)?;
     let mut h = HttpConfig {
         listen: Some("127.0.0.1:8080".into()),
         ..HttpConfig::default()
     };
     a.http.apply(&mut h);
+    // What was typed (address, token, limits) is checked first: a usage error.
+    h.server_unopened(None).map_err(crate::usage::mark)?;
+    let data = crate::state::lake_for_reading(a.data.as_deref())?;
+    crate::cmd_sql::open_existing(&data)?;
     let cfg = h.server(Some(&data))?.expect("an address is set");
     let server = hitstream_server::Server::start(&cfg, hitstream_server::Live::none())
         .context("the dashboard")?;

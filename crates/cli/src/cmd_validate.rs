@@ -73,6 +73,9 @@ pub fn run(a: ValidateArgs) -> anyhow::Result<()> {
     }
     check_sinks(&cfg, &name, a.online, &mut f);
 
+    // `run`'s own checks and these can find the same problem: said once.
+    let mut seen = std::collections::HashSet::new();
+    f.problems.retain(|p| seen.insert(p.clone()));
     for w in &f.warnings {
         eprintln!("warning: {}", crate::output::clean(w));
     }

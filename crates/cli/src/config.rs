@@ -87,18 +87,28 @@ impl HttpConfig {
         &self,
         lake: Option<&str>,
     ) -> anyhow::Result<Option<hitstream_server::ServerConfig>> {
+        let Some(mut cfg) = self.server_unopened(lake)? else {
+            return Ok(None);
+        };
+        if !self.geoip.is_empty() {
+            let db = crate::geoip::Mmdb::open(&self.geoip)?;
+            cfg.geo = Some(hitstream_server::Geo(std::sync::Arc::new(db)));
+        }
+        Ok(Some(cfg))
+    }
+
+    /// The server's settings, checked, without opening the geoip databases: the checks of
+    /// what was written (address, token, limits), for before anything starts.
+    pub fn server_unopened(
+        &self,
+        lake: Option<&str>,
+    ) -> anyhow::Result<Option<hitstream_server::ServerConfig>> {
         let Some(listen) = &self.listen else {
             return Ok(None);
         };
         let addr = listen.parse().map_err(|_| {
             anyhow::anyhow!("http listen address `{listen}`: expected HOST:PORT (127.0.0.1:8080)")
         })?;
-        let geo = if self.geoip.is_empty() {
-            None
-        } else {
-            let db = crate::geoip::Mmdb::open(&self.geoip)?;
-            Some(hitstream_server::Geo(std::sync::Arc::new(db)))
-        };
         let d = hitstream_server::Limits::default();
         let positive = |what: &str, d: std::time::Duration| {
             if d.is_zero() {
@@ -123,7 +133,7 @@ impl HttpConfig {
             auth_token: self.auth_token.clone(),
             insecure_no_auth: self.insecure_no_auth,
             lake: lake.map(str::to_string),
-            geo,
+            geo: None,
             limits,
         };
         cfg.check()?;
