@@ -87,6 +87,11 @@ pub struct RunArgs {
     /// Log format (`auto`, a preset, or an nginx/Apache format string) [default: auto].
     #[arg(short, long)]
     pub format: Option<String>,
+    /// Exit 1 when most lines were rejected or most have the same oddity (a sign of the
+    /// wrong format), instead of a warning. A run where every line was rejected exits 1 in
+    /// any case.
+    #[arg(long)]
+    pub strict: bool,
     /// Window length (`60s`, `5m`) [default: 60s].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub window: Option<Duration>,
@@ -500,6 +505,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     if let Some(w) = crate::fds::fit(&mut cfg, hitstream_server::open_file_limit()) {
         eprintln!("{w}");
     }
+    // A file read once that is not there would end the run at once with 0 lines.
+    crate::trust::check_file_inputs(&cfg)?;
     let resume = crate::state::for_run(&mut cfg, a.no_state, a.checkpoint_dir.is_some())?;
-    crate::pipeline::run_resuming(&cfg, cfg.threads, resume)
+    let counts = crate::pipeline::run_resuming(&cfg, cfg.threads, resume)?;
+    crate::trust::check_run(&counts, &cfg, a.strict || cfg.strict)
 }

@@ -50,6 +50,10 @@ pub struct Config {
     /// Parser threads (`--threads`); absent: one per core.
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Fail the run (exit 1) when most lines were rejected or most have the same oddity,
+    /// instead of a warning (`--strict`).
+    #[serde(default)]
+    pub strict: bool,
 }
 
 /// `[http]`: the web dashboard, the JSON API and `/metrics`.
@@ -539,6 +543,16 @@ impl Config {
     /// (`validate` lists them all; `run` stops at the first).
     pub fn problems_without_sources(&self, name: &str) -> Vec<String> {
         let mut p = Vec::new();
+        // Checked here, not when the first lines arrive: a typo gets its "did you mean" at once.
+        if !self.format.trim().eq_ignore_ascii_case("auto") {
+            if let Err(e) = hitstream_format::FormatSpec::from_str_any(&self.format) {
+                p.push(if name == "(flags)" {
+                    format!("--format: {e}")
+                } else {
+                    format!("in config file `{name}`: field `format`: {e}")
+                });
+            }
+        }
         if let Some(at) = &self.report.daily_at {
             if parse_hhmm(at).is_none() {
                 p.push(format!("in config file `{name}`: [report] field `daily_at`: `{at}` is not a time of day (HH:MM)"));

@@ -43,6 +43,8 @@ mod pipeline;
 mod ship_config;
 mod text;
 #[cfg(feature = "full")]
+mod trust;
+#[cfg(feature = "full")]
 mod tui;
 mod usage;
 mod verbosity;

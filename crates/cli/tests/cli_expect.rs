@@ -516,6 +516,7 @@ fn every_run_flag_has_a_config_equivalent() {
             format!("{stdin}[checkpoint]\ninterval = \"5s\"\n"),
         ),
         ("threads", format!("threads = 1\n{stdin}")),
+        ("strict", format!("strict = true\n{stdin}")),
         ("no-alerts", format!("alert = []\n{stdin}")),
         ("data", format!("{stdin}[lake]\ndata = \"{dp}/lake\"\n")),
         ("store", format!("{stdin}[lake]\n")),

@@ -424,6 +424,30 @@ mod tests {
     }
 
     #[test]
+    fn the_watermark_delay_is_left_out_once_the_input_ended() {
+        let mut st = Status {
+            watermark: Some(1_000),
+            ..Status::default()
+        };
+        let text = render(&st, &Traffic::default(), true, 1_060);
+        assert!(
+            text.contains("hitstream_watermark_delay_seconds 60"),
+            "{text}"
+        );
+        // Ended: the watermark the events reached stays, a delay behind the clock does not.
+        st.input_ended = true;
+        let text = render(&st, &Traffic::default(), true, 1_060);
+        assert!(
+            text.contains("hitstream_watermark_timestamp_seconds 1000"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("hitstream_watermark_delay_seconds"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn every_family_has_help_and_type() {
         let text = render(&Status::default(), &Traffic::default(), true, 0);
         let helps = text.lines().filter(|l| l.starts_with("# HELP")).count();
