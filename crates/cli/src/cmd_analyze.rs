@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use hitstream_analyze::{
     Bound, Filter, GeoReport, Meta, Options, Partial, RejectSample, Report, StatusSet, TimeBasis,
 };
-use hitstream_format::{detect, FormatSpec, Outcome, Parser, Record, RejectReason};
+use hitstream_format::{rank, FormatSpec, Outcome, Parser, Record, RejectReason};
 use hitstream_lake::{RejectRows, RequestRows};
 
 use crate::input::{self, Chunker, Cut};
@@ -19,7 +19,7 @@ use crate::load::{Load, Loaded};
 use crate::output::{self, OutputKind};
 
 const CHUNK: usize = 2 << 20;
-const DETECT_SAMPLE: usize = 200;
+const DETECT_SAMPLE: usize = crate::trust::SAMPLE_LINES;
 
 /// Options of `hitstream analyze`.
 #[derive(Debug, clap::Args)]
@@ -87,6 +87,12 @@ pub struct AnalyzeArgs {
     /// Parser threads [default: one per core].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Fail (exit 1) when most lines were rejected or most have the same oddity, a sign of
+    /// the wrong format, instead of warning and writing the report anyway. A run where every
+    /// line was rejected fails in any case.
+    #[arg(long)]
+    pub strict: bool,
 
     /// Also load every parsed line into the lake's `requests` table (and rejected lines
     /// into `rejects`). Loading the same files again adds nothing.
@@ -261,6 +267,14 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
     }
     let progress = Arc::new(AtomicU64::new(0));
 
+    // A mistyped format is a usage error, told before any input is opened.
+    let auto = a.format.trim().eq_ignore_ascii_case("auto");
+    let given = if auto {
+        None
+    } else {
+        Some(FormatSpec::from_str_any(&a.format).map_err(crate::usage::wrap("--format"))?)
+    };
+
     // Prime the first input (for stdin this is the only way to look at it twice).
     let mut inputs = a.files.clone();
     let first_chunker = input::open(&inputs[0], progress.clone())?;
@@ -270,45 +284,44 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         .next_into(&mut first)
         .with_context(|| format!("cannot read `{}`", inputs[0]))?;
 
-    let auto = a.format.trim().eq_ignore_ascii_case("auto");
-    let spec = if auto {
-        let sample = first_lines(&first, DETECT_SAMPLE);
-        let mut found = detect(sample.iter().copied());
-        // An empty or unreadable first file: look at the others.
-        if found.is_none() {
+    let spec = if let Some(spec) = given {
+        spec
+    } else {
+        let mut tried = vec![(
+            inputs[0].clone(),
+            rank(first_lines(&first, DETECT_SAMPLE).iter().copied()),
+        )];
+        // An empty first file: look at the others.
+        if tried[0].1.is_empty() {
             for p in inputs.iter().skip(1).filter(|p| *p != "-") {
                 let r = input::open(p, Arc::new(AtomicU64::new(0)))?;
                 let mut c = Chunker::new(r, 256 * 1024);
                 let mut buf = Vec::new();
                 c.next_into(&mut buf)?;
-                found = detect(first_lines(&buf, DETECT_SAMPLE));
-                if found.is_some() {
+                let ranking = rank(first_lines(&buf, DETECT_SAMPLE));
+                let empty = ranking.is_empty();
+                tried.push((p.clone(), ranking));
+                if !empty {
                     break;
                 }
             }
         }
-        match found {
+        let (name, ranking) = tried.pop().expect("one input at least");
+        match ranking.detection() {
             Some(d) => {
                 crate::verbosity::info!("{}", d.describe());
                 d.spec
             }
-            None => bail!(
-                "--format auto: no preset parses the first lines of `{}`; give the format with \
-                 --format (an nginx log_format or Apache LogFormat string)",
-                inputs[0]
-            ),
+            None if ranking.is_empty() => return Err(crate::trust::empty(&inputs)),
+            None => return Err(crate::trust::no_fit(&ranking, &input::display_name(&name))),
         }
-    } else {
-        FormatSpec::from_str_any(&a.format).context("--format")?
     };
-    // What `--format auto` would pick, for the message when the given format rejects most
-    // lines (auto mode has just picked it).
-    let detected = if auto {
+    // What `--format auto` would pick, for the message when the given format reads most
+    // lines badly (auto mode has just picked it).
+    let better = if auto {
         None
     } else {
-        detect(first_lines(&first, DETECT_SAMPLE).iter().copied())
-            .map(|d| d.spec.name)
-            .filter(|n| *n != spec.name)
+        crate::trust::better_preset(first_lines(&first, DETECT_SAMPLE), &spec.name)
     };
     let parser = Parser::new(spec);
 
@@ -382,26 +395,21 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
         let lookup = |ip| g.lookup(ip);
         report.geo = Some(GeoReport::build(&result, &lookup, a.top, g.names()));
     }
-    let hint = match &detected {
-        Some(name) => format!("the first lines look like `{name}`: try --format {name} (or --format auto)"),
-        None => "give the format as an nginx log_format or Apache LogFormat string, or try --format auto".to_string(),
+    let shares = crate::trust::Shares {
+        lines: report.totals.lines,
+        rejected: report.totals.rejected,
+        oddities: report
+            .degraded
+            .iter()
+            .map(|n| (n.name.clone(), n.count))
+            .collect(),
+        reasons: report
+            .rejected
+            .iter()
+            .map(|n| (n.name.clone(), n.count))
+            .collect(),
     };
-    let (lines, rejected) = (report.totals.lines, report.totals.rejected);
-    if lines > 0 && rejected == lines {
-        bail!(
-            "none of the {lines} lines parsed as `{}` ({}); {hint}",
-            parser.spec().name,
-            reasons(&report).join(", ")
-        );
-    }
-    if rejected * 2 > lines {
-        eprintln!(
-            "warning: MOST LINES WERE REJECTED: {rejected} of {lines} ({:.1} %) did not parse as `{}`; \
-             is the format right? {hint}",
-            rejected as f64 * 100.0 / lines as f64,
-            parser.spec().name
-        );
-    }
+    crate::trust::check(&shares, &parser.spec().name, a.strict, || better)?;
     if report.totals.rejected > 0 {
         let reasons = reasons(&report);
         eprintln!(

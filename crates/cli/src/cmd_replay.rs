@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use flate2::bufread::MultiGzDecoder;
-use hitstream_format::{detect, FormatSpec, Parser, Record};
+use hitstream_format::{FormatSpec, Parser, Record};
 
 /// Lines looked at by `--format auto`.
 const DETECT_SAMPLE: usize = 1000;
@@ -310,18 +310,22 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
                 while first.len() < DETECT_SAMPLE && next_line(&mut *input, &mut buf, &name)? {
                     first.push(std::mem::take(&mut buf));
                 }
-                match detect(first.iter().map(Vec::as_slice)) {
+                let ranking = hitstream_format::rank(first.iter().map(Vec::as_slice));
+                match ranking.detection() {
                     Some(d) => {
                         crate::verbosity::info!("{}", d.describe());
                         d.spec
                     }
-                    None => bail!(
-                        "--format auto: no preset parses the first lines of `{name}`; give \
-                         the format with --format, or replay at a fixed --rate"
-                    ),
+                    None if ranking.is_empty() => {
+                        bail!("`{name}` is empty: there are no lines to replay")
+                    }
+                    None => {
+                        let e = crate::trust::no_fit(&ranking, &name);
+                        bail!("{e}; or replay at a fixed --rate, which needs no format")
+                    }
                 }
             } else {
-                FormatSpec::from_str_any(&args.format).context("--format")?
+                FormatSpec::from_str_any(&args.format).map_err(crate::usage::wrap("--format"))?
             };
             Some(Parser::new(spec))
         }

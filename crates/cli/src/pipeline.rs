@@ -292,16 +292,17 @@ pub fn run_with(
     extra: Vec<SourceSpec>,
     on_start: Option<OnStart>,
 ) -> anyhow::Result<()> {
-    run_inner(cfg, threads, extra, on_start, None)
+    run_inner(cfg, threads, extra, on_start, None).map(|_| ())
 }
 
 /// [`run`] for `hitstream run`, which may go on from saved state: its summary then counts
-/// what this run read, and says so when that is nothing.
+/// what this run read, and says so when that is nothing. Returns the counts of this run,
+/// for the checks of its exit status.
 pub fn run_resuming(
     cfg: &Config,
     threads: Option<usize>,
     resume: Option<crate::state::Resume>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<hitstream_runtime::Counters> {
     run_inner(cfg, threads, Vec::new(), None, resume)
 }
 
@@ -311,7 +312,7 @@ fn run_inner(
     extra: Vec<SourceSpec>,
     on_start: Option<OnStart>,
     resume: Option<crate::state::Resume>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<hitstream_runtime::Counters> {
     let (mut p, notes) = build(cfg, threads, extra)?;
     let watch = p.watch();
     let events = p.subscribe();
@@ -347,8 +348,7 @@ fn run_inner(
         drop(server);
         ui?;
         let st = end.map_err(|e| state_error(e, resume.as_ref()))?;
-        summary(&st, resume.as_ref());
-        return Ok(());
+        return Ok(summary(&st, resume.as_ref()));
     }
     // Windows as tables on stdout, unless JSON lines go there; alerts and notes on stderr.
     let windows = o.console && o.jsonl.as_deref() != Some("-");
@@ -361,8 +361,7 @@ fn run_inner(
     // The dashboard stops with the pipeline: open event streams end, then the server.
     drop(server);
     let st = end.map_err(|e| state_error(e, resume.as_ref()))?;
-    summary(&st, resume.as_ref());
-    Ok(())
+    Ok(summary(&st, resume.as_ref()))
 }
 
 /// A run that cannot go on from its state (made with other window or alert settings, or
@@ -399,10 +398,20 @@ fn since(
     d.windows = now.windows.saturating_sub(before.windows);
     d.alerts = now.alerts.saturating_sub(before.alerts);
     d.lost = now.lost.saturating_sub(before.lost);
+    for (m, b) in [
+        (&mut d.oddities, &before.oddities),
+        (&mut d.reject_reasons, &before.reject_reasons),
+    ] {
+        for (k, v) in m.iter_mut() {
+            *v = v.saturating_sub(b.get(k).copied().unwrap_or(0));
+        }
+        m.retain(|_, v| *v > 0);
+    }
     d
 }
 
-fn summary(st: &Status, resume: Option<&crate::state::Resume>) {
+/// Prints the end-of-run summary; returns the counts of this run.
+fn summary(st: &Status, resume: Option<&crate::state::Resume>) -> hitstream_runtime::Counters {
     // A run that went on from saved state reports what it read itself, then the totals:
     // two runs in a row must not look as if they had both read everything.
     let before = resume.and_then(|r| r.before.as_ref());
@@ -455,6 +464,7 @@ fn summary(st: &Status, resume: Option<&crate::state::Resume>) {
              (stored as new lines, not checked for repeats; see --origin-key)"
         );
     }
+    c.clone()
 }
 
 /// The console: one reader of the pipeline's events.

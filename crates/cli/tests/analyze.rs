@@ -497,9 +497,16 @@ fn empty_input_is_a_clear_error_or_empty_report() {
     let p = tmp.path().join("empty.log");
     std::fs::write(&p, "").unwrap();
     let out = hs().args(["analyze", s(&p)]).output().unwrap();
-    // Nothing to detect a format from: say so.
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--format"));
+    // Nothing to detect a format from: the input is called empty.
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "`{}` is empty: there are no lines to analyze",
+            s(&p)
+        )),
+        "{err}"
+    );
     let r = json(&[s(&p), "--format", "combined"]);
     assert_eq!(r["totals"]["lines"], 0);
 }

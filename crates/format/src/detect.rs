@@ -107,12 +107,17 @@ impl Ranking {
             }
         }
         let pct = |n: usize| n as f64 * 100.0 / self.sample.max(1) as f64;
+        groups.truncate(max);
+        let width = groups
+            .iter()
+            .map(|(n, _)| n.join(", ").len())
+            .max()
+            .unwrap_or(0);
         groups
             .into_iter()
-            .take(max)
             .map(|(names, c)| {
                 let mut s = format!(
-                    "{:<26} {:>5.1} % clean, {:>5.1} % with oddities, {:>5.1} % rejected",
+                    "{:<width$}  {:>5.1} % clean, {:>5.1} % with oddities, {:>5.1} % rejected",
                     names.join(", "),
                     pct(c.ok),
                     pct(c.degraded),
