@@ -254,7 +254,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
             .to_string_lossy()
             .into_owned(),
     };
-    let cfg = config(&a, &data)?;
+    // Every setting of the demo comes from its flags: a bad one is a usage error.
+    let cfg = config(&a, &data).map_err(|e| {
+        crate::usage::error(format!("{e:#}").replace("in config file `(demo)`: ", ""))
+    })?;
     let now = jiff::Timestamp::now();
     let gen_cfg = GenConfig {
         count: None,
@@ -266,7 +269,9 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         scanners: a.scanners,
         ..GenConfig::default()
     };
-    let mut generator = Generator::new(gen_cfg).context("demo traffic")?;
+    let mut generator = Generator::new(gen_cfg)
+        .context("demo traffic")
+        .map_err(crate::usage::mark)?;
     let (reader, mut writer) = std::io::pipe().context("creating the demo pipe")?;
     let gen_stop = Arc::new(AtomicBool::new(false));
     if let Some(d) = a.duration {

@@ -460,8 +460,8 @@ fn range_filter(
 
 /// `hitstream report range`.
 fn range(a: &RangeArgs) -> anyhow::Result<()> {
-    let from = parse_day("--from", a.from.as_deref())?;
-    let to = parse_day("--to", a.to.as_deref())?;
+    let from = parse_day("--from", a.from.as_deref()).map_err(crate::usage::mark)?;
+    let to = parse_day("--to", a.to.as_deref()).map_err(crate::usage::mark)?;
     if let (Some(f), Some(t)) = (from, to) {
         anyhow::ensure!(
             f <= t,

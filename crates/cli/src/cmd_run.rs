@@ -475,7 +475,12 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
             e
         }
     };
-    // The dashboard's address and token, before anything starts.
+    // The window and alert settings as the engine takes them, and the dashboard's address
+    // and token, before anything starts.
+    crate::pipeline::spec(&cfg, cfg.threads).map_err(|e| match &a.config {
+        None => flags_only(e),
+        Some(_) => anyhow::anyhow!("in config file `{name}`: {e:#}"),
+    })?;
     cfg.http
         .server_unopened(None)
         .map_err(|e| match &a.config {

@@ -138,9 +138,8 @@ fn check_settings(cfg: &Config, name: &str, f: &mut Findings) {
                 w.top
             ));
         }
-        Err(e) => f.problems.push(format!(
-            "in config file `{name}`: [window] or [[alert]]: {e:#}"
-        )),
+        // The words `run` uses, so that the two are said once.
+        Err(e) => f.problems.push(format!("in config file `{name}`: {e:#}")),
     }
     if let Some(tz) = &cfg.report.tz {
         if let Err(e) = crate::cmd_analyze::parse_tz(tz) {

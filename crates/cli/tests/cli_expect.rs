@@ -242,6 +242,17 @@ listen = "localhost"
         assert!(err.contains(needle), "{needle}: {err}");
     }
 
+    // What the window engine refuses, said once with the file.
+    config(d, "[[source]]\ntype = \"stdin\"\n\n[window]\njump_confirm = 0\n");
+    let o = hs(d, &["validate", "--config", "hitstream.toml"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "error: in config file `hitstream.toml`: window settings: `jump_confirm` is 0; allowed: \
+         1..=100000\nerror: config file `hitstream.toml`: 1 problem\n"
+    );
+
     // No file: a runtime failure (1); no --config: a usage error (2).
     let o = hs(d, &["validate", "--config", "nope.toml"]);
     assert_eq!(o.status.code(), Some(1));
@@ -516,7 +527,6 @@ fn every_run_flag_has_a_config_equivalent() {
             format!("{stdin}[checkpoint]\ninterval = \"5s\"\n"),
         ),
         ("threads", format!("threads = 1\n{stdin}")),
-        ("strict", format!("strict = true\n{stdin}")),
         ("no-alerts", format!("alert = []\n{stdin}")),
         ("data", format!("{stdin}[lake]\ndata = \"{dp}/lake\"\n")),
         ("store", format!("{stdin}[lake]\n")),
@@ -758,6 +768,19 @@ fn usage_errors_exit_2_runtime_failures_exit_1() {
         (
             &["serve", "--data", "nolake", "--auth-token", "short"],
             "error: --auth-token ",
+        ),
+        (
+            &["run", "--file", "a.log", "--jump-confirm", "0"],
+            "error: window settings: `jump_confirm` is 0",
+        ),
+        (&["demo", "--rate", "0"], "error: demo traffic: invalid --rate"),
+        (
+            &["demo", "--window", "0s"],
+            "error: field `window.size` must be more than 0",
+        ),
+        (
+            &["report", "range", "--data", "nolake", "--from", "garbage"],
+            "error: --from `garbage`: expected YYYY-MM-DD",
         ),
         // clap's own.
         (&["run", "--window", "soon"], "error: invalid value 'soon'"),
