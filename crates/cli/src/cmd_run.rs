@@ -513,6 +513,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     // A file read once that is not there would end the run at once with 0 lines.
     crate::trust::check_file_inputs(&cfg)?;
     let resume = crate::state::for_run(&mut cfg, a.no_state, a.checkpoint_dir.is_some())?;
+    for l in crate::cmd_validate::describe(&cfg) {
+        crate::verbosity::detail!("settings: {l}");
+    }
     let counts = crate::pipeline::run_resuming(&cfg, cfg.threads, resume)?;
     crate::trust::check_run(&counts, &cfg, a.strict || cfg.strict)
 }

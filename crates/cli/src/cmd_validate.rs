@@ -524,3 +524,91 @@ fn check_sinks(cfg: &Config, name: &str, online: bool, f: &mut Findings) {
         Err(e) => f.problems.push(format!("{at}: [http]: {e:#}")),
     }
 }
+
+/// The settings a run goes with, one line each (`run -v` shows them).
+pub fn describe(cfg: &Config) -> Vec<String> {
+    let d = |v: Duration| humantime::format_duration(v).to_string();
+    let w = &cfg.window;
+    let mut out = vec![format!(
+        "format {}; windows {}{}, lateness {}, idle timeout {}, top {}; {}",
+        cfg.format,
+        d(w.size),
+        w.slide.map_or(String::new(), |s| format!(" sliding by {}", d(s))),
+        d(w.lateness),
+        d(w.idle_timeout),
+        w.top,
+        match &cfg.alert {
+            None => "the default alert rules".to_string(),
+            Some(r) => format!("{} alert rules", r.len()),
+        }
+    )];
+    for (i, s) in cfg.sources.iter().enumerate() {
+        let what = match s.kind {
+            SourceKind::File => format!(
+                "file {} ({})",
+                s.paths.join(", "),
+                if s.follow { "followed" } else { "read once" }
+            ),
+            SourceKind::Stdin => "stdin".to_string(),
+            SourceKind::Tcp | SourceKind::Syslog => format!(
+                "{:?} {}{}",
+                s.kind,
+                s.listen.as_deref().unwrap_or(""),
+                s.spool
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(", spool {}", p.display()))
+            )
+            .to_lowercase(),
+            SourceKind::Kafka => format!(
+                "kafka topic {} on {}",
+                s.topic.as_deref().unwrap_or(""),
+                s.brokers.as_deref().unwrap_or("")
+            ),
+        };
+        out.push(format!("source #{}: {what}", i + 1));
+    }
+    let o = &cfg.output;
+    let files: Vec<String> = [
+        ("jsonl", o.jsonl.clone()),
+        ("alerts", o.alerts.clone()),
+        ("late", o.late.as_ref().map(|p| p.display().to_string())),
+        ("rejects", o.rejects.as_ref().map(|p| p.display().to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| format!("{k} {v}")))
+    .collect();
+    out.push(format!(
+        "output: {}{}",
+        if o.tui {
+            "live view"
+        } else if o.console {
+            "console"
+        } else {
+            "no console"
+        },
+        if files.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", files.join(", "))
+        }
+    ));
+    match &cfg.checkpoint.dir {
+        Some(dir) => out.push(format!(
+            "checkpoints: {} every {}",
+            dir.display(),
+            d(cfg.checkpoint.interval)
+        )),
+        None => out.push("checkpoints: none".to_string()),
+    }
+    if let Some(l) = &cfg.lake {
+        out.push(format!("lake: {}", l.data));
+    }
+    if let Some(h) = &cfg.http.listen {
+        out.push(format!("dashboard: {h}"));
+    }
+    out.push(match cfg.threads {
+        Some(n) => format!("parser threads: {n}"),
+        None => "parser threads: one per core".to_string(),
+    });
+    out
+}

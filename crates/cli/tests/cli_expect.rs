@@ -711,6 +711,19 @@ fn quiet_silences_information_never_errors() {
     let o = hs(d, &[&["-q"], &args[..]].concat());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stderr(&o), "");
+    // -v: the settings the run goes with.
+    let o = hs(d, &[&["-v"], &args[..]].concat());
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    for needle in [
+        "settings: format combined; windows 1m, lateness 10s, idle timeout 5s, top 5; 0 alert rules",
+        "settings: source #1: file a.log (read once)",
+        "settings: output: no console",
+        "settings: parser threads: one per core",
+        "hitstream run: 3 lines",
+    ] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
     // The format detected is information too.
     let o = hs(d, &["analyze", "a.log", "-o", "json"]);
     assert!(!stderr(&o).is_empty());
