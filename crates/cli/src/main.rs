@@ -42,6 +42,7 @@ mod pipeline;
 #[cfg(feature = "ship")]
 mod ship_config;
 mod text;
+mod toml_error;
 #[cfg(feature = "full")]
 mod trust;
 #[cfg(feature = "full")]

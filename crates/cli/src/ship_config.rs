@@ -87,8 +87,12 @@ impl ShipFile {
     pub fn load(path: &Path) -> anyhow::Result<ShipFile> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file `{}`", path.display()))?;
-        let f: ShipFile = toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("in config file `{}`: {e}", path.display()))?;
+        let f: ShipFile = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}",
+                crate::toml_error::one_line(&e, &text, &path.display().to_string())
+            )
+        })?;
         f.check()
             .map_err(|e| anyhow::anyhow!("in config file `{}`: {e}", path.display()))?;
         Ok(f)

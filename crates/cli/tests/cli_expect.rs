@@ -389,6 +389,24 @@ fn the_documented_config_error_is_the_real_one() {
     }
 }
 
+#[test]
+fn ship_config_errors_are_one_line_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("ship.toml"), "brokers = \"127.0.0.1:9\"\ntopicc = \"t\"\n").unwrap();
+    let o = hs(d, &["ship", "--config", "ship.toml"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(
+            "error: in config file `ship.toml`, line 2, column 1: unknown field `topicc`, \
+             expected one of `brokers`, `topic`,"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
 /// The long flags of a command's `--help`.
 fn long_flags(help: &str) -> Vec<String> {
     help.lines()
@@ -527,6 +545,7 @@ fn every_run_flag_has_a_config_equivalent() {
             format!("{stdin}[checkpoint]\ninterval = \"5s\"\n"),
         ),
         ("threads", format!("threads = 1\n{stdin}")),
+        ("strict", format!("strict = true\n{stdin}")),
         ("no-alerts", format!("alert = []\n{stdin}")),
         ("data", format!("{stdin}[lake]\ndata = \"{dp}/lake\"\n")),
         ("store", format!("{stdin}[lake]\n")),
