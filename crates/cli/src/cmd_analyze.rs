@@ -409,7 +409,8 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
             .map(|n| (n.name.clone(), n.count))
             .collect(),
     };
-    crate::trust::check(&shares, &parser.spec().name, a.strict, || better)?;
+    let format = format!("`{}`", parser.spec().name);
+    crate::trust::check(&shares, &format, a.strict, || better)?;
     if report.totals.rejected > 0 {
         let reasons = reasons(&report);
         eprintln!(

@@ -119,7 +119,8 @@ fn pct(n: u64, of: u64) -> f64 {
 
 /// Warns loudly when most lines were rejected or carry the same oddity, naming a better
 /// preset from `better` (called only then: it reads a sample). With `strict` the warning is
-/// an error. A run with every line rejected is an error in any case.
+/// an error. A run with every line rejected is an error in any case. `format` names the
+/// format for the messages (`` `combined` ``, "the detected format").
 pub fn check(
     s: &Shares,
     format: &str,
@@ -133,7 +134,7 @@ pub fn check(
     let mut hint_once = || hint(better.take().and_then(|f| f()).as_deref());
     if s.rejected == s.lines {
         return Err(anyhow!(
-            "none of the {} lines parsed as `{format}` (rejected: {}); {}",
+            "none of the {} lines parsed as {format} (rejected: {}); {}",
             s.lines,
             s.reasons_text(),
             hint_once()
@@ -142,7 +143,7 @@ pub fn check(
     let mut problem = None;
     if s.rejected * 2 > s.lines {
         problem = Some(format!(
-            "MOST LINES WERE REJECTED: {} of {} ({:.1} %) did not parse as `{format}` ({}); the \
+            "MOST LINES WERE REJECTED: {} of {} ({:.1} %) did not parse as {format} ({}); the \
              format is probably wrong",
             s.rejected,
             s.lines,
@@ -152,7 +153,7 @@ pub fn check(
     } else if let Some((odd, n)) = s.common_oddity() {
         let meaning = Oddity::from_name(odd).map_or("", Oddity::meaning);
         problem = Some(format!(
-            "MOST LINES HAVE THE SAME ODDITY: {n} of {} lines ({:.1} %) read as `{format}` have \
+            "MOST LINES HAVE THE SAME ODDITY: {n} of {} lines ({:.1} %) read as {format} have \
              `{odd}` ({meaning}); the format is probably wrong, and the numbers with it",
             s.lines,
             pct(n, s.lines)
@@ -264,20 +265,20 @@ pub fn check_run(
             .collect(),
     };
     let auto = cfg.format.trim().eq_ignore_ascii_case("auto");
-    let format = if auto {
-        "the detected format".to_string()
-    } else {
-        hitstream_format::preset(cfg.format.trim())
-            .map_or_else(|| cfg.format.trim().to_string(), |p| p.name.to_string())
+    let preset = hitstream_format::preset(cfg.format.trim()).map(|p| p.name);
+    let format = match preset {
+        Some(name) => format!("`{name}`"),
+        None if auto => "the detected format".to_string(),
+        None => "the format given".to_string(),
     };
-    let current = if auto { String::new() } else { format.clone() };
+    let current = preset.unwrap_or("custom");
     check(&s, &format, strict, || {
         if auto {
             // Detection chose from these very lines: it would suggest itself.
             return None;
         }
         let sample = run_sample(cfg)?;
-        better_preset(sample.iter().map(Vec::as_slice), &current)
+        better_preset(sample.iter().map(Vec::as_slice), current)
     })
     .map_err(|e| anyhow!("hitstream run: {e}"))
 }

@@ -375,3 +375,70 @@ fn run_warns_on_a_format_that_reads_every_line_oddly_and_fails_under_strict() {
     assert_eq!(code(&o), 0, "{err}");
     assert!(!err.contains("ODDITY"), "{err}");
 }
+
+/// Most lines rejected: a warning and the report (exit 0); `--strict`, or `strict = true` in
+/// a run's config file, makes it exit 1.
+#[test]
+fn most_lines_rejected_warns_and_fails_under_strict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("mixed.log");
+    std::fs::write(
+        &log,
+        "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 5\n\
+         garbage one\ngarbage two\ngarbage three\n",
+    )
+    .unwrap();
+    let p = log.to_str().unwrap();
+    let o = analyze(&["-o", "json", "--format", "common", p]);
+    let err = stderr(&o);
+    ok(o);
+    assert!(
+        err.contains(
+            "warning: MOST LINES WERE REJECTED: 3 of 4 (75.0 %) did not parse as `common` \
+             (format_mismatch 3)"
+        ),
+        "{err}"
+    );
+    let o = analyze(&["-o", "json", "--strict", "--format", "common", p]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(
+        err.contains("error: --strict: MOST LINES WERE REJECTED"),
+        "{err}"
+    );
+
+    let cfg = tmp.path().join("run.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "format = \"common\"\nstrict = true\n[[source]]\ntype = \"file\"\npaths = \
+             [\"{p}\"]\nfollow = false\n[output]\nconsole = false\n"
+        ),
+    )
+    .unwrap();
+    let o = Command::new(bin())
+        .args(["run", "--no-state", "--no-alerts", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(
+        err.contains("error: hitstream run: --strict: MOST LINES WERE REJECTED: 3 of 4"),
+        "{err}"
+    );
+}
+
+/// Detection looks past an empty first file to the next one.
+#[test]
+fn auto_looks_past_an_empty_first_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    let log = data(APACHE);
+    let o = analyze(&["-o", "json", empty.to_str().unwrap(), log.to_str().unwrap()]);
+    let err = stderr(&o);
+    let report: Value = serde_json::from_str(&ok(o)).unwrap();
+    assert_eq!(report["meta"]["format"], "combined", "{err}");
+    assert_eq!(report["totals"]["lines"], lines_in(&log));
+}
