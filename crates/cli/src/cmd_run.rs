@@ -15,12 +15,14 @@ pub struct RunArgs {
     /// Configuration file (TOML; see docs/config.md).
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Follow these files or glob patterns like `tail -F` (repeatable).
+    /// Follow these files or glob patterns like `tail -F` (repeatable). A path that does not
+    /// exist yet is waited for, and a note says so.
     #[arg(long, value_name = "PATH")]
     pub tail: Vec<String>,
     /// Read these files or glob patterns once (repeatable; `-` is stdin). With only such
     /// inputs the run ends at the end of input, closing every window. Without any source,
-    /// stdin is read when it is a pipe or a file (`gen | hitstream run`).
+    /// stdin is read when it is a pipe or a file (`gen | hitstream run`). A path that does
+    /// not exist or is a directory, or a pattern that matches no file, is an error.
     #[arg(long, value_name = "PATH")]
     pub file: Vec<String>,
     /// Most files of a file source open at once [default: 256]. More matched files wait,
