@@ -506,6 +506,22 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
     Ok(cfg)
 }
 
+/// Whether stdin is the source only because none was named (see [`effective_config`]).
+fn stdin_by_default(a: &RunArgs, cfg: &Config) -> bool {
+    let named = !a.tail.is_empty()
+        || !a.file.is_empty()
+        || a.tcp.is_some()
+        || a.syslog.is_some()
+        || a.kafka.is_some();
+    let in_file = a.config.as_ref().is_some_and(|p| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| Config::parse_unchecked(&t, "").ok())
+            .is_some_and(|c| !c.sources.is_empty())
+    });
+    !named && !in_file && matches!(cfg.sources.as_slice(), [s] if s.kind == SourceKind::Stdin)
+}
+
 /// Runs `hitstream run`.
 pub fn run(a: RunArgs) -> anyhow::Result<()> {
     let mut cfg = effective_config(&a, false)?;
@@ -519,5 +535,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
         crate::verbosity::detail!("settings: {l}");
     }
     let counts = crate::pipeline::run_resuming(&cfg, cfg.threads, resume)?;
+    if counts.lines == 0 && stdin_by_default(&a, &cfg) {
+        // cron gives a job an empty pipe: a run with no source must not pass for one that
+        // read its input.
+        crate::usage::usage_bail!(
+            "no input: no source was given and stdin was empty; give --tail PATH, --file PATH, \
+             --tcp ADDR, --syslog ADDR, --kafka BROKERS or a --config file with [[source]]"
+        );
+    }
     crate::trust::check_run(&counts, &cfg, a.strict || cfg.strict)
 }

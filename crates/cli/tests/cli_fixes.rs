@@ -111,6 +111,20 @@ fn gen_piped_into_run_is_read_from_stdin() {
     }
     assert_eq!(latest.values().map(|v| v.1).sum::<u64>(), 3000, "{err}");
 
+    // A pipe with nothing in it (what cron gives a job): no input, not a run of 0 lines.
+    let o = Command::new(bin())
+        .current_dir(tmp.path())
+        .args(["run"])
+        .stdin(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no source was given and stdin was empty"),
+        "{err}"
+    );
+
     // No source and no pipe (a cron job's /dev/null): a usage error that names the pipe.
     let o = hs(tmp.path(), &["run"]);
     let err = stderr(&o);
