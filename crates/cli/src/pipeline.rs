@@ -371,6 +371,20 @@ fn state_error(
     resume: Option<&crate::state::Resume>,
 ) -> anyhow::Error {
     match (&e, resume) {
+        // Another process holds the directory: removing it would be the wrong advice.
+        (hitstream_runtime::RuntimeError::Recovery(m), Some(r))
+            if m.contains("in use by another hitstream process") =>
+        {
+            let hint = if r.default {
+                " (another run follows the same sources: stop it, or give --no-state)"
+            } else {
+                ""
+            };
+            anyhow::Error::new(e).context(format!(
+                "cannot use the state in {}{hint}",
+                r.dir.display()
+            ))
+        }
         (hitstream_runtime::RuntimeError::Recovery(_), Some(r)) => {
             anyhow::Error::new(e).context(format!(
                 "cannot go on from the state in {} ({})",

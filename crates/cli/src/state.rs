@@ -249,6 +249,8 @@ pub struct Resume {
     pub again: String,
     /// How to start over when the state cannot be used (other window or alert settings).
     pub fix: &'static str,
+    /// The directory is the default one of these sources (not given, not the lake's).
+    pub default: bool,
 }
 
 /// The canonical descriptions of `run`'s sources, one per path or address.
@@ -317,6 +319,7 @@ pub fn for_run(
             dir,
             again,
             fix,
+            default: false,
         }));
     }
     if no_state {
@@ -338,6 +341,7 @@ pub fn for_run(
         dir,
         again: "use --no-state to read again".to_string(),
         fix: "remove that directory to start over, or give --no-state for a run that keeps none",
+        default: true,
     }))
 }
 

@@ -645,3 +645,42 @@ fn ship_runs_in_a_row_ship_each_line_once() {
     assert!(err.contains("ship: 200 lines read, 200 delivered"), "{err}");
     h.cwd_is_empty();
 }
+
+/// Two runs of the same sources at once: the second is refused, told why, and not told to
+/// remove the state the first one uses.
+#[test]
+fn a_second_run_of_the_same_sources_at_once_is_refused() {
+    let h = Home::new();
+    let log = h.path("logs/access.log");
+    std::fs::write(&log, lines(0, 10)).unwrap();
+    let mut first = h
+        .cmd()
+        .args(["run", "--format", "combined", "--emit", "none", "--tail"])
+        .arg(&log)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut r = BufReader::new(first.stderr.take().unwrap());
+    let mut said = String::new();
+    // Its lock is taken once the pipeline starts, before it names its sources.
+    while !said.contains("hitstream run: tail") {
+        if r.read_line(&mut said).unwrap() == 0 {
+            break;
+        }
+    }
+    let o = h
+        .cmd()
+        .args(["run", "--format", "combined", "--emit", "none", "--tail"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let _ = first.kill();
+    let _ = first.wait();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("another run follows the same sources: stop it, or give --no-state"),
+        "{err}"
+    );
+    assert!(!err.contains("remove that directory"), "{err}");
+}
