@@ -7,6 +7,7 @@ Prints one line per check: `NAME ok` or `NAME <what differs>`, and `NAME.value <
 with the numbers for the reader.
 """
 import collections
+import datetime
 import gzip
 import html.parser
 import json
@@ -18,7 +19,7 @@ log, hitstream, lake, report, page, top = sys.argv[1:7]
 top = int(top)
 
 # Common Log Format as the NASA traces write it: host ident user [time] "request" status bytes
-CLF = re.compile(rb'^(\S+) \S+ \S+ \[(\d\d)/(\w{3})/(\d{4}):\d\d:\d\d:\d\d [+-]\d{4}\] "(.*)" (\d{3}) (\S+)$')
+CLF = re.compile(rb'^(\S+) \S+ \S+ \[(\d\d)/(\w{3})/(\d{4}):(\d\d):\d\d:\d\d ([+-]\d{4})\] "(.*)" (\d{3}) (\S+)$')
 MONTHS = {m: i for i, m in enumerate(b"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 METHOD = re.compile(rb"^[A-Z_-]{1,24}$")
 
@@ -50,6 +51,7 @@ status = collections.Counter()
 hosts = collections.Counter()
 endpoints = collections.Counter()
 errors = collections.Counter()
+non_200 = collections.Counter()
 nf_endpoints = collections.Counter()
 nf_hosts = collections.Counter()
 day_requests = collections.Counter()
@@ -61,9 +63,12 @@ with opener(log, "rb") as f:
         if not m:
             continue
         parsed += 1
-        host, d, mon, y, req, st, size = m.groups()
+        host, d, mon, y, hh, off, req, st, size = m.groups()
         st = int(st)
-        day = "%s-%02d-%s" % (y.decode(), MONTHS[mon], d.decode())
+        # Days are UTC days, as hitstream's reports, windows and dashboard count them.
+        sign = -1 if off.startswith(b"-") else 1
+        shift = datetime.timedelta(hours=int(off[1:3]), minutes=int(off[3:5])) * sign
+        day = (datetime.datetime(int(y), MONTHS[mon], int(d), int(hh)) - shift).strftime("%Y-%m-%d")
         status[st] += 1
         hosts[host] += 1
         day_requests[day] += 1
@@ -73,8 +78,10 @@ with opener(log, "rb") as f:
         ep = endpoint(req)
         if ep is not None:
             endpoints[ep] += 1
-            if st != 200:
+            if 400 <= st <= 599:
                 errors[ep] += 1
+            if st != 200:
+                non_200[ep] += 1
             if st == 404:
                 nf_endpoints[ep] += 1
         if st == 404:
@@ -122,7 +129,9 @@ print("content_size.value min %d, mean %.2f, max %d bytes (%d with a size, %d wi
 verdict("status", want_status, rows(["status", "count"], "analysis_status", "status"))
 verdict("top_hosts", ranked(hosts), rows(["host", "requests"], "analysis_hosts", "rank"))
 verdict("top_endpoints", ranked(endpoints), rows(["endpoint", "requests"], "analysis_endpoints", "rank"))
-verdict("top_error_endpoints", ranked(errors), rows(["endpoint", "errors"], "analysis_error_endpoints", "rank"))
+verdict("top_error_endpoints", (ranked(errors), ranked(non_200)),
+        (rows(["endpoint", "errors"], "analysis_error_endpoints", "rank"),
+         rows(["endpoint", "non_200"], "analysis_non_200_endpoints", "rank")))
 verdict("unique_hosts", [(len(hosts),)], rows(["unique_hosts"], "analysis_reports", "report"))
 print("unique_hosts.value", len(hosts))
 verdict("daily_hosts", want_daily, rows(["day", "unique_hosts"], "analysis_daily", "day"))
@@ -229,12 +238,14 @@ for i, (h, n) in enumerate(ranked(hosts), 1):
 for i, (e, n) in enumerate(ranked(endpoints), 1):
     shows("Top endpoints", str(i), e, thousands(n))
 for i, (e, n) in enumerate(ranked(errors), 1):
-    shows("Top error endpoints (status other than 200)", str(i), e, thousands(n))
+    shows("Top error endpoints (4xx and 5xx)", str(i), e, thousands(n))
+for i, (e, n) in enumerate(ranked(non_200), 1):
+    shows("Top non-200 endpoints (any status other than 200, 3xx included)", str(i), e, thousands(n))
 for d in days:
-    shows("Daily", d, thousands(day_requests[d]))
-    row = [r for r in cards.get("Daily", []) if r[:1] == (d,)]
+    shows("Daily (UTC)", d, thousands(day_requests[d]))
+    row = [r for r in cards.get("Daily (UTC)", []) if r[:1] == (d,)]
     if not row or row[0][3:5] != (thousands(len(day_hosts[d])), avg(day_requests[d] / len(day_hosts[d]))):
-        missing.append("Daily: %s unique clients %s, %s req/client" % (
+        missing.append("Daily (UTC): %s unique clients %s, %s req/client" % (
             d, thousands(len(day_hosts[d])), avg(day_requests[d] / len(day_hosts[d]))))
 for e, n in ranked(nf_endpoints):
     shows("Endpoints most often not found", e, thousands(n))

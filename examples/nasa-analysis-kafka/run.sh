@@ -86,7 +86,7 @@ def sql(q):
     return json.loads(subprocess.run([bin, "sql", "--data", lake, "-o", "json", q % name],
                                      capture_output=True, text=True, check=True).stdout)
 bad = [k for k in ("content_size", "status", "status_classes", "methods", "unique_hosts",
-                   "top_hosts", "top_endpoints", "top_error_endpoints", "daily", "hourly",
+                   "top_hosts", "top_endpoints", "top_error_endpoints", "top_non_200_endpoints", "daily", "hourly",
                    "not_found") if ana[k] != rep[k]]
 stored = json.loads(sql("SELECT analysis FROM analysis_reports WHERE report = '%s'")[0]["analysis"])
 bad += ["stored " + k for k in ("content_size", "status", "top_hosts", "daily", "not_found") if ana[k] != stored[k]]
@@ -101,6 +101,7 @@ for table, q, want in (
     ("analysis_hosts", "SELECT host, requests, bytes FROM analysis_hosts WHERE report = '%s' ORDER BY rank", ana["top_hosts"]),
     ("analysis_endpoints", "SELECT endpoint, requests, bytes FROM analysis_endpoints WHERE report = '%s' ORDER BY rank", ana["top_endpoints"]),
     ("analysis_error_endpoints", "SELECT endpoint, errors FROM analysis_error_endpoints WHERE report = '%s' ORDER BY rank", ana["top_error_endpoints"]),
+    ("analysis_non_200_endpoints", "SELECT endpoint, non_200 FROM analysis_non_200_endpoints WHERE report = '%s' ORDER BY rank", ana["top_non_200_endpoints"]),
     ("analysis_daily", "SELECT * FROM analysis_daily WHERE report = '%s' ORDER BY day", ana["daily"]),
     ("analysis_hourly", "SELECT * FROM analysis_hourly WHERE report = '%s' ORDER BY hour", ana["hourly"]),
     ("analysis_404_endpoints", "SELECT endpoint AS name, count FROM analysis_404_endpoints WHERE report = '%s' ORDER BY rank", ana["not_found"]["top_endpoints"]),

@@ -50,8 +50,9 @@ pub struct DailyArgs {
     /// Rows of each top list.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
-    /// Clock that defines the day: `UTC`, an offset (`+02:00`) or a zone name. Default: the
-    /// local time written in the log (the `day` column).
+    /// Clock that defines the day: `UTC` (the default, as `analyze`, `run`'s windows and the
+    /// dashboard), an offset (`+02:00`), a zone name, or `as-written` for the local time
+    /// written in the log (the `day` column).
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
     /// Data directory or `file://` URL of the lake. [default: $STATE_DIRECTORY/lake,
@@ -128,8 +129,9 @@ pub struct RangeArgs {
     /// Rows of each top list.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
-    /// Clock that defines the days: `UTC`, an offset (`+02:00`) or a zone name. Default: the
-    /// local time written in the log (the `day` column).
+    /// Clock that defines the days: `UTC` (the default, as `analyze`, `run`'s windows and the
+    /// dashboard), an offset (`+02:00`), a zone name, or `as-written` for the local time
+    /// written in the log (the `day` column).
     #[arg(long, value_name = "ZONE")]
     pub tz: Option<String>,
     /// Data directory or `file://` URL of the lake. [default: $STATE_DIRECTORY/lake,
@@ -276,13 +278,26 @@ pub struct Daily {
 fn zone(tz: Option<&str>) -> anyhow::Result<TimeZone> {
     Ok(match crate::cmd_analyze::parse_tz(tz.unwrap_or("UTC"))? {
         TimeBasis::Fixed(s) => TimeZone::fixed(jiff::tz::Offset::from_seconds(s)?),
+        // The days of the log's own clock have no zone to ask "today" of: UTC's today.
+        TimeBasis::AsWritten => TimeZone::UTC,
         _ => TimeZone::get(tz.unwrap_or("UTC"))?,
     })
 }
 
+/// The clock that defines a report's days: `--tz`, else UTC, as for `analyze`, `run`'s
+/// windows and the dashboard; None for `--tz as-written`, the `day` column (the local day
+/// written in the log).
+fn clock(tz: Option<&str>) -> Option<&str> {
+    match tz {
+        Some(t) if t.trim().eq_ignore_ascii_case("as-written") => None,
+        Some(t) => Some(t),
+        None => Some("UTC"),
+    }
+}
+
 /// The SQL condition that selects `date`'s rows of `requests`.
 fn day_filter(date: jiff::civil::Date, tz: Option<&str>) -> anyhow::Result<String> {
-    let Some(tz) = tz else {
+    let Some(tz) = clock(tz) else {
         return Ok(format!("day = '{date}'"));
     };
     let z = zone(Some(tz))?;
@@ -319,7 +334,7 @@ fn analysis(
     ensure_requests(lake)?;
     let basis = match tz {
         Some(z) => crate::cmd_analyze::parse_tz(z)?,
-        None => TimeBasis::AsWritten,
+        None => TimeBasis::default(),
     };
     let opts = Options {
         basis,
@@ -429,7 +444,7 @@ fn range_filter(
         return Ok(None);
     }
     let mut c = Vec::new();
-    match tz {
+    match clock(tz) {
         None => {
             if let Some(f) = from {
                 c.push(format!("day >= '{f}'"));
@@ -700,6 +715,16 @@ fn report_tables(
             ],
         )?,
         batch(
+            ReportTable::Non200Endpoints,
+            name,
+            r.top_non_200_endpoints.len(),
+            vec![
+                rank(&r.top_non_200_endpoints),
+                text(&r.top_non_200_endpoints, |e| &e.endpoint),
+                int(&r.top_non_200_endpoints, |e| e.non_200),
+            ],
+        )?,
+        batch(
             ReportTable::Daily,
             name,
             r.daily.len(),
@@ -876,13 +901,19 @@ mod tests {
     #[test]
     fn a_range_of_days_is_a_condition_on_day_or_on_time_in_a_zone() {
         assert_eq!(range_filter(None, None, None).unwrap(), None);
+        let w = Some("as-written");
         assert_eq!(
-            range_filter(Some(date("1995-07-01")), Some(date("1995-07-03")), None).unwrap(),
+            range_filter(Some(date("1995-07-01")), Some(date("1995-07-03")), w).unwrap(),
             Some("day >= '1995-07-01' AND day <= '1995-07-03'".into())
         );
         assert_eq!(
-            range_filter(Some(date("1995-07-02")), None, None).unwrap(),
+            range_filter(Some(date("1995-07-02")), None, w).unwrap(),
             Some("day >= '1995-07-02' AND day <= '9999-12-31'".into())
+        );
+        // Without --tz, days are UTC days.
+        assert_eq!(
+            range_filter(None, Some(date("1995-07-02")), None).unwrap(),
+            range_filter(None, Some(date("1995-07-02")), Some("UTC")).unwrap()
         );
         let f = range_filter(None, Some(date("1995-07-02")), Some("UTC"))
             .unwrap()
@@ -1005,7 +1036,17 @@ mod tests {
     #[test]
     fn a_day_in_a_zone_is_a_time_range() {
         let d: jiff::civil::Date = "1995-07-02".parse().unwrap();
-        assert_eq!(day_filter(d, None).unwrap(), "day = '1995-07-02'");
+        assert_eq!(
+            day_filter(d, Some("as-written")).unwrap(),
+            "day = '1995-07-02'"
+        );
+        assert_eq!(
+            day_filter(d, None).unwrap(),
+            day_filter(d, Some("UTC")).unwrap()
+        );
+        assert!(day_filter(d, None)
+            .unwrap()
+            .contains("time >= TIMESTAMP '1995-07-02T00:00:00Z'"));
         let f = day_filter(d, Some("-04:00")).unwrap();
         assert!(
             f.contains("'1995-07-02T04:00:00Z'") && f.contains("'1995-07-03T04:00:00Z'"),

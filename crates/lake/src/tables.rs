@@ -47,8 +47,10 @@ pub enum ReportTable {
     Hosts,
     /// The most requested endpoints, ranked.
     Endpoints,
-    /// The endpoints with most responses other than 200, ranked.
+    /// The endpoints with most error responses (4xx and 5xx), ranked.
     ErrorEndpoints,
+    /// The endpoints with most responses other than 200 (3xx included), ranked.
+    Non200Endpoints,
     /// Per day: requests, bytes, unique clients, requests per client, 404s.
     Daily,
     /// Per hour of day: requests and 404s.
@@ -75,7 +77,7 @@ fn with_report(fields: Vec<Field>) -> SchemaRef {
 
 impl ReportTable {
     /// Every table; the index, [`ReportTable::Reports`], last (the order of writing).
-    pub const ALL: [ReportTable; 12] = [
+    pub const ALL: [ReportTable; 13] = [
         ReportTable::ContentSize,
         ReportTable::Status,
         ReportTable::StatusClasses,
@@ -83,6 +85,7 @@ impl ReportTable {
         ReportTable::Hosts,
         ReportTable::Endpoints,
         ReportTable::ErrorEndpoints,
+        ReportTable::Non200Endpoints,
         ReportTable::Daily,
         ReportTable::Hourly,
         ReportTable::NotFoundEndpoints,
@@ -101,6 +104,7 @@ impl ReportTable {
             ReportTable::Hosts => "analysis_hosts",
             ReportTable::Endpoints => "analysis_endpoints",
             ReportTable::ErrorEndpoints => "analysis_error_endpoints",
+            ReportTable::Non200Endpoints => "analysis_non_200_endpoints",
             ReportTable::Daily => "analysis_daily",
             ReportTable::Hourly => "analysis_hourly",
             ReportTable::NotFoundEndpoints => "analysis_404_endpoints",
@@ -170,6 +174,11 @@ impl ReportTable {
                 rank(),
                 Field::new("endpoint", DataType::Utf8, false),
                 i64n("errors"),
+            ]),
+            ReportTable::Non200Endpoints => with_report(vec![
+                rank(),
+                Field::new("endpoint", DataType::Utf8, false),
+                i64n("non_200"),
             ]),
             ReportTable::Daily => with_report(vec![
                 Field::new("day", DataType::Utf8, false),
