@@ -24,6 +24,8 @@ pub enum OutputKind {
     Html,
 }
 
+// `is_unsafe_char` is re-exported for the tests of the renderers that check their output.
+#[allow(unused_imports)]
 pub use crate::text::{clean, clean_lines, is_unsafe_char};
 
 /// How a report names the clock of its day and hour buckets, for headings: `UTC` (the
