@@ -1190,7 +1190,7 @@ fn the_dashboard_in_a_real_browser_updates_live_picks_ranges_and_shows_log_text_
         ],
         "the lake's facts, no pipeline counters: {look}"
     );
-    assert_eq!(health["rows in the lake"], "4461", "{look}");
+    assert_eq!(health["rows in the lake"], "4,461", "{look}");
     // 1995-07-01T02:01:39Z, the last appended line (4,199 / 42 = 99 s after 02:00).
     assert_eq!(bounds["last"], T0 + 7200 + 99, "{bounds}");
     assert_eq!(health["last event"], "1995-07-01 02:01:39 UTC", "{look}");

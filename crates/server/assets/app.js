@@ -94,7 +94,8 @@ function health(st) {
     $("health-note").textContent = "lake only — no live pipeline; what the lake holds:";
     const f = lakeFacts || {};
     healthItems(dl, [
-      ["rows in the lake", lakeFacts ? f.rows : null], ["first event", utcTime(f.first)],
+      // Exact, grouped by thousands: a count of stored rows is checked, not glanced at.
+      ["rows in the lake", lakeFacts ? Number(f.rows).toLocaleString("en-US") : null], ["first event", utcTime(f.first)],
       ["last event", utcTime(f.last)], ["last commit", utcTime(f.last_commit)],
     ]);
     return;
@@ -109,7 +110,7 @@ function health(st) {
     ["lag behind the source", st.lag_records !== null && st.lag_records !== undefined
       ? fmt(st.lag_records) + " records" : (st.lag_bytes !== null && st.lag_bytes !== undefined ? fmt(st.lag_bytes) + " B" : null)],
     ["watermark delay", delay], ["last epoch", st.epoch],
-    ["last commit (s)", st.last_commit_seconds], ["buffered rows", st.buffered_rows],
+    ["last commit took (s)", st.last_commit_seconds], ["buffered rows", st.buffered_rows],
   ];
   healthItems(dl, items);
   ph.textContent = st.live ? (st.ended ? "ended" : st.phase) : "lake only";
@@ -458,16 +459,16 @@ function visitorPanels(h, scope) {
   }
 }
 
-// Without a lake the panels only history fills stay empty: they say where they come from.
-function noLakePanels() {
+// The panels only history fills, while there is no history: they say why they are empty.
+function emptyHistoryPanels(why) {
   for (const id of ["browsers", "systems", "sites", "kinds"]) {
     const t = $(id);
     clear(t);
     const td = t.insertRow().insertCell();
-    td.textContent = "from the lake: start with --data DIR to see it"; td.className = "note";
+    td.textContent = why; td.className = "note";
   }
   const p = document.createElement("p");
-  p.className = "note"; p.textContent = "from the lake: start with --data DIR to see it";
+  p.className = "note"; p.textContent = why;
   clear($("heatmap")); $("heatmap").append(p);
 }
 
@@ -526,7 +527,7 @@ async function start() {
   }
   early = null;
   alertsEmpty();
-  if (!hasLake) noLakePanels();
+  if (!hasLake) emptyHistoryPanels("from the lake: start with --data DIR to see it");
   renderLive();
   if (hasLake) try {
     const b = await getJson("/api/history/bounds");
@@ -534,7 +535,7 @@ async function start() {
     if (lastStatus && !lastStatus.live) health(lastStatus);
     if (b.first !== null && b.last !== null) {
       $("from").value = isoLocal(b.first); $("to").value = isoLocal(b.last + 1);
-    }
+    } else emptyHistoryPanels("nothing in the lake yet: show a range once rows are stored");
     if (lastStatus && !lastStatus.live) await showRange();
     else if (b.first !== null && b.last !== null) {
       const all = await getJson(`/api/history?from=${b.first}&to=${b.last + 1}`);
