@@ -79,7 +79,8 @@ pub struct ShipArgs {
     /// whose idempotence state can outlive their data after a crash.
     #[arg(long)]
     pub no_idempotence: bool,
-    /// Most bytes in one produce request per partition.
+    /// Most bytes in one produce request per partition [default: librdkafka's `batch.size`,
+    /// 1000000].
     #[arg(long, value_name = "BYTES")]
     pub batch_size: Option<usize>,
     /// How long to let a batch fill before sending (`5ms`).
