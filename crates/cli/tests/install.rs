@@ -348,3 +348,40 @@ fn every_commented_field_of_run_toml_is_a_real_field() {
     }
     assert!(tried >= 50, "only {tried} commented fields found");
 }
+
+/// Every field `ship --config` reads (as its unknown-field error lists them) has a row in
+/// docs/config.md and a line in the packaged ship.toml, so the three cannot drift.
+#[test]
+fn every_ship_config_field_is_documented_and_in_ship_toml() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("ship.toml"), "zz_no_such_field = 1\n").unwrap();
+    let o = hs(tmp.path(), &["ship", "--config", "ship.toml", "--check"]);
+    let err = text(&o.stderr);
+    let fields: Vec<&str> = err
+        .split_once("expected one of ")
+        .unwrap_or_else(|| panic!("{err}"))
+        .1
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .collect();
+    assert!(fields.len() >= 25, "{err}");
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.md"))
+            .unwrap();
+    let doc = &doc[doc
+        .find("## `hitstream ship --config")
+        .expect("a ship section in docs/config.md")..];
+    let shipped = std::fs::read_to_string(packaging("ship.toml")).unwrap();
+    for f in fields {
+        assert!(
+            doc.contains(&format!("| `{f}` |")),
+            "docs/config.md: no row for ship field `{f}`"
+        );
+        let in_file = shipped.lines().any(|l| {
+            let l = l.trim_start_matches("# ").trim_start_matches('[');
+            l.starts_with(&format!("{f} =")) || l.starts_with(&format!("{f}]"))
+        });
+        assert!(in_file, "packaging/ship.toml: no line for `{f}`");
+    }
+}
