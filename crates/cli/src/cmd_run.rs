@@ -534,6 +534,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
     for l in crate::cmd_validate::describe(&cfg) {
         crate::verbosity::detail!("settings: {l}");
     }
+    // A first run over these sources whose input turns out unusable (the wrong format) is
+    // forgotten, so the run with the right flags reads the same lines again.
+    let first = resume
+        .as_ref()
+        .filter(|r| r.default && r.before.is_none())
+        .map(|r| r.dir.clone());
     let counts = crate::pipeline::run_resuming(&cfg, cfg.threads, resume)?;
     if counts.lines == 0 && stdin_by_default(&a, &cfg) {
         // cron gives a job an empty pipe: a run with no source must not pass for one that
@@ -543,5 +549,9 @@ pub fn run(a: RunArgs) -> anyhow::Result<()> {
              --tcp ADDR, --syslog ADDR, --kafka BROKERS or a --config file with [[source]]"
         );
     }
-    crate::trust::check_run(&counts, &cfg, a.strict || cfg.strict)
+    let verdict = crate::trust::check_run(&counts, &cfg, a.strict || cfg.strict);
+    if let (Err(_), Some(dir)) = (&verdict, first) {
+        crate::state::forget(&dir);
+    }
+    verdict
 }

@@ -345,6 +345,22 @@ pub fn for_run(
     }))
 }
 
+/// Removes the state a failed first run made, saying so: the next run reads everything.
+#[cfg(feature = "full")]
+pub fn forget(dir: &Path) {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => crate::verbosity::info!(
+            "state: {} removed (this first run failed; the next one reads everything again)",
+            dir.display()
+        ),
+        Err(e) => eprintln!(
+            "warning: cannot remove the state of this failed run, `{}`: {e}; remove it, or \
+             give --no-state, to read everything again",
+            dir.display()
+        ),
+    }
+}
+
 #[cfg(feature = "full")]
 /// A time for people: local time with its zone.
 pub fn when(t: std::time::SystemTime) -> String {

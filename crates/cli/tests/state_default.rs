@@ -684,3 +684,46 @@ fn a_second_run_of_the_same_sources_at_once_is_refused() {
     );
     assert!(!err.contains("remove that directory"), "{err}");
 }
+
+/// A first run that fails on its input (the wrong format, under --strict) keeps no state:
+/// the run with the right format reads the same lines.
+#[test]
+fn a_failed_first_run_keeps_no_state() {
+    let h = Home::new();
+    let log = h.path("logs/access.log");
+    // Common-format lines (NASA), read as combined: every line lacks the last two fields.
+    let text = String::from_utf8(common::nasa_text()[..200_000].to_vec()).unwrap();
+    let text = &text[..=text.rfind('\n').unwrap()];
+    let n = text.lines().count();
+    std::fs::write(&log, text).unwrap();
+    let run = |format: &str| {
+        h.cmd()
+            .args([
+                "run",
+                "--emit",
+                "none",
+                "--no-alerts",
+                "--strict",
+                "--format",
+                format,
+            ])
+            .arg("--file")
+            .arg(&log)
+            .output()
+            .unwrap()
+    };
+    let o = run("combined");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let dir = state_line(&err);
+    assert!(err.contains("removed (this first run failed"), "{err}");
+    assert!(!dir.exists(), "{err}");
+    let o = run("common");
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(state_line(&err), dir);
+    assert!(
+        err.contains(&format!("hitstream run: {n} lines (")),
+        "{err}"
+    );
+}
