@@ -235,10 +235,8 @@ impl Drop for State {
 
 fn state_dir(a: &ShipArgs) -> anyhow::Result<State> {
     use crate::verbosity::info;
-    if let Some(d) = &a.checkpoint_dir {
-        info!("state: {} (--checkpoint-dir)", d.display());
-        return Ok(State::Kept(d.clone()));
-    }
+    // Before checkpoint_dir: the flag wins over a `checkpoint_dir` of ship's config file
+    // (clap refuses it beside --checkpoint-dir).
     if a.no_state {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -247,6 +245,10 @@ fn state_dir(a: &ShipArgs) -> anyhow::Result<State> {
             std::env::temp_dir().join(format!("hitstream-ship-{}-{nanos:x}", std::process::id()));
         info!("state: none (--no-state: nothing is kept; the next run ships everything again)");
         return Ok(State::Throwaway(d));
+    }
+    if let Some(d) = &a.checkpoint_dir {
+        info!("state: {} (given)", d.display());
+        return Ok(State::Kept(d.clone()));
     }
     let d = crate::state::dir_for("ship", &describe(a))?;
     info!(
