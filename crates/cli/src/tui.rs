@@ -1004,9 +1004,9 @@ mod tests {
         assert!(text.contains("25,000 lines/s"), "{text}");
         assert!(text.contains("rejected 567"), "{text}");
         assert!(text.contains("watermark 1995-07-01T04:02:10Z"), "{text}");
-        // Latest window: 169 requests, start 05:09.
+        // Latest window: 169 requests, start 05:09, its clock named.
         assert!(
-            text.contains("Window 05:09:00Z–05:10:00Z 1995-07-01"),
+            text.contains("Window 05:09:00Z–05:10:00Z 1995-07-01 UTC"),
             "{text}"
         );
         assert!(text.contains("requests 169"), "{text}");
