@@ -271,18 +271,19 @@ fn check_pattern(pat: &str, s: &SourceConfig, at: &str, f: &mut Findings) -> usi
     }
     if files == 0 {
         let dir = fixed_dir(pat);
-        if !dir.is_dir() {
-            f.problems.push(format!(
-                "{at}: field `paths`: `{pat}` matches no file, and the directory `{}` does not exist",
-                dir.display()
-            ));
-        } else if s.follow {
+        let missing = if dir.is_dir() {
+            String::new()
+        } else {
+            format!(", and the directory `{}` does not exist", dir.display())
+        };
+        if s.follow {
+            // `run` waits for followed files (a service started before the web server).
             f.warnings.push(format!(
-                "{at}: `{pat}` matches no file yet; followed files are read when they appear"
+                "{at}: `{pat}` matches no file yet{missing}; followed files are read when they appear"
             ));
         } else {
             f.problems.push(format!(
-                "{at}: field `paths`: `{pat}` matches no file (with follow = false only files that exist at the start are read)"
+                "{at}: field `paths`: `{pat}` matches no file{missing} (with follow = false only files that exist at the start are read)"
             ));
         }
     }
@@ -533,7 +534,8 @@ pub fn describe(cfg: &Config) -> Vec<String> {
         "format {}; windows {}{}, lateness {}, idle timeout {}, top {}; {}",
         cfg.format,
         d(w.size),
-        w.slide.map_or(String::new(), |s| format!(" sliding by {}", d(s))),
+        w.slide
+            .map_or(String::new(), |s| format!(" sliding by {}", d(s))),
         d(w.lateness),
         d(w.idle_timeout),
         w.top,
@@ -572,7 +574,10 @@ pub fn describe(cfg: &Config) -> Vec<String> {
         ("jsonl", o.jsonl.clone()),
         ("alerts", o.alerts.clone()),
         ("late", o.late.as_ref().map(|p| p.display().to_string())),
-        ("rejects", o.rejects.as_ref().map(|p| p.display().to_string())),
+        (
+            "rejects",
+            o.rejects.as_ref().map(|p| p.display().to_string()),
+        ),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| format!("{k} {v}")))
