@@ -453,11 +453,19 @@ pub fn effective_config(a: &RunArgs, allow_no_source: bool) -> anyhow::Result<Co
         // The write-ahead record and checkpoints of a lake run live beside its tables.
         if cfg.checkpoint.dir.is_none() {
             if l.data.contains("://") && !l.data.starts_with("file://") {
-                bail!(
-                    "the lake `{}` is in an object store: give --checkpoint-dir DIR (a local \
-                     directory for checkpoints and the write-ahead record of epochs)",
-                    l.data
-                );
+                let why = "a local directory for checkpoints and the write-ahead record of epochs";
+                match &a.config {
+                    Some(p) => bail!(
+                        "in config file `{}`: [lake] data `{}` is in an object store: set \
+                         [checkpoint] dir ({why}) or give --checkpoint-dir DIR",
+                        p.display(),
+                        l.data
+                    ),
+                    None => crate::usage::usage_bail!(
+                        "the lake `{}` is in an object store: give --checkpoint-dir DIR ({why})",
+                        l.data
+                    ),
+                }
             }
             let local = l.data.strip_prefix("file://").unwrap_or(&l.data);
             cfg.checkpoint.dir = Some(PathBuf::from(local).join("_checkpoint"));

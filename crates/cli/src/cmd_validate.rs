@@ -256,6 +256,8 @@ fn check_pattern(pat: &str, s: &SourceConfig, at: &str, f: &mut Findings) -> usi
                     "{at}: field `paths`: `{shown}` is a directory; give its files or a pattern (`{}/*.log`)",
                     shown
                 ));
+                // Said: not also "matches no file".
+                return 0;
             }
             continue;
         }

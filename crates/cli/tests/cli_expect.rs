@@ -248,6 +248,26 @@ listen = "localhost"
         assert!(err.contains(needle), "{needle}: {err}");
     }
 
+    // A directory where files are expected; a lake in an object store needs a local
+    // checkpoint directory (no network is used to say so).
+    config(
+        d,
+        "[[source]]\ntype = \"file\"\npaths = [\"/tmp\"]\nfollow = false\n\n\
+         [lake]\ndata = \"s3://bucket/lake\"\n",
+    );
+    let o = hs(d, &["validate", "--config", "hitstream.toml"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "error: in config file `hitstream.toml`: [lake] data `s3://bucket/lake` is in an object \
+         store: set [checkpoint] dir (a local directory for checkpoints and the write-ahead record \
+         of epochs) or give --checkpoint-dir DIR\n\
+         error: in config file `hitstream.toml`: source #1: field `paths`: `/tmp` is a directory; \
+         give its files or a pattern (`/tmp/*.log`)\n\
+         error: config file `hitstream.toml`: 2 problems\n"
+    );
+
     // What the window engine refuses, said once with the file.
     config(
         d,
@@ -829,6 +849,10 @@ fn usage_errors_exit_2_runtime_failures_exit_1() {
         (
             &["report", "range", "--data", "nolake", "--from", "garbage"],
             "error: --from `garbage`: expected YYYY-MM-DD",
+        ),
+        (
+            &["run", "--file", "a.log", "--data", "s3://bucket/lake"],
+            "error: the lake `s3://bucket/lake` is in an object store: give --checkpoint-dir DIR",
         ),
         // clap's own.
         (&["run", "--window", "soon"], "error: invalid value 'soon'"),
