@@ -1333,10 +1333,11 @@ fn when_the_input_ends_the_status_and_the_page_say_ended_not_a_delay_from_the_en
     assert_eq!(last["watermark_delay_seconds"], Value::Null, "{last}");
     let w = last["watermark"].as_i64().unwrap();
     assert!((T0 + 298..T0 + 3600).contains(&w), "{last}");
-    assert!(
-        !stream.contains("922337203"),
-        "a sentinel in the stream:\n{stream}"
-    );
+    // (A window closed by the end of input keeps the engine's own `watermark` of i64::MAX at
+    // its emission: it is the window's record, not the pipeline's status, and no page shows it.)
+    for st in statuses_of(&stream) {
+        assert!(!st.to_string().contains("922337203"), "a sentinel: {st}");
+    }
     let status = run.child.wait().unwrap();
     assert!(status.success(), "run after its input ended: {status}");
 

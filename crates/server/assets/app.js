@@ -142,10 +142,17 @@ const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 720
 
 function timeTicks(t0, t1, most) {
   const span = Math.max(1, t1 - t0);
-  const step = TIME_STEPS.find((s) => span / s <= most) || Math.ceil(span / most / 86400) * 86400;
-  const ticks = [];
-  for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) ticks.push(t);
-  return [ticks, step];
+  let i = TIME_STEPS.findIndex((s) => span / s <= most);
+  const of = (step) => {
+    const ticks = [];
+    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) ticks.push(t);
+    return [ticks, step];
+  };
+  if (i < 0) return of(Math.ceil(span / most / 86400) * 86400);
+  // Round steps can leave a single tick in the span: one step finer then.
+  let r = of(TIME_STEPS[i]);
+  while (r[0].length < 2 && i > 0) r = of(TIME_STEPS[--i]);
+  return r;
 }
 
 // "HH:MM" (":SS" for steps under a minute); a tick at midnight, or every tick when the step
@@ -171,10 +178,12 @@ function valueTicks(max, n) {
 // The frame: the time axis below (ticks, labels, the time basis), one value axis per side.
 function axes(svg, w, t0, t1, sides) {
   const mr = sides.some((s) => s.right) ? M.r : 16;
+  // A narrow chart puts the time basis on a line of its own, below the legend.
+  const narrow = w < 640, mt = narrow ? M.t + 14 : M.t;
   const x = (t) => M.l + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * (w - M.l - mr);
   const gx = svgEl("g", { class: "axis x" });
   gx.append(svgEl("line", { x1: M.l, x2: w - mr, y1: H - M.b, y2: H - M.b, stroke: "#999" }));
-  const [ticks, step] = timeTicks(t0, t1, Math.max(2, Math.floor((w - M.l - mr) / 80)));
+  const [ticks, step] = timeTicks(t0, t1, Math.max(3, Math.floor((w - M.l - mr) / 70)));
   for (const t of ticks) {
     gx.append(svgEl("line", { x1: x(t), x2: x(t), y1: H - M.b, y2: H - M.b + 4, stroke: "#999" }));
     // A label at the edge of the plot stays inside the picture.
@@ -183,15 +192,15 @@ function axes(svg, w, t0, t1, sides) {
   }
   // The time basis and the first point's date, above the plot on the right.
   const day = new Date(t0 * 1000).toISOString().slice(0, 10);
-  gx.append(svgEl("text", { class: "axis-label", x: w - 2, y: 13, "text-anchor": "end" },
-    `time in ${TIME_BASIS}, from ${day}`));
+  gx.append(svgEl("text", narrow ? { class: "axis-label", x: M.l, y: 28 }
+    : { class: "axis-label", x: w - 2, y: 13, "text-anchor": "end" }, `time in ${TIME_BASIS}, from ${day}`));
   svg.append(gx);
   const ys = sides.map(({ max, color, right }) => {
     const [vt, top, label] = valueTicks(max, 4);
-    const y = (v) => H - M.b - (v / top) * (H - M.t - M.b);
+    const y = (v) => H - M.b - (v / top) * (H - mt - M.b);
     const ax = right ? w - mr : M.l;
     const g = svgEl("g", { class: "axis y" });
-    g.append(svgEl("line", { x1: ax, x2: ax, y1: M.t, y2: H - M.b, stroke: "#999" }));
+    g.append(svgEl("line", { x1: ax, x2: ax, y1: mt, y2: H - M.b, stroke: "#999" }));
     for (const v of vt) {
       if (!right) g.append(svgEl("line", { x1: M.l, x2: w - mr, y1: y(v), y2: y(v), stroke: "#eee" }));
       g.append(svgEl("text", {
@@ -236,7 +245,7 @@ function lineChart(el, series, colors, labels) {
       fill: "none", stroke: colors[i], "stroke-width": 2,
     }));
   });
-  legend(svg, labels.map((l, i) => [`${l} (${i ? "right" : "left"} axis)`, colors[i]]));
+  legend(svg, labels.map((l, i) => [`${l} (${i ? "right" : "left"})`, colors[i]]));
 }
 
 // Stacked bars, one per row (`t`: its start, `dt`: its length in seconds), on a time axis.
