@@ -519,21 +519,33 @@ fn days_and_hours_are_utc_by_default_and_every_screen_says_so() {
     assert_eq!(r["meta"]["time_basis"], "as-written");
     assert_eq!(by_hour(&r), want(written_hours));
 
-    // Every screen names its clock.
-    let tables = analyze_text(&[s(&plain)]);
+    // Every screen names its clock (on the first 20,000 lines, which is quicker: they span
+    // 1995-07-01 00:00 to 09:47 as written, 04:00 to 13:47 in UTC).
+    let end = text
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(19_999)
+        .unwrap()
+        .0;
+    let head = tmp.path().join("head.log");
+    std::fs::write(&head, &text[..=end]).unwrap();
+    let tables = analyze_text(&[s(&head)]);
     for label in [
-        "(UTC, 3 days)",
+        "1995-07-01 04:00:01 → 1995-07-01 13:47:",
+        "(UTC, 1 day)",
         "Per day (UTC)",
         "Per hour of day (UTC)",
         "Requests by weekday and hour, UTC",
     ] {
         assert!(tables.contains(label), "tables lack {label:?}");
     }
-    let tables = analyze_text(&[s(&plain), "--tz", "as-written"]);
+    let tables = analyze_text(&[s(&head), "--tz", "as-written"]);
     assert!(tables.contains("Per day (time as written in the log)"));
+    assert!(tables.contains("1995-07-01 00:00:01 → 1995-07-01 09:47:"));
     let page = tmp.path().join("r.html");
     ok(Command::new(bin())
-        .args(["analyze", s(&plain), "-q", "-o", "html", "--out"])
+        .args(["analyze", s(&head), "-q", "-o", "html", "--out"])
         .arg(&page)
         .output()
         .unwrap());
@@ -575,4 +587,35 @@ fn the_host_header_of_a_custom_format_fills_the_vhost_panel_that_vhost_filters()
     let text = analyze_text(&[s(&log), "--format", IMOOC_FORMAT]);
     let rows = section(&text, "Virtual hosts");
     assert_eq!(row_number(&rows, &want[0].0), want[0].1);
+
+    // The dashboard reads the same virtual hosts from the lake, and filters on them alike.
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    ok(Command::new(bin())
+        .args([
+            "analyze",
+            s(&log),
+            "--format",
+            IMOOC_FORMAT,
+            "-q",
+            "-o",
+            "json",
+        ])
+        .args(["--store", "--data", s(&lake)])
+        .output()
+        .unwrap());
+    let serve = Serve::start(&lake);
+    let all = "/api/history?from=0&to=253402300799";
+    let h: Value = serde_json::from_str(&serve.get(all)).unwrap();
+    let mut panel = pairs(&h["vhosts"], "key", "count");
+    panel.truncate(want.len());
+    assert_eq!(panel, want);
+    let h: Value =
+        serde_json::from_str(&serve.get(&format!("{all}&vhost={}", host.to_uppercase()))).unwrap();
+    assert_eq!(
+        h["totals"]["requests"].as_u64(),
+        Some(*n),
+        "{}",
+        h["totals"]
+    );
 }

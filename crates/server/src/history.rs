@@ -103,7 +103,11 @@ impl Range {
             self.to
         );
         if let Some(v) = &self.vhost {
-            c.push_str(&format!(" AND vhost = '{}'", v.replace('\'', "''")));
+            // As `analyze --vhost`: the vhost field, else the Host header, in any case.
+            c.push_str(&format!(
+                " AND lower({VHOST}) = lower('{}')",
+                v.replace('\'', "''")
+            ));
         }
         c
     }
@@ -151,6 +155,10 @@ pub const ERROR: &str = "status BETWEEN 400 AND 599";
 
 /// A response with a status other than 200 (a row without a status is not counted).
 pub const NON_200: &str = "status IS NOT NULL AND status <> 200";
+
+/// The virtual host of a row, as `analyze` reads it: the vhost field (`%v`, `$server_name`),
+/// else the Host header (`$http_host`, `%{Host}i`).
+const VHOST: &str = "coalesce(vhost, host)";
 
 /// The panels over a range.
 pub async fn range(
@@ -205,8 +213,8 @@ pub async fn range(
         .await?;
     let vhosts = lake
         .sql(&format!(
-            "SELECT vhost AS key, count(*) AS count FROM requests WHERE {} \
-             AND vhost IS NOT NULL GROUP BY vhost ORDER BY count DESC, key LIMIT 50",
+            "SELECT {VHOST} AS key, count(*) AS count FROM requests WHERE {} \
+             AND {VHOST} IS NOT NULL GROUP BY 1 ORDER BY count DESC, key LIMIT 50",
             Range {
                 vhost: None,
                 ..r.clone()
@@ -633,7 +641,9 @@ mod tests {
         q.insert("to".to_string(), "60".to_string());
         q.insert("vhost".to_string(), "a' OR '1'='1".to_string());
         let r = Range::from_query(&q).unwrap();
-        assert!(r.condition().ends_with("vhost = 'a'' OR ''1''=''1'"));
+        assert!(r
+            .condition()
+            .ends_with("lower(coalesce(vhost, host)) = lower('a'' OR ''1''=''1')"));
         q.insert("to".to_string(), "0".to_string());
         assert!(Range::from_query(&q).is_err());
     }
