@@ -41,6 +41,8 @@ mod output;
 mod pipeline;
 #[cfg(feature = "ship")]
 mod ship_config;
+#[cfg(feature = "ship")]
+mod state;
 mod text;
 mod toml_error;
 #[cfg(feature = "full")]
