@@ -9,7 +9,7 @@
 //! range; whether a spike had a baseline is read from the log text by this file's own
 //! timestamp parsing.
 //!
-//! Debug builds parse about 100,000 lines/s, so the samples are short where the rate is high:
+//! A debug build runs under 100,000 lines/s, so the samples are short where the rate is high:
 //! at 20,000 and 50,000 lines/s, a few 10-second windows (200,000 and 500,000 lines each, as
 //! many as a 60-second window holds at 3,300 and 8,300 lines/s). The README's alerts section
 //! gives what a release build measured with 60-second windows over longer runs.
