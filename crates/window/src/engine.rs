@@ -626,8 +626,11 @@ impl Engine {
         // The suspects are judged first: the larger group wins.
         self.judge_held(true, &mut out.late);
         self.finished = true;
+        // The windows closed by the end of input carry the last watermark the stream
+        // reached: `i64::MAX` only closes them, it is no time a reader could show.
+        let reached = self.watermark;
         self.watermark = Some(i64::MAX);
-        self.fire(&mut out);
+        self.fire_as(&mut out, reached);
         self.panes.clear();
         self.emitted.clear();
         self.pending.clear();
@@ -644,9 +647,15 @@ impl Engine {
 
     /// Emits the pending windows the watermark has passed, oldest first.
     fn fire(&mut self, out: &mut Output) {
+        self.fire_as(out, self.watermark);
+    }
+
+    /// [`Engine::fire`], with `shown` as the watermark the windows record.
+    fn fire_as(&mut self, out: &mut Output, shown: Option<i64>) {
         let Some(w) = self.watermark else {
             return;
         };
+        let shown = shown.unwrap_or(w);
         let limit = w.saturating_sub(self.size);
         let ready: Vec<i64> = self.pending.range(..=limit).copied().collect();
         let mut merged = Merged::empty();
@@ -661,8 +670,14 @@ impl Engine {
             let rev = self.emitted.entry(s).or_insert(0);
             let revision = *rev;
             *rev += 1;
-            out.windows
-                .push(merged.result(s, end, revision, w, self.cfg.top_n, self.stats.late));
+            out.windows.push(merged.result(
+                s,
+                end,
+                revision,
+                shown,
+                self.cfg.top_n,
+                self.stats.late,
+            ));
             self.history.insert(s, merged.requests);
             let before = out.alerts.len();
             evaluate(

@@ -167,3 +167,33 @@ fn quantiles_are_within_the_stated_relative_error() {
     assert!((w.size.mean.unwrap() - 5000.5).abs() < 1e-6);
     assert_eq!(w.request_time_us.count, 10_000);
 }
+
+#[test]
+fn windows_closed_by_the_end_of_input_carry_the_last_watermark_reached() {
+    let parser = Parser::new(FormatSpec::apache(r#"%h %l %u %t "%r" %>s %b"#).unwrap());
+    let mut e = Engine::new(EngineConfig::tumbling(60, 0)).unwrap();
+    let mut b = e.new_batch();
+    let lines: Vec<String> = [0, 30, 61, 125]
+        .iter()
+        .map(|s| {
+            format!(
+                "10.0.0.1 - - [01/Jul/1995:00:{:02}:{:02} +0000] \"GET / HTTP/1.0\" 200 1",
+                s / 60,
+                s % 60
+            )
+        })
+        .collect();
+    let mut rec = Record::new();
+    for l in &lines {
+        assert!(parser.parse(l.as_bytes(), &mut rec).is_usable(), "{l}");
+        b.add(&rec);
+    }
+    e.apply(b).unwrap();
+    let reached = e.watermark().expect("events seen");
+    let out = e.finish();
+    assert!(!out.windows.is_empty());
+    for w in &out.windows {
+        assert_eq!(w.watermark, reached, "window {}", w.window_start);
+        assert_ne!(w.watermark, i64::MAX);
+    }
+}

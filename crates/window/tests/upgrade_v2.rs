@@ -67,6 +67,13 @@ fn a_v2_snapshot_restores_and_goes_on_as_the_old_engine_did() {
         let (mut g, mut w) = (g.clone(), w.clone());
         let gu = g["unique_clients"].take().as_u64().unwrap() as f64;
         let wu = w["unique_clients"].take().as_u64().unwrap() as f64;
+        // The old engine recorded `i64::MAX` as the watermark of the windows the end of
+        // input closed; they now carry the last watermark the stream reached.
+        if w["watermark"].as_i64() == Some(i64::MAX) {
+            let reached = g["watermark"].take().as_i64().unwrap();
+            assert!(reached < g["window_end"].as_i64().unwrap());
+            w["watermark"].take();
+        }
         assert_eq!(g, w, "window {}", w["window_start"]);
         assert!(
             (gu - wu).abs() <= 3.0 * 0.008125 * wu + 1.0,

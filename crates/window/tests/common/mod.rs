@@ -65,6 +65,8 @@ pub struct Run {
     pub alerts: Vec<Alert>,
     pub late: Vec<LateLine>,
     pub stats: EngineStats,
+    /// Index in `windows` of the first window closed by `Engine::finish`.
+    pub closed_at_end: usize,
 }
 
 impl Run {
