@@ -942,7 +942,13 @@ mod tests {
         assert_eq!(parse_date("1995-07-02"), Ok(Day::Date(date("1995-07-02"))));
         assert_eq!(parse_date(" Yesterday "), Ok(Day::Yesterday));
         assert_eq!(parse_date("TODAY"), Ok(Day::Today));
-        for bad in ["1995-07-02T10:00", "yesterdya", "1995-13-01", "", "tomorrow"] {
+        for bad in [
+            "1995-07-02T10:00",
+            "yesterdya",
+            "1995-13-01",
+            "",
+            "tomorrow",
+        ] {
             let e = parse_date(bad).unwrap_err();
             assert!(e.contains("`today` or `yesterday`"), "{bad}: {e}");
         }
