@@ -29,7 +29,9 @@ pub struct ShipArgs {
     #[arg(long, value_name = "PATH")]
     pub file: Vec<String>,
     /// Most files open at once [default: 256]. More matched files wait, oldest first; files
-    /// read to their end are closed for them and opened again when they grow.
+    /// read to their end are closed for them and opened again when they grow. Lowered (and
+    /// said on stderr) when it does not fit the open-file limit (`ulimit -n`) with 128
+    /// descriptors kept for ship itself.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_open_files: Option<u32>,
     /// Read paths and matches that are symbolic links (by default skipped and reported
@@ -258,9 +260,27 @@ fn state_dir(a: &ShipArgs) -> anyhow::Result<State> {
     Ok(State::Kept(d))
 }
 
+/// Fits the source's cap (followed files, or TCP/syslog connections) into the open-file
+/// limit `limit` as `run` does (see [`crate::fds`]). Returns the warning to print when it
+/// lowered it.
+fn fit_open_files(spec: &mut SourceSpec, limit: Option<u64>) -> Option<String> {
+    let (what, cap) = match spec {
+        SourceSpec::FileConfig(c) => ("open files", &mut c.max_open_files),
+        SourceSpec::Tcp { conn, .. } => ("tcp connections", &mut conn.max_connections),
+        SourceSpec::Syslog { conn, .. } => ("syslog connections", &mut conn.max_connections),
+        _ => return None,
+    };
+    let (fitted, warning) = crate::fds::fit_caps(&[(what.to_string(), *cap)], limit)?;
+    *cap = fitted[0];
+    Some(warning)
+}
+
 /// Runs `hitstream ship`.
 pub fn run(a: ShipArgs) -> anyhow::Result<()> {
-    let spec = source(&a)?;
+    let mut spec = source(&a)?;
+    if let Some(w) = fit_open_files(&mut spec, hitstream_source::open_file_limit()) {
+        eprintln!("{w}");
+    }
     let origin_key = match &a.origin_key {
         Some(p) => Some(hitstream_kafka::OriginKey::from_file(p).map_err(anyhow::Error::msg)?),
         None => None,

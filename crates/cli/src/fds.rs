@@ -7,6 +7,7 @@
 //! starts, the caps are fitted into the limit, leaving [`RESERVE`] descriptors to the
 //! pipeline itself. A client may then be refused or evicted; the pipeline never runs out.
 
+#[cfg(feature = "full")]
 use crate::config::{Config, SourceKind};
 
 /// Descriptors kept for the pipeline whatever clients do: standard streams, the listening
@@ -17,11 +18,39 @@ pub const RESERVE: usize = 128;
 /// The least any cap is lowered to.
 const FLOOR: usize = 4;
 
-/// Fits the caps of `cfg` into an open-file limit of `limit`: when the caps asked for (or
-/// their defaults) add up to more than `limit - RESERVE`, each is lowered in proportion and
-/// set in `cfg`. Returns the warning to print when it lowered any.
-pub fn fit(cfg: &mut Config, limit: Option<u64>) -> Option<String> {
+/// Fits the caps `asked` (what each is, for the message, and its value) into an
+/// open-file limit of `limit`: when they add up to more than `limit - RESERVE`, each is
+/// lowered in proportion (to no less than a few). Returns the caps to use and the warning
+/// to print when it lowered any.
+pub fn fit_caps(asked: &[(String, usize)], limit: Option<u64>) -> Option<(Vec<usize>, String)> {
     let limit = usize::try_from(limit?).unwrap_or(usize::MAX);
+    let total: usize = asked.iter().map(|(_, n)| n).sum();
+    let room = limit.saturating_sub(RESERVE);
+    if total <= room {
+        return None;
+    }
+    let fitted: Vec<usize> = asked
+        .iter()
+        .map(|(_, n)| (n * room / total).max(FLOOR))
+        .collect();
+    let said: Vec<String> = asked
+        .iter()
+        .zip(&fitted)
+        .map(|((what, was), now)| format!("{what} {was} → {now}"))
+        .collect();
+    let warning = format!(
+        "warning: the open-file limit is {limit}: caps lowered to fit it with {RESERVE} kept \
+         for the pipeline ({}); raise it with `ulimit -n` or LimitNOFILE= in a systemd unit",
+        said.join(", ")
+    );
+    Some((fitted, warning))
+}
+
+/// Fits the caps of `cfg` into an open-file limit of `limit` (see [`fit_caps`]), the
+/// defaults standing for the caps not asked for, and sets the lowered ones in `cfg`.
+/// Returns the warning to print when it lowered any.
+#[cfg(feature = "full")]
+pub fn fit(cfg: &mut Config, limit: Option<u64>) -> Option<String> {
     let net_default = hitstream_source::net::ConnLimits::default().max_connections;
     let files_default = hitstream_source::FileSourceConfig::default().max_open_files;
     let http_default = hitstream_server::Limits::default().max_connections;
@@ -45,15 +74,7 @@ pub fn fit(cfg: &mut Config, limit: Option<u64>) -> Option<String> {
             SourceKind::Stdin | SourceKind::Kafka => {}
         }
     }
-    let total: usize = asked.iter().map(|(_, n)| n).sum();
-    let room = limit.saturating_sub(RESERVE);
-    if total <= room {
-        return None;
-    }
-    let fitted: Vec<usize> = asked
-        .iter()
-        .map(|(_, n)| (n * room / total).max(FLOOR))
-        .collect();
+    let (fitted, warning) = fit_caps(&asked, limit)?;
     let mut it = fitted.iter();
     if cfg.http.listen.is_some() {
         cfg.http.max_connections = it.next().copied();
@@ -65,18 +86,10 @@ pub fn fit(cfg: &mut Config, limit: Option<u64>) -> Option<String> {
             SourceKind::Stdin | SourceKind::Kafka => {}
         }
     }
-    let said: Vec<String> = asked
-        .iter()
-        .zip(&fitted)
-        .map(|((what, was), now)| format!("{what} {was} → {now}"))
-        .collect();
-    Some(format!(
-        "warning: the open-file limit is {limit}: caps lowered to fit it with {RESERVE} kept \
-         for the pipeline ({}); raise it with `ulimit -n` or LimitNOFILE= in a systemd unit",
-        said.join(", ")
-    ))
+    Some(warning)
 }
 
+#[cfg(feature = "full")]
 fn source_name(k: SourceKind) -> &'static str {
     match k {
         SourceKind::Tcp => "tcp",
@@ -85,7 +98,7 @@ fn source_name(k: SourceKind) -> &'static str {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "full"))]
 mod tests {
     use super::*;
     use crate::config::SourceConfig;

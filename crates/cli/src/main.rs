@@ -25,7 +25,7 @@ mod cmd_validate;
 mod config;
 #[cfg(feature = "full")]
 mod console;
-#[cfg(feature = "full")]
+#[cfg(feature = "ship")]
 mod fds;
 #[cfg(feature = "full")]
 mod geoip;

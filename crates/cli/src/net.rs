@@ -8,7 +8,9 @@ use std::time::Duration;
 pub struct NetArgs {
     /// With --tcp/--syslog: most TCP connections open at once [default: 256]. At the cap,
     /// the connection that has been silent the longest is closed to admit the new one, so
-    /// a flood of idle connections cannot lock a real sender out.
+    /// a flood of idle connections cannot lock a real sender out. Lowered (and said on
+    /// stderr) when the caps do not fit the open-file limit (`ulimit -n`) with 128
+    /// descriptors kept for the pipeline.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub tcp_max_connections: Option<u32>,
     /// With --tcp/--syslog: close a TCP connection that sent nothing for this long

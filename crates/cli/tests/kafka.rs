@@ -1036,3 +1036,81 @@ fn the_broker_killed_and_restarted_mid_stream_loses_nothing() {
     );
     assert_lake_matches(&lake, &want);
 }
+
+/// `hitstream ship ARGS` under an open-file limit of `nofile`.
+fn ship_under_nofile(nofile: u32, args: &[&str]) -> Command {
+    let mut c = Command::new("sh");
+    c.args(["-c", &format!("ulimit -n {nofile} && exec \"$0\" \"$@\"")])
+        .arg(bin())
+        .arg("ship")
+        .args(args);
+    c
+}
+
+/// Under an open-file limit of 64, `ship` lowers its caps (256 files, 256 connections by
+/// default) to fit it with the 128 descriptors it keeps for itself and the Kafka client,
+/// says so, and ships every line of 300 files read with at most 4 open at a time.
+#[test]
+fn ship_fits_its_caps_into_a_low_open_file_limit_and_ships_everything() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let warning = "warning: the open-file limit is 64: caps lowered to fit it with 128 kept for \
+                   the pipeline";
+
+    // The connection cap of a TCP source, seen with --check (nothing is read or sent).
+    let tcp = ship_under_nofile(
+        64,
+        &[
+            "--tcp",
+            "127.0.0.1:0",
+            "--kafka",
+            "127.0.0.1:9",
+            "--topic",
+            "t",
+            "--check",
+        ],
+    )
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&tcp.stderr).to_string();
+    ok(tcp);
+    assert!(
+        err.contains(&format!("{warning} (tcp connections 256 → 4)")),
+        "{err}"
+    );
+
+    let broker = Broker::start(tmp.path());
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let text = nasa_text();
+    let lines: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').take(3_000).collect();
+    for (i, chunk) in lines.chunks(10).enumerate() {
+        std::fs::write(logs.join(format!("{i:03}.log")), chunk.concat()).unwrap();
+    }
+    let out = ship_under_nofile(
+        64,
+        &[
+            "--kafka",
+            &broker.addr(),
+            "--topic",
+            "many",
+            "--create-topic",
+            "--file",
+            logs.join("*.log").to_str().unwrap(),
+            "--checkpoint-dir",
+            tmp.path().join("ship").to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    ok(out);
+    assert!(
+        err.contains(&format!("{warning} (open files 256 → 4)")),
+        "{err}"
+    );
+    assert!(
+        err.contains("3000 lines read, 3000 delivered, 0 refused"),
+        "{err}"
+    );
+}

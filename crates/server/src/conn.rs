@@ -30,22 +30,7 @@ too many open connections to this server: try again later\n";
 /// its own) times the connection cap would let clients hold 100 MiB.
 pub const MAX_BUFFER: usize = 64 * 1024;
 
-/// The soft limit on open files of this process (`RLIMIT_NOFILE`), if it has one: read
-/// from `/proc/self/limits` (Linux), the one place it can be read without unsafe code.
-pub fn open_file_limit() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
-    soft_nofile(&text)
-}
-
-fn soft_nofile(limits: &str) -> Option<u64> {
-    let l = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    // `Max open files            1024                 524288               files`
-    l["Max open files".len()..]
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
+pub use hitstream_source::open_file_limit;
 
 /// The connection cap in force: the one asked for, but never more than half the open-file
 /// limit, so the pipeline (followed files, checkpoint, lake, network sources) always keeps
@@ -258,21 +243,6 @@ mod tests {
         assert_eq!(effective_max_connections(256, Some(100)), 50);
         assert_eq!(effective_max_connections(256, None), 256);
         assert_eq!(effective_max_connections(256, Some(1)), 1);
-    }
-
-    #[test]
-    fn the_soft_open_file_limit_is_read() {
-        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
-                      Max processes             63439                63439                processes\n\
-                      Max open files            1024                 524288               files\n";
-        assert_eq!(soft_nofile(limits), Some(1024));
-        assert_eq!(
-            soft_nofile(
-                "Max open files            unlimited            unlimited            files\n"
-            ),
-            None
-        );
-        assert!(open_file_limit().is_some());
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub mod file;
 mod fingerprint;
 mod lineage;
 pub mod net;
+mod nofile;
 pub mod reread;
 pub mod spool;
 pub mod stream;
@@ -95,6 +96,7 @@ pub use file::{matching_files, FileSource, FileSourceConfig, FileStats, StartAt,
 pub use fingerprint::{BadFingerprint, Fingerprint, FINGERPRINT_BYTES};
 pub use lineage::{LineSource, LineSourceBuf, Lineage};
 pub use net::{NetStats, NetStatsHandle, TcpConfig, TcpSource};
+pub use nofile::open_file_limit;
 pub use reread::Rereader;
 pub use spool::{FsyncPolicy, SpoolConfig, SpoolWriter, Spooler};
 pub use stream::{LineLimits, StreamSource};
