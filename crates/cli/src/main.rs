@@ -15,7 +15,7 @@ mod cmd_report;
 mod cmd_run;
 #[cfg(feature = "full")]
 mod cmd_serve;
-#[cfg(feature = "ship")]
+#[cfg(feature = "shipper")]
 mod cmd_ship;
 #[cfg(feature = "full")]
 mod cmd_sql;
@@ -25,7 +25,7 @@ mod cmd_validate;
 mod config;
 #[cfg(feature = "full")]
 mod console;
-#[cfg(feature = "ship")]
+#[cfg(feature = "shipper")]
 mod fds;
 #[cfg(feature = "full")]
 mod geoip;
@@ -33,15 +33,15 @@ mod geoip;
 mod input;
 #[cfg(feature = "full")]
 mod load;
-#[cfg(feature = "ship")]
+#[cfg(feature = "shipper")]
 mod net;
 #[cfg(feature = "full")]
 mod output;
 #[cfg(feature = "full")]
 mod pipeline;
-#[cfg(feature = "ship")]
+#[cfg(feature = "shipper")]
 mod ship_config;
-#[cfg(feature = "ship")]
+#[cfg(feature = "shipper")]
 mod state;
 mod text;
 mod toml_error;
@@ -79,7 +79,7 @@ enum Command {
     #[cfg(feature = "full")]
     /// The long-running pipeline: sources, event-time windows and alerts, live outputs.
     Run(cmd_run::RunArgs),
-    #[cfg(feature = "ship")]
+    #[cfg(feature = "shipper")]
     /// Ship a source into a Kafka topic (positions advance only after delivery).
     Ship(cmd_ship::ShipArgs),
     #[cfg(feature = "full")]
@@ -164,7 +164,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         Command::Run(a) => cmd_run::run(a),
         #[cfg(feature = "full")]
         Command::Demo(a) => cmd_demo::run(a),
-        #[cfg(feature = "ship")]
+        #[cfg(feature = "shipper")]
         Command::Ship(a) => {
             cmd_ship::run(ship_config::resolve(a, matches.subcommand_matches("ship"))?)
         }
