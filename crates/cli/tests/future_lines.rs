@@ -8,47 +8,14 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::{bin, free_port, nasa_text, ok};
+use common::{bin, clf_time, free_port, http_get_ok, nasa_text, ok, terminate, unix_now, Broker};
 use serde_json::Value;
 
 const POISON: &str = "evil.example - - [01/Jan/2099:00:00:00 +0000] \"GET /x HTTP/1.0\" 200 1";
-
-/// Unix seconds now.
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// `t` (Unix seconds) as a common-log time, UTC: `07/Dec/2026:03:10:00 +0000`.
-fn clf_time(t: i64) -> String {
-    // Days to civil date (Howard Hinnant's algorithm).
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{d:02}/{}/{y}:{:02}:{:02}:{:02} +0000",
-        MON[(m - 1) as usize],
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
 
 /// A common-log line at `t`.
 fn line(client: &str, t: i64, path: &str, status: u16) -> String {
@@ -63,23 +30,38 @@ fn line(client: &str, t: i64, path: &str, status: u16) -> String {
 fn live_traffic(write: &mut dyn FnMut(&str)) -> u64 {
     let mut n = 0;
     for i in 0..20 {
-        write(&line("10.0.0.1", now(), &format!("/page{}", i % 4), 200));
+        write(&line(
+            "10.0.0.1",
+            unix_now(),
+            &format!("/page{}", i % 4),
+            200,
+        ));
         n += 1;
     }
     write(&format!("{POISON}\n"));
     n += 1;
     std::thread::sleep(Duration::from_millis(300));
     for i in 0..30 {
-        write(&line("10.0.0.2", now(), &format!("/page{}", i % 4), 200));
+        write(&line(
+            "10.0.0.2",
+            unix_now(),
+            &format!("/page{}", i % 4),
+            200,
+        ));
         n += 1;
     }
-    let t = now();
+    let t = unix_now();
     for i in 0..25 {
         write(&line("6.6.6.6", t, &format!("/wp-admin/{i}.php"), 404));
         n += 1;
     }
     for i in 0..10 {
-        write(&line("10.0.0.3", now(), &format!("/page{}", i % 4), 200));
+        write(&line(
+            "10.0.0.3",
+            unix_now(),
+            &format!("/page{}", i % 4),
+            200,
+        ));
         n += 1;
     }
     n
@@ -105,18 +87,6 @@ fn summary_counts(stderr: &str) -> (u64, u64) {
     (num_before(" future"), num_before(" late"))
 }
 
-fn get(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    assert!(resp.starts_with("HTTP/1."), "{resp}");
-    assert!(resp.split(' ').nth(1) == Some("200"), "GET {path}: {resp}");
-    resp.split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_string())
-}
-
 fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
     let t = Instant::now();
     while !done() {
@@ -125,23 +95,9 @@ fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn sigterm(child: &Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-}
-
 /// Waits for the child to end after SIGTERM; its stderr.
 fn stop(mut child: Child) -> String {
-    sigterm(&child);
-    let t = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("run did not stop within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let status = terminate(&mut child, "run", Duration::from_secs(30));
     let mut err = String::new();
     child
         .stderr
@@ -149,7 +105,7 @@ fn stop(mut child: Child) -> String {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    assert!(child.wait().unwrap().success(), "{err}");
+    assert!(status.success(), "{err}");
     err
 }
 
@@ -204,13 +160,13 @@ fn tail_one_line_from_2099_then_a_scanner_the_alert_fires() {
         std::fs::read_to_string(&alerts).is_ok_and(|a| a.contains("client_404_burst"))
     });
     wait_until(Duration::from_secs(10), "every line counted", || {
-        let st: Value = serde_json::from_str(&get(port, "/api/status")).unwrap();
+        let st: Value = serde_json::from_str(&http_get_ok(port, "/api/status")).unwrap();
         st["counters"]["lines"].as_u64() == Some(written)
     });
-    let st: Value = serde_json::from_str(&get(port, "/api/status")).unwrap();
+    let st: Value = serde_json::from_str(&http_get_ok(port, "/api/status")).unwrap();
     assert_eq!(st["counters"]["future"], 1, "{st}");
     assert_eq!(st["counters"]["late"], 0, "{st}");
-    let metrics = get(port, "/metrics");
+    let metrics = http_get_ok(port, "/metrics");
     assert!(
         metrics.contains("\nhitstream_future_lines_total 1\n"),
         "{metrics}"
@@ -307,67 +263,6 @@ fn file_replay_of_nasa_with_one_line_from_2099_in_the_middle() {
 }
 
 // --- Kafka ---------------------------------------------------------------------------
-
-fn tansu() -> PathBuf {
-    if let Some(p) = std::env::var_os("HITSTREAM_TANSU") {
-        return p.into();
-    }
-    let cargo = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default()
-        .join(".cargo/bin/tansu");
-    if cargo.exists() {
-        return cargo;
-    }
-    "tansu".into()
-}
-
-/// A tansu broker with memory storage on a free loopback port.
-struct Broker {
-    child: Child,
-    port: u16,
-}
-
-impl Broker {
-    fn start(dir: &Path) -> Broker {
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.join("tansu.log")).unwrap();
-        let mut child = Command::new(tansu())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start the broker `{}` ({e}): scripts/test installs it (cargo install tansu)",
-                    tansu().display()
-                )
-            });
-        let t0 = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(child.try_wait().unwrap().is_none(), "the broker exited");
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "the broker did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Broker { child, port }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn kafka_one_line_from_2099_in_the_middle() {

@@ -8,88 +8,14 @@
 
 mod common;
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
-use common::{bin, free_port, nasa_text, ok};
+use common::{
+    bin, checkpoint_number, first_u64, kafka_serial as serial, nasa_text, ok, sql_json as sql,
+    Broker,
+};
 use serde_json::Value;
-
-/// One Kafka test at a time (see tests/kafka.rs): on 2 cores several brokers and consumer
-/// groups at once starve the group heartbeats.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn tansu() -> PathBuf {
-    if let Some(p) = std::env::var_os("HITSTREAM_TANSU") {
-        return p.into();
-    }
-    let cargo = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default()
-        .join(".cargo/bin/tansu");
-    if cargo.exists() {
-        return cargo;
-    }
-    "tansu".into()
-}
-
-/// A tansu broker with memory storage.
-struct Broker {
-    child: Child,
-    port: u16,
-}
-
-impl Broker {
-    fn start(dir: &Path) -> Broker {
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let log_path = dir.join("tansu.log");
-        let log = std::fs::File::create(&log_path).unwrap();
-        let mut child = Command::new(tansu())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start the broker `{}` ({e}): scripts/test installs it (cargo install tansu)",
-                    tansu().display()
-                )
-            });
-        let t0 = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(st) = child.try_wait().unwrap() {
-                panic!(
-                    "the broker exited ({st}): {}",
-                    std::fs::read_to_string(&log_path).unwrap_or_default()
-                );
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "the broker did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Broker { child, port }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The Python with confluent-kafka (scripts/test sets it).
 fn python() -> String {
@@ -159,25 +85,8 @@ fn forge(broker: &str, topic: &str, spec: Value) -> u64 {
     out.trim().parse().unwrap()
 }
 
-fn sql(lake: &Path, q: &str) -> Vec<Value> {
-    let out = ok(Command::new(bin())
-        .args(["sql", "--output", "json", "--data"])
-        .arg(lake)
-        .arg(q)
-        .output()
-        .unwrap());
-    serde_json::from_str(&out).unwrap()
-}
-
 fn one(lake: &Path, q: &str) -> u64 {
-    sql(lake, q)[0]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .as_u64()
-        .unwrap_or(0)
+    first_u64(&sql(lake, q))
 }
 
 fn ship(broker: &str, topic: &str, file: &Path, ckpt: &Path, key: Option<&Path>) {
@@ -226,18 +135,7 @@ fn run(broker: &str, topic: &str, lake: &Path, key: Option<&Path>) -> String {
 /// A number the Kafka source keeps in its state (`skipped`, `untrusted`), from the run's
 /// checkpoint; 0 when absent.
 fn state_counter(lake: &Path, name: &str) -> u64 {
-    let bytes = std::fs::read(lake.join("_checkpoint/checkpoint.bin")).unwrap();
-    let text = String::from_utf8_lossy(&bytes);
-    let key = format!("\"{name}\":");
-    let Some(at) = text.find(&key) else {
-        return 0;
-    };
-    text[at + key.len()..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap()
+    checkpoint_number(&lake.join("_checkpoint/checkpoint.bin"), name).unwrap_or(0)
 }
 
 /// Lines `analyze` parses in `file`.

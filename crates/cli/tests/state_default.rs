@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, data, free_port};
+use common::{bin, data, free_port, in_home, stderr_of as stderr, terminate, Broker};
 
 /// A temporary home: HOME, the XDG state and data directories, an empty working directory
 /// and a log of the first `n` lines of the Elastic Apache log (one busy minute an hour).
@@ -38,11 +38,13 @@ impl Home {
     /// `hitstream ARGS` in this home.
     fn cmd(&self) -> Command {
         let mut c = Command::new(bin());
-        c.current_dir(self.path("cwd"))
-            .env("HOME", self.path("home"))
-            .env("XDG_STATE_HOME", self.path("state"))
-            .env("XDG_DATA_HOME", self.path("share"))
-            .env_remove("STATE_DIRECTORY");
+        c.current_dir(self.path("cwd"));
+        in_home(
+            &mut c,
+            &self.path("home"),
+            &self.path("state"),
+            &self.path("share"),
+        );
         c
     }
 
@@ -86,10 +88,6 @@ fn minutes(text: &str) -> usize {
     m.sort_unstable();
     m.dedup();
     m.len()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Distinct window starts in JSON lines.
@@ -239,14 +237,7 @@ fn tail_runs_in_a_row_read_each_line_once() {
             .unwrap()
     };
     let stop = |mut c: std::process::Child| {
-        let _ = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status();
-        let t = Instant::now();
-        while c.try_wait().unwrap().is_none() {
-            assert!(t.elapsed() < Duration::from_secs(30), "run did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        terminate(&mut c, "run", Duration::from_secs(30));
         let o = c.wait_with_output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         stderr(&o)
@@ -554,61 +545,6 @@ fn no_state_with_a_lake_is_a_usage_error() {
     let h = Home::new();
     let o = h.run(&["run", "--file", "x.log", "--store", "--no-state"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-}
-
-/// The Kafka-protocol broker scripts/test installs (tansu), on memory storage.
-struct Broker {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Broker {
-    fn start(dir: &Path) -> Broker {
-        let tansu = std::env::var_os("HITSTREAM_TANSU")
-            .map(PathBuf::from)
-            .or_else(|| {
-                let p = PathBuf::from(std::env::var_os("HOME")?).join(".cargo/bin/tansu");
-                p.exists().then_some(p)
-            })
-            .unwrap_or_else(|| "tansu".into());
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.join("tansu.log")).unwrap();
-        let child = Command::new(&tansu)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start the broker `{}` ({e}): scripts/test installs it",
-                    tansu.display()
-                )
-            });
-        let t = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "the broker did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Broker { child, port }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// `ship --file` twice in a row ships each line once; `--no-state` ships them all again.
