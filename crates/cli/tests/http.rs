@@ -6,13 +6,12 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
-use common::{bin, free_port};
+use common::{bin, free_port, http_get as get, wait_until, Dashboard as Running};
 
 /// 1995-07-01T00:00:00Z.
 const T0: i64 = 804_556_800;
@@ -156,136 +155,10 @@ fn text(ls: &[(String, i64, String)]) -> String {
         .collect()
 }
 
-/// One HTTP/1.0 GET (the server closes the connection after the body): status and body.
-fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {resp:?}"));
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_string());
-    (status, body)
-}
-
 fn get_json(addr: SocketAddr, path: &str) -> Value {
     let (status, body) = get(addr, path, &[]);
     assert_eq!(status, 200, "GET {path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
-}
-
-/// Polls until `done` holds, or fails with what was last seen.
-fn wait_until(what: &str, limit: Duration, mut probe: impl FnMut() -> (bool, String)) {
-    let t = Instant::now();
-    loop {
-        let (done, seen) = probe();
-        if done {
-            return;
-        }
-        assert!(
-            t.elapsed() < limit,
-            "{what}: not within {limit:?}; last seen {seen}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// A child whose stderr is read on a thread: the dashboard's address from its
-/// `dashboard: URL` line, and everything it wrote for failure messages.
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        Running::spawn(Command::new(bin()).args(args).stdin(Stdio::null()))
-    }
-
-    /// Started from a prepared command (its stdin set by the caller).
-    fn spawn(cmd: &mut Command) -> Running {
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    return;
-                }
-            }
-        });
-        let t = Instant::now();
-        let mut seen = Vec::new();
-        let addr = loop {
-            match rx.recv_timeout(Duration::from_secs(1)) {
-                Ok(l) => {
-                    if let Some(url) = l.split("dashboard: http://").nth(1) {
-                        let a = url.split(['/', ' ']).next().unwrap().parse().unwrap();
-                        seen.push(l);
-                        break a;
-                    }
-                    seen.push(l);
-                }
-                Err(_) => {
-                    if let Some(s) = child.try_wait().unwrap() {
-                        panic!("hitstream exited ({s}) before serving: {}", seen.join("\n"));
-                    }
-                }
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "no dashboard URL: {}",
-                seen.join("\n")
-            );
-        };
-        Running {
-            child,
-            addr,
-            stderr: rx,
-        }
-    }
-
-    fn stop(mut self, limit: Duration) -> (std::process::ExitStatus, String) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let t = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if t.elapsed() > limit {
-                let _ = self.child.kill();
-                panic!("hitstream did not stop within {limit:?} of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let err: Vec<String> = self.stderr.try_iter().collect();
-        (status, err.join("\n"))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn tool(name: &str) -> String {

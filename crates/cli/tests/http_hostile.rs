@@ -4,15 +4,14 @@
 //! base64 tokens from curl and from the page, junk query parameters and extreme ranges, and
 //! random methods in `/metrics`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, free_port};
+use common::{bin, bin_under_nofile, free_port, http_get, http_get_as, wait_until, Dashboard};
 
 /// 1995-07-01T00:00:00Z.
 const T0: i64 = 804_556_800;
@@ -30,135 +29,23 @@ fn line(s: i64, method: &str, path: &str) -> String {
     )
 }
 
-/// A child whose stderr is read on a thread: the dashboard's address from its
-/// `dashboard: URL` line, and everything it wrote for failure messages.
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-    stderr: mpsc::Receiver<String>,
-    seen: Vec<String>,
+/// `hitstream ARGS` serving the dashboard, under an open-file limit of `nofile` (soft and
+/// hard) if given.
+fn start(args: &[&str], nofile: Option<u64>) -> Dashboard {
+    let mut cmd = match nofile {
+        Some(n) => bin_under_nofile(n),
+        None => Command::new(bin()),
+    };
+    Dashboard::spawn(cmd.args(args).stdin(Stdio::null()))
 }
 
-impl Running {
-    /// `hitstream ARGS`, under an open-file limit of `nofile` (soft and hard) if given.
-    fn start(args: &[&str], nofile: Option<u32>) -> Running {
-        let mut cmd = match nofile {
-            Some(n) => {
-                let mut c = Command::new("sh");
-                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")])
-                    .arg(bin());
-                c
-            }
-            None => Command::new(bin()),
-        };
-        let mut child = cmd
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    return;
-                }
-            }
-        });
-        let t = Instant::now();
-        let mut seen = Vec::new();
-        let addr = loop {
-            match rx.recv_timeout(Duration::from_secs(1)) {
-                Ok(l) => {
-                    let a = l
-                        .split("dashboard: http://")
-                        .nth(1)
-                        .map(|u| u.split(['/', ' ']).next().unwrap().parse().unwrap());
-                    seen.push(l);
-                    if let Some(a) = a {
-                        break a;
-                    }
-                }
-                Err(_) => {
-                    if let Some(s) = child.try_wait().unwrap() {
-                        panic!("hitstream exited ({s}) before serving: {}", seen.join("\n"));
-                    }
-                }
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "no dashboard URL: {}",
-                seen.join("\n")
-            );
-        };
-        Running {
-            child,
-            addr,
-            stderr: rx,
-            seen,
-        }
-    }
-
-    fn stderr(&mut self) -> String {
-        self.seen.extend(self.stderr.try_iter());
-        self.seen.join("\n")
-    }
-
-    /// SIGTERM, then its exit status and stderr.
-    fn stop(mut self, limit: Duration) -> (std::process::ExitStatus, String) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let t = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if t.elapsed() > limit {
-                let _ = self.child.kill();
-                panic!("hitstream did not stop within {limit:?} of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        (status, self.stderr())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.0 GET with `Host: host`: status and body.
+/// One GET with `Host: host`: status and body.
 fn get_as(addr: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut resp = Vec::new();
-    let _ = s.read_to_end(&mut resp);
-    let resp = String::from_utf8_lossy(&resp).into_owned();
-    let status = resp
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response to {path}: {resp:?}"));
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_string());
-    (status, body)
+    http_get_as(addr, host, path, headers, Duration::from_secs(30))
 }
 
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    get_as(addr, &addr.to_string(), path, &[])
+    http_get(addr, path, &[])
 }
 
 /// The value of a sample without labels in `/metrics`.
@@ -169,22 +56,6 @@ fn metric(addr: SocketAddr, name: &str) -> u64 {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no {name} in /metrics:\n{body}")) as u64
-}
-
-/// Polls until `probe` holds, or fails with what was last seen.
-fn wait_until(what: &str, limit: Duration, mut probe: impl FnMut() -> (bool, String)) {
-    let t = Instant::now();
-    loop {
-        let (done, seen) = probe();
-        if done {
-            return;
-        }
-        assert!(
-            t.elapsed() < limit,
-            "{what}: not within {limit:?}; last seen {seen}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// `sql --data LAKE QUERY`, one number.
@@ -256,7 +127,7 @@ fn a_flood_of_idle_and_half_sent_connections_does_not_stop_run_under_1024_open_f
     let log = dir.path().join("access.log");
     let lake = dir.path().join("lake");
     std::fs::write(&log, "").unwrap();
-    let mut run = Running::start(
+    let mut run = start(
         &[
             "run",
             "--tail",
@@ -364,7 +235,7 @@ fn event_streams_over_the_cap_get_a_503_and_a_closed_one_frees_its_slot() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
     std::fs::write(&log, line(0, "GET", "/")).unwrap();
-    let mut run = Running::start(
+    let mut run = start(
         &[
             "run",
             "--no-state",
@@ -456,7 +327,7 @@ fn tokens_that_guard_nothing_are_refused_at_start() {
 fn without_a_token_only_this_machines_host_names_are_answered() {
     let dir = tempfile::tempdir().unwrap();
     let lake = lake_of(dir.path(), 10);
-    let serve = Running::start(
+    let serve = start(
         &[
             "serve",
             "--data",
@@ -498,7 +369,7 @@ fn without_a_token_only_this_machines_host_names_are_answered() {
 
     // With a token, the token is what guards: any name may lead to the server.
     let token = "tok-0123456789abcdef";
-    let serve = Running::start(
+    let serve = start(
         &[
             "serve",
             "--data",
@@ -540,7 +411,7 @@ fn a_base64_token_works_from_curl_from_an_encoded_url_and_from_the_page() {
     let lake = lake_of(dir.path(), 10);
     // What `openssl rand -base64 18` may print.
     let token = "q+3/Zw9=Ab+/x0Yk8+Lm/A==";
-    let serve = Running::start(
+    let serve = start(
         &[
             "serve",
             "--data",
@@ -610,7 +481,7 @@ fn a_base64_token_works_from_curl_from_an_encoded_url_and_from_the_page() {
 fn junk_parameters_do_not_ask_the_lake_again_and_bad_ranges_are_400() {
     let dir = tempfile::tempdir().unwrap();
     let lake = lake_of(dir.path(), 20);
-    let serve = Running::start(
+    let serve = start(
         &[
             "serve",
             "--data",
@@ -660,7 +531,7 @@ fn random_methods_from_log_lines_make_a_bounded_set_of_metric_series() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
     std::fs::write(&log, "").unwrap();
-    let run = Running::start(
+    let run = start(
         &[
             "run",
             "--no-state",

@@ -2,7 +2,7 @@
 //! connections under a 1,024 open-file limit beside a real sender, and a spool whose cap is
 //! reached while a sender pushes far more than it holds.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{bin, free_port};
+use common::{bin_under_nofile, free_port, http_get_ok, stderr_lines, terminate, wait_for_port};
 
 /// A combined-format line at minute `min` of 2024-03-01 10:00, second `sec`.
 fn line(min: u32, sec: u32, n: u64) -> String {
@@ -53,71 +53,23 @@ fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 
 /// `hitstream run ARGS` under an open-file limit of 1,024, its stderr gathered on a thread.
 fn start(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new("sh")
-        .args(["-c", "ulimit -n 1024 && exec \"$0\" \"$@\""])
-        .arg(bin())
+    let mut child = bin_under_nofile(1024)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for l in BufReader::new(err).lines().map_while(Result::ok) {
-            if tx.send(l).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = stderr_lines(&mut child);
     (child, rx)
 }
 
 fn stop(mut child: Child, stderr: &mpsc::Receiver<String>) -> String {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if t.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("hitstream run did not stop within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = terminate(&mut child, "hitstream run", Duration::from_secs(30));
     std::thread::sleep(Duration::from_millis(100));
     let text: String = stderr.try_iter().map(|l| l + "\n").collect();
     assert!(status.success(), "run failed: {status}\n{text}");
     text
-}
-
-/// The body of `GET path` on the dashboard, with a plain socket.
-fn get(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut s, &mut text).unwrap();
-    text
-}
-
-fn wait_for_port(port: u16) {
-    assert!(
-        wait_for(Duration::from_secs(20), || TcpStream::connect((
-            "127.0.0.1",
-            port
-        ))
-        .is_ok()),
-        "port {port} never opened"
-    );
 }
 
 /// This test opens more sockets than a 1,024 limit allows: raise its own soft limit to the
@@ -207,7 +159,7 @@ fn a_real_sender_gets_through_1100_idle_connections_under_a_1024_file_limit() {
     });
     let per = requests(&out);
     // The counters in /metrics, while the flood is still connected.
-    let metrics = get(http_port, "/metrics");
+    let metrics = http_get_ok(http_port, "/metrics");
     let value = |name: &str| -> f64 {
         metrics
             .lines()

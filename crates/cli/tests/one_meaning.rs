@@ -4,17 +4,15 @@
 //! ../shared/data, or are worked out by hand, never from hitstream.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
 mod common;
-use common::{bin, data, ok, NASA};
+use common::{bin, data, http_get_as, ok, Dashboard, NASA};
 
 const APACHE: &str = "elastic-apache-logs-2015/apache_logs";
 const IMOOC: &str = "imooc-nginx-2016/10000_access.log";
@@ -210,68 +208,27 @@ fn errors_are_4xx_and_5xx_and_non_200_is_named_so_in_every_analyze_output() {
 }
 
 /// A `serve` process on a lake, and the address of its dashboard.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-}
+struct Serve(Dashboard);
 
 impl Serve {
     fn start(lake: &Path) -> Serve {
-        let mut child = Command::new(bin())
-            .args(["serve", "--data", s(lake), "--http", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    return;
-                }
-            }
-        });
-        let t = Instant::now();
-        let mut seen = Vec::new();
-        let addr = loop {
-            if let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
-                if let Some(url) = l.split("dashboard: http://").nth(1) {
-                    break url.split(['/', ' ']).next().unwrap().parse().unwrap();
-                }
-                seen.push(l);
-            } else if let Some(st) = child.try_wait().unwrap() {
-                panic!("serve exited ({st}): {}", seen.join("\n"));
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "no dashboard URL: {}",
-                seen.join("\n")
-            );
-        };
-        Serve { child, addr }
+        Serve(Dashboard::start(&[
+            "serve",
+            "--data",
+            s(lake),
+            "--http",
+            "127.0.0.1:0",
+        ]))
     }
 
+    /// The body of a `200 OK` to `GET path` (a history query may take a while in a debug
+    /// build).
     fn get(&self, path: &str) -> String {
-        let mut s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        write!(s, "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.addr).unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).unwrap();
-        let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-        assert!(
-            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-            "GET {path}: {resp}"
-        );
-        body.to_string()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let addr = self.0.addr;
+        let (status, body) =
+            http_get_as(addr, &addr.to_string(), path, &[], Duration::from_secs(60));
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
     }
 }
 
