@@ -8,20 +8,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{bin, nasa_text, ok};
+use common::{bin, nasa_lines, nasa_text, ok, stderr_of as stderr};
 
 /// A lake holding one July 1995 day of NASA lines (the first `n` lines of the log).
 fn small_lake(dir: &Path, n: usize) -> PathBuf {
-    let text = nasa_text();
-    let end = text
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(n - 1)
-        .unwrap()
-        .0;
     let log = dir.join("access.log");
-    std::fs::write(&log, &text[..=end]).unwrap();
+    std::fs::write(&log, nasa_lines(n)).unwrap();
     let lake = dir.join("lake");
     ok(Command::new(bin())
         .args([
@@ -50,10 +42,6 @@ fn count(lake: &Path, table: &str) -> u64 {
     )))
     .unwrap();
     v[0]["n"].as_u64().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

@@ -11,24 +11,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 mod common;
-use common::{bin, free_port, ok};
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn hs(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
+use common::{bin, free_port, hs_in as hs, ok, stderr_of as stderr, stdout_of as stdout};
 
 /// The day `date -u -d WHEN` names (`today`, `yesterday`), from the system's `date`, not
 /// from hitstream's clock code.

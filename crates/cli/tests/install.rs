@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 mod common;
-use common::bin;
+use common::{bin, in_home};
 
 fn packaging(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,16 +17,16 @@ fn packaging(file: &str) -> PathBuf {
 
 /// The binary with its state and lake defaults inside `dir`, not in the user's home.
 fn hs(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env_remove("STATE_DIRECTORY")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    in_home(
+        Command::new(bin()).current_dir(dir),
+        dir,
+        &dir.join("state"),
+        &dir.join("data"),
+    )
+    .args(args)
+    .stdin(Stdio::null())
+    .output()
+    .unwrap()
 }
 
 fn text(b: &[u8]) -> String {

@@ -7,12 +7,12 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
 mod common;
-use common::{bin, nasa_text, ok};
+use common::{bin, nasa_lines, ok, output_with_stdin, stderr_of as stderr};
 
 const MIB: usize = 1 << 20;
 
@@ -67,18 +67,6 @@ fn cases() -> Vec<Case> {
     v
 }
 
-fn good_lines(n: usize) -> Vec<u8> {
-    let text = nasa_text();
-    let end = text
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(n - 1)
-        .unwrap()
-        .0;
-    text[..=end].to_vec()
-}
-
 fn gzip(b: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(b).unwrap();
@@ -87,7 +75,7 @@ fn gzip(b: &[u8]) -> Vec<u8> {
 
 /// Writes every case into `dir`; returns the paths by case id.
 fn write_cases(dir: &Path, cases: &[Case]) -> Vec<PathBuf> {
-    let good = good_lines(GOOD);
+    let good = nasa_lines(GOOD);
     cases
         .iter()
         .map(|c| {
@@ -143,27 +131,9 @@ fn too_long(rejects: &Path, cases: &[Case]) -> BTreeMap<usize, usize> {
     out
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// `hitstream` with stdin from `input`.
 fn with_stdin(args: &[&str], input: Vec<u8>) -> Output {
-    let mut child = Command::new(bin())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let feeder = std::thread::spawn(move || {
-        // The run may stop reading early on an error; that error is what the test shows.
-        let _ = stdin.write_all(&input);
-    });
-    let o = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    o
+    output_with_stdin(Command::new(bin()).args(args), input)
 }
 
 #[test]
@@ -204,7 +174,7 @@ fn run_file_counts_every_long_line_plain_gz_and_stdin() {
     );
 
     // stdin (`--file -`), plain and gzip, with the line that used to vanish.
-    let good = good_lines(GOOD);
+    let good = nasa_lines(GOOD);
     for gz in [false, true] {
         let c = Case {
             id: 0,
@@ -306,7 +276,7 @@ fn analyze_counts_every_long_line_in_files_and_stdin() {
     assert_eq!(sample["line"], GOOD as u64 + 1);
 
     // stdin, plain and gzip.
-    let good = good_lines(GOOD);
+    let good = nasa_lines(GOOD);
     for gz in [false, true] {
         let c = Case {
             id: 0,
@@ -341,7 +311,7 @@ fn analyze_counts_every_long_line_in_files_and_stdin() {
 #[test]
 fn analyze_a_gzip_bomb_in_bounded_memory() {
     let tmp = tempfile::tempdir().unwrap();
-    let good = good_lines(GOOD);
+    let good = nasa_lines(GOOD);
     // Gzip members back to back are one stream (RFC 1952): the bomb is one compressed MiB
     // repeated, so building it costs one compression.
     let mut bomb = gzip(&good);

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 mod common;
-use common::{bin, nasa_text, ok};
+use common::{bin, nasa_lines, ok};
 
 /// Lines of the NASA log to load: all of 1 July 1995 (64,714 lines) and part of 2 July.
 const LINES: usize = 80_000;
@@ -17,16 +17,8 @@ const LINES: usize = 80_000;
 /// Writes the first `n` lines of the NASA log to `dir/nasa.log` and stores them in
 /// `dir/lake` with `run --file`; returns both paths.
 fn nasa_lake(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
-    let text = nasa_text();
-    let end = text
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(n - 1)
-        .unwrap()
-        .0;
     let log = dir.join("nasa.log");
-    std::fs::write(&log, &text[..=end]).unwrap();
+    std::fs::write(&log, nasa_lines(n)).unwrap();
     let lake = dir.join("lake");
     ok(Command::new(bin())
         .args(["run", "--emit", "none", "--no-alerts", "--file"])

@@ -4,13 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
-use common::{bin, data, free_port, nasa_text, NASA};
+use common::{bin, data, free_port, nasa_text, terminate, wait_for_port, wait_or_kill, NASA};
 
 fn windows(jsonl: &str) -> Vec<Value> {
     jsonl
@@ -33,26 +33,6 @@ fn latest(ws: &[Value]) -> BTreeMap<i64, Value> {
         }
     }
     m
-}
-
-fn sigterm(child: &Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-}
-
-fn wait_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let t = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if t.elapsed() > limit {
-            let _ = child.kill();
-            panic!("hitstream run did not stop within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Requests per window (latest emission of each, by start) once `done` says the output is
@@ -176,7 +156,7 @@ fn kill_9_and_restart_count_every_line_once() {
     // The truth: one uninterrupted run.
     let clean_out = tmp.path().join("clean.jsonl");
     let mut c = run(&tmp.path().join("clean-state"), &clean_out);
-    assert!(wait_timeout(&mut c, Duration::from_secs(120)).success());
+    assert!(wait_or_kill(&mut c, "hitstream run", Duration::from_secs(120)).success());
     let clean = latest(&windows(&std::fs::read_to_string(&clean_out).unwrap()));
     assert_eq!(
         clean
@@ -209,7 +189,7 @@ fn kill_9_and_restart_count_every_line_once() {
         }
     }
     let mut c = run(&state, &out);
-    assert!(wait_timeout(&mut c, Duration::from_secs(120)).success());
+    assert!(wait_or_kill(&mut c, "hitstream run", Duration::from_secs(120)).success());
     assert!(kills > 0, "the run was never killed: make the input larger");
     let crashy = latest(&windows(&std::fs::read_to_string(&out).unwrap()));
     // Windows emitted before a crash and after the last checkpoint are emitted again on
@@ -298,8 +278,7 @@ fn tail_follows_rename_and_copytruncate_rotation() {
     let total = first3(&wait_for_windows(&out, Duration::from_secs(30), |per| {
         first3(per) >= written
     }));
-    sigterm(&child);
-    assert!(wait_timeout(&mut child, Duration::from_secs(30)).success());
+    assert!(terminate(&mut child, "hitstream run", Duration::from_secs(30)).success());
     assert_eq!(total, written, "every line of minutes 0-2 counted once");
     let ws = latest(&windows(&std::fs::read_to_string(&out).unwrap()));
     let per: Vec<u64> = ws
@@ -307,17 +286,6 @@ fn tail_follows_rename_and_copytruncate_rotation() {
         .map(|w| w["requests"].as_u64().unwrap())
         .collect();
     assert_eq!(per[..3], [50, 30, 20]);
-}
-
-fn wait_for_port(port: u16) {
-    let t = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "port {port} never opened"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -376,8 +344,7 @@ fn tcp_source_with_a_real_sender() {
     })
     .iter()
     .sum();
-    sigterm(&child);
-    assert!(wait_timeout(&mut child, Duration::from_secs(20)).success());
+    assert!(terminate(&mut child, "hitstream run", Duration::from_secs(20)).success());
     assert_eq!(total, 40);
 }
 
@@ -429,8 +396,7 @@ fn syslog_source_rfc3164_and_5424_over_udp() {
     })
     .iter()
     .sum();
-    sigterm(&child);
-    assert!(wait_timeout(&mut child, Duration::from_secs(20)).success());
+    assert!(terminate(&mut child, "hitstream run", Duration::from_secs(20)).success());
     assert_eq!(total, 20);
 }
 
@@ -597,8 +563,7 @@ fn tail_with_rotation_and_kill_9_counts_every_line_once() {
         .unwrap();
     drop(f);
     let per = wait_for_windows(&out, Duration::from_secs(60), |per| per.len() >= 20);
-    sigterm(&child);
-    assert!(wait_timeout(&mut child, Duration::from_secs(30)).success());
+    assert!(terminate(&mut child, "hitstream run", Duration::from_secs(30)).success());
     assert!(kills >= 3, "only {kills} kills");
     assert_eq!(
         per.len(),
@@ -666,8 +631,7 @@ fn spooled_tcp_survives_a_restart() {
         per.first().is_some_and(|n| *n >= 40)
     });
     let first = per.first().copied().unwrap_or(0);
-    sigterm(&child);
-    assert!(wait_timeout(&mut child, Duration::from_secs(20)).success());
+    assert!(terminate(&mut child, "hitstream run", Duration::from_secs(20)).success());
     assert_eq!(first, 40, "the 40 spooled lines survive kill -9");
 }
 

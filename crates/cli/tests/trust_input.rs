@@ -4,24 +4,19 @@
 //! Expected counts come from the logs themselves (lines counted here, PROVENANCE.md), never
 //! from hitstream.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
 mod common;
-use common::{bin, data, nasa_text, ok};
+use common::{bin, data, nasa_text, ok, output_with_stdin, stderr_of as stderr};
 
 const IMOOC: &str = "imooc-nginx-2016/10000_access.log";
 const APACHE: &str = "elastic-apache-logs-2015/apache_logs";
 
 /// The imooc log's format as PROVENANCE.md gives it (its nginx `log_format`).
 const IMOOC_FORMAT: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_host" "$http_referer" $request_body "$http_user_agent" "$http_x_forwarded_for" $upstream_addr $upstream_status $upstream_response_time $request_time"#;
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn code(o: &Output) -> i32 {
     o.status.code().expect("exited, not killed")
@@ -45,23 +40,10 @@ fn analyze(args: &[&str]) -> Output {
 }
 
 fn analyze_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut c = Command::new(bin())
-        .arg("analyze")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = c.stdin.take().unwrap();
-    let input = input.to_vec();
-    // Written on its own thread: the child may fail (and stop reading) before the end.
-    let w = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let o = c.wait_with_output().unwrap();
-    w.join().unwrap();
-    o
+    output_with_stdin(
+        Command::new(bin()).arg("analyze").args(args),
+        input.to_vec(),
+    )
 }
 
 /// `run` over files read once, with no state kept and no windows printed.
