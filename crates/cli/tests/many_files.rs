@@ -9,11 +9,11 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::bin;
+use common::{bin, bin_under_nofile, check_item_requests, sql_rows, KillOnDrop, XorShift};
 
 /// Rotated files present before the first start.
 const FILES: u64 = 5_000;
@@ -45,44 +45,10 @@ fn lines(from: u64, to: u64) -> String {
     (from..to).map(log_line).collect()
 }
 
-/// xorshift64: the kill schedule.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-/// A running `hitstream run`, killed if dropped while running.
-struct Run {
-    child: Child,
-}
-
-impl Run {
-    fn kill_9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.kill_9();
-        }
-    }
-}
-
 /// `hitstream run` under an open-file limit of 1,024, as a service usually gets.
-fn start_run(logs: &Path, lake: &Path, err: &Path) -> Run {
+fn start_run(logs: &Path, lake: &Path, err: &Path) -> KillOnDrop {
     let pattern = logs.join("app.log*").to_str().unwrap().to_string();
-    let child = Command::new("sh")
-        .args(["-c", "ulimit -n 1024 && exec \"$0\" \"$@\""])
-        .arg(bin())
+    let child = bin_under_nofile(1024)
         .args(["run", "--tail", &pattern])
         .arg("--data")
         .arg(lake)
@@ -94,26 +60,7 @@ fn start_run(logs: &Path, lake: &Path, err: &Path) -> Run {
         .stderr(File::create(err).unwrap())
         .spawn()
         .unwrap();
-    Run { child }
-}
-
-/// `hitstream sql -o csv` over the lake: the rows after the header, or the error.
-fn sql_rows(lake: &Path, q: &str) -> Result<Vec<String>, String> {
-    let o = Command::new(bin())
-        .args(["sql", "-o", "csv", "--data"])
-        .arg(lake)
-        .arg(q)
-        .output()
-        .unwrap();
-    if !o.status.success() {
-        return Err(String::from_utf8_lossy(&o.stderr).trim().to_string());
-    }
-    Ok(String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(str::to_string)
-        .collect())
+    KillOnDrop(child)
 }
 
 fn stored(lake: &Path) -> Option<u64> {
@@ -122,38 +69,6 @@ fn stored(lake: &Path) -> Option<u64> {
         .first()?
         .parse()
         .ok()
-}
-
-/// Every line number below `total` in `requests` exactly once, or what differs.
-fn check_requests(lake: &Path, total: u64) -> Result<(), String> {
-    let rows = sql_rows(lake, "SELECT path FROM requests")?;
-    let mut seen = vec![0u32; total as usize];
-    let mut unexpected = Vec::new();
-    for p in &rows {
-        match p
-            .strip_prefix("/item/")
-            .and_then(|n| n.parse::<usize>().ok())
-        {
-            Some(n) if n < seen.len() => seen[n] += 1,
-            _ => unexpected.push(p.clone()),
-        }
-    }
-    let missing: Vec<usize> = (0..seen.len()).filter(|&n| seen[n] == 0).collect();
-    let doubled: Vec<usize> = (0..seen.len()).filter(|&n| seen[n] > 1).collect();
-    if missing.is_empty() && doubled.is_empty() && unexpected.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "{} rows for {total} lines: missing {} (first {:?}), doubled {} (first {:?}), \
-         unexpected {} (first {:?})",
-        rows.len(),
-        missing.len(),
-        missing.first(),
-        doubled.len(),
-        doubled.first(),
-        unexpected.len(),
-        unexpected.first()
-    ))
 }
 
 /// Lines of the runs' stderr that report a problem.
@@ -229,7 +144,7 @@ fn five_thousand_files_under_a_limit_of_1024_with_rotation_and_kills() {
         errs.push(err_of(i));
         let mut run = start_run(&logs, &lake, &errs[i]);
         std::thread::sleep(Duration::from_millis(1000 + rng.next() % 2001));
-        let ended = run.child.try_wait().unwrap();
+        let ended = run.0.try_wait().unwrap();
         run.kill_9();
         assert!(
             ended.is_none(),
@@ -253,19 +168,19 @@ fn five_thousand_files_under_a_limit_of_1024_with_rotation_and_kills() {
         }
         if last.is_some_and(|n| n >= total)
             || last_change.elapsed() > Duration::from_secs(15)
-            || !matches!(run.child.try_wait(), Ok(None))
+            || !matches!(run.0.try_wait(), Ok(None))
         {
             break;
         }
     }
-    let still_running = matches!(run.child.try_wait(), Ok(None));
+    let still_running = matches!(run.0.try_wait(), Ok(None));
     run.kill_9();
     let problems = stderr_problems(&errs);
     let mut failures = Vec::new();
     if !still_running {
         failures.push("the last run ended".to_string());
     }
-    if let Err(e) = check_requests(&lake, total) {
+    if let Err(e) = check_item_requests(&lake, total) {
         failures.push(e);
     }
     if problems.iter().any(|l| l.contains("open files")) {

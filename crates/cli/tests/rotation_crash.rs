@@ -17,13 +17,13 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
-use common::bin;
+use common::{bin, check_item_requests, sigterm, sql_rows, wait_timeout, KillOnDrop, XorShift};
 
 /// Event time of line 0: 2025-01-01T10:00:00Z (UTC seconds).
 const START: i64 = 1_735_725_600;
@@ -162,64 +162,22 @@ fn write_log(dir: &Path, total: u64) -> Written {
     }
 }
 
-/// xorshift64: the kill schedule of a seed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        let mut x =
-            XorShift(0x9e37_79b9_7f4a_7c15 ^ (seed + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9));
-        for _ in 0..4 {
-            x.next();
-        }
-        x
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// A running `hitstream run`; killed (SIGKILL) if dropped while running, so that a failed
 /// assertion leaves no process behind.
 struct Run {
-    child: Child,
+    child: KillOnDrop,
     err: PathBuf,
 }
 
 impl Run {
-    fn kill_9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
     /// SIGTERM, then the exit status within `limit` (None: it did not stop, and was killed).
     fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let t = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return Some(s);
-            }
-            if t.elapsed() > limit {
-                self.kill_9();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        sigterm(&self.child.0);
+        let status = wait_timeout(&mut self.child.0, limit);
+        if status.is_none() {
+            self.child.kill_9();
         }
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.kill_9();
-        }
+        status
     }
 }
 
@@ -272,29 +230,10 @@ fn start_run(p: &Paths, out: Output, i: usize) -> Run {
         .stderr(File::create(&err).unwrap())
         .spawn()
         .unwrap();
-    Run { child, err }
-}
-
-/// `hitstream sql -o csv` over the lake: the rows after the header, or the error.
-fn sql_rows(lake: &Path, q: &str) -> Result<Vec<String>, String> {
-    let o = Command::new(bin())
-        .args(["sql", "-o", "csv", "--data"])
-        .arg(lake)
-        .arg(q)
-        .output()
-        .unwrap();
-    if !o.status.success() {
-        return Err(format!(
-            "sql {q:?} failed: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ));
+    Run {
+        child: KillOnDrop(child),
+        err,
     }
-    Ok(String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(str::to_string)
-        .collect())
 }
 
 /// (rows in `requests`, distinct windows in `windows`), None while they cannot be read.
@@ -379,43 +318,6 @@ fn window_diff(got: &BTreeMap<i64, u64>, want: &BTreeMap<i64, u64>) -> Option<St
         lines.push(format!("... {} more", n - 10));
     }
     Some(format!("{n} windows differ:\n  {}", lines.join("\n  ")))
-}
-
-/// Checks that every line number 0..lines is in `requests` exactly once.
-fn check_requests(lake: &Path, lines: u64) -> Result<String, String> {
-    let rows = sql_rows(lake, "SELECT path FROM requests")?;
-    let mut seen = vec![0u32; lines as usize];
-    let mut unexpected = Vec::new();
-    for p in &rows {
-        match p
-            .strip_prefix("/item/")
-            .and_then(|n| n.parse::<usize>().ok())
-        {
-            Some(n) if n < seen.len() => seen[n] += 1,
-            _ => unexpected.push(p.clone()),
-        }
-    }
-    let missing: Vec<usize> = (0..seen.len()).filter(|&n| seen[n] == 0).collect();
-    let doubled: Vec<usize> = (0..seen.len()).filter(|&n| seen[n] > 1).collect();
-    let extra: u64 = doubled.iter().map(|&n| u64::from(seen[n] - 1)).sum();
-    let summary = format!(
-        "{} rows for {lines} lines: missing {} (first {}), doubled {} (first {}, {extra} extra \
-         rows), unexpected paths {}{}",
-        rows.len(),
-        missing.len(),
-        missing.first().map_or("-".to_string(), usize::to_string),
-        doubled.len(),
-        doubled.first().map_or("-".to_string(), usize::to_string),
-        unexpected.len(),
-        unexpected
-            .first()
-            .map_or(String::new(), |p| format!(" (first {p:?})"))
-    );
-    if missing.is_empty() && doubled.is_empty() && unexpected.is_empty() {
-        Ok(summary)
-    } else {
-        Err(format!("requests: {summary}"))
-    }
 }
 
 /// The interesting lines of every run's stderr and the tail of the last one.
@@ -518,10 +420,10 @@ fn scenario(out: Output, mode: Mode, seed: u64, total: u64) -> Result<String, (S
             let t_kills = Instant::now();
             loop {
                 std::thread::sleep(Duration::from_millis(500 + rng.next() % 2001));
-                if let Ok(Some(s)) = run.child.try_wait() {
+                if let Ok(Some(s)) = run.child.0.try_wait() {
                     problems.push(format!("run {} ended by itself ({s})", errs.len() - 1));
                 }
-                run.kill_9();
+                run.child.kill_9();
                 kills.push(format!("{:.1}s", t_kills.elapsed().as_secs_f64()));
                 // Kills go on while the run catches up after the writer is done, so that
                 // every seed gets a few of them in the middle of reading rotated files.
@@ -563,7 +465,7 @@ fn scenario(out: Output, mode: Mode, seed: u64, total: u64) -> Result<String, (S
         if (windows_done && quiet >= Duration::from_secs(5))
             || quiet >= Duration::from_secs(10)
             || t_settle.elapsed() > SETTLE_LIMIT
-            || !matches!(run.child.try_wait(), Ok(None))
+            || !matches!(run.child.0.try_wait(), Ok(None))
         {
             break;
         }
@@ -577,7 +479,7 @@ fn scenario(out: Output, mode: Mode, seed: u64, total: u64) -> Result<String, (S
 
     let mut result = String::new();
     match out {
-        Output::Lake => match check_requests(&p.lake, written.lines) {
+        Output::Lake => match check_item_requests(&p.lake, written.lines) {
             Ok(s) => result.push_str(&s),
             Err(e) => problems.push(e),
         },

@@ -14,54 +14,20 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
-use common::{bin, free_port, ok};
+use common::{bin, bin_under_nofile, clf_time, free_port, ok, terminate, unix_now, KillOnDrop};
 
 /// The child's open-file limit.
 const NOFILE: u64 = 512;
 /// How long the writer writes.
 const WRITE_FOR: Duration = Duration::from_secs(45);
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// `dd/Mon/yyyy:HH:MM:SS +0000` of a Unix time (days to the civil date as in
-/// Howard Hinnant's `civil_from_days`).
-fn clf(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{d:02}/{}/{y}:{:02}:{:02}:{:02} +0000",
-        MONTHS[(m - 1) as usize],
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 /// A combined-format line; `i` chooses client, page and status.
 fn line(i: u64, t: i64, via: &str) -> String {
@@ -76,7 +42,7 @@ fn line(i: u64, t: i64, via: &str) -> String {
         i % 3,
         i % 7,
         i % 50,
-        clf(t),
+        clf_time(t),
         i % 40,
         100 + i % 900,
         i % 5
@@ -113,16 +79,6 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let code = text.split_whitespace().nth(1)?.parse().ok()?;
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
     Some((code, body))
-}
-
-/// A running `hitstream run`, killed if the test fails before it is stopped.
-struct Run(Child);
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn sql(lake: &Path, q: &str) -> Vec<Value> {
@@ -174,10 +130,7 @@ fn hostile_clients_and_input_do_not_stop_run_or_lose_a_line() {
     let http = free_port();
     let tcp = free_port();
 
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -n {NOFILE} && exec \"$0\" \"$@\""))
-        .arg(bin())
+    let child = bin_under_nofile(NOFILE)
         .arg("run")
         .arg("--tail")
         .arg(format!("{}*", log.display()))
@@ -199,7 +152,7 @@ fn hostile_clients_and_input_do_not_stop_run_or_lose_a_line() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut run = Run(child);
+    let mut run = KillOnDrop(child);
     let pid = run.0.id();
     let stderr = run.0.stderr.take().unwrap();
     let err_text = Arc::new(Mutex::new(String::new()));
@@ -239,7 +192,7 @@ fn hostile_clients_and_input_do_not_stop_run_or_lose_a_line() {
                     if i == 3_000 {
                         chunk.push_str(&line(i, 4_070_908_800, "future")); // 2099-01-01
                     } else {
-                        chunk.push_str(&line(i, now(), "tail"));
+                        chunk.push_str(&line(i, unix_now(), "tail"));
                     }
                     i += 1;
                 }
@@ -330,7 +283,7 @@ fn hostile_clients_and_input_do_not_stop_run_or_lose_a_line() {
     std::thread::sleep(Duration::from_secs(5));
     let mut sent = String::new();
     for i in 0..100 {
-        sent.push_str(&line(10_000 + i, now(), "tcp"));
+        sent.push_str(&line(10_000 + i, unix_now(), "tcp"));
     }
     let t = Instant::now();
     loop {
@@ -426,14 +379,7 @@ fn hostile_clients_and_input_do_not_stop_run_or_lose_a_line() {
     drop(held);
     drop(flood);
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let t = Instant::now();
-    while run.0.try_wait().unwrap().is_none() {
-        assert!(t.elapsed() < Duration::from_secs(30), "run did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    terminate(&mut run.0, "run", Duration::from_secs(30));
 
     // The lake against `analyze` of the same lines.
     let all: PathBuf = dir.path().join("all.log");

@@ -431,16 +431,24 @@ pub fn sql_json(lake: &Path, q: &str) -> Vec<serde_json::Value> {
     serde_json::from_str(&sql_as(lake, q, "json")).unwrap()
 }
 
+/// The first value of the first row.
+pub fn first_value(rows: &[serde_json::Value]) -> &serde_json::Value {
+    rows[0].as_object().unwrap().values().next().unwrap()
+}
+
 /// The first value of the first row, as a number (0 when it is null).
 pub fn first_u64(rows: &[serde_json::Value]) -> u64 {
-    rows[0]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .as_u64()
-        .unwrap_or(0)
+    first_value(rows).as_u64().unwrap_or(0)
+}
+
+/// `hitstream analyze -q -o json --format FORMAT FILE`: the report.
+pub fn analyze_report(file: &Path, format: &str) -> serde_json::Value {
+    let out = ok(Command::new(bin())
+        .args(["analyze", "-q", "-o", "json", "--format", format])
+        .arg(file)
+        .output()
+        .unwrap());
+    serde_json::from_str(&out).unwrap()
 }
 
 /// `hitstream sql -o csv` over `lake`: the rows after the header, or the error.
