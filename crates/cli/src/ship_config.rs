@@ -253,8 +253,12 @@ pub fn print_check(a: &ShipArgs, source: &str) {
     println!("source: {source}");
     println!("kafka: topic {} on {}", a.topic, a.kafka);
     println!(
-        "producer: key {:?}, compression {}, acks {}, idempotence {}, linger {}, {} line(s) a message",
-        a.key,
+        "producer: key {}, compression {}, acks {}, idempotence {}, linger {}, {} line(s) a message",
+        match a.key {
+            hitstream_kafka::KeyBy::Client => "client".to_string(),
+            hitstream_kafka::KeyBy::None => "none".to_string(),
+            hitstream_kafka::KeyBy::Field(n) => format!("field:{n}"),
+        },
         a.compression,
         a.acks,
         if a.no_idempotence { "off" } else { "on" },

@@ -182,6 +182,7 @@ fn the_shipped_ship_toml_loads_and_flags_win_over_it() {
     );
     assert!(out.contains("topic weblogs on localhost:9092"), "{out}");
     assert!(out.contains("compression lz4"), "{out}");
+    assert!(out.contains("key client,"), "{out}");
 
     let o = hs(
         tmp.path(),
