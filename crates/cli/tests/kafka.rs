@@ -6,153 +6,15 @@
 
 mod common;
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, free_port, nasa_text, ok};
+use common::{
+    analyze_report, bin, bin_under_nofile, checkpoint_number, first_u64, kafka_serial as serial,
+    nasa_text, ok, sql_json as sql, Broker, KillOnDrop,
+};
 use serde_json::Value;
-
-/// A tansu broker, with memory storage, or storage in an S3 bucket (on the S3 emulator that
-/// scripts/test starts) to keep the messages across a restart. (tansu's SQLite storage
-/// stopped serving fetches under these tests: `run` read 0 of 30,000 shipped lines in
-/// 120 s, or stalled at 2,777 while shipping.)
-struct Broker {
-    child: Option<Child>,
-    port: u16,
-    log: PathBuf,
-    /// The S3 endpoint and bucket of the storage; None: memory.
-    s3: Option<(String, String)>,
-}
-
-/// One Kafka test at a time: each runs a broker, shippers and consumers, and on 2 cores
-/// several at once starve the consumer-group heartbeats.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn tansu() -> PathBuf {
-    if let Some(p) = std::env::var_os("HITSTREAM_TANSU") {
-        return p.into();
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let cargo = home.join(".cargo/bin/tansu");
-    if cargo.exists() {
-        return cargo;
-    }
-    "tansu".into()
-}
-
-impl Broker {
-    fn start(dir: &Path) -> Broker {
-        let mut b = Broker::not_started(dir);
-        b.spawn();
-        b
-    }
-
-    fn not_started(dir: &Path) -> Broker {
-        Broker {
-            child: None,
-            port: free_port(),
-            log: dir.join("tansu.log"),
-            s3: None,
-        }
-    }
-
-    /// A broker whose messages outlive it: they are kept in a new bucket of the S3 emulator
-    /// that scripts/test starts (`HITSTREAM_S3_ENDPOINT`).
-    fn start_persistent(dir: &Path) -> Broker {
-        let endpoint = std::env::var("HITSTREAM_S3_ENDPOINT").expect(
-            "HITSTREAM_S3_ENDPOINT names the S3 emulator that keeps the broker's messages \
-             (scripts/test starts one)",
-        );
-        let py = std::env::var("HITSTREAM_PYTHON").expect("scripts/test sets HITSTREAM_PYTHON");
-        let bucket = format!("tansu-{}-{}", std::process::id(), free_port());
-        common::create_s3_bucket(&py, &endpoint, &bucket);
-        let mut b = Broker::not_started(dir);
-        b.s3 = Some((endpoint, bucket));
-        b.spawn();
-        b
-    }
-
-    fn spawn(&mut self) {
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let mut cmd = Command::new(tansu());
-        cmd.args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ]);
-        match &self.s3 {
-            Some((endpoint, bucket)) => cmd
-                .args(["--storage-engine", &format!("s3://{bucket}/")])
-                .envs([
-                    ("AWS_ENDPOINT", endpoint.as_str()),
-                    ("AWS_ALLOW_HTTP", "true"),
-                    ("AWS_ACCESS_KEY_ID", "test"),
-                    ("AWS_SECRET_ACCESS_KEY", "test"),
-                    ("AWS_DEFAULT_REGION", "us-east-1"),
-                    ("AWS_REGION", "us-east-1"),
-                ]),
-            None => cmd.args(["--storage-engine", "memory://tansu/"]),
-        };
-        let child = cmd
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start the broker `{}` ({e}): scripts/test installs it (cargo install tansu)",
-                    tansu().display()
-                )
-            });
-        self.child = Some(child);
-        let t0 = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!(
-                    "the broker exited ({st}): {}",
-                    std::fs::read_to_string(&self.log).unwrap_or_default()
-                );
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "the broker did not start: {}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// The first `n` lines of the NASA log, as a file.
 fn nasa_file(dir: &Path, n: usize) -> (PathBuf, usize) {
@@ -181,12 +43,7 @@ struct Expected {
 }
 
 fn analyze(file: &Path) -> Expected {
-    let out = ok(Command::new(bin())
-        .args(["analyze", "-q", "-o", "json", "--format", "common"])
-        .arg(file)
-        .output()
-        .unwrap());
-    let r: Value = serde_json::from_str(&out).unwrap();
+    let r = analyze_report(file, "common");
     let t = &r["totals"];
     let parsed = t["ok"].as_u64().unwrap() + t["degraded"].as_u64().unwrap();
     let mut statuses: Vec<(String, u64)> = r["status"]
@@ -201,27 +58,6 @@ fn analyze(file: &Path) -> Expected {
         bytes: t["bytes"].as_u64().unwrap(),
         statuses,
     }
-}
-
-fn sql(lake: &Path, q: &str) -> Vec<Value> {
-    let out = ok(Command::new(bin())
-        .args(["sql", "--output", "json", "--data"])
-        .arg(lake)
-        .arg(q)
-        .output()
-        .unwrap());
-    serde_json::from_str(&out).unwrap()
-}
-
-fn first_u64(rows: &[Value]) -> u64 {
-    rows[0]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .as_u64()
-        .unwrap_or(0)
 }
 
 /// The lake holds exactly what `analyze` found in the file: every line once.
@@ -279,32 +115,13 @@ fn run_cmd(broker: &str, topic: &str, group: &str, lake: &Path) -> Command {
 /// Lines the consumer dropped as already delivered (from the run's checkpoint: the Kafka
 /// source's state counts them).
 fn skipped_by_origin(lake: &Path) -> u64 {
-    let bytes = std::fs::read(lake.join("_checkpoint/checkpoint.bin")).unwrap();
-    let text = String::from_utf8_lossy(&bytes);
-    let at = text
-        .find("\"skipped\":")
-        .expect("the checkpoint holds the Kafka state");
-    text[at + 10..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap()
+    checkpoint_number(&lake.join("_checkpoint/checkpoint.bin"), "skipped")
+        .expect("the checkpoint holds the Kafka state")
 }
 
 /// Lines a run has counted, from its checkpoint.
 fn counted_lines(ckpt: &Path) -> u64 {
-    let bytes = std::fs::read(ckpt.join("checkpoint.bin")).unwrap();
-    let text = String::from_utf8_lossy(&bytes);
-    let at = text
-        .find("\"lines\":")
-        .expect("the checkpoint holds counters");
-    text[at + 8..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap()
+    checkpoint_number(&ckpt.join("checkpoint.bin"), "lines").expect("the checkpoint holds counters")
 }
 
 /// Runs `cmd` again and again, each time killed with SIGKILL after a random delay in
@@ -609,16 +426,7 @@ fn two_groups_on_one_topic_each_get_every_line() {
 
 /// A process the test started; killed when the test ends without stopping it (a failed
 /// assertion), so nothing is left running.
-struct Member(Option<Child>);
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+type Member = KillOnDrop;
 
 /// A `run` of a consumer group into a shared lake, with its own checkpoint directory and
 /// its output in files; it runs until stopped.
@@ -639,34 +447,19 @@ fn group_member(broker: &str, group: &str, lake: &Path, dir: &Path, name: &str) 
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
-        .map(|c| Member(Some(c)))
+        .map(KillOnDrop)
         .unwrap()
 }
 
 /// Stops a member the way a service manager does (SIGTERM): it stores what it read and
 /// leaves the group.
 fn terminate(mut m: Member, what: &str, dir: &Path) {
-    let mut c = m.0.take().expect("running");
-    let _ = Command::new("kill")
-        .args(["-TERM", &c.id().to_string()])
-        .status();
-    let t0 = Instant::now();
-    loop {
-        if let Some(st) = c.try_wait().unwrap() {
-            assert!(
-                st.success(),
-                "{what} ended with {st}: {}",
-                std::fs::read_to_string(dir.join(format!("{what}.log"))).unwrap_or_default()
-            );
-            return;
-        }
-        if t0.elapsed() > Duration::from_secs(60) {
-            let _ = c.kill();
-            let _ = c.wait();
-            panic!("{what} did not stop within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let st = common::terminate(&mut m.0, what, Duration::from_secs(60));
+    assert!(
+        st.success(),
+        "{what} ended with {st}: {}",
+        std::fs::read_to_string(dir.join(format!("{what}.log"))).unwrap_or_default()
+    );
 }
 
 /// Rows in the lake now (0 before the first commit).
@@ -878,7 +671,7 @@ fn a_group_of_runs_shares_the_partitions_and_one_lake() {
 /// being committed): true when it was caught there, false when it ended first or `limit`
 /// passed.
 fn kill_while_committing(m: &mut Member, ckpt: &Path, limit: Duration) -> bool {
-    let child = m.0.as_mut().expect("running");
+    let child = &mut m.0;
     let epochs = ckpt.join("epochs");
     let t0 = Instant::now();
     while t0.elapsed() < limit {
@@ -994,7 +787,7 @@ fn the_broker_killed_and_restarted_mid_stream_loses_nothing() {
         .stdout(ship_log.try_clone().unwrap())
         .stderr(ship_log)
         .spawn()
-        .map(|c| Member(Some(c)))
+        .map(KillOnDrop)
         .unwrap();
     let lake = dir.join("lake");
     let run = group_member(&broker.addr(), "g", &lake, dir, "run");
@@ -1038,12 +831,9 @@ fn the_broker_killed_and_restarted_mid_stream_loses_nothing() {
 }
 
 /// `hitstream ship ARGS` under an open-file limit of `nofile`.
-fn ship_under_nofile(nofile: u32, args: &[&str]) -> Command {
-    let mut c = Command::new("sh");
-    c.args(["-c", &format!("ulimit -n {nofile} && exec \"$0\" \"$@\"")])
-        .arg(bin())
-        .arg("ship")
-        .args(args);
+fn ship_under_nofile(nofile: u64, args: &[&str]) -> Command {
+    let mut c = bin_under_nofile(nofile);
+    c.arg("ship").args(args);
     c
 }
 
