@@ -12,17 +12,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{bin, data, nasa_text, ok, NASA};
-
-/// Index of the newline that ends line `n` (1-based).
-fn nasa_head_end(text: &[u8], n: usize) -> usize {
-    text.iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(n - 1)
-        .unwrap()
-        .0
-}
+use common::{
+    bin, clf_time, data, nasa_lines, nasa_text, ok, sigterm, sql_as as sql, sql_json, ymd, NASA,
+};
 
 /// Lines per local day, read from the `[dd/Mon/yyyy:` text of each line.
 fn lines_per_day(text: &[u8]) -> BTreeMap<String, u64> {
@@ -58,29 +50,8 @@ fn lines_per_utc_day(text: &[u8]) -> BTreeMap<String, u64> {
     m
 }
 
-fn sql(lake: &Path, q: &str, fmt: &str) -> String {
-    ok(Command::new(bin())
-        .args(["sql", "--output", fmt, "--data"])
-        .arg(lake)
-        .arg(q)
-        .output()
-        .unwrap())
-}
-
-fn sql_json(lake: &Path, q: &str) -> Vec<Value> {
-    serde_json::from_str::<Vec<Value>>(&sql(lake, q, "json")).unwrap()
-}
-
 fn count(lake: &Path, q: &str) -> u64 {
-    let rows = sql_json(lake, q);
-    rows[0]
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .as_u64()
-        .unwrap()
+    common::first_value(&sql_json(lake, q)).as_u64().unwrap()
 }
 
 /// Every table of a lake as sorted CSV: what "the same tables" means.
@@ -120,8 +91,7 @@ fn run_file(log: &Path, lake: &Path, extra: &[&str]) -> Child {
 
 /// Writes the first `n` lines of the NASA log to `dir/nasa.log`: its path and text.
 fn nasa_head(dir: &Path, n: usize) -> (PathBuf, Vec<u8>) {
-    let mut text = nasa_text();
-    text.truncate(nasa_head_end(&text, n) + 1);
+    let text = nasa_lines(n);
     let log = dir.join("nasa.log");
     std::fs::write(&log, &text).unwrap();
     (log, text)
@@ -141,9 +111,7 @@ fn emulator(var: &str, what: &str) -> Option<(String, String)> {
 /// Lets a following run work for `after`, stops it with SIGTERM, and returns its stderr.
 fn stop_after(mut c: Child, after: Duration) -> String {
     std::thread::sleep(after);
-    let _ = Command::new("kill")
-        .args(["-TERM", &c.id().to_string()])
-        .status();
+    sigterm(&c);
     let mut err = String::new();
     c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     c.wait().unwrap();
@@ -549,10 +517,10 @@ fn run_makes_the_scheduled_daily_report() {
     let (h, m) = ((due / 3600) % 24, (due / 60) % 60);
     // The report covers the day the schedule fires in, which is tomorrow when the next
     // minute is past midnight.
-    let day = hitstream_day(due);
+    let day = ymd(due as i64);
     let log = tmp.path().join("a.log");
     let t = due - due % 86_400 + 1;
-    let clf = clf_utc(t);
+    let clf = clf_time(t as i64);
     std::fs::write(
         &log,
         format!("1.2.3.4 - - [{clf}] \"GET /today HTTP/1.0\" 200 10\n"),
@@ -606,37 +574,6 @@ fn run_makes_the_scheduled_daily_report() {
         err.contains(&format!("daily report for {day}: 1 requests")),
         "{err}"
     );
-}
-
-/// `YYYY-MM-DD` of a UTC instant (civil-from-days, independent of the code under test).
-fn hitstream_day(secs: u64) -> String {
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// A CLF timestamp (`dd/Mon/yyyy:hh:mm:ss +0000`) of a UTC instant.
-fn clf_utc(secs: u64) -> String {
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let day = hitstream_day(secs);
-    let (y, mo, d) = (&day[..4], &day[5..7], &day[8..10]);
-    let mon = months[mo.parse::<usize>().unwrap() - 1];
-    let s = secs % 86_400;
-    format!(
-        "{d}/{mon}/{y}:{:02}:{:02}:{:02} +0000",
-        s / 3600,
-        (s / 60) % 60,
-        s % 60
-    )
 }
 
 /// Runs a Python snippet (the object-store tests create their bucket or container so).

@@ -6,14 +6,16 @@
 //!
 //! Expected numbers come from what the test wrote, never from hitstream's output.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, bin_under_nofile, check_item_requests, sql_rows, KillOnDrop, XorShift};
+use common::{
+    append_log, bin, bin_under_nofile, check_item_requests, rotate_by_rename, sql_rows, KillOnDrop,
+    XorShift,
+};
 
 /// Rotated files present before the first start.
 const FILES: u64 = 5_000;
@@ -120,17 +122,11 @@ fn five_thousand_files_under_a_limit_of_1024_with_rotation_and_kills() {
             let mut k = 0;
             while n < total {
                 let end = (n + CHUNK).min(total);
-                OpenOptions::new()
-                    .append(true)
-                    .open(&live)
-                    .unwrap()
-                    .write_all(lines(n, end).as_bytes())
-                    .unwrap();
+                append_log(&live, &lines(n, end));
                 n = end;
                 if (n - first_live).is_multiple_of(ROTATE_EVERY) && n < total {
                     k += 1;
-                    std::fs::rename(&live, logs.join(format!("app.log.r{k}"))).unwrap();
-                    File::create(&live).unwrap();
+                    rotate_by_rename(&live, &logs.join(format!("app.log.r{k}")));
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }

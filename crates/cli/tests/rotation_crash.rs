@@ -14,8 +14,7 @@
 //! The temporary directory of a failed seed is kept and named in the failure message.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +22,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{bin, check_item_requests, sigterm, sql_rows, wait_timeout, KillOnDrop, XorShift};
+use common::{
+    append_log, bin, check_item_requests, rotate_by_copytruncate, rotate_by_rename, sigterm,
+    sql_rows, wait_timeout, KillOnDrop, XorShift,
+};
 
 /// Event time of line 0: 2025-01-01T10:00:00Z (UTC seconds).
 const START: i64 = 1_735_725_600;
@@ -123,28 +125,16 @@ fn write_log(dir: &Path, total: u64) -> Written {
             text.push_str(&log_line(i));
             *per_window.entry(window_of(event_time(i))).or_insert(0) += 1;
         }
-        OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&log)
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
+        append_log(&log, &text);
         n = end;
         if n.is_multiple_of(ROTATE_EVERY) && n < total {
             let k = n / ROTATE_EVERY;
             let rotated = dir.join(format!("access.log.{k}"));
             if !k.is_multiple_of(2) {
-                std::fs::rename(&log, &rotated).unwrap();
-                File::create(&log).unwrap();
+                rotate_by_rename(&log, &rotated);
                 rotations.push(format!("{k}: rename after line {}", n - 1));
             } else {
-                std::fs::copy(&log, &rotated).unwrap();
-                OpenOptions::new()
-                    .write(true)
-                    .truncate(true)
-                    .open(&log)
-                    .unwrap();
+                rotate_by_copytruncate(&log, &rotated);
                 rotations.push(format!("{k}: copytruncate after line {}", n - 1));
             }
         }

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{bin, data, free_port, nasa_text, terminate, wait_for_port, wait_or_kill, NASA};
+use common::{
+    append_log, bin, data, free_port, nasa_text, rotate_by_copytruncate, terminate, wait_for_port,
+    wait_or_kill, NASA,
+};
 
 fn windows(jsonl: &str) -> Vec<Value> {
     jsonl
@@ -236,42 +239,29 @@ fn tail_follows_rename_and_copytruncate_rotation() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let append = |p: &Path, s: &str| {
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(p)
-            .unwrap();
-        f.write_all(s.as_bytes()).unwrap();
-    };
     let mut written = 0u64;
     // Minute 0 in the first file.
     for i in 0..50 {
-        append(&log, &line(0, i % 60, "1.1.1.1", "/a", 200));
+        append_log(&log, &line(0, i % 60, "1.1.1.1", "/a", 200));
         written += 1;
     }
     std::thread::sleep(Duration::from_millis(600));
     // Rotation by rename, then more lines in a new file.
     std::fs::rename(&log, tmp.path().join("access.log.1")).unwrap();
     for i in 0..30 {
-        append(&log, &line(1, i, "2.2.2.2", "/b", 404));
+        append_log(&log, &line(1, i, "2.2.2.2", "/b", 404));
         written += 1;
     }
     std::thread::sleep(Duration::from_millis(600));
     // Rotation by copytruncate.
-    std::fs::copy(&log, tmp.path().join("access.log.2")).unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(&log)
-        .unwrap();
+    rotate_by_copytruncate(&log, &tmp.path().join("access.log.2"));
     for i in 0..20 {
-        append(&log, &line(2, i, "3.3.3.3", "/c", 200));
+        append_log(&log, &line(2, i, "3.3.3.3", "/c", 200));
         written += 1;
     }
     // A line far ahead closes every earlier window.
     std::thread::sleep(Duration::from_millis(600));
-    append(&log, &line(30, 0, "9.9.9.9", "/z", 200));
+    append_log(&log, &line(30, 0, "9.9.9.9", "/z", 200));
     // The far-ahead line's own window may close too, when the idle timeout moves the
     // watermark: count minutes 0-2 only.
     let first3 = |per: &[u64]| per.iter().take(3).sum::<u64>();
@@ -510,26 +500,15 @@ fn tail_with_rotation_and_kill_9_counts_every_line_once() {
         let mut rotations = 0;
         for n in 0..1200u32 {
             let (min, sec) = (n / 60, n % 60);
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&log)
-                .unwrap();
-            f.write_all(
-                line(min, sec, &format!("10.0.{}.{}", n % 7, n % 13), "/p", 200).as_bytes(),
-            )
-            .unwrap();
-            drop(f);
+            append_log(
+                &log,
+                &line(min, sec, &format!("10.0.{}.{}", n % 7, n % 13), "/p", 200),
+            );
             if n % 300 == 299 {
                 rotations += 1;
                 if rotations == 2 {
                     let copy = writer_dir.join(format!("access.log.ct{rotations}"));
-                    std::fs::copy(&log, copy).unwrap();
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .truncate(true)
-                        .open(&log)
-                        .unwrap();
+                    rotate_by_copytruncate(&log, &copy);
                 } else {
                     std::fs::rename(&log, writer_dir.join(format!("access.log.{rotations}")))
                         .unwrap();

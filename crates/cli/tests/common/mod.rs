@@ -146,6 +146,36 @@ pub fn in_home<'c>(
         .env_remove("STATE_DIRECTORY")
 }
 
+// --- Logs as a web server writes them and logrotate rotates them ----------------------
+
+/// Appends `text` to the log `path` (created if missing), as a web server does.
+pub fn append_log(path: &Path, text: &str) {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+}
+
+/// Rotates `log` to `to` as logrotate does by default: a rename, then a new empty `log`.
+pub fn rotate_by_rename(log: &Path, to: &Path) {
+    std::fs::rename(log, to).unwrap();
+    std::fs::File::create(log).unwrap();
+}
+
+/// Rotates `log` to `to` as logrotate's `copytruncate` does: a copy, then `log` cut to
+/// nothing in place (the writer's file stays the same).
+pub fn rotate_by_copytruncate(log: &Path, to: &Path) {
+    std::fs::copy(log, to).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(log)
+        .unwrap();
+}
+
 // --- Processes -------------------------------------------------------------------------
 
 /// Stops `child` the way a service manager does (SIGTERM).
@@ -696,6 +726,25 @@ impl Drop for Broker {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `hitstream run` of the Kafka `topic` as consumer `group` into `lake`, to the topic's end
+/// (common log format, no windows printed, no alerts).
+pub fn kafka_run_cmd(broker: &str, topic: &str, group: &str, lake: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["run", "--kafka", broker, "--topic", topic, "--group", group])
+        .args([
+            "--kafka-stop-at-end",
+            "--format",
+            "common",
+            "--emit",
+            "none",
+            "--no-alerts",
+        ])
+        .args(["--checkpoint-interval", "1s", "--idle-timeout", "1h"])
+        .arg("--data")
+        .arg(lake);
+    c
 }
 
 /// A number `"name":N` in a run's checkpoint file (a counter of the pipeline or a source's
