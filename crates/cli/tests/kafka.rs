@@ -11,8 +11,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    analyze_report, bin, bin_under_nofile, checkpoint_number, first_u64, kafka_serial as serial,
-    nasa_text, ok, sql_json as sql, Broker, KillOnDrop,
+    analyze_report, bin, bin_under_nofile, checkpoint_number, first_u64, kafka_run_cmd,
+    kafka_serial as serial, nasa_text, ok, sql_json as sql, Broker, KillOnDrop,
 };
 use serde_json::Value;
 
@@ -92,23 +92,6 @@ fn ship_cmd(broker: &str, topic: &str, file: &Path, ckpt: &Path) -> Command {
         .arg(file)
         .arg("--checkpoint-dir")
         .arg(ckpt);
-    c
-}
-
-fn run_cmd(broker: &str, topic: &str, group: &str, lake: &Path) -> Command {
-    let mut c = Command::new(bin());
-    c.args(["run", "--kafka", broker, "--topic", topic, "--group", group])
-        .args([
-            "--kafka-stop-at-end",
-            "--format",
-            "common",
-            "--emit",
-            "none",
-            "--no-alerts",
-        ])
-        .args(["--checkpoint-interval", "1s", "--idle-timeout", "1h"])
-        .arg("--data")
-        .arg(lake);
     c
 }
 
@@ -195,13 +178,13 @@ fn ship_then_run_stores_every_line_once() {
     ok(out);
     assert!(err.contains(&format!("{lines} delivered")), "{err}");
     let lake = tmp.path().join("lake");
-    ok(run_cmd(&broker.addr(), "nasa", "g1", &lake)
+    ok(kafka_run_cmd(&broker.addr(), "nasa", "g1", &lake)
         .output()
         .unwrap());
     assert_lake_matches(&lake, &want);
 
     // Run again: the topic is read to its end already; nothing is added.
-    ok(run_cmd(&broker.addr(), "nasa", "g1", &lake)
+    ok(kafka_run_cmd(&broker.addr(), "nasa", "g1", &lake)
         .output()
         .unwrap());
     assert_lake_matches(&lake, &want);
@@ -248,7 +231,7 @@ fn ship_killed_with_sigkill_sends_again_and_the_lake_has_each_line_once() {
     let want = analyze(&file);
     let kills = ship_killed_until_done(&broker, &file, &tmp.path().join("ship"), |_| vec![], 7);
     let lake = tmp.path().join("lake");
-    let out = run_cmd(&broker.addr(), "nasa", "g", &lake)
+    let out = kafka_run_cmd(&broker.addr(), "nasa", "g", &lake)
         .output()
         .unwrap();
     ok(out);
@@ -294,7 +277,7 @@ fn run_killed_until_done(broker: &Broker, lake: &Path, seed: u64, max_kills: usi
     let (kills, out) = kill_until_done(
         || {
             starts += 1;
-            run_cmd(&broker.addr(), "nasa", &format!("g{seed}-{starts}"), lake)
+            kafka_run_cmd(&broker.addr(), "nasa", &format!("g{seed}-{starts}"), lake)
         },
         seed,
         (1500, 4000),
@@ -388,7 +371,7 @@ fn ship_waits_for_the_broker_and_delivers_everything_once_it_is_up() {
     assert!(err.contains("waiting for the broker"), "{err}");
     assert!(err.contains(&format!("{lines} delivered")), "{err}");
     let lake = tmp.path().join("lake");
-    ok(run_cmd(&broker.addr(), "nasa", "g", &lake)
+    ok(kafka_run_cmd(&broker.addr(), "nasa", "g", &lake)
         .output()
         .unwrap());
     assert_lake_matches(&lake, &want);
@@ -408,12 +391,12 @@ fn two_groups_on_one_topic_each_get_every_line() {
     );
     let raw = tmp.path().join("raw");
     let windows = tmp.path().join("windows");
-    let a = run_cmd(&broker.addr(), "nasa", "raw", &raw)
+    let a = kafka_run_cmd(&broker.addr(), "nasa", "raw", &raw)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let b = run_cmd(&broker.addr(), "nasa", "windows", &windows)
+    let b = kafka_run_cmd(&broker.addr(), "nasa", "windows", &windows)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{
-    bin, checkpoint_number, first_u64, kafka_serial as serial, nasa_text, ok, sql_json as sql,
-    Broker,
+    analyze_report, bin, checkpoint_number, first_u64, kafka_run_cmd, kafka_serial as serial,
+    nasa_text, ok, sql_json as sql, Broker,
 };
 use serde_json::Value;
 
@@ -105,24 +105,7 @@ fn ship(broker: &str, topic: &str, file: &Path, ckpt: &Path, key: Option<&Path>)
 
 /// `run --kafka` to the topic's end into `lake`; its stderr.
 fn run(broker: &str, topic: &str, lake: &Path, key: Option<&Path>) -> String {
-    let mut c = Command::new(bin());
-    c.args(["run", "--kafka", broker, "--topic", topic, "--group", "g"])
-        .args([
-            "--kafka-stop-at-end",
-            "--format",
-            "common",
-            "--emit",
-            "none",
-        ])
-        .args([
-            "--no-alerts",
-            "--checkpoint-interval",
-            "1s",
-            "--idle-timeout",
-            "1h",
-        ])
-        .arg("--data")
-        .arg(lake);
+    let mut c = kafka_run_cmd(broker, topic, "g", lake);
     if let Some(k) = key {
         c.arg("--origin-key").arg(k);
     }
@@ -140,12 +123,7 @@ fn state_counter(lake: &Path, name: &str) -> u64 {
 
 /// Lines `analyze` parses in `file`.
 fn parsed(file: &Path) -> u64 {
-    let out = ok(Command::new(bin())
-        .args(["analyze", "-q", "-o", "json", "--format", "common"])
-        .arg(file)
-        .output()
-        .unwrap());
-    let r: Value = serde_json::from_str(&out).unwrap();
+    let r = analyze_report(file, "common");
     r["totals"]["ok"].as_u64().unwrap() + r["totals"]["degraded"].as_u64().unwrap()
 }
 
