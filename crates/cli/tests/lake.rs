@@ -398,7 +398,7 @@ fn analyze_store_loads_once_and_counts_match() {
     assert!(!files.is_empty());
     let load = || {
         Command::new(bin())
-            .args(["analyze", "-q", "-o", "json", "--store", "--data"])
+            .args(["analyze", "-o", "json", "--store", "--data"])
             .arg(&lake)
             .args(&files)
             .output()
