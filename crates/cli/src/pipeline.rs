@@ -380,10 +380,8 @@ fn state_error(
             } else {
                 ""
             };
-            anyhow::Error::new(e).context(format!(
-                "cannot use the state in {}{hint}",
-                r.dir.display()
-            ))
+            anyhow::Error::new(e)
+                .context(format!("cannot use the state in {}{hint}", r.dir.display()))
         }
         (hitstream_runtime::RuntimeError::Recovery(_), Some(r)) => {
             anyhow::Error::new(e).context(format!(
