@@ -652,6 +652,18 @@ impl Config {
                 "in config file `{name}`: field `window.top` must be at least 1"
             ));
         }
+        // 0 would move the watermark to the wall clock between any two lines (a replay would
+        // turn late), and an epoch with every loop turn (a lake commit for each batch).
+        if w.idle_timeout.is_zero() {
+            p.push(format!(
+                "in config file `{name}`: field `window.idle_timeout` must be more than 0"
+            ));
+        }
+        if self.checkpoint.interval.is_zero() {
+            p.push(format!(
+                "in config file `{name}`: field `checkpoint.interval` must be more than 0"
+            ));
+        }
         if self.threads == Some(0) {
             p.push(format!(
                 "in config file `{name}`: field `threads` must be at least 1"

@@ -785,6 +785,14 @@ fn usage_errors_exit_2_runtime_failures_exit_1() {
             "field `window.size` must be more than 0",
         ),
         (
+            &["run", "--file", "a.log", "--idle-timeout", "0s"],
+            "field `window.idle_timeout` must be more than 0",
+        ),
+        (
+            &["run", "--file", "a.log", "--checkpoint-interval", "0s"],
+            "field `checkpoint.interval` must be more than 0",
+        ),
+        (
             &["run", "--tcp", "127.0.0.1:0", "--tcp-idle-timeout", "0s"],
             "error: --tcp-idle-timeout must be above 0",
         ),
