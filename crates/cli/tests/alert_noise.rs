@@ -21,7 +21,7 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{bin, data};
+use common::{bin, data, days_from_civil};
 use hitstream_gen::{Actor, GenConfig, Generator};
 use serde_json::Value;
 
@@ -79,17 +79,6 @@ fn by_kind<'a>(alerts: impl Iterator<Item = &'a Alert>) -> BTreeMap<&'a str, u64
         *m.entry(a.kind.as_str()).or_insert(0) += 1;
     }
     m
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// UTC seconds of a line's `[dd/Mon/yyyy:HH:MM:SS +zzzz]`, the first `[` of the line.

@@ -8,7 +8,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 mod common;
-use common::data;
+use common::{data, days_from_civil};
 
 fn hs() -> Command {
     Command::cargo_bin("hitstream").unwrap()
@@ -676,17 +676,6 @@ fn test_is_static(path: &str) -> bool {
         }
         _ => false,
     }
-}
-
-/// Days from 1970-01-01 of a civil date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// A combined-format line cut at its quotes: (time, request, status and size, referer, agent).

@@ -551,6 +551,17 @@ pub fn unix_now() -> i64 {
         .as_secs() as i64
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// The UTC date (year, month, day) of a Unix time, by Howard Hinnant's `civil_from_days`:
 /// independent of the code under test.
 pub fn civil(t: i64) -> (i64, u32, u32) {
